@@ -1,0 +1,184 @@
+"""db, demo, gui, calendar, requests, backup and restore."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+
+from hjemmeprove.cli import open_app
+from hjemmeprove.cli.output import parse_date_arg, print_json
+from hjemmeprove.errors import ValidationError
+
+
+def register(sub) -> None:
+    p = sub.add_parser("db", help="databasen")
+    dbsub = p.add_subparsers(dest="db_command", metavar="HANDLING")
+    up = dbsub.add_parser("upgrade", help="opret eller opdatér skemaet (Alembic)")
+    up.set_defaults(func=db_upgrade)
+
+    p = sub.add_parser("demo", help="fyld en tom database med demodata")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--today", help="demoens 'i dag' (ÅÅÅÅ-MM-DD); ellers dags dato")
+    p.set_defaults(func=demo)
+
+    p = sub.add_parser("gui", help="start skrivebordsprogrammet")
+    p.add_argument("--selftest", action="store_true", help="kør selvtest og afslut")
+    p.add_argument("--demo-if-empty", action="store_true", default=True)
+    p.set_defaults(func=gui)
+
+    p = sub.add_parser("calendar", help="hverdage og frister")
+    csub = p.add_subparsers(dest="cal_command", metavar="HANDLING")
+    d = csub.add_parser("deadline", help="seneste prøvetagningsdag for en modtagelsesdato")
+    d.add_argument("date")
+    d.add_argument("--json", action="store_true")
+    d.set_defaults(func=calendar_deadline)
+    w = csub.add_parser("workdays", help="hverdage fra og med FRA til og med TIL")
+    w.add_argument("first")
+    w.add_argument("last")
+    w.add_argument("--json", action="store_true")
+    w.set_defaults(func=calendar_workdays)
+
+    p = sub.add_parser("requests", help="henvisninger")
+    rsub = p.add_subparsers(dest="req_command", metavar="HANDLING")
+    i = rsub.add_parser("import", help="importér henvisninger fra CSV (alle eller ingen)")
+    i.add_argument("file")
+    i.add_argument("--json", action="store_true")
+    i.set_defaults(func=requests_import)
+    ls = rsub.add_parser("list", help="vis henvisninger (CPR maskeret)")
+    ls.add_argument("--status")
+    ls.add_argument("--search", default="")
+    ls.add_argument("--json", action="store_true")
+    ls.set_defaults(func=requests_list)
+    c = rsub.add_parser("cancel", help="registrér en aflysning")
+    c.add_argument("request", type=int)
+    c.add_argument("--at", required=True, help="tidspunkt, ÅÅÅÅ-MM-DDTTT:MM")
+    c.add_argument("--by", required=True, help="hvem aflyste")
+    c.add_argument("--channel", required=True, choices=["electronic", "telephone"])
+    c.add_argument("--json", action="store_true")
+    c.set_defaults(func=requests_cancel)
+
+    p = sub.add_parser("backup", help="en konsistent kopi af databasen")
+    p.add_argument("dest")
+    p.set_defaults(func=backup)
+    p = sub.add_parser("restore", help="gendan databasen fra en kopi")
+    p.add_argument("src")
+    p.set_defaults(func=restore)
+
+
+def db_upgrade(args) -> int:
+    app = open_app(args, upgrade=False)
+    from hjemmeprove.db.migrate import upgrade
+
+    copy = upgrade(app.store)
+    from hjemmeprove.services.reference import load_defaults
+
+    load_defaults(app.store)
+    print(f"skemaet er opdateret{f' (kopi før migrering: {copy})' if copy else ''}")
+    return 0
+
+
+def demo(args) -> int:
+    from hjemmeprove.demo import fill_demo
+
+    app = open_app(args)
+    today = parse_date_arg(args.today, "--today") if args.today else None
+    summary = fill_demo(app, seed=args.seed, today=today)
+    print(summary)
+    return 0
+
+
+def gui(args) -> int:
+    from ui.main import run  # Qt only here: the core never imports it
+
+    return run(db=args.db, user=args.user, selftest=args.selftest)
+
+
+def _calendar(args):
+    # The calendar needs the department's closing days; use the defaults when no DB exists yet.
+    app = open_app(args)
+    return app.calendar()
+
+
+def calendar_deadline(args) -> int:
+    received = parse_date_arg(args.date, "DATE")
+    deadline = _calendar(args).deadline(received)
+    if args.json:
+        print_json({"received": received, "deadline": deadline})
+    else:
+        print(deadline.isoformat())
+    return 0
+
+
+def calendar_workdays(args) -> int:
+    first = parse_date_arg(args.first, "FROM")
+    last = parse_date_arg(args.last, "TO")
+    if last < first:
+        raise ValidationError("TO ligger før FROM", "TO")
+    if (last - first).days > 3660:
+        raise ValidationError("højst 10 år ad gangen", "TO")
+    days = _calendar(args).working_days(first, last)
+    if args.json:
+        print_json(days)
+    else:
+        for d in days:
+            print(d.isoformat())
+    return 0
+
+
+def requests_import(args) -> int:
+    from hjemmeprove.services.importing import import_requests
+
+    app = open_app(args)
+    try:
+        ids = import_requests(app.requests, args.file)
+    except FileNotFoundError:
+        raise ValidationError(f"{args.file} findes ikke", "FILE") from None
+    if args.json:
+        print_json({"imported": len(ids), "ids": ids})
+    else:
+        print(f"{len(ids)} henvisninger importeret")
+    return 0
+
+
+def requests_list(args) -> int:
+    app = open_app(args)
+    rows = app.requests.list(search=args.search, status=args.status)
+    if args.json:
+        print_json(rows)
+    else:
+        for r in rows:
+            print(f"{r.id:>6}  {r.cpr_masked}  {r.citizen_name:<28} {r.municipality:<16} "
+                  f"{r.received}  frist {r.deadline}  {r.status}")
+    return 0
+
+
+def requests_cancel(args) -> int:
+    app = open_app(args)
+    try:
+        at = dt.datetime.fromisoformat(args.at)
+    except ValueError:
+        raise ValidationError(f"'{args.at}' er ikke et tidspunkt", "--at") from None
+    result = app.requests.cancel(args.request, at, args.by, args.channel)
+    if args.json:
+        print_json(result)
+    else:
+        print("aflyst" + (" SENT (under 24 timer før)" if result.late else ""))
+    return 0
+
+
+def backup(args) -> int:
+    from hjemmeprove.backup import backup_database
+
+    app = open_app(args)
+    path = backup_database(app.store, args.dest)
+    print(f"kopi skrevet og kontrolleret: {path}")
+    return 0
+
+
+def restore(args) -> int:
+    from hjemmeprove.backup import restore_database
+
+    app = open_app(args, upgrade=False)
+    restore_database(app.store, args.src)
+    print("databasen er gendannet")
+    return 0

@@ -1,0 +1,37 @@
+"""JSON output for the CLI: money as strings with two decimals, dates ISO."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import sys
+from decimal import Decimal
+
+
+def _default(value):
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    if isinstance(value, dt.time):
+        return value.strftime("%H:%M")
+    if dataclasses.is_dataclass(value):
+        return dataclasses.asdict(value)
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    raise TypeError(f"not JSON: {type(value)}")
+
+
+def print_json(value) -> None:
+    json.dump(value, sys.stdout, default=_default, ensure_ascii=False, indent=2)
+    sys.stdout.write("\n")
+
+
+def parse_date_arg(text: str, field: str) -> dt.date:
+    from hjemmeprove.errors import ValidationError
+
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise ValidationError(f"'{text}' er ikke en dato (ÅÅÅÅ-MM-DD)", field) from None

@@ -1,0 +1,137 @@
+"""The audit trail: every insert, update and delete of an audited table, with user and
+before/after values, written in the same transaction as the change itself.
+
+A session event rather than code in each service, so that no service can forget it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from decimal import Decimal
+
+from sqlalchemy import event, inspect
+from sqlalchemy.orm import Session
+
+from hjemmeprove.db import models
+
+AUDITED = (
+    models.Request,
+    models.Cancellation,
+    models.Agreement,
+    models.WageIndex,
+    models.AnnouncedRate,
+    models.MileageRate,
+    models.Visit,
+    models.Route,
+    models.Invoice,
+    models.Citizen,
+    models.Municipality,
+    models.Department,
+    models.Bioanalyst,
+    models.Absence,
+    models.Setting,
+    models.ClosingDay,
+    models.User,
+)
+SKIP_COLUMNS = {"version"}
+_installed = False
+
+
+def _plain(value):
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, (dt.date, dt.time, dt.datetime)):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return f"<{len(value)} bytes>"
+    return value
+
+
+def _columns(obj) -> dict:
+    mapper = inspect(obj).mapper
+    return {
+        c.key: _plain(getattr(obj, c.key))
+        for c in mapper.column_attrs
+        if c.key not in SKIP_COLUMNS
+    }
+
+
+def _row_key(obj) -> str:
+    ident = inspect(obj).identity
+    if ident is None:
+        return ""
+    return "/".join(str(v) for v in ident)
+
+
+def _changes(obj) -> tuple[dict, dict]:
+    state = inspect(obj)
+    before, after = {}, {}
+    for attr in state.mapper.column_attrs:
+        if attr.key in SKIP_COLUMNS:
+            continue
+        hist = state.attrs[attr.key].history
+        if hist.has_changes():
+            before[attr.key] = _plain(hist.deleted[0]) if hist.deleted else None
+            after[attr.key] = _plain(hist.added[0]) if hist.added else None
+    return before, after
+
+
+def _dump(d: dict) -> str:
+    return json.dumps(d, ensure_ascii=False, sort_keys=True) if d else ""
+
+
+def _before_flush(session: Session, _ctx, _instances) -> None:
+    user = session.info.get("user", "")
+    pending = session.info.setdefault("audit_new", [])
+    for obj in list(session.dirty):
+        if isinstance(obj, AUDITED) and session.is_modified(obj, include_collections=False):
+            before, after = _changes(obj)
+            if after:
+                session.add(_entry(user, obj, "update", before, after))
+    for obj in list(session.deleted):
+        if isinstance(obj, AUDITED):
+            session.add(_entry(user, obj, "delete", _columns(obj), {}))
+    for obj in list(session.new):
+        if isinstance(obj, AUDITED):
+            pending.append(obj)  # the primary key is only known after the flush
+
+
+def _after_flush(session: Session, _ctx) -> None:
+    pending = session.info.pop("audit_new", [])
+    if not pending:
+        return
+    user = session.info.get("user", "")
+    rows = [
+        {
+            "at": models.utcnow(),
+            "user": user,
+            "table_name": obj.__tablename__,
+            "row_key": _row_key(obj),
+            "action": "insert",
+            "before": "",
+            "after": _dump(_columns(obj)),
+        }
+        for obj in pending
+    ]
+    session.execute(models.AuditEntry.__table__.insert(), rows)
+
+
+def _entry(user, obj, action, before, after) -> models.AuditEntry:
+    return models.AuditEntry(
+        user=user,
+        table_name=obj.__tablename__,
+        row_key=_row_key(obj),
+        action=action,
+        before=_dump(before),
+        after=_dump(after),
+    )
+
+
+def install() -> None:
+    global _installed
+    if _installed:
+        return
+    event.listen(Session, "before_flush", _before_flush)
+    event.listen(Session, "after_flush", _after_flush)
+    _installed = True

@@ -1,0 +1,534 @@
+"""The data model (SQLAlchemy 2.x typed mappings).
+
+Money is Numeric (Decimal in Python), never Float. Kilometres and ferry minutes that end up on
+an invoice are Numeric too, with the decimals domain.md prescribes (km 3, minutes 1).
+Schema changes go through Alembic (``hjemmeprove/db/migrations``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from sqlalchemy import (
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    Time,
+    UniqueConstraint,
+    Index,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+MONEY = Numeric(12, 2)
+KM = Numeric(10, 3)
+MINUTES = Numeric(8, 1)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+# --- Organisation -----------------------------------------------------------------------
+
+
+class Department(Base):
+    """A clinical biochemistry department: the seller on invoices and the routes' depot (lab)."""
+
+    __tablename__ = "departments"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    hospital: Mapped[str] = mapped_column(String(200))
+    lab_address: Mapped[str] = mapped_column(String(200))
+    lab_postcode: Mapped[str] = mapped_column(String(4))
+    lab_city: Mapped[str] = mapped_column(String(100))
+    lab_lat: Mapped[float] = mapped_column(Float)
+    lab_lon: Mapped[float] = mapped_column(Float)
+    cvr: Mapped[str] = mapped_column(String(8), default="")
+    ean: Mapped[str] = mapped_column(String(13), default="")
+    bank_reg: Mapped[str] = mapped_column(String(4), default="")
+    bank_account: Mapped[str] = mapped_column(String(10), default="")
+    contact_name: Mapped[str] = mapped_column(String(200), default="")
+    contact_email: Mapped[str] = mapped_column(String(200), default="")
+    contact_phone: Mapped[str] = mapped_column(String(40), default="")
+    payment_days: Mapped[int] = mapped_column(Integer, default=30)
+
+
+class Municipality(Base):
+    """A kommune: the buyer. Ships as default data (the 22 of Region Syddanmark)."""
+
+    __tablename__ = "municipalities"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[int] = mapped_column(Integer, unique=True)  # kommunekode, e.g. 461 Odense
+    name: Mapped[str] = mapped_column(String(100))
+    ean: Mapped[str] = mapped_column(String(13), default="")
+    address: Mapped[str] = mapped_column(String(200), default="")
+    postcode: Mapped[str] = mapped_column(String(4), default="")
+    city: Mapped[str] = mapped_column(String(100), default="")
+    contact_name: Mapped[str] = mapped_column(String(200), default="")
+    contact_email: Mapped[str] = mapped_column(String(200), default="")
+    contact_phone: Mapped[str] = mapped_column(String(40), default="")
+
+
+class Agreement(Base):
+    """A standard agreement (Bilag 1) between one municipality and one department.
+
+    The billing settings domain.md marks **(choice)** live here, with their defaults, and are
+    printed on every statement.
+    """
+
+    __tablename__ = "agreements"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    municipality_id: Mapped[int] = mapped_column(ForeignKey("municipalities.id"))
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"))
+    start: Mapped[dt.date] = mapped_column(Date)
+    end: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    reference: Mapped[str] = mapped_column(String(100), default="")  # the agreement's own id
+    ekg_price: Mapped[Decimal | None] = mapped_column(MONEY, nullable=True)
+    # (choice) which outcomes are billed: comma list of outcome codes; default "taken" only
+    billable_outcomes: Mapped[str] = mapped_column(String(100), default="taken")
+    # (choice) "standalone" (default) or "equal"
+    allocation_rule: Mapped[str] = mapped_column(String(20), default="standalone")
+    # (choice) ferry minutes become km-equivalents at this speed (60 km/h)
+    ferry_speed_kmh: Mapped[Decimal] = mapped_column(Numeric(6, 2), default=Decimal("60"))
+    # (choice) the specified statement masks CPR unless this is set
+    statement_full_cpr: Mapped[bool] = mapped_column(Boolean, default=False)
+    # (choice) VAT percentage; 0 = public health service between authorities (ZeroRated)
+    vat_percent: Mapped[Decimal] = mapped_column(Numeric(5, 2), default=Decimal("0"))
+    # e-invoice: the municipality's EAN for this unit, its person reference, order reference
+    invoice_ean: Mapped[str] = mapped_column(String(13), default="")
+    person_reference: Mapped[str] = mapped_column(String(100), default="")
+    order_reference: Mapped[str] = mapped_column(String(100), default="")
+    reply_window_minutes: Mapped[int] = mapped_column(Integer, default=120)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    municipality: Mapped[Municipality] = relationship()
+    department: Mapped[Department] = relationship()
+
+    __mapper_args__ = {"version_id_col": version}
+
+    def in_force(self, day: dt.date) -> bool:
+        return self.start <= day and (self.end is None or day <= self.end)
+
+    @property
+    def billable_outcome_set(self) -> set[str]:
+        return {o.strip() for o in self.billable_outcomes.split(",") if o.strip()}
+
+
+# --- People -----------------------------------------------------------------------------
+
+
+class Citizen(Base):
+    __tablename__ = "citizens"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cpr: Mapped[str] = mapped_column(String(11), unique=True)  # stored as DDMMYY-SSSS
+    name: Mapped[str] = mapped_column(String(200))
+    address: Mapped[str] = mapped_column(String(200))  # registered address (folkeregister)
+    postcode: Mapped[str] = mapped_column(String(4))
+    city: Mapped[str] = mapped_column(String(100))
+    lat: Mapped[float | None] = mapped_column(Float, nullable=True)
+    lon: Mapped[float | None] = mapped_column(Float, nullable=True)
+    position_quality: Mapped[str] = mapped_column(String(20), default="")  # exact|approximate
+    phone: Mapped[str] = mapped_column(String(40), default="")
+    digital_post_exempt: Mapped[bool] = mapped_column(Boolean, default=False)
+    erased_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class Bioanalyst(Base):
+    __tablename__ = "bioanalysts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"))
+    day_start: Mapped[dt.time] = mapped_column(Time, default=dt.time(8, 0))
+    day_end: Mapped[dt.time] = mapped_column(Time, default=dt.time(15, 0))
+    skills: Mapped[str] = mapped_column(String(200), default="")  # comma list, e.g. "ekg"
+    capacity: Mapped[int] = mapped_column(Integer, default=24)  # samples the cool box holds
+    phone: Mapped[str] = mapped_column(String(40), default="")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    department: Mapped[Department] = relationship()
+    absences: Mapped[list[Absence]] = relationship(
+        back_populates="bioanalyst", cascade="all, delete-orphan"
+    )
+
+    @property
+    def skill_set(self) -> set[str]:
+        return {s.strip().lower() for s in self.skills.split(",") if s.strip()}
+
+
+class Absence(Base):
+    __tablename__ = "absences"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    bioanalyst_id: Mapped[int] = mapped_column(ForeignKey("bioanalysts.id"))
+    start: Mapped[dt.date] = mapped_column(Date)
+    end: Mapped[dt.date] = mapped_column(Date)
+    reason: Mapped[str] = mapped_column(String(200), default="")
+
+    bioanalyst: Mapped[Bioanalyst] = relationship(back_populates="absences")
+
+
+# --- Requests ---------------------------------------------------------------------------
+
+REQUEST_STATUSES = ("open", "planned", "locked", "done", "cancelled", "not_eligible")
+CANCEL_CHANNELS = ("electronic", "telephone")
+
+
+class Request(Base):
+    """A booking request (henvisning): one referral, one sampling visit, one fixed fee."""
+
+    __tablename__ = "requests"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    citizen_id: Mapped[int] = mapped_column(ForeignKey("citizens.id"))
+    municipality_id: Mapped[int] = mapped_column(ForeignKey("municipalities.id"))
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"))
+    agreement_id: Mapped[int] = mapped_column(ForeignKey("agreements.id"))
+    received: Mapped[dt.date] = mapped_column(Date)
+    earliest: Mapped[dt.date | None] = mapped_column(Date, nullable=True)  # not before this day
+    deadline: Mapped[dt.date] = mapped_column(Date)  # 10th working day after received
+    # sampling address when not the registered one (§5); empty = registered address
+    address: Mapped[str] = mapped_column(String(200), default="")
+    postcode: Mapped[str] = mapped_column(String(4), default="")
+    city: Mapped[str] = mapped_column(String(100), default="")
+    lat: Mapped[float | None] = mapped_column(Float, nullable=True)
+    lon: Mapped[float | None] = mapped_column(Float, nullable=True)
+    position_quality: Mapped[str] = mapped_column(String(20), default="")
+    access_info: Mapped[str] = mapped_column(Text, default="")  # key box, code, staff present
+    presence_required: Mapped[str] = mapped_column(String(200), default="")  # staff/relative
+    identity_check: Mapped[str] = mapped_column(String(200), default="")  # bracelet, staff
+    ekg: Mapped[bool] = mapped_column(Boolean, default=False)
+    requester: Mapped[str] = mapped_column(String(200), default="")  # GP or hospital dept
+    preferred_days: Mapped[str] = mapped_column(String(100), default="")  # ISO dates or mon..fri
+    window_start: Mapped[dt.time | None] = mapped_column(Time, nullable=True)
+    window_end: Mapped[dt.time | None] = mapped_column(Time, nullable=True)  # fasting: 10:00
+    stability_minutes: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    note: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(20), default="open", index=True)
+    not_eligible_reason: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(100), default="")
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    citizen: Mapped[Citizen] = relationship()
+    municipality: Mapped[Municipality] = relationship()
+    department: Mapped[Department] = relationship()
+    agreement: Mapped[Agreement] = relationship()
+    cancellations: Mapped[list[Cancellation]] = relationship(back_populates="request")
+
+    __mapper_args__ = {"version_id_col": version}
+    __table_args__ = (Index("ix_requests_deadline", "deadline"),)
+
+    @property
+    def effective_lat(self) -> float | None:
+        return self.lat if self.lat is not None else self.citizen.lat
+
+    @property
+    def effective_lon(self) -> float | None:
+        return self.lon if self.lon is not None else self.citizen.lon
+
+    @property
+    def sampling_address(self) -> str:
+        if self.address:
+            return f"{self.address}, {self.postcode} {self.city}"
+        c = self.citizen
+        return f"{c.address}, {c.postcode} {c.city}"
+
+
+class Cancellation(Base):
+    """A cancellation (§6): electronic up to 24 h before, by telephone after; late flagged."""
+
+    __tablename__ = "cancellations"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"))
+    at: Mapped[dt.datetime] = mapped_column(DateTime)  # when the municipality cancelled
+    by: Mapped[str] = mapped_column(String(200))  # who called/wrote
+    channel: Mapped[str] = mapped_column(String(20))  # electronic | telephone
+    late: Mapped[bool] = mapped_column(Boolean, default=False)
+    visit_start: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    recorded_by: Mapped[str] = mapped_column(String(100), default="")
+    note: Mapped[str] = mapped_column(Text, default="")
+
+    request: Mapped[Request] = relationship(back_populates="cancellations")
+
+
+# --- Routes and visits ------------------------------------------------------------------
+
+OUTCOMES = ("taken", "not_home", "refused", "cancelled_late")
+DRIVEN_OUTCOMES = ("taken", "not_home", "refused")  # the bioanalyst drove there
+
+
+class Route(Base):
+    """One bioanalyst's day from the lab and back."""
+
+    __tablename__ = "routes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    bioanalyst_id: Mapped[int] = mapped_column(ForeignKey("bioanalysts.id"))
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"))
+    date: Mapped[dt.date] = mapped_column(Date, index=True)
+    planned_km: Mapped[Decimal] = mapped_column(KM, default=Decimal("0"))
+    planned_minutes: Mapped[int] = mapped_column(Integer, default=0)
+    planned_ferry_minutes: Mapped[Decimal] = mapped_column(MINUTES, default=Decimal("0"))
+    driven_km: Mapped[Decimal | None] = mapped_column(KM, nullable=True)  # odometer
+    driven_ferry_minutes: Mapped[Decimal | None] = mapped_column(MINUTES, nullable=True)
+    closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    distance_source: Mapped[str] = mapped_column(String(200), default="")
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    bioanalyst: Mapped[Bioanalyst] = relationship()
+    visits: Mapped[list[Visit]] = relationship(
+        back_populates="route", order_by="Visit.sequence"
+    )
+
+    __mapper_args__ = {"version_id_col": version}
+    __table_args__ = (UniqueConstraint("bioanalyst_id", "date"),)
+
+    @property
+    def km(self) -> Decimal:
+        """Recorded km, else planned (domain rule 7)."""
+        return self.driven_km if self.driven_km is not None else self.planned_km
+
+    @property
+    def ferry_minutes(self) -> Decimal:
+        if self.driven_ferry_minutes is not None:
+            return self.driven_ferry_minutes
+        return self.planned_ferry_minutes
+
+    @property
+    def km_is_planned(self) -> bool:
+        return self.driven_km is None
+
+
+class Visit(Base):
+    """A request placed on a route: planned arrival, reply window, outcome, billing shares."""
+
+    __tablename__ = "visits"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"), index=True)
+    route_id: Mapped[int | None] = mapped_column(ForeignKey("routes.id"), nullable=True)
+    sequence: Mapped[int] = mapped_column(Integer, default=0)
+    date: Mapped[dt.date] = mapped_column(Date, index=True)
+    planned_arrival: Mapped[dt.time | None] = mapped_column(Time, nullable=True)
+    window_start: Mapped[dt.time | None] = mapped_column(Time, nullable=True)  # reply window
+    window_end: Mapped[dt.time | None] = mapped_column(Time, nullable=True)
+    locked: Mapped[bool] = mapped_column(Boolean, default=False)  # reply sent: keep in window
+    reply_sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    leg_km: Mapped[Decimal] = mapped_column(KM, default=Decimal("0"))
+    leg_ferry_minutes: Mapped[Decimal] = mapped_column(MINUTES, default=Decimal("0"))
+    outcome: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    outcome_note: Mapped[str] = mapped_column(String(200), default="")
+    ekg_done: Mapped[bool] = mapped_column(Boolean, default=False)
+    # billing shares: stand-alone weight and allocated km/ferry minutes (domain.md)
+    standalone_km: Mapped[Decimal | None] = mapped_column(KM, nullable=True)
+    ferry_link: Mapped[str] = mapped_column(String(100), default="")
+    km_share: Mapped[Decimal | None] = mapped_column(KM, nullable=True)
+    ferry_share: Mapped[Decimal | None] = mapped_column(MINUTES, nullable=True)
+    shares_locked: Mapped[bool] = mapped_column(Boolean, default=False)  # issued invoice
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    request: Mapped[Request] = relationship()
+    route: Mapped[Route | None] = relationship(back_populates="visits")
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+# --- Rates --------------------------------------------------------------------------------
+
+
+class WageIndex(Base):
+    """Fremskrivningsprocent for løn for one year, entered by finance with its source."""
+
+    __tablename__ = "wage_indexes"
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    percent: Mapped[Decimal] = mapped_column(Numeric(6, 3))
+    source: Mapped[str] = mapped_column(String(300), default="")
+    example: Mapped[bool] = mapped_column(Boolean, default=False)  # demo figure, labelled
+
+
+class AnnouncedRate(Base):
+    """An officially announced rate for a year; wins over indexation (kind: per_referral |
+    transport_time)."""
+
+    __tablename__ = "announced_rates"
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(30), primary_key=True)
+    amount: Mapped[Decimal] = mapped_column(MONEY)
+    source: Mapped[str] = mapped_column(String(300), default="")
+
+
+class MileageRate(Base):
+    """Statens høje takst from a date on."""
+
+    __tablename__ = "mileage_rates"
+    valid_from: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    amount: Mapped[Decimal] = mapped_column(MONEY)
+    source: Mapped[str] = mapped_column(String(300), default="")
+
+
+# --- Invoices -----------------------------------------------------------------------------
+
+INVOICE_KINDS = ("invoice", "credit_note")
+
+
+class Invoice(Base):
+    """An invoice or credit note for one municipality (agreement) and month.
+
+    Drafts can be re-run; issuing sets the gapless number and locks it for good.
+    """
+
+    __tablename__ = "invoices"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20), default="invoice")
+    number: Mapped[int | None] = mapped_column(Integer, unique=True, nullable=True)
+    agreement_id: Mapped[int] = mapped_column(ForeignKey("agreements.id"))
+    municipality_id: Mapped[int] = mapped_column(ForeignKey("municipalities.id"))
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"))
+    month: Mapped[str] = mapped_column(String(7), index=True)  # YYYY-MM
+    status: Mapped[str] = mapped_column(String(20), default="draft")  # draft|issued
+    issue_date: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    due_date: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    total: Mapped[Decimal] = mapped_column(MONEY, default=Decimal("0"))
+    vat_amount: Mapped[Decimal] = mapped_column(MONEY, default=Decimal("0"))
+    credits_invoice_id: Mapped[int | None] = mapped_column(
+        ForeignKey("invoices.id"), nullable=True
+    )
+    settings_text: Mapped[str] = mapped_column(Text, default="")  # settings used, as printed
+    issued_by: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+    lines: Mapped[list[InvoiceLine]] = relationship(
+        back_populates="invoice", order_by="InvoiceLine.position", cascade="all, delete-orphan"
+    )
+    items: Mapped[list[InvoiceItem]] = relationship(
+        back_populates="invoice", cascade="all, delete-orphan"
+    )
+    documents: Mapped[list[InvoiceDocument]] = relationship(
+        back_populates="invoice", cascade="all, delete-orphan"
+    )
+    agreement: Mapped[Agreement] = relationship()
+    municipality: Mapped[Municipality] = relationship()
+    department: Mapped[Department] = relationship()
+
+
+class InvoiceLine(Base):
+    __tablename__ = "invoice_lines"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"))
+    position: Mapped[int] = mapped_column(Integer)
+    code: Mapped[str] = mapped_column(String(30))  # per_referral|transport_km|ferry|mileage|ekg
+    text: Mapped[str] = mapped_column(String(200))
+    quantity: Mapped[Decimal] = mapped_column(Numeric(14, 3))
+    unit: Mapped[str] = mapped_column(String(20), default="")
+    rate: Mapped[Decimal] = mapped_column(Numeric(12, 4))
+    amount: Mapped[Decimal] = mapped_column(MONEY)
+
+    invoice: Mapped[Invoice] = relationship(back_populates="lines")
+
+
+class InvoiceItem(Base):
+    """One visit on an invoice, with the figures as billed (so a re-print is identical)."""
+
+    __tablename__ = "invoice_items"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"))
+    visit_id: Mapped[int] = mapped_column(ForeignKey("visits.id"))
+    date: Mapped[dt.date] = mapped_column(Date)
+    citizen_name: Mapped[str] = mapped_column(String(200))
+    cpr: Mapped[str] = mapped_column(String(11))
+    outcome: Mapped[str] = mapped_column(String(20))
+    billable: Mapped[bool] = mapped_column(Boolean)
+    km_share: Mapped[Decimal] = mapped_column(KM)
+    ferry_share: Mapped[Decimal] = mapped_column(MINUTES)
+    km_planned: Mapped[bool] = mapped_column(Boolean, default=False)
+    ekg: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    invoice: Mapped[Invoice] = relationship(back_populates="items")
+
+
+class InvoiceDocument(Base):
+    """The files of an issued invoice, stored so that they can be re-sent byte for byte."""
+
+    __tablename__ = "invoice_documents"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"))
+    kind: Mapped[str] = mapped_column(String(30))  # invoice_pdf|statement_pdf|statement_csv|oioubl
+    filename: Mapped[str] = mapped_column(String(200))
+    content: Mapped[bytes] = mapped_column()
+    sha256: Mapped[str] = mapped_column(String(64))
+
+    invoice: Mapped[Invoice] = relationship(back_populates="documents")
+
+
+class NumberSequence(Base):
+    """Gapless counters (invoice numbers). Incremented under a row lock when issuing."""
+
+    __tablename__ = "number_sequences"
+    name: Mapped[str] = mapped_column(String(50), primary_key=True)
+    last_value: Mapped[int] = mapped_column(Integer, default=0)
+
+
+# --- Settings, users, audit -----------------------------------------------------------------
+
+
+class Setting(Base):
+    """One option, by key; every option and its default is declared in hjemmeprove.settings."""
+
+    __tablename__ = "settings"
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class ClosingDay(Base):
+    """A date the department adds as closed (staff day, the Friday after Ascension, ...)."""
+
+    __tablename__ = "closing_days"
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    reason: Mapped[str] = mapped_column(String(200), default="")
+
+
+ROLES = ("coordinator", "finance", "administrator")
+
+
+class User(Base):
+    __tablename__ = "users"
+    username: Mapped[str] = mapped_column(String(100), primary_key=True)
+    full_name: Mapped[str] = mapped_column(String(200), default="")
+    role: Mapped[str] = mapped_column(String(20))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class AuditEntry(Base):
+    """Who changed what and when, before and after (written by an ORM hook, never edited)."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    user: Mapped[str] = mapped_column(String(100))
+    table_name: Mapped[str] = mapped_column(String(50))
+    row_key: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(10))  # insert|update|delete
+    before: Mapped[str] = mapped_column(Text, default="")  # JSON
+    after: Mapped[str] = mapped_column(Text, default="")  # JSON
+
+    __table_args__ = (Index("ix_audit_row", "table_name", "row_key"),)
+
+
+class DistanceCacheEntry(Base):
+    """A cached leg from a distance source (rounded positions as key)."""
+
+    __tablename__ = "distance_cache"
+    source: Mapped[str] = mapped_column(String(100), primary_key=True)
+    from_key: Mapped[str] = mapped_column(String(40), primary_key=True)
+    to_key: Mapped[str] = mapped_column(String(40), primary_key=True)
+    km: Mapped[float] = mapped_column(Float)
+    minutes: Mapped[float] = mapped_column(Float)
+    ferry_minutes: Mapped[float] = mapped_column(Float, default=0.0)
+    ferry_link: Mapped[str] = mapped_column(String(100), default="")

@@ -1,0 +1,1 @@
+"""Domain rules with no database and no Qt: calendar, CPR, fees, allocation."""

@@ -1,0 +1,98 @@
+"""CSV import of booking requests: all rows or none, every bad row named.
+
+Accepts what Danish Excel writes: semicolon (or comma) separated, UTF-8 with or without BOM.
+Column names are the Danish labels of ``request_input.LABELS`` (case and æøå-spelling
+tolerant: ``provepostnr`` is read as ``prøvepostnr``).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import unicodedata
+from pathlib import Path
+
+from hjemmeprove.domain.request_input import LABELS, REQUIRED
+from hjemmeprove.errors import FieldError, ValidationError
+
+MAX_BYTES = 20 * 1024 * 1024
+
+
+def _fold(name: str) -> str:
+    name = name.strip().lower().replace(" ", "_").replace("ø", "oe").replace("æ", "ae")
+    name = name.replace("å", "aa")
+    return unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+
+
+_COLUMN_KEYS = {_fold(label): key for key, label in LABELS.items()}
+_COLUMN_KEYS.update({_fold(key): key for key in LABELS})  # English keys work too
+_COLUMN_KEYS.update({"provepostnr": "sampling_postcode", "proveadresse": "sampling_address",
+                     "proveby": "sampling_city", "kommune": "municipality",
+                     "onskede_dage": "preferred_days", "bemarkning": "note"})
+
+
+def read_rows(data: bytes) -> tuple[list[dict[str, str]], list[FieldError]]:
+    """Decodes and splits the file; returns rows keyed by field, and header problems."""
+    if len(data) > MAX_BYTES:
+        return [], [FieldError("fil", "er større end 20 MB")]
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        return [], [FieldError("fil", f"er ikke UTF-8 (byte {e.start}); gem som 'CSV UTF-8'")]
+    if "\x00" in text:
+        return [], [FieldError("fil", "indeholder NUL-tegn; er det en CSV-fil?")]
+    first = text.split("\n", 1)[0]
+    delimiter = ";" if first.count(";") >= first.count(",") else ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        table = list(reader)
+    except csv.Error as e:
+        return [], [FieldError("fil", f"kan ikke læses som CSV: {e}")]
+    if not table or not any(c.strip() for c in table[0]):
+        return [], [FieldError("fil", "er tom; første linje skal være kolonnenavne")]
+    header = table[0]
+    keys, errors = [], []
+    for i, name in enumerate(header, start=1):
+        key = _COLUMN_KEYS.get(_fold(name))
+        if key is None and name.strip():
+            errors.append(FieldError(name.strip(), f"kolonne {i}: ukendt kolonnenavn", 1))
+        if key in keys:
+            errors.append(FieldError(name.strip(), f"kolonne {i}: står to gange", 1))
+        keys.append(key)
+    missing = [LABELS[k] for k in REQUIRED if k not in keys]
+    for label in missing:
+        errors.append(FieldError(label, "kolonnen mangler", 1))
+    rows = []
+    for n, cells in enumerate(table[1:], start=2):
+        if not any(c.strip() for c in cells):
+            continue
+        if len(cells) > len(keys):
+            errors.append(FieldError("række", f"har {len(cells)} felter, overskriften "
+                                     f"{len(keys)}", n))
+            continue
+        row = {k: v for k, v in zip(keys, cells) if k}
+        row["_row"] = str(n)
+        rows.append(row)
+    return rows, errors
+
+
+def import_requests(service, source: Path | str | bytes, today: dt.date | None = None) -> list[int]:
+    """Validates every row, then saves all in one transaction; raises with every bad row."""
+    data = source if isinstance(source, bytes) else Path(source).read_bytes()
+    rows, errors = read_rows(data)
+    if errors:
+        raise ValidationError(errors)
+    if not rows:
+        raise ValidationError("indeholder ingen henvisninger", "fil")
+    with service.store.session() as s:
+        parsed = []
+        for row in rows:
+            n = int(row.pop("_row"))
+            data_, row_errors = service.validate(row, today=today, row=n, session=s)
+            errors += row_errors
+            parsed.append(data_)
+        if errors:
+            raise ValidationError(errors)
+        ids = [service.add_validated(s, d).id for d in parsed]
+    return ids

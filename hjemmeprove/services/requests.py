@@ -1,0 +1,433 @@
+"""Booking requests and cancellations: create, edit, cancel, list, history.
+
+Returns plain dataclasses (RequestRow, RequestDetail), never ORM objects, so the UI and the CLI
+never hold a Session.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import asdict, dataclass
+
+from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm.exc import StaleDataError
+
+from hjemmeprove.db.models import (
+    CANCEL_CHANNELS,
+    Agreement,
+    AuditEntry,
+    Cancellation,
+    Citizen,
+    Department,
+    Municipality,
+    Request,
+    Visit,
+)
+from hjemmeprove.domain.cpr import mask_cpr
+from hjemmeprove.domain.request_input import RequestInput, parse_request
+from hjemmeprove.errors import ConflictError, FieldError, NotFound, ValidationError
+from hjemmeprove.settings import Settings
+
+LATE_CANCELLATION = dt.timedelta(hours=24)  # §6
+
+
+@dataclass(frozen=True)
+class RequestRow:
+    id: int
+    cpr_masked: str
+    citizen_name: str
+    municipality: str
+    municipality_code: int
+    received: dt.date
+    deadline: dt.date
+    status: str
+    address: str
+    ekg: bool
+    late_cancellation: bool
+    planned_date: dt.date | None
+
+
+@dataclass(frozen=True)
+class RequestDetail:
+    id: int
+    version: int
+    cpr: str
+    name: str
+    address: str
+    postcode: str
+    city: str
+    municipality_code: int
+    received: dt.date
+    deadline: dt.date
+    status: str
+    sampling_address: str
+    sampling_postcode: str
+    sampling_city: str
+    access_info: str
+    presence_required: str
+    identity_check: str
+    ekg: bool
+    requester: str
+    preferred_days: str
+    earliest: dt.date | None
+    window_start: dt.time | None
+    window_end: dt.time | None
+    stability_minutes: int | None
+    note: str
+    not_eligible_reason: str
+    lat: float | None
+    lon: float | None
+    cancellations: tuple = ()
+
+
+@dataclass(frozen=True)
+class CancellationResult:
+    request_id: int
+    late: bool
+    visit_start: dt.datetime | None
+    channel: str
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    at: dt.datetime
+    user: str
+    table: str
+    action: str
+    before: dict
+    after: dict
+
+
+class RequestService:
+    def __init__(self, store):
+        self.store = store
+        self.settings = Settings(store)
+
+    # --- create and edit -------------------------------------------------------------------
+
+    def validate(self, values: dict[str, str], today: dt.date | None = None,
+                 row: int | None = None, session: Session | None = None):
+        """All problems with one request, each naming its field; nothing is written."""
+        data, errors = parse_request(values, today=today, row=row)
+        if not errors:
+            if session is None:
+                with self.store.session() as s:
+                    errors += self._check_agreement(s, data, row)
+            else:
+                errors += self._check_agreement(session, data, row)
+        return data, errors
+
+    def create(self, values: dict[str, str], today: dt.date | None = None) -> int:
+        with self.store.session() as s:
+            data, errors = self.validate(values, today=today, session=s)
+            if errors:
+                raise ValidationError(errors)
+            return self.add_validated(s, data).id
+
+    def add_validated(self, s: Session, data: RequestInput) -> Request:
+        """Adds one already-validated request inside the caller's session (used by import)."""
+        agreement = self._agreement_for(s, data.municipality, data.received)
+        citizen = self._citizen(s, data)
+        calendar = self._calendar()
+        req = Request(
+            citizen=citizen,
+            municipality_id=agreement.municipality_id,
+            department_id=agreement.department_id,
+            agreement_id=agreement.id,
+            received=data.received,
+            deadline=calendar.deadline(data.received),
+            created_by=s.info.get("user", ""),
+        )
+        _apply(req, data)
+        s.add(req)
+        s.flush()
+        return req
+
+    def update(self, request_id: int, expected_version: int, values: dict[str, str],
+               today: dt.date | None = None) -> None:
+        """Saves an edit made on ``expected_version``; refused if someone saved in between."""
+        try:
+            with self.store.session() as s:
+                req = s.get(Request, request_id, with_for_update=not self.store.is_sqlite)
+                if req is None:
+                    raise NotFound(f"henvisning {request_id} findes ikke")
+                if req.version != expected_version:
+                    raise self._conflict(req)
+                if req.status in ("cancelled", "done"):
+                    raise ValidationError(f"henvisningen er {req.status} og kan ikke ændres",
+                                          "status")
+                data, errors = self.validate(values, today=today, session=s)
+                if errors:
+                    raise ValidationError(errors)
+                agreement = self._agreement_for(s, data.municipality, data.received)
+                req.municipality_id = agreement.municipality_id
+                req.agreement_id = agreement.id
+                req.department_id = agreement.department_id
+                req.received = data.received
+                req.deadline = self._calendar().deadline(data.received)
+                req.citizen = self._citizen(s, data)
+                _apply(req, data)
+        except StaleDataError:
+            with self.store.session() as s:
+                raise self._conflict(s.get(Request, request_id)) from None
+
+    def _conflict(self, req: Request) -> ConflictError:
+        fresh = asdict(_detail(req))
+        fresh.pop("cancellations", None)
+        return ConflictError(
+            "Henvisningen er ændret af en anden, mens du redigerede. "
+            "Dine ændringer er ikke gemt; de nye værdier er vist.",
+            fresh,
+        )
+
+    def mark_not_eligible(self, request_id: int, reason: str) -> None:
+        if not reason.strip():
+            raise ValidationError("skal udfyldes", "begrundelse")
+        with self.store.session() as s:
+            req = self._get(s, request_id)
+            if req.status in ("done", "cancelled"):
+                raise ValidationError(f"henvisningen er {req.status}", "status")
+            req.status = "not_eligible"
+            req.not_eligible_reason = reason.strip()
+            for visit in s.scalars(select(Visit).where(Visit.request_id == request_id,
+                                                       Visit.outcome.is_(None))):
+                s.delete(visit)
+
+    # --- cancellation -----------------------------------------------------------------------
+
+    def cancel(self, request_id: int, at: dt.datetime, by: str, channel: str,
+               note: str = "") -> CancellationResult:
+        """§6: record who, when, channel; late when under 24 h before the locked window.
+
+        A cancelled visit leaves its route. A late one is kept as outcome ``cancelled_late``
+        (off the route) so that it shows on the statement; it is billed only if the agreement
+        lists that outcome as billable.
+        """
+        errors = []
+        if not by.strip():
+            errors.append(FieldError("aflyst_af", "skal udfyldes"))
+        if channel not in CANCEL_CHANNELS:
+            errors.append(FieldError("kanal", f"skal være {' eller '.join(CANCEL_CHANNELS)}"))
+        if errors:
+            raise ValidationError(errors)
+        with self.store.session() as s:
+            req = self._get(s, request_id)
+            if req.status in ("cancelled", "done", "not_eligible"):
+                raise ValidationError(
+                    f"henvisning {request_id} er allerede {_STATUS_DA[req.status]}", "status")
+            visit = s.scalars(select(Visit).where(Visit.request_id == request_id,
+                                                  Visit.outcome.is_(None))).first()
+            start = _visit_start(visit)
+            late = bool(visit is not None and visit.locked and start is not None
+                        and at > start - LATE_CANCELLATION)
+            s.add(Cancellation(request=req, at=at, by=by.strip(), channel=channel, late=late,
+                               visit_start=start, recorded_by=s.info.get("user", ""),
+                               note=note))
+            req.status = "cancelled"
+            if visit is not None:
+                if late:
+                    visit.outcome = "cancelled_late"
+                    visit.route_id = None
+                else:
+                    s.delete(visit)
+            return CancellationResult(request_id, late, start, channel)
+
+    # --- reading ----------------------------------------------------------------------------
+
+    def get(self, request_id: int) -> RequestDetail:
+        with self.store.session() as s:
+            return _detail(self._get(s, request_id))
+
+    def list(self, search: str = "", status: str | None = None,
+             municipality_code: int | None = None, deadline_within_days: int | None = None,
+             late_cancellations: bool = False, today: dt.date | None = None,
+             offset: int = 0, limit: int | None = None) -> list[RequestRow]:
+        with self.store.session() as s:
+            q = self._list_query(search, status, municipality_code, deadline_within_days,
+                                 late_cancellations, today)
+            q = q.order_by(Request.deadline, Request.id).offset(offset)
+            if limit is not None:
+                q = q.limit(limit)
+            rows = s.execute(q).all()
+            return [_row(*r) for r in rows]
+
+    def count(self, **filters) -> int:
+        with self.store.session() as s:
+            q = self._list_query(**filters).with_only_columns(func.count(Request.id))
+            return s.scalar(q.order_by(None))
+
+    def _list_query(self, search="", status=None, municipality_code=None,
+                    deadline_within_days=None, late_cancellations=False, today=None):
+        late = exists().where(and_(Cancellation.request_id == Request.id, Cancellation.late))
+        planned = (select(func.min(Visit.date)).where(Visit.request_id == Request.id)
+                   .scalar_subquery())
+        q = (select(Request.id, Citizen.cpr, Citizen.name, Municipality.name, Municipality.code,
+                    Request.received, Request.deadline, Request.status, Request.address,
+                    Citizen.address, Request.ekg, late.label("late"), planned.label("planned"))
+             .join(Citizen, Request.citizen_id == Citizen.id)
+             .join(Municipality, Request.municipality_id == Municipality.id))
+        if search:
+            like = f"%{search.strip()}%"
+            digits = "".join(ch for ch in search if ch.isdigit())
+            clauses = [Citizen.name.ilike(like), Citizen.address.ilike(like),
+                       Request.address.ilike(like), Municipality.name.ilike(like)]
+            if digits:
+                clauses.append(func.replace(Citizen.cpr, "-", "").like(f"{digits}%"))
+                if digits.isdigit() and len(digits) < 7:
+                    clauses.append(Request.id == int(digits))
+            q = q.where(or_(*clauses))
+        if status:
+            q = q.where(Request.status == status)
+        if municipality_code:
+            q = q.where(Municipality.code == municipality_code)
+        if deadline_within_days is not None:
+            limit_day = (today or dt.date.today()) + dt.timedelta(days=deadline_within_days)
+            q = q.where(Request.deadline <= limit_day,
+                        Request.status.in_(("open", "planned", "locked")))
+        if late_cancellations:
+            q = q.where(late)
+        return q
+
+    def history(self, request_id: int) -> list[HistoryEntry]:
+        """The audit trail of a request, its cancellations and its visits, oldest first."""
+        with self.store.session() as s:
+            cancel_ids = [str(i) for i in s.scalars(
+                select(Cancellation.id).where(Cancellation.request_id == request_id))]
+            visit_ids = [str(i) for i in s.scalars(
+                select(Visit.id).where(Visit.request_id == request_id))]
+            q = select(AuditEntry).where(or_(
+                and_(AuditEntry.table_name == "requests", AuditEntry.row_key == str(request_id)),
+                and_(AuditEntry.table_name == "cancellations", AuditEntry.row_key.in_(cancel_ids)),
+                and_(AuditEntry.table_name == "visits", AuditEntry.row_key.in_(visit_ids)),
+            )).order_by(AuditEntry.id)
+            return [HistoryEntry(e.at, e.user, e.table_name, e.action,
+                                 json.loads(e.before or "{}"), json.loads(e.after or "{}"))
+                    for e in s.scalars(q)]
+
+    # --- helpers ----------------------------------------------------------------------------
+
+    def _calendar(self):
+        if not hasattr(self, "_cal"):
+            self._cal = self.settings.calendar()
+        return self._cal
+
+    def _get(self, s: Session, request_id: int) -> Request:
+        req = s.get(Request, request_id, options=[joinedload(Request.citizen)])
+        if req is None:
+            raise NotFound(f"henvisning {request_id} findes ikke")
+        return req
+
+    def _check_agreement(self, s: Session, data: RequestInput, row) -> list[FieldError]:
+        muni = s.scalar(select(Municipality).where(Municipality.code == data.municipality))
+        if muni is None:
+            return [FieldError("kommunekode", f"{data.municipality} er ikke en kendt kommune", row)]
+        if self._agreement_for(s, data.municipality, data.received, required=False) is None:
+            return [FieldError("kommunekode", f"{muni.name} har ingen aftale i kraft "
+                               f"{data.received.isoformat()}", row)]
+        return []
+
+    def _agreement_for(self, s: Session, code: int, day: dt.date, required: bool = True):
+        q = (select(Agreement).join(Municipality)
+             .where(Municipality.code == code, Agreement.start <= day,
+                    or_(Agreement.end.is_(None), Agreement.end >= day))
+             .order_by(Agreement.start.desc()))
+        agreement = s.scalars(q).first()
+        if agreement is None and required:
+            raise ValidationError(f"ingen aftale i kraft {day}", "kommunekode")
+        return agreement
+
+    def _citizen(self, s: Session, data: RequestInput) -> Citizen:
+        """One row per CPR; the registered address is updated to the newest one given."""
+        citizen = s.scalar(select(Citizen).where(Citizen.cpr == data.cpr))
+        if citizen is None:
+            citizen = Citizen(cpr=data.cpr)
+            s.add(citizen)
+        citizen.name = data.name
+        moved = (citizen.address, citizen.postcode) != (data.address, data.postcode)
+        citizen.address, citizen.postcode, citizen.city = data.address, data.postcode, data.city
+        if data.phone:
+            citizen.phone = data.phone
+        if not data.sampling_address and data.lat is not None:
+            citizen.lat, citizen.lon, citizen.position_quality = data.lat, data.lon, "exact"
+        elif moved:
+            citizen.lat = citizen.lon = None
+            citizen.position_quality = ""
+        return citizen
+
+
+_STATUS_DA = {"open": "åben", "planned": "planlagt", "locked": "låst", "done": "udført",
+              "cancelled": "aflyst", "not_eligible": "ikke omfattet"}
+
+
+def status_label(status: str) -> str:
+    return _STATUS_DA.get(status, status)
+
+
+def _apply(req: Request, data: RequestInput) -> None:
+    req.address = data.sampling_address
+    req.postcode = data.sampling_postcode if data.sampling_address else ""
+    req.city = data.sampling_city if data.sampling_address else ""
+    if data.sampling_address and data.lat is not None:
+        req.lat, req.lon, req.position_quality = data.lat, data.lon, "exact"
+    else:
+        req.lat = req.lon = None
+        req.position_quality = ""
+    for key in ("access_info", "presence_required", "identity_check", "ekg", "requester",
+                "preferred_days", "earliest", "window_start", "window_end", "stability_minutes",
+                "note"):
+        setattr(req, key, getattr(data, key))
+
+
+def _visit_start(visit: Visit | None) -> dt.datetime | None:
+    if visit is None:
+        return None
+    start = visit.window_start or visit.planned_arrival
+    return dt.datetime.combine(visit.date, start) if start else None
+
+
+def _row(rid, cpr, name, muni, code, received, deadline, status, req_addr, cit_addr, ekg, late,
+         planned) -> RequestRow:
+    return RequestRow(rid, mask_cpr(cpr), name, muni, code, received, deadline, status,
+                      req_addr or cit_addr, bool(ekg), bool(late), planned)
+
+
+def _detail(req: Request) -> RequestDetail:
+    c = req.citizen
+    return RequestDetail(
+        id=req.id, version=req.version, cpr=c.cpr, name=c.name, address=c.address,
+        postcode=c.postcode, city=c.city, municipality_code=req.municipality.code,
+        received=req.received, deadline=req.deadline, status=req.status,
+        sampling_address=req.address, sampling_postcode=req.postcode, sampling_city=req.city,
+        access_info=req.access_info, presence_required=req.presence_required,
+        identity_check=req.identity_check, ekg=req.ekg, requester=req.requester,
+        preferred_days=req.preferred_days, earliest=req.earliest,
+        window_start=req.window_start, window_end=req.window_end,
+        stability_minutes=req.stability_minutes, note=req.note,
+        not_eligible_reason=req.not_eligible_reason,
+        lat=req.lat if req.lat is not None else c.lat,
+        lon=req.lon if req.lon is not None else c.lon,
+        cancellations=tuple((x.at, x.by, x.channel, x.late) for x in req.cancellations),
+    )
+
+
+def detail_to_form(d: RequestDetail) -> dict[str, str]:
+    """A saved request as the text values of the form (round-trips through parse_request)."""
+    def t(v):
+        if v is None:
+            return ""
+        if isinstance(v, dt.time):
+            return v.strftime("%H:%M")
+        if isinstance(v, dt.date):
+            return v.isoformat()
+        if isinstance(v, bool):
+            return "ja" if v else "nej"
+        return str(v)
+    keys = ("cpr", "name", "address", "postcode", "city", "received", "sampling_address",
+            "sampling_postcode", "sampling_city", "access_info", "presence_required",
+            "identity_check", "ekg", "requester", "preferred_days", "earliest", "window_start",
+            "window_end", "stability_minutes", "note")
+    out = {k: t(getattr(d, k)) for k in keys}
+    out["municipality"] = str(d.municipality_code)
+    return out

@@ -1,0 +1,110 @@
+"""Every option of the program, declared in one place with its default (the Picard way).
+
+Values are stored as text in the ``settings`` table; ``Settings`` reads and writes them typed.
+Options that belong to one agreement (billing choices) live on the agreement instead.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+
+from hjemmeprove.db.models import ClosingDay, Setting
+from hjemmeprove.domain.calendar import ClosingRules, WorkCalendar
+from hjemmeprove.errors import ValidationError
+
+
+@dataclass(frozen=True)
+class Option:
+    key: str
+    default: Any
+    label: str  # Danish, as shown in Indstillinger
+    kind: type = str
+
+
+OPTIONS: dict[str, Option] = {
+    o.key: o
+    for o in [
+        Option("closing.constitution_day", True, "Lukket grundlovsdag (5. juni)", bool),
+        Option("closing.christmas_eve", True, "Lukket juleaftensdag (24. december)", bool),
+        Option("closing.new_years_eve", True, "Lukket nytårsaftensdag (31. december)", bool),
+        Option("distance.source", "estimate", "Afstandskilde (estimate, osrm, valhalla)"),
+        Option("distance.url", "", "Adresse på egen rutemaskine (OSRM/Valhalla)"),
+        Option("distance.detour_factor", 1.3, "Omvejsfaktor for luftlinje", float),
+        Option("geocoder.url", "", "Online adresseopslag (tom = ingen)"),
+        Option("planning.service_minutes", 10, "Ankomst, parkering, udpakning (min)", int),
+        Option("planning.sampling_minutes", 5, "Prøvetagning pr. borger (min)", int),
+        Option("planning.stability_minutes", 240, "Prøvers holdbarhed på vejen (min)", int),
+        Option("planning.lunch_minutes", 30, "Frokostpause (min)", int),
+        Option("reply.window_minutes", 120, "Tidsvindue i svar til kommunen (min)", int),
+        Option("billing.mileage_rule", "statens høje takst for alle km",
+               "Kørselstakst (statens højeste takst)"),
+        Option("billing.allocation_rule", "standalone",
+               "Fordeling af ruters km (standalone, equal) for nye aftaler"),
+        Option("retention.years", 5, "Opbevaring af borgerdata efter sidste faktura (år)", int),
+        Option("invoice.first_number", 1, "Første fakturanummer", int),
+    ]
+}
+
+
+def _parse(option: Option, text: str) -> Any:
+    if option.kind is bool:
+        return text.strip().lower() in ("1", "true", "ja", "yes", "on")
+    try:
+        return option.kind(text)
+    except ValueError:
+        raise ValidationError(f"'{text}' er ikke en gyldig værdi", option.key) from None
+
+
+class Settings:
+    def __init__(self, store):
+        self.store = store
+
+    def get(self, key: str) -> Any:
+        option = OPTIONS[key]
+        with self.store.session() as s:
+            row = s.get(Setting, key)
+            return option.default if row is None else _parse(option, row.value)
+
+    def all(self) -> dict[str, Any]:
+        with self.store.session() as s:
+            stored = {r.key: r.value for r in s.scalars(select(Setting))}
+        return {k: (_parse(o, stored[k]) if k in stored else o.default) for k, o in OPTIONS.items()}
+
+    def set(self, key: str, value: Any) -> None:
+        if key not in OPTIONS:
+            raise ValidationError(f"ukendt indstilling '{key}'", "indstilling")
+        option = OPTIONS[key]
+        text = str(value).lower() if option.kind is bool else str(value)
+        _parse(option, text)  # refuse a bad value before anything is written
+        with self.store.session() as s:
+            row = s.get(Setting, key)
+            if row is None:
+                s.add(Setting(key=key, value=text))
+            else:
+                row.value = text
+
+    def calendar(self) -> WorkCalendar:
+        values = self.all()
+        with self.store.session() as s:
+            extra = {c.day: c.reason or "Lukkedag" for c in s.scalars(select(ClosingDay))}
+        rules = ClosingRules(
+            constitution_day=values["closing.constitution_day"],
+            christmas_eve=values["closing.christmas_eve"],
+            new_years_eve=values["closing.new_years_eve"],
+            extra_days=frozenset(extra),
+        )
+        return WorkCalendar(rules, extra)
+
+    def add_closing_day(self, day: dt.date, reason: str = "") -> None:
+        with self.store.session() as s:
+            s.merge(ClosingDay(day=day, reason=reason))
+
+    def remove_closing_day(self, day: dt.date) -> None:
+        with self.store.session() as s:
+            row = s.get(ClosingDay, day)
+            if row is not None:
+                s.delete(row)
