@@ -1,6 +1,7 @@
 """The program's core as one object: a Store and the services over it.
 
 The CLI and the desktop program both start here; tests make one per temporary database.
+Services are created on first use, so a command pays only for what it touches.
 """
 
 from __future__ import annotations
@@ -25,6 +26,36 @@ class App:
     @cached_property
     def requests(self) -> RequestService:
         return RequestService(self.store)
+
+    @cached_property
+    def planning(self):
+        from hjemmeprove.services.planning import PlanningService
+
+        return PlanningService(self.store)
+
+    @cached_property
+    def day_close(self):
+        from hjemmeprove.services.day_close import DayCloseService
+
+        return DayCloseService(self.store)
+
+    @cached_property
+    def rates(self):
+        from hjemmeprove.billing.rates import RateService
+
+        return RateService(self.store)
+
+    @cached_property
+    def billing(self):
+        from hjemmeprove.billing.service import BillingService
+
+        return BillingService(self.store)
+
+    @cached_property
+    def stats(self):
+        from hjemmeprove.billing.stats import StatsService
+
+        return StatsService(self.store)
 
     def calendar(self):
         return self.settings.calendar()

@@ -1,0 +1,1 @@
+"""Documents: PDFs (reportlab) and the e-invoice (OIOUBL XML)."""
