@@ -28,6 +28,12 @@ class App:
         return RequestService(self.store)
 
     @cached_property
+    def admin(self):
+        from hjemmeprove.services.admin import AdminService
+
+        return AdminService(self.store)
+
+    @cached_property
     def planning(self):
         from hjemmeprove.services.planning import PlanningService
 
