@@ -58,10 +58,10 @@ def _columns(obj) -> dict:
 
 
 def _row_key(obj) -> str:
-    ident = inspect(obj).identity
-    if ident is None:
-        return ""
-    return "/".join(str(v) for v in ident)
+    # From the primary-key attributes, which the INSERT has filled in by after_flush
+    # (the identity map key is only set after the flush completes).
+    values = inspect(obj).mapper.primary_key_from_instance(obj)
+    return "/".join("" if v is None else str(_plain(v)) for v in values)
 
 
 def _changes(obj) -> tuple[dict, dict]:
