@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Sets up (tools/setup.sh) and starts the desktop program on its embedded SQLite database in
+# the user's data folder; an empty database is filled with demo data on first start.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash tools/setup.sh
+exec .venv/bin/hjemmeprove gui "$@"
