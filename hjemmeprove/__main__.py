@@ -1,0 +1,5 @@
+import sys
+
+from hjemmeprove.cli import main
+
+sys.exit(main())
