@@ -80,6 +80,9 @@ class Settings:
         option = OPTIONS[key]
         text = str(value).lower() if option.kind is bool else str(value)
         _parse(option, text)  # refuse a bad value before anything is written
+        from hjemmeprove.security import require
+
+        require(self.store, "settings.edit")
         with self.store.session() as s:
             row = s.get(Setting, key)
             if row is None:
@@ -100,10 +103,16 @@ class Settings:
         return WorkCalendar(rules, extra)
 
     def add_closing_day(self, day: dt.date, reason: str = "") -> None:
+        from hjemmeprove.security import require
+
+        require(self.store, "closing_days.edit")
         with self.store.session() as s:
             s.merge(ClosingDay(day=day, reason=reason))
 
     def remove_closing_day(self, day: dt.date) -> None:
+        from hjemmeprove.security import require
+
+        require(self.store, "closing_days.edit")
         with self.store.session() as s:
             row = s.get(ClosingDay, day)
             if row is not None:

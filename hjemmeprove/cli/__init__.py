@@ -37,6 +37,8 @@ class BadInput(ValidationError):
 
 
 def main(argv: list[str] | None = None) -> int:
+    from hjemmeprove.logging_setup import install as install_logging
+    install_logging()
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

@@ -28,6 +28,7 @@ from hjemmeprove.db.models import (
 from hjemmeprove.domain.cpr import mask_cpr
 from hjemmeprove.domain.request_input import RequestInput, parse_request
 from hjemmeprove.errors import ConflictError, FieldError, NotFound, ValidationError
+from hjemmeprove.security import require
 from hjemmeprove.settings import Settings
 
 LATE_CANCELLATION = dt.timedelta(hours=24)  # §6
@@ -128,6 +129,9 @@ class RequestService:
 
     def add_validated(self, s: Session, data: RequestInput) -> Request:
         """Adds one already-validated request inside the caller's session (used by import)."""
+        if not s.info.get("may_edit_requests"):
+            require(self.store, "requests.edit")
+            s.info["may_edit_requests"] = True
         agreement = self._agreement_for(s, data.municipality, data.received)
         citizen = self._citizen(s, data)
         calendar = self._calendar()
@@ -148,6 +152,7 @@ class RequestService:
     def update(self, request_id: int, expected_version: int, values: dict[str, str],
                today: dt.date | None = None) -> None:
         """Saves an edit made on ``expected_version``; refused if someone saved in between."""
+        require(self.store, "requests.edit")
         try:
             with self.store.session() as s:
                 req = s.get(Request, request_id, with_for_update=not self.store.is_sqlite)
@@ -183,6 +188,7 @@ class RequestService:
         )
 
     def mark_not_eligible(self, request_id: int, reason: str) -> None:
+        require(self.store, "requests.edit")
         if not reason.strip():
             raise ValidationError("skal udfyldes", "begrundelse")
         with self.store.session() as s:
@@ -205,6 +211,7 @@ class RequestService:
         (off the route) so that it shows on the statement; it is billed only if the agreement
         lists that outcome as billable.
         """
+        require(self.store, "requests.cancel")
         errors = []
         if not by.strip():
             errors.append(FieldError("aflyst_af", "skal udfyldes"))
