@@ -77,3 +77,16 @@ def test_closing_day_changes_the_calendar(department_app):
     assert not department_app.settings.calendar().is_working_day(day)
     admin.delete_closing_day(day)
     assert admin.list_closing_days() == []
+
+
+def test_saving_needs_the_right_role(department_app):
+    from hjemmeprove.db.models import User
+    from hjemmeprove.errors import PermissionDenied
+
+    with department_app.store.session() as s:
+        s.add(User(username="test", role="coordinator"))
+    admin = AdminService(department_app.store)
+    a = admin.list_agreements()[0]
+    with pytest.raises(PermissionDenied):
+        admin.save_agreement(replace(a, reference="X"))
+    admin.save_closing_day(ClosingDayRow(dt.date(2026, 5, 15), "Personaledag"))  # coordinator may

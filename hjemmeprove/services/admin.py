@@ -3,7 +3,8 @@
 Departments, municipalities (with EAN), agreements and their billing settings, bioanalysts and
 their absences, closing days. Each ``list_*`` returns frozen dataclasses; each ``save_*`` takes
 one, checks it (every problem as a FieldError naming the Danish field), inserts when ``id`` is
-None or updates otherwise, and returns the id. Nothing is written when a check fails.
+None or updates otherwise, and returns the id. Nothing is written when a check fails
+or the user lacks the right (``security.require``).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from hjemmeprove.db.models import (
     OUTCOMES,
 )
 from hjemmeprove.errors import FieldError, NotFound, ValidationError
+from hjemmeprove.security import require
 
 ALLOCATION_RULES = ("standalone", "equal")
 
@@ -144,6 +146,7 @@ class AdminService:
                 Department.id))]
 
     def save_department(self, row: DepartmentRow) -> int:
+        require(self.store, "departments.edit")
         errors = []
         for label, value in (("navn", row.name), ("hospital", row.hospital),
                              ("laboratoriets adresse", row.lab_address),
@@ -178,6 +181,7 @@ class AdminService:
                     for m in s.scalars(select(Municipality).order_by(Municipality.code))]
 
     def save_municipality(self, row: MunicipalityRow) -> int:
+        require(self.store, "municipalities.edit")
         errors = []
         if not row.name.strip():
             errors.append(FieldError("navn", "skal udfyldes"))
@@ -212,6 +216,7 @@ class AdminService:
                     for a, m, d in s.execute(q)]
 
     def save_agreement(self, row: AgreementRow) -> int:
+        require(self.store, "agreements.edit")
         errors = []
         if row.end is not None and row.end < row.start:
             errors.append(FieldError("slutdato", "ligger før startdato"))
@@ -255,6 +260,7 @@ class AdminService:
             return [_copy(BioanalystRow, b) for b in s.scalars(q)]
 
     def save_bioanalyst(self, row: BioanalystRow) -> int:
+        require(self.store, "bioanalysts.edit")
         errors = []
         if not row.name.strip():
             errors.append(FieldError("navn", "skal udfyldes"))
@@ -282,6 +288,7 @@ class AdminService:
             return [_copy(AbsenceRow, a, bioanalyst_name=n) for a, n in s.execute(q)]
 
     def save_absence(self, row: AbsenceRow) -> int:
+        require(self.store, "bioanalysts.edit")
         if row.end < row.start:
             raise ValidationError("slutdato ligger før startdato", "til")
         with self.store.session() as s:
@@ -296,6 +303,7 @@ class AdminService:
             return obj.id
 
     def delete_absence(self, absence_id: int) -> None:
+        require(self.store, "bioanalysts.edit")
         with self.store.session() as s:
             obj = s.get(Absence, absence_id)
             if obj is not None:
@@ -309,10 +317,12 @@ class AdminService:
                     for c in s.scalars(select(ClosingDay).order_by(ClosingDay.day))]
 
     def save_closing_day(self, row: ClosingDayRow) -> None:
+        require(self.store, "closing_days.edit")
         with self.store.session() as s:
             s.merge(ClosingDay(day=row.day, reason=row.reason.strip()))
 
     def delete_closing_day(self, day: dt.date) -> None:
+        require(self.store, "closing_days.edit")
         with self.store.session() as s:
             obj = s.get(ClosingDay, day)
             if obj is not None:
