@@ -1,0 +1,1 @@
+"""Billing: rates and indexation, the fee model, route allocation, invoices, follow-up counts."""
