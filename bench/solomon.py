@@ -1,0 +1,127 @@
+"""Solomon VRPTW: our routing code path (hjemmeprove.planning.model.solve) against PyVRP.
+
+Both get the same instance, the same fleet and the same time limit in the same run; distances
+follow the DIMACS convention (floor(10 × euclidean) / 10), the one bks.csv's
+``distance_only_dimacs_trunc1dec`` rows use. Objective: total distance (no vehicle cost).
+
+    .venv/bin/python bench/solomon.py [--instances C101,R101,...] [--size 100] [--seconds 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from hjemmeprove.planning.model import Job, Problem, Vehicle, solve  # noqa: E402
+
+ROOT = Path("/work/shared/bench/solomon")
+DEFAULT = "C101,R101,RC101,R201,C201,RC201"
+
+
+def read(path: Path):
+    lines = [ln.split() for ln in path.read_text().splitlines() if ln.strip()]
+    name = lines[0][0]
+    nveh, cap = int(lines[3][0]), int(lines[3][1])
+    rows = [list(map(float, ln)) for ln in lines if ln and ln[0].replace(".", "").isdigit()
+            and len(ln) == 7]
+    return name, nveh, cap, rows
+
+
+def dist_matrix(rows) -> np.ndarray:
+    xy = np.array([(r[1], r[2]) for r in rows])
+    d = np.sqrt(((xy[:, None, :] - xy[None, :, :]) ** 2).sum(-1))
+    return np.floor(d * 10).astype(np.int64)  # tenths, truncated (DIMACS)
+
+
+def ours(rows, nveh, cap, seconds) -> tuple[float, int, int]:
+    d = dist_matrix(rows)
+    depot = rows[0]
+    jobs = [Job(loc=i, service=int(r[6] * 10), demand=int(r[3]), penalty=10**9,
+                windows=[(int(r[4] * 10), int(r[5] * 10))]) for i, r in enumerate(rows) if i]
+    vehicles = [Vehicle(start=int(depot[4] * 10), end=int(depot[5] * 10), capacity=cap)
+                for _ in range(nveh)]
+    sol = solve(Problem(cost=d, travel=d, jobs=jobs, vehicles=vehicles), time_limit_s=seconds)
+    total = 0
+    used = 0
+    for stops in sol.routes:
+        if not stops:
+            continue
+        used += 1
+        path = [0] + [jobs[s.job].loc for s in stops] + [0]
+        total += sum(int(d[a, b]) for a, b in zip(path, path[1:]))
+    return total / 10, used, len(sol.dropped)
+
+
+def pyvrp(rows, nveh, cap, seconds) -> tuple[float, int]:
+    from pyvrp import Model
+    from pyvrp.stop import MaxRuntime
+
+    d = dist_matrix(rows)
+    m = Model()
+    depot = rows[0]
+    locs = [m.add_location(x=r[1], y=r[2]) for r in rows]
+    dep = m.add_depot(locs[0], tw_early=int(depot[4] * 10), tw_late=int(depot[5] * 10))
+    m.add_vehicle_type(num_available=nveh, capacity=cap, start_depot=dep, end_depot=dep,
+                       tw_early=int(depot[4] * 10), tw_late=int(depot[5] * 10))
+    for i, r in enumerate(rows[1:], start=1):
+        m.add_client(locs[i], delivery=int(r[3]), service_duration=int(r[6] * 10),
+                     tw_early=int(r[4] * 10), tw_late=int(r[5] * 10))
+    for i, a in enumerate(locs):
+        for j, b in enumerate(locs):
+            if i != j:
+                m.add_edge(a, b, distance=int(d[i, j]), duration=int(d[i, j]))
+    res = m.solve(stop=MaxRuntime(seconds), display=False)
+    best = res.best
+    return best.distance() / 10, best.num_routes(), res.is_feasible()
+
+
+def bks_table() -> dict[str, float]:
+    out = {}
+    with open(ROOT / "bks.csv", encoding="utf-8") as f:
+        for r in csv.DictReader(f):
+            if r["convention"] == "distance_only_dimacs_trunc1dec":
+                out.setdefault(r["instance"], float(r["distance"]))
+    return out
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--instances", default=DEFAULT, help=f"comma list (default {DEFAULT})")
+    ap.add_argument("--size", default="100", choices=["25", "50", "100"])
+    ap.add_argument("--seconds", type=float, default=10.0)
+    args = ap.parse_args(argv)
+    bks = bks_table()
+    print(f"Solomon {args.size} customers, {args.seconds:g} s each, distance-only objective")
+    print(f"{'instance':9} {'ours':>9} {'veh':>4} {'drop':>4} {'pyvrp':>9} {'veh':>4} "
+          f"{'ratio':>6} {'bks':>8} {'gap%':>6} {'pyvrp gap%':>10}")
+    ratios = []
+    for name in args.instances.split(","):
+        name = name.strip().upper()
+        _n, nveh, cap, rows = read(ROOT / args.size / f"{name}.txt")
+        t0 = time.monotonic()
+        o_dist, o_veh, o_drop = ours(rows, nveh, cap, args.seconds)
+        t1 = time.monotonic()
+        p_dist, p_veh, p_ok = pyvrp(rows, nveh, cap, args.seconds)
+        ratio = o_dist / p_dist if p_dist else math.nan
+        if not o_drop:
+            ratios.append(ratio)
+        b = bks.get(name) if args.size == "100" else None
+        gap = f"{100 * (o_dist / b - 1):6.2f}" if b else "     -"
+        pgap = f"{100 * (p_dist / b - 1):10.2f}" if b else "         -"
+        print(f"{name:9} {o_dist:9.1f} {o_veh:4d} {o_drop:4d} {p_dist:9.1f} {p_veh:4d} "
+              f"{ratio:6.3f} {b or 0:8.1f} {gap} {pgap}   ({t1 - t0:.1f} s ours)")
+    if ratios:
+        geo = math.exp(sum(math.log(r) for r in ratios) / len(ratios))
+        print(f"geometric mean ratio ours/PyVRP: {geo:.3f} (goal ≤ 1.02)")
+
+
+if __name__ == "__main__":
+    main()

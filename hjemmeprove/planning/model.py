@@ -1,0 +1,220 @@
+"""The OR-Tools routing model, independent of the database (the Solomon benchmark uses it too).
+
+Vocabulary:
+
+- a *location* is an index into the integer matrices (``Problem.cost``, ``Problem.travel``);
+  location ``depot`` is the lab;
+- a *vehicle* is one trip from the lab and back inside a fixed time slot. The planning service
+  cuts each bioanalyst's working day into trips (lunch at the lab between them, and more trips
+  when the sample-stability limit is shorter than a half day), so a sample never stays on the
+  road longer than its limit: every trip is back at the lab by its slot's end;
+- a *job* is one stop (one or more residents at one address) with its service time, the trips
+  allowed to take it, and its allowed service-start intervals in absolute time (days are
+  laid end to end: day ``d`` starts at ``d * 86400`` seconds).
+
+Every job may be dropped at its penalty (``AddDisjunction``): with tight windows OR-Tools
+finds no first solution otherwise (ecosystem-notes.md). Soft preferences (preferred days, area
+days, the regular bioanalyst) are extra costs on entering a job with a given vehicle, through
+one arc-cost matrix per class of vehicles with equal preferences.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+from ortools.constraint_solver import pywrapcp, routing_enums_pb2
+
+
+@dataclass
+class Job:
+    loc: int
+    service: int = 0
+    demand: int = 1
+    penalty: int = 10_000_000
+    vehicles: list[int] | None = None  # allowed vehicles; None = all
+    windows: list[tuple[int, int]] | None = None  # allowed service start; None = any
+    vehicle_penalty: dict[int, int] = field(default_factory=dict)  # soft, per vehicle
+    key: object = None
+
+
+@dataclass
+class Vehicle:
+    start: int  # earliest departure from the lab
+    end: int  # latest return to the lab
+    capacity: int = 10**9
+    key: object = None
+
+
+@dataclass
+class Problem:
+    cost: np.ndarray  # [loc, loc] int: arc cost (objective units)
+    travel: np.ndarray  # [loc, loc] int: travel time (time units)
+    jobs: list[Job]
+    vehicles: list[Vehicle]
+    depot: int = 0
+
+
+@dataclass
+class Stop:
+    job: int
+    arrival: int  # service start
+
+
+@dataclass
+class Solution:
+    routes: list[list[Stop]]  # per vehicle, in order
+    ends: list[int]  # per vehicle: arrival back at the lab (== start if unused)
+    starts: list[int]
+    dropped: list[int]
+    objective: int
+    solutions_found: int
+    seconds: float
+    status: str
+
+
+Progress = Callable[[dict], None]
+
+
+def solve(problem: Problem, time_limit_s: float = 10.0, progress: Progress | None = None,
+          cancel_event: threading.Event | None = None, first_solution: str = "auto",
+          metaheuristic: str = "GUIDED_LOCAL_SEARCH", lns_time_limit_s: float | None = None,
+          log: bool = False) -> Solution:
+    t0 = time.monotonic()
+    jobs, vehicles = problem.jobs, problem.vehicles
+    n_nodes = 1 + len(jobs)
+    n_veh = len(vehicles)
+    if not jobs or not vehicles:
+        return Solution([[] for _ in vehicles], [v.start for v in vehicles],
+                        [v.start for v in vehicles], list(range(len(jobs))), 0, 0, 0.0,
+                        "tom")
+    locs = np.array([problem.depot] + [j.loc for j in jobs])
+    service = np.array([0] + [j.service for j in jobs], dtype=np.int64)
+    travel = problem.travel[np.ix_(locs, locs)].astype(np.int64)
+    cost = problem.cost[np.ix_(locs, locs)].astype(np.int64)
+    time_transit = travel + service[:, None]
+
+    manager = pywrapcp.RoutingIndexManager(n_nodes, n_veh, 0)
+    routing = pywrapcp.RoutingModel(manager)
+
+    # arc costs: one matrix per class of vehicles with the same soft penalties
+    classes: dict[tuple, list[int]] = {}
+    for v in range(n_veh):
+        sig = tuple(sorted((i + 1, j.vehicle_penalty[v]) for i, j in enumerate(jobs)
+                           if v in j.vehicle_penalty and j.vehicle_penalty[v]))
+        classes.setdefault(sig, []).append(v)
+    for sig, vs in classes.items():
+        m = cost.copy()
+        for node, pen in sig:
+            m[:, node] += pen
+        np.fill_diagonal(m, 0)
+        cb = routing.RegisterTransitMatrix(m.tolist())
+        for v in vs:
+            routing.SetArcCostEvaluatorOfVehicle(cb, v)
+
+    horizon = int(max(v.end for v in vehicles)) + 1
+    t_cb = routing.RegisterTransitMatrix(time_transit.tolist())
+    routing.AddDimension(t_cb, horizon, horizon, False, "time")
+    tdim = routing.GetDimensionOrDie("time")
+    for v, veh in enumerate(vehicles):
+        tdim.CumulVar(routing.Start(v)).SetRange(int(veh.start), int(veh.end))
+        tdim.CumulVar(routing.End(v)).SetRange(int(veh.start), int(veh.end))
+        routing.AddVariableMinimizedByFinalizer(tdim.CumulVar(routing.End(v)))
+        routing.AddVariableMaximizedByFinalizer(tdim.CumulVar(routing.Start(v)))
+
+    if any(veh.capacity < 10**9 for veh in vehicles):
+        d_cb = routing.RegisterUnaryTransitVector([0] + [int(j.demand) for j in jobs])
+        routing.AddDimensionWithVehicleCapacity(
+            d_cb, 0, [int(min(v.capacity, 10**9)) for v in vehicles], True, "load")
+
+    for i, job in enumerate(jobs):
+        idx = manager.NodeToIndex(i + 1)
+        if job.vehicles is not None:
+            allowed = sorted(set(job.vehicles))
+            if not allowed:
+                routing.AddDisjunction([idx], int(job.penalty))
+                routing.VehicleVar(idx).SetValues([-1])
+                continue
+            routing.SetAllowedVehiclesForIndex(allowed, idx)
+        if job.windows is not None:
+            wins = sorted((int(a), int(b)) for a, b in job.windows if b >= a)
+            if not wins:
+                routing.AddDisjunction([idx], int(job.penalty))
+                routing.ActiveVar(idx).SetValue(0)
+                continue
+            var = tdim.CumulVar(idx)
+            var.SetRange(wins[0][0], wins[-1][1])
+            for (a0, b0), (a1, b1) in zip(wins, wins[1:]):
+                if a1 > b0 + 1:
+                    var.RemoveInterval(b0 + 1, a1 - 1)
+        routing.AddDisjunction([idx], int(job.penalty))
+
+    params = pywrapcp.DefaultRoutingSearchParameters()
+    if first_solution == "auto":
+        first_solution = "PARALLEL_CHEAPEST_INSERTION"
+    params.first_solution_strategy = getattr(routing_enums_pb2.FirstSolutionStrategy,
+                                             first_solution)
+    params.local_search_metaheuristic = getattr(routing_enums_pb2.LocalSearchMetaheuristic,
+                                                metaheuristic)
+    params.time_limit.FromMilliseconds(max(1, int(time_limit_s * 1000)))
+    if lns_time_limit_s:
+        params.lns_time_limit.FromMilliseconds(int(lns_time_limit_s * 1000))
+    params.log_search = log
+
+    found = {"n": 0}
+
+    def on_solution():
+        found["n"] += 1
+        if progress is not None:
+            progress({"solutions": found["n"], "objective": int(routing.CostVar().Min()),
+                      "seconds": round(time.monotonic() - t0, 2)})
+
+    routing.AddAtSolutionCallback(on_solution)
+
+    done = threading.Event()
+    watcher = None
+    if cancel_event is not None:
+        def watch():
+            while not done.is_set():
+                if cancel_event.wait(0.05):
+                    routing.CancelSearch()
+                    return
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
+    try:
+        assignment = routing.SolveWithParameters(params)
+    finally:
+        done.set()
+        if watcher is not None:
+            watcher.join()
+
+    status = {0: "ikke løst", 1: "løst", 2: "ingen løsning", 3: "tidsgrænse", 4: "ugyldig",
+              5: "ugyldig", 6: "optimal", 7: "afbrudt"}.get(int(routing.status()), "ukendt")
+    if cancel_event is not None and cancel_event.is_set():
+        status = "afbrudt"
+    routes: list[list[Stop]] = []
+    starts, ends = [], []
+    dropped = []
+    if assignment is None:
+        return Solution([[] for _ in vehicles], [v.start for v in vehicles],
+                        [v.start for v in vehicles], list(range(len(jobs))), 0, found["n"],
+                        time.monotonic() - t0, status)
+    planned = set()
+    for v in range(n_veh):
+        idx = routing.Start(v)
+        starts.append(assignment.Value(tdim.CumulVar(idx)))
+        stops = []
+        idx = assignment.Value(routing.NextVar(idx))
+        while not routing.IsEnd(idx):
+            node = manager.IndexToNode(idx)
+            stops.append(Stop(node - 1, assignment.Value(tdim.CumulVar(idx))))
+            planned.add(node - 1)
+            idx = assignment.Value(routing.NextVar(idx))
+        ends.append(assignment.Value(tdim.CumulVar(idx)))
+        routes.append(stops)
+    dropped = [i for i in range(len(jobs)) if i not in planned]
+    return Solution(routes, ends, starts, dropped, int(assignment.ObjectiveValue()), found["n"],
+                    time.monotonic() - t0, status)
