@@ -139,3 +139,93 @@ def require(store, action: str) -> Identity:
     raise PermissionDenied(
         f"{who.user} må ikke {what}: det kræver rollen {needed} "
         f"(du har {roles_text(who.roles)})")
+
+
+# --- users -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UserRow:
+    username: str
+    full_name: str
+    role: str
+    active: bool
+
+
+def _check_user_input(username: str, role: str):
+    from hjemmeprove.errors import FieldError, ValidationError
+
+    errors = []
+    name = (username or "").strip()
+    if not name:
+        errors.append(FieldError("brugernavn", "skal udfyldes"))
+    elif len(name) > 63 or not all(ch.isalnum() or ch in "._-@" for ch in name):
+        errors.append(FieldError("brugernavn", "højst 63 tegn: bogstaver, cifre og . _ - @"))
+    if role not in ROLES:
+        errors.append(FieldError("rolle", f"skal være {', '.join(ROLES)}"))
+    if errors:
+        raise ValidationError(errors)
+    return name
+
+
+def add_user(store, username: str, role: str, full_name: str = "") -> UserRow:
+    """Adds a user (or changes the role of an existing one). On PostgreSQL the login role is
+    made a member of the matching group role, which is what the database checks."""
+    from hjemmeprove.errors import ValidationError
+
+    name = _check_user_input(username, role)
+    require(store, "users.manage")
+    with store.session() as s:
+        first = not s.scalar(select(func.count()).select_from(User))
+        if first and store.is_sqlite and role != ADMINISTRATOR:
+            raise ValidationError("den første bruger skal være administrator (ellers kan ingen "
+                                  "rette brugere bagefter)", "rolle")
+        row = s.get(User, name)
+        if row is None:
+            row = User(username=name, role=role, full_name=full_name.strip(), active=True)
+            s.add(row)
+        else:
+            if role != ADMINISTRATOR:
+                _keep_an_administrator(s, name)
+            row.role, row.active = role, True
+            if full_name.strip():
+                row.full_name = full_name.strip()
+        result = UserRow(row.username, row.full_name, row.role, row.active)
+    if not store.is_sqlite:
+        from hjemmeprove.db import pg_roles
+
+        pg_roles.grant_login(store, name, role)
+    return result
+
+
+def deactivate_user(store, username: str) -> None:
+    from hjemmeprove.errors import NotFound
+
+    require(store, "users.manage")
+    with store.session() as s:
+        row = s.get(User, username)
+        if row is None:
+            raise NotFound(f"brugeren {username} findes ikke")
+        _keep_an_administrator(s, username)
+        row.active = False
+    if not store.is_sqlite:
+        from hjemmeprove.db import pg_roles
+
+        pg_roles.revoke_login(store, username)
+
+
+def list_users(store) -> list[UserRow]:
+    with store.session() as s:
+        return [UserRow(u.username, u.full_name, u.role, u.active)
+                for u in s.scalars(select(User).order_by(User.username))]
+
+
+def _keep_an_administrator(s, leaving: str) -> None:
+    from hjemmeprove.errors import ValidationError
+
+    others = s.scalar(select(func.count()).select_from(User).where(
+        User.role == ADMINISTRATOR, User.active.is_(True), User.username != leaving))
+    was_admin = s.scalar(select(func.count()).select_from(User).where(
+        User.username == leaving, User.role == ADMINISTRATOR, User.active.is_(True)))
+    if was_admin and not others:
+        raise ValidationError("der skal være mindst én aktiv administrator", "rolle")

@@ -1,0 +1,240 @@
+"""Erasure of citizen data after the retention period; the invoices' figures stay.
+
+A citizen is *expired* when the later of
+  - the issue date of the last issued invoice they appear on, and
+  - the day the last request for them was received
+lies more than ``retention.years`` (default 5, the accounting retention period) before today,
+and no request of theirs is still open, planned or locked, and none of their visits sits on a
+draft invoice.
+
+Erasing an expired citizen (one transaction for the whole run):
+  - ``citizens``: CPR becomes ``SLET`` + the row id (unique, not a CPR number), name and
+    address the marker ``[slettet]``, postcode, city, phone and position emptied, ``erased_at``
+    set. The row stays, so statistics still count distinct citizens;
+  - their requests: sampling address, position, access info, presence, identity check, note
+    and reason emptied; cancellations' and visits' notes emptied; dates, status, EKG and
+    every figure stay;
+  - invoice items (the billed statement lines): citizen name and CPR become ``[slettet]``;
+    km/ferry shares, outcome and every invoice line and total stay untouched;
+  - statements (``invoice_documents`` of kind ``statement*``) of invoices issued before the
+    cut-off *and* more than 5 years ago are deleted: they print names and CPR numbers, and
+    they are past the accounting retention period. The invoice PDF and e-invoice stay;
+  - the audit trail: in every entry about the citizen, their requests, cancellations and
+    visits, the values of the personal fields are replaced by ``[slettet]`` (the keys stay, so
+    the trail still shows *that* a field changed and when and by whom). One new entry per
+    citizen, action ``erase``, records that the erasure happened, by whom, and the date it was
+    computed from, with no personal data. On PostgreSQL the audit_log trigger allows exactly
+    this redaction and nothing else.
+
+The changes are made with SQL statements, not ORM objects, on purpose: the ORM audit hook
+would otherwise write the erased values into a new audit entry.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+
+from sqlalchemy import and_, func, insert, or_, select, update
+
+from hjemmeprove.db.models import (
+    AuditEntry,
+    Cancellation,
+    Citizen,
+    Invoice,
+    InvoiceDocument,
+    InvoiceItem,
+    Request,
+    Visit,
+    utcnow,
+)
+from hjemmeprove.errors import ValidationError
+from hjemmeprove.security import require
+from hjemmeprove.settings import Settings
+
+ERASED = "[slettet]"
+ACCOUNTING_YEARS = 5  # bogføringsloven: accounting records are kept 5 years
+
+# audited table -> the fields whose values are personal data
+PERSONAL_FIELDS: dict[str, tuple[str, ...]] = {
+    "citizens": ("cpr", "name", "address", "postcode", "city", "lat", "lon", "phone"),
+    "requests": ("address", "postcode", "city", "lat", "lon", "access_info",
+                 "presence_required", "identity_check", "note", "not_eligible_reason"),
+    "cancellations": ("note",),
+    "visits": ("outcome_note",),
+}
+
+
+@dataclass(frozen=True)
+class RetentionResult:
+    cutoff: dt.date
+    citizens: int
+    requests: int
+    invoice_items: int
+    statements_deleted: int
+    audit_entries_redacted: int
+    dry_run: bool
+
+
+def years_before(day: dt.date, years: int) -> dt.date:
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year - years, day=28)
+
+
+def erasure_cpr(citizen_id: int) -> str:
+    return f"SLET{citizen_id:07d}"
+
+
+class RetentionService:
+    def __init__(self, store):
+        self.store = store
+
+    def cutoff(self, today: dt.date | None = None) -> dt.date:
+        years = Settings(self.store).get("retention.years")
+        if years < 1:
+            raise ValidationError("skal være mindst 1 år", "retention.years")
+        return years_before(today or dt.date.today(), years)
+
+    def expired_citizens(self, today: dt.date | None = None) -> list[int]:
+        cutoff = self.cutoff(today)
+        with self.store.session() as s:
+            return self._expired(s, cutoff)
+
+    def _expired(self, s, cutoff: dt.date) -> list[int]:
+        last_invoice = (
+            select(Request.citizen_id.label("cid"), func.max(Invoice.issue_date).label("d"))
+            .join(Visit, Visit.request_id == Request.id)
+            .join(InvoiceItem, InvoiceItem.visit_id == Visit.id)
+            .join(Invoice, Invoice.id == InvoiceItem.invoice_id)
+            .where(Invoice.status == "issued")
+            .group_by(Request.citizen_id).subquery())
+        last_request = (select(Request.citizen_id.label("cid"), func.max(Request.received)
+                               .label("d")).group_by(Request.citizen_id).subquery())
+        active = select(Request.id).where(Request.citizen_id == Citizen.id,
+                                          Request.status.in_(("open", "planned", "locked")))
+        on_draft = (select(InvoiceItem.id)
+                    .join(Invoice, Invoice.id == InvoiceItem.invoice_id)
+                    .join(Visit, Visit.id == InvoiceItem.visit_id)
+                    .join(Request, Request.id == Visit.request_id)
+                    .where(Request.citizen_id == Citizen.id, Invoice.status != "issued"))
+        q = (select(Citizen.id)
+             .outerjoin(last_invoice, last_invoice.c.cid == Citizen.id)
+             .outerjoin(last_request, last_request.c.cid == Citizen.id)
+             .where(Citizen.erased_at.is_(None),
+                    or_(last_invoice.c.d.is_not(None), last_request.c.d.is_not(None)),
+                    or_(last_invoice.c.d.is_(None), last_invoice.c.d < cutoff),
+                    or_(last_request.c.d.is_(None), last_request.c.d < cutoff),
+                    ~active.exists(), ~on_draft.exists())
+             .order_by(Citizen.id))
+        return list(s.scalars(q))
+
+    def erase_expired(self, today: dt.date | None = None, dry_run: bool = False
+                      ) -> RetentionResult:
+        today = today or dt.date.today()
+        if not dry_run:
+            require(self.store, "citizens.erase")
+        cutoff = self.cutoff(today)
+        statements_before = min(cutoff, years_before(today, ACCOUNTING_YEARS))
+        with self.store.session() as s:
+            citizens = self._expired(s, cutoff)
+            request_ids = _ids(s, select(Request.id).where(Request.citizen_id.in_(citizens)))
+            visit_ids = _ids(s, select(Visit.id).where(Visit.request_id.in_(request_ids)))
+            cancel_ids = _ids(s, select(Cancellation.id)
+                              .where(Cancellation.request_id.in_(request_ids)))
+            item_ids = _ids(s, select(InvoiceItem.id).where(InvoiceItem.visit_id.in_(visit_ids)))
+            statements = _ids(s, select(InvoiceDocument.id)
+                              .join(Invoice, Invoice.id == InvoiceDocument.invoice_id)
+                              .where(InvoiceDocument.kind.like("statement%"),
+                                     Invoice.status == "issued",
+                                     Invoice.issue_date < statements_before))
+            keys = {"citizens": citizens, "requests": request_ids,
+                    "cancellations": cancel_ids, "visits": visit_ids}
+            entries = s.execute(select(AuditEntry.id, AuditEntry.table_name, AuditEntry.before,
+                                       AuditEntry.after)
+                                .where(or_(*[and_(AuditEntry.table_name == t,
+                                                  AuditEntry.row_key.in_([str(i) for i in ids]))
+                                             for t, ids in keys.items() if ids]))
+                                ).all() if citizens else []
+            redactions = []
+            for entry in entries:
+                fields = PERSONAL_FIELDS[entry.table_name]
+                before, after = _redact(entry.before, fields), _redact(entry.after, fields)
+                if (before, after) != (entry.before, entry.after):
+                    redactions.append({"eid": entry.id, "b": before, "a": after})
+            result = RetentionResult(cutoff, len(citizens), len(request_ids), len(item_ids),
+                                     len(statements), len(redactions), dry_run)
+            if dry_run or not (citizens or statements):
+                return result
+            now = utcnow()
+            user = s.info.get("user", "")
+            for cid in citizens:
+                s.execute(update(Citizen).where(Citizen.id == cid).values(
+                    cpr=erasure_cpr(cid), name=ERASED, address=ERASED, postcode="", city="",
+                    lat=None, lon=None, position_quality="", phone="", erased_at=now))
+            for chunk in _chunks(request_ids):
+                s.execute(update(Request).where(Request.id.in_(chunk)).values(
+                    address="", postcode="", city="", lat=None, lon=None, position_quality="",
+                    access_info="", presence_required="", identity_check="", note="",
+                    not_eligible_reason="", version=Request.version + 1))
+            for chunk in _chunks(cancel_ids):
+                s.execute(update(Cancellation).where(Cancellation.id.in_(chunk)).values(note=""))
+            for chunk in _chunks(visit_ids):
+                s.execute(update(Visit).where(Visit.id.in_(chunk))
+                          .values(outcome_note="", version=Visit.version + 1))
+            for chunk in _chunks(item_ids):
+                s.execute(update(InvoiceItem).where(InvoiceItem.id.in_(chunk))
+                          .values(citizen_name=ERASED, cpr=ERASED))
+            if redactions:
+                table = AuditEntry.__table__
+                from sqlalchemy import bindparam
+
+                s.execute(update(table).where(table.c.id == bindparam("eid"))
+                          .values(before=bindparam("b"), after=bindparam("a")), redactions)
+            log = [{"at": now, "user": user, "table_name": "citizens", "row_key": str(cid),
+                    "action": "erase", "before": "",
+                    "after": json.dumps({"grund": "opbevaringsperioden er udløbet",
+                                         "skæringsdato": cutoff.isoformat()},
+                                        ensure_ascii=False)}
+                   for cid in citizens]
+            for doc_id, kind, filename, sha in s.execute(
+                    select(InvoiceDocument.id, InvoiceDocument.kind, InvoiceDocument.filename,
+                           InvoiceDocument.sha256).where(InvoiceDocument.id.in_(statements))):
+                log.append({"at": now, "user": user, "table_name": "invoice_documents",
+                            "row_key": str(doc_id), "action": "delete",
+                            "before": json.dumps({"kind": kind, "filename": filename,
+                                                  "sha256": sha}), "after": ""})
+            for chunk in _chunks(statements):
+                s.execute(InvoiceDocument.__table__.delete()
+                          .where(InvoiceDocument.__table__.c.id.in_(chunk)))
+            if log:
+                s.execute(insert(AuditEntry.__table__), log)
+            return result
+
+
+def _ids(s, q) -> list[int]:
+    return list(s.scalars(q))
+
+
+def _chunks(ids, size=500):
+    for i in range(0, len(ids), size):
+        yield ids[i:i + size]
+
+
+def _redact(text: str, fields) -> str:
+    if not text:
+        return text
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return text
+    if not isinstance(data, dict):
+        return text
+    changed = False
+    for key in fields:
+        if data.get(key) is not None and data[key] != ERASED:
+            data[key] = ERASED
+            changed = True
+    return json.dumps(data, ensure_ascii=False, sort_keys=True) if changed else text

@@ -1,0 +1,163 @@
+"""On PostgreSQL the roles are database roles: the database refuses what a role may not do,
+even to a connection that bypasses the program (raw SQL as the coordinator's login)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
+
+from hjemmeprove.app import App
+from hjemmeprove.db import pg_roles
+from hjemmeprove.errors import PermissionDenied
+from hjemmeprove.security import add_user, identity, require
+from hjemmeprove.services.reference import load_defaults
+from tests.factories import add_department, request_values
+from tests.test_concurrency import issue_next
+
+TODAY = dt.date(2024, 3, 20)
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+def pg(pg_url):
+    """A department database with roles set up and three logins; yields (owner app, urls)."""
+    owner = App(pg_url, user="test")
+    load_defaults(owner.store)
+    add_department(owner)
+    pg_roles.setup(owner.store)
+    suffix = uuid.uuid4().hex[:6]
+    logins = {role: f"hp_{role[:5]}_{suffix}" for role in ("coordinator", "finance",
+                                                           "administrator")}
+    for role, login in logins.items():
+        add_user(owner.store, login, role)
+    base = make_url(pg_url)
+    urls = {role: base.set(username=login).render_as_string(hide_password=False)
+            for role, login in logins.items()}
+    yield owner, urls
+    owner.close()
+    _drop_logins(pg_url, logins.values())
+
+
+def _drop_logins(pg_url, logins):
+    eng = create_engine(make_url(pg_url), isolation_level="AUTOCOMMIT")
+    with eng.connect() as c:
+        c.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                       "WHERE usename = ANY(:n)"), {"n": list(logins)})
+        for login in logins:
+            c.execute(text(f'DROP ROLE IF EXISTS "{login}"'))
+    eng.dispose()
+
+
+def _sql(url, stmt, **params):
+    eng = create_engine(url)
+    try:
+        with eng.begin() as c:
+            return c.execute(text(stmt), params)
+    finally:
+        eng.dispose()
+
+
+def _refused(url, stmt, **params) -> str:
+    with pytest.raises(DBAPIError) as e:
+        _sql(url, stmt, **params)
+    return str(e.value.orig)
+
+
+def test_roles_map_to_database_roles(pg):
+    owner, urls = pg
+    assert identity(owner.store).all_rights  # the owner (superuser) who set it up
+    for role, url in urls.items():
+        a = App(url, upgrade=False)
+        try:
+            assert identity(a.store).roles == {role}
+        finally:
+            a.close()
+
+
+def test_coordinator_works_through_the_program_within_its_rights(pg):
+    owner, urls = pg
+    kari = App(urls["coordinator"], user="kari", upgrade=False)
+    try:
+        rid = kari.requests.create(request_values(), today=TODAY)  # privileges suffice
+        assert kari.requests.get(rid).cpr == "010150-1234"
+        with pytest.raises(PermissionDenied):
+            kari.settings.set("retention.years", 9)
+        with pytest.raises(PermissionDenied):
+            require(kari.store, "invoices.issue")
+        # the audit trail names the database login that wrote, whatever --user says
+        user = kari.requests.history(rid)[0].user
+        assert user.startswith(make_url(urls["coordinator"]).username) and "(kari)" in user
+    finally:
+        kari.close()
+
+
+def test_coordinator_connection_cannot_change_an_issued_invoice_even_outside_the_program(pg):
+    owner, urls = pg
+    number = issue_next(owner.store)
+    coord = urls["coordinator"]
+    for stmt in ("UPDATE invoices SET total = 0 WHERE number = :n",
+                 "DELETE FROM invoices WHERE number = :n",
+                 "UPDATE number_sequences SET last_value = 0",
+                 "INSERT INTO announced_rates (year, kind, amount, source) "
+                 "VALUES (2030, 'per_referral', 1, 'x')",
+                 "UPDATE settings SET value = '1'",
+                 "DELETE FROM audit_log"):
+        assert "permission denied" in _refused(coord, stmt, n=number)
+
+
+def test_nobody_changes_an_issued_invoice_or_the_audit_trail_not_even_the_owner(pg):
+    owner, urls = pg
+    number = issue_next(owner.store)
+    owner_url = owner.store.url
+    for url in (urls["finance"], owner_url):
+        msg = _refused(url, "UPDATE invoices SET total = 0 WHERE number = :n", n=number)
+        assert "er udstedt" in msg
+        assert "er udstedt" in _refused(url, "DELETE FROM invoices WHERE number = :n", n=number)
+        assert "kan ikke slettes eller sættes tilbage" in _refused(
+            url, "UPDATE number_sequences SET last_value = last_value - 1")
+    assert "revisionssporet" in _refused(owner_url, "DELETE FROM audit_log")
+    assert "revisionssporet" in _refused(owner_url, "UPDATE audit_log SET \"user\" = 'x'")
+    assert "revisionssporet" in _refused(
+        owner_url, "UPDATE audit_log SET after = '{\"note\": \"ændret\"}' "
+                   "WHERE table_name = 'municipalities'")
+    assert "kan ikke tømmes" in _refused(owner_url, "TRUNCATE audit_log")
+    # finance still issues the next number through its own login
+    fin = App(urls["finance"], user="frank", upgrade=False)
+    try:
+        assert issue_next(fin.store) == number + 1
+    finally:
+        fin.close()
+
+
+def test_the_administrator_may_only_redact_the_audit_trail(pg):
+    owner, urls = pg
+    with owner.store.session() as s:
+        eid, after = s.execute(text(
+            "SELECT id, after FROM audit_log WHERE table_name = 'departments'")).first()
+    data = json.loads(after)
+    redacted = dict(data, name="[slettet]")
+    _sql(urls["administrator"], "UPDATE audit_log SET after = :a WHERE id = :i",
+         a=json.dumps(redacted), i=eid)
+    forged = dict(data, name="Et andet navn")
+    assert "revisionssporet" in _refused(urls["administrator"],
+                                         "UPDATE audit_log SET after = :a WHERE id = :i",
+                                         a=json.dumps(forged), i=eid)
+    assert "permission denied" in _refused(urls["administrator"],
+                                           "UPDATE audit_log SET action = 'x' WHERE id = :i",
+                                           i=eid)
+    assert "permission denied" in _refused(urls["coordinator"],
+                                           "UPDATE audit_log SET after = :a WHERE id = :i",
+                                           a=json.dumps(redacted), i=eid)
+
+
+def test_setup_is_repeatable_and_printable(pg):
+    owner, _ = pg
+    pg_roles.setup(owner.store)
+    sql = "\n".join(pg_roles.setup_sql())
+    assert "hjemmeprove_coordinator" in sql and "CREATE TRIGGER" in sql
