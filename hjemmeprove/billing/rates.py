@@ -17,6 +17,7 @@ from sqlalchemy import select
 from hjemmeprove.billing.fees import LineRates, dec, round2
 from hjemmeprove.db.models import AnnouncedRate, MileageRate, WageIndex
 from hjemmeprove.errors import FieldError, MissingRate, ValidationError
+from hjemmeprove.security import require
 
 BASE_YEAR = 2020
 BASE = {"per_referral": Decimal("147.38"), "transport_time": Decimal("5.16")}
@@ -100,6 +101,9 @@ class RateTable:
         elif year < BASE_YEAR:
             raise MissingRate(KIND_NAMES[kind], year)
         else:
+            for y in range(BASE_YEAR + 1, year):  # name the earliest missing year first
+                if (y, kind) not in self._year:
+                    self.year_rate(y, kind)
             wage = self.wages.get(year)
             if wage is None:
                 raise MissingRate(WAGE_FIGURE, year)
@@ -159,6 +163,7 @@ class RateService:
 
     # --- entering figures -----------------------------------------------------------------
     def set_wage_index(self, year, percent, source: str = "", example: bool = False) -> None:
+        require(self.store, "rates.edit")
         y = _check_year(year)
         errors = []
         if y <= BASE_YEAR:
@@ -178,6 +183,7 @@ class RateService:
                 row.percent, row.source, row.example = p, source.strip(), example
 
     def set_announced(self, year, kind: str, amount, source: str = "") -> None:
+        require(self.store, "rates.edit")
         y = _check_year(year)
         if kind not in KINDS:
             raise ValidationError(f"ukendt takst '{kind}' (per_referral, transport_time)", "takst")
@@ -192,6 +198,7 @@ class RateService:
                 row.amount, row.source = a, source.strip()
 
     def set_mileage(self, valid_from: dt.date, amount, source: str = "") -> None:
+        require(self.store, "rates.edit")
         if not isinstance(valid_from, dt.date):
             raise ValidationError("skal være en dato", "fra")
         a = _parse_decimal(amount, "beløb")

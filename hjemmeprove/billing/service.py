@@ -52,6 +52,7 @@ from hjemmeprove.db.models import (
 )
 from hjemmeprove.domain.cpr import mask_cpr
 from hjemmeprove.errors import ConflictError, NotFound, ValidationError
+from hjemmeprove.security import require
 
 ZERO = Decimal("0")
 SEQUENCE = "invoice"  # invoices and credit notes share one gapless series
@@ -230,7 +231,10 @@ class BillingService:
             issue_date: dt.date | None = None) -> list[InvoiceInfo]:
         """Replaces the month's drafts, stores the visits' (unlocked) shares, optionally issues
         each draft, and writes every municipality's files into ``out_dir``."""
-        first, last = parse_month(month)
+        parse_month(month)
+        require(self.store, "invoices.draft")
+        if issue:
+            require(self.store, "invoices.issue")
         with self.store.session() as s:
             bills, shares = self._compute(s, month)
             visits = {v.id: v for v in s.scalars(select(Visit).where(
@@ -302,6 +306,7 @@ class BillingService:
         once. Refuses (ConflictError) an invoice that is not a draft, or whose visits another
         issued invoice has billed meanwhile.
         """
+        require(self.store, "invoices.issue")
         self._ensure_sequence()
         issue_date = issue_date or dt.date.today()
         with self.store.session(user=user) as s:
@@ -338,6 +343,7 @@ class BillingService:
         and frees its visits for a new invoice (run the month again). One transaction."""
         if not reason or not reason.strip():
             raise ValidationError("angiv hvorfor fakturaen krediteres", "begrundelse")
+        require(self.store, "invoices.issue")
         self._ensure_sequence()
         issue_date = issue_date or dt.date.today()
         with self.store.session(user=user) as s:
@@ -495,7 +501,7 @@ def _settings_rows(ag: Agreement, month, planned, example, missing, notes, table
                            ("Kørselstakst", r.mileage_source)):
             if (label, src) not in seen:
                 seen.add((label, src))
-                rows.append((f"Kilde: {label} {d.year}", src))
+                rows.append((f"Kilde – {label} {d.year}", src))
     if example:
         rows.append(("BEMÆRK", "satserne bygger på EKSEMPEL-procenter (demodata), ikke "
                                "offentliggjorte tal"))

@@ -90,7 +90,9 @@ def render(doc: InvoiceDoc) -> bytes:
     if not doc.is_credit:
         story += [Spacer(1, 4 * mm), Paragraph(
             f"<b>Betaling</b> senest {date_short(doc.due_date) if doc.due_date else '–'} til "
-            f"reg.nr. {s.bank_reg} konto {s.bank_account}, mærket {word.lower()} nr. "
-            f"{doc.ref}. Fakturaen sendes elektronisk (OIOUBL) til EAN {b.ean}.", n)]
+            + (f"reg.nr. {s.bank_reg} konto {s.bank_account}" if s.bank_account else
+               "afdelingens konto (bankoplysninger er ikke indtastet)")
+            + f", mærket {word.lower()} nr. {doc.ref}. Fakturaen sendes elektronisk (OIOUBL) "
+            f"til EAN {b.ean}.", n)]
     pdf.build(story)
     return buf.getvalue()

@@ -1,0 +1,111 @@
+"""invoice run / list / issue / credit / export (shared/cli.md)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hjemmeprove.cli import open_app
+from hjemmeprove.cli.output import print_json
+from hjemmeprove.documents.common import kr
+
+
+def register(sub) -> None:
+    p = sub.add_parser("invoice", help="månedlig fakturering")
+    isub = p.add_subparsers(dest="invoice_command", metavar="HANDLING")
+    r = isub.add_parser("run", help="opgørelse, faktura og e-faktura pr. kommune for en måned")
+    r.add_argument("--month", required=True, help="ÅÅÅÅ-MM")
+    r.add_argument("--out", default=None, help="mappe til filerne (ellers ./fakturaer/ÅÅÅÅ-MM)")
+    r.add_argument("--issue", action="store_true", help="udsted: nummerér og lås")
+    r.add_argument("--json", action="store_true")
+    r.set_defaults(func=run)
+    ls = isub.add_parser("list", help="fakturaer og kreditnotaer")
+    ls.add_argument("--month")
+    ls.add_argument("--json", action="store_true")
+    ls.set_defaults(func=list_invoices)
+    i = isub.add_parser("issue", help="udsted en kladde (fortløbende nummer, låses)")
+    i.add_argument("id", type=int)
+    i.add_argument("--out", default=None)
+    i.add_argument("--json", action="store_true")
+    i.set_defaults(func=issue)
+    c = isub.add_parser("credit", help="kreditér en udstedt faktura")
+    c.add_argument("id", type=int)
+    c.add_argument("--reason", required=True)
+    c.add_argument("--out", default=None)
+    c.add_argument("--json", action="store_true")
+    c.set_defaults(func=credit)
+    e = isub.add_parser("export", help="skriv en fakturas filer (udstedte: byte for byte)")
+    e.add_argument("id", type=int)
+    e.add_argument("--out", required=True)
+    e.set_defaults(func=export)
+
+
+def _info_json(info) -> dict:
+    return {"id": info.id, "kind": info.kind, "number": info.number, "status": info.status,
+            "month": info.month, "municipality": info.municipality_code,
+            "name": info.municipality_name, "issue_date": info.issue_date,
+            "due_date": info.due_date,
+            "lines": [{"text": ln.text, "quantity": str(ln.quantity), "unit": ln.unit,
+                       "rate": f"{ln.rate:.2f}", "amount": f"{ln.amount:.2f}"}
+                      for ln in info.lines],
+            "total": f"{info.total:.2f}", "vat": f"{info.vat_amount:.2f}",
+            "credits_invoice_id": info.credits_invoice_id, "files": info.files}
+
+
+def _print(info) -> None:
+    nr = f"nr. {info.number}" if info.number is not None else f"kladde {info.id}"
+    word = "kreditnota" if info.kind == "credit_note" else "faktura"
+    print(f"{info.municipality_code} {info.municipality_name:<20} {word} {nr:<12} "
+          f"{kr(info.total):>16}")
+    for path in info.files.values():
+        print(f"    {path}")
+
+
+def run(args) -> int:
+    app = open_app(args)
+    out = Path(args.out) if args.out else Path("fakturaer") / args.month
+    results = app.billing.run(args.month, out, issue=args.issue)
+    if args.json:
+        print_json({"month": args.month, "out": str(out),
+                    "municipalities": [_info_json(r) for r in results]})
+        return 0
+    if not results:
+        print(f"ingen besøg at fakturere i {args.month}")
+    for r in results:
+        _print(r)
+    return 0
+
+
+def list_invoices(args) -> int:
+    rows = open_app(args).billing.list_invoices(args.month)
+    if args.json:
+        print_json([_info_json(r) for r in rows])
+        return 0
+    for r in rows:
+        _print(r)
+    return 0
+
+
+def _one(args, info) -> int:
+    app = open_app(args)
+    if args.out:
+        info.files = app.billing.write_files(info.id, args.out)
+    if args.json:
+        print_json(_info_json(info))
+    else:
+        _print(info)
+    return 0
+
+
+def issue(args) -> int:
+    return _one(args, open_app(args).billing.issue(args.id))
+
+
+def credit(args) -> int:
+    return _one(args, open_app(args).billing.credit_note(args.id, args.reason))
+
+
+def export(args) -> int:
+    app = open_app(args)
+    for path in app.billing.write_files(args.id, args.out).values():
+        print(path)
+    return 0
