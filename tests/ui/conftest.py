@@ -1,0 +1,58 @@
+"""UI test helpers: wait for background ops, a main window over a test database."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+import pytest
+
+
+def settle(qtbot, timeout: float = 15.0) -> None:
+    """Waits until every background op has finished and its callbacks have run."""
+    from ui import ops
+
+    qtbot.waitUntil(lambda: ops.running() == 0, timeout=int(timeout * 1000))
+    qtbot.wait(20)
+
+
+@pytest.fixture
+def dialogs(monkeypatch):
+    """Collects what would be shown as message boxes (title, text)."""
+    from ui import errors
+
+    sink: list = []
+    monkeypatch.setattr(errors, "dialog_sink", sink)
+    return sink
+
+
+@pytest.fixture
+def qsettings(tmp_path):
+    from PySide6.QtCore import QSettings
+
+    return QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat)
+
+
+def make_window(qtbot, app, qsettings, today=None):
+    from ui.mainwindow import MainWindow
+
+    w = MainWindow(app, today=today, settings=qsettings)
+    qtbot.addWidget(w)
+    w.show()
+    settle(qtbot)
+    return w
+
+
+@pytest.fixture
+def window(qtbot, department_app, qsettings, dialogs):
+    return make_window(qtbot, department_app, qsettings, today=dt.date(2024, 4, 2))
+
+
+@pytest.fixture
+def demo_window(qtbot, demo_app, qsettings, dialogs):
+    from tests.conftest import DEMO_TODAY
+
+    return make_window(qtbot, demo_app, qsettings, today=DEMO_TODAY)
+
+
+_ = time

@@ -1,0 +1,199 @@
+"""Henvisninger: the lazy model, creating a request, a late cancellation, the history."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from PySide6.QtCore import Qt
+
+from tests.factories import request_values
+from tests.ui.conftest import settle
+
+
+def test_model_fetches_pages_lazily(demo_app):
+    from ui.models.requests import PAGE, RequestFilter, RequestTableModel
+
+    model = RequestTableModel(demo_app.requests)
+    model.load(RequestFilter())
+    total = demo_app.requests.count()
+    assert total > PAGE
+    assert model.total == total
+    assert model.rowCount() == PAGE
+    assert model.canFetchMore()
+    model.fetchMore()
+    assert model.rowCount() == min(2 * PAGE, total)
+    while model.canFetchMore():
+        model.fetchMore()
+    assert model.rowCount() == total
+    ids = [model.row_at(i).id for i in range(total)]
+    assert len(set(ids)) == total  # pages neither overlap nor skip
+    deadlines = [model.row_at(i).deadline for i in range(total)]
+    assert deadlines == sorted(deadlines)
+
+
+def test_model_filters_are_the_services(demo_app):
+    from ui.models.requests import COL_LATE, COL_STATUS, RequestFilter, RequestTableModel
+
+    model = RequestTableModel(demo_app.requests)
+    model.load(RequestFilter(status="cancelled"))
+    assert model.total == demo_app.requests.count(status="cancelled") > 0
+    assert {model.index(i, COL_STATUS).data() for i in range(model.rowCount())} == {"Aflyst"}
+    model.load(RequestFilter(search="Svendborg"))
+    assert 0 < model.total < demo_app.requests.count()
+    late = demo_app.requests.count(late_cancellations=True)
+    model.load(RequestFilter(late_cancellations=True))
+    assert model.total == late
+    if late:
+        assert model.index(0, COL_LATE).data() == "SEN"
+
+
+def test_create_request_shows_its_deadline(qtbot, window):
+    view = window.views["requests"]
+    window.show_view("requests")
+    qtbot.keyClick(window, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
+    form = view.form
+    assert form is not None and form.isVisible()
+    values = request_values(received="2024-03-22")  # Easter 2024 inside the 10 working days
+    values.pop("lat"), values.pop("lon")
+    form.set_values(values)
+    assert "10.04.2024" in form.deadline_label.text()  # shown live before saving
+    form.activateWindow()
+    qtbot.waitUntil(form.isActiveWindow)
+    qtbot.keyClick(form, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
+    settle(qtbot)
+    assert not form.isVisible(), form.summary.text()
+    settle(qtbot)
+    assert view.detail is not None and view.detail.name == "Karen Jensen"
+    assert view.d_fields["deadline"].text() == "<b>10.04.2024</b>"
+    row = view.model.row_of_id(view.detail.id)
+    from ui.models.requests import COL_DEADLINE
+    assert view.model.index(row, COL_DEADLINE).data() == "10.04.2024"
+    assert window.app.requests.get(view.detail.id).deadline == dt.date(2024, 4, 10)
+
+
+def test_form_shows_errors_at_the_field_and_saves_nothing(qtbot, window):
+    view = window.views["requests"]
+    view.new_request()
+    form = view.form
+    form.set_values(request_values(cpr="3213", postcode="57", window_start="11:00",
+                                   window_end="09:00"))
+    form.save()
+    settle(qtbot)
+    assert form.isVisible()
+    assert form.field_error("cpr")
+    assert "4 cifre" in form.field_error("postcode")
+    assert form.field_error("window_end")
+    assert form.field_error("name") == ""
+    assert window.app.requests.count() == 0
+
+
+def test_form_names_municipality_without_agreement(qtbot, window):
+    view = window.views["requests"]
+    view.new_request()
+    form = view.form
+    values = request_values(municipality="461")  # Odense: no agreement in department_app
+    form.set_values(values)
+    form.save()
+    settle(qtbot)
+    assert "aftale" in form.field_error("municipality")
+
+
+def _locked_visit(app, request_id: int, day: dt.date, start: dt.time) -> None:
+    from hjemmeprove.db.models import Request, Visit
+
+    with app.store.session() as s:
+        s.add(Visit(request_id=request_id, date=day, window_start=start,
+                    window_end=dt.time(start.hour + 2, start.minute), locked=True))
+        s.get(Request, request_id).status = "locked"
+
+
+def test_late_cancellation_is_flagged(qtbot, window):
+    app = window.app
+    rid = app.requests.create(request_values(received="2024-03-04"), today=dt.date(2024, 3, 11))
+    _locked_visit(app, rid, dt.date(2024, 3, 12), dt.time(9, 0))
+    view = window.views["requests"]
+    view.reload()
+    settle(qtbot)
+    view.select_request(rid)
+    settle(qtbot)
+    assert view.cancel_button.isEnabled()
+    view.cancel_request()
+    dlg = view.cancel_dialog
+    from PySide6.QtCore import QDateTime
+    dlg.at.setDateTime(QDateTime.fromString("2024-03-11 16:30", "yyyy-MM-dd HH:mm"))
+    dlg.by.setText("Hjemmeplejen, Anne")
+    dlg.channel.setCurrentIndex(dlg.channel.findData("telephone"))
+    dlg.submit()
+    settle(qtbot)
+    settle(qtbot)
+    from ui.models.requests import COL_LATE, COL_STATUS
+    row = view.model.row_of_id(rid)
+    assert view.model.index(row, COL_LATE).data() == "SEN"
+    assert view.model.index(row, COL_STATUS).data() == "Aflyst"
+    assert "SEN AFLYSNING" in view.d_fields["cancel"].text()
+    assert "SEN" in window.statusBar().currentMessage()
+
+
+def test_timely_cancellation_is_not_late_and_bad_input_stays_in_dialog(qtbot, window):
+    app = window.app
+    rid = app.requests.create(request_values(received="2024-03-04"), today=dt.date(2024, 3, 11))
+    _locked_visit(app, rid, dt.date(2024, 3, 14), dt.time(9, 0))
+    view = window.views["requests"]
+    view.reload()
+    settle(qtbot)
+    view.select_request(rid)
+    settle(qtbot)
+    view.cancel_request()
+    dlg = view.cancel_dialog
+    from PySide6.QtCore import QDateTime
+    dlg.at.setDateTime(QDateTime.fromString("2024-03-11 10:00", "yyyy-MM-dd HH:mm"))
+    dlg.submit()  # "Aflyst af" empty
+    settle(qtbot)
+    assert dlg.isVisible() and "aflyst_af" in dlg.error.text()
+    dlg.by.setText("Hjemmeplejen")
+    dlg.submit()
+    settle(qtbot)
+    settle(qtbot)
+    row = view.model.row_of_id(rid)
+    from ui.models.requests import COL_LATE
+    assert view.model.index(row, COL_LATE).data() == ""
+    assert "SEN" not in view.d_fields["cancel"].text()
+
+
+def test_history_lists_the_audit_trail(qtbot, window):
+    app = window.app
+    rid = app.requests.create(request_values(received="2024-03-04"), today=dt.date(2024, 3, 11))
+    d = app.requests.get(rid)
+    from hjemmeprove.services.requests import detail_to_form
+    app.requests.update(rid, d.version, {**detail_to_form(d), "note": "Fastende"},
+                        today=dt.date(2024, 3, 11))
+    view = window.views["requests"]
+    view.reload()
+    settle(qtbot)
+    view.select_request(rid)
+    settle(qtbot)
+    view.show_history()
+    settle(qtbot)
+    model = view.history_dialog.model
+    texts = [model.index(r, 2).data() for r in range(model.rowCount())]
+    assert "Henvisning oprettet" in texts and "Henvisning ændret" in texts
+    changes = [model.index(r, 3).data() for r in range(model.rowCount())]
+    assert any("Fastende" in c for c in changes)
+
+
+def test_search_shortcut_and_filter(qtbot, window):
+    app = window.app
+    app.requests.create(request_values(received="2024-03-04"), today=dt.date(2024, 3, 11))
+    app.requests.create(request_values(cpr="020260-1236", name="Poul Hansen",
+                                       received="2024-03-05"), today=dt.date(2024, 3, 11))
+    view = window.views["requests"]
+    view.reload()
+    settle(qtbot)
+    assert view.model.total == 2
+    qtbot.keyClick(window, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
+    assert view.search.hasFocus()
+    qtbot.keyClicks(view.search, "Poul")
+    qtbot.wait(400)
+    settle(qtbot)
+    assert view.model.total == 1 and view.model.row_at(0).citizen_name == "Poul Hansen"
+    assert view.count_label.text() == "1 henvisning"

@@ -1,0 +1,228 @@
+"""Starts the desktop program: ``hjemmeprove gui`` calls :func:`run`.
+
+Opens the core (migrating the database), fills demo data into an empty database behind a
+progress dialog, and shows the main window. ``selftest=True`` checks that the program (also
+as a PyInstaller bundle) can open a database, compute a fee, render a PDF and solve a tiny
+routing problem, and returns 0 or 1 without showing a window.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import sys
+import tempfile
+import traceback
+from decimal import Decimal
+from pathlib import Path
+
+log = logging.getLogger("hjemmeprove.ui")
+
+
+# --- self-test ---------------------------------------------------------------------------------
+
+
+def selftest(db: str | None = None, out=print) -> int:
+    """Each step prints one line; returns 0 when all passed, 1 otherwise."""
+    tmp = tempfile.mkdtemp(prefix="hjemmeprove-selftest-")
+    url = db or f"sqlite:///{Path(tmp) / 'selftest.sqlite3'}"
+    steps = [("database", lambda: _st_database(url)), ("gebyr", _st_fee), ("pdf", _st_pdf),
+             ("ruteplan", _st_solve), ("qt", _st_qt)]
+    failed = 0
+    for name, step in steps:
+        try:
+            detail = step()
+            out(f"OK    {name}: {detail}")
+        except Exception as exc:  # noqa: BLE001 - the self-test reports every failure
+            failed += 1
+            out(f"FEJL  {name}: {type(exc).__name__}: {exc}")
+            traceback.print_exc()
+    out("selvtest bestået" if not failed else f"selvtest fejlede ({failed} trin)")
+    return 0 if not failed else 1
+
+
+def _st_database(url: str) -> str:
+    from hjemmeprove.app import App
+    from hjemmeprove.services.reference import load_defaults
+
+    app = App(url, user="selftest")
+    try:
+        load_defaults(app.store)
+        n = len(app.admin.list_municipalities())
+        deadline = app.calendar().deadline(dt.date(2024, 3, 22))
+        if deadline != dt.date(2024, 4, 10):  # Easter 2024 inside the 10 working days
+            raise AssertionError(f"frist {deadline}, ventet 2024-04-10")
+        return f"{app.store.engine.dialect.name}, {n} kommuner, frist {deadline}"
+    finally:
+        app.close()
+
+
+def _st_fee() -> str:
+    from hjemmeprove.billing.fees import LineRates, Quantities, quote
+
+    _lines, total = quote(Quantities(referrals=10, km=Decimal("84.3")),
+                          LineRates(Decimal("147.38"), Decimal("5.16"), Decimal("3.52")))
+    if total != Decimal("2205.53"):  # domain.md's worked example
+        raise AssertionError(f"total {total}, ventet 2205.53")
+    return f"eksemplet giver {total} kr."
+
+
+def _st_pdf() -> str:
+    from io import BytesIO
+
+    from reportlab.platypus import Paragraph, SimpleDocTemplate
+
+    from hjemmeprove.documents.common import kr, styles
+
+    buf = BytesIO()
+    st = styles()
+    SimpleDocTemplate(buf).build([Paragraph("Selvtest: blodprøvetagning i eget hjem, "
+                                            f"Ærø og Ålsgårde {kr(Decimal('1234.5'))}",
+                                            st["Normal"])])
+    data = buf.getvalue()
+    if not data.startswith(b"%PDF") or b"DejaVu" not in data:
+        raise AssertionError("PDF uden indlejret skrifttype")
+    return f"{len(data)} bytes med indlejret DejaVuSans"
+
+
+def _st_solve() -> str:
+    """A tiny routing problem through OR-Tools' routing library (the bundle's hidden imports)."""
+    from ortools.constraint_solver import pywrapcp, routing_enums_pb2
+
+    matrix = [[0, 9, 7, 8], [9, 0, 4, 6], [7, 4, 0, 3], [8, 6, 3, 0]]
+    manager = pywrapcp.RoutingIndexManager(len(matrix), 1, 0)
+    routing = pywrapcp.RoutingModel(manager)
+    cb = routing.RegisterTransitMatrix(matrix)
+    routing.SetArcCostEvaluatorOfAllVehicles(cb)
+    params = pywrapcp.DefaultRoutingSearchParameters()
+    params.first_solution_strategy = routing_enums_pb2.FirstSolutionStrategy.PATH_CHEAPEST_ARC
+    solution = routing.SolveWithParameters(params)
+    if solution is None:
+        raise AssertionError("ingen løsning")
+    cost = solution.ObjectiveValue()
+    if cost != 23:  # 0-2-3-1-0 (7 + 3 + 6 + 9) or its reverse
+        raise AssertionError(f"omkostning {cost}, ventet 23")
+    return f"4 punkter, omkostning {cost}"
+
+
+def _st_qt() -> str:
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QApplication
+
+    from ui.map.geo import load_municipalities
+
+    QApplication.instance() or QApplication(sys.argv[:1])
+    shapes = load_municipalities()
+    from PySide6 import QtCharts, QtPdf  # noqa: F401 - the add-on wheels are bundled
+
+    _ = QSettings
+    return f"Qt offscreen, {len(shapes)} kommunegrænser, QtCharts og QtPdf"
+
+
+# --- the program ---------------------------------------------------------------------------------
+
+
+def _setup_logging() -> Path | None:
+    try:
+        from hjemmeprove.paths import data_dir
+
+        path = data_dir() / "hjemmeprove.log"
+        handler = logging.FileHandler(path, encoding="utf-8")
+    except OSError:
+        return None
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    try:
+        from hjemmeprove.logging_setup import CprMaskingFilter  # type: ignore
+
+        handler.addFilter(CprMaskingFilter())
+    except Exception:  # noqa: BLE001 - the filter is the core's; logging works without it
+        pass
+    return path
+
+
+def apply_style(qapp) -> None:
+    from PySide6.QtGui import QFont
+
+    qapp.setStyle("Fusion")
+    font = QFont("DejaVu Sans", 10)
+    qapp.setFont(font)
+    qapp.setStyleSheet("""
+        QListWidget#nav { background: #24344d; color: #e8edf5; border: none; font-size: 14px;
+                          padding-top: 8px; }
+        QListWidget#nav::item { padding: 6px 10px; }
+        QListWidget#nav::item:selected { background: #3d5a88; color: white; }
+        QGroupBox { font-weight: 600; margin-top: 8px; }
+        QGroupBox::title { subcontrol-origin: margin; left: 6px; padding: 0 3px; }
+        QTableView { gridline-color: #e3e3e3; selection-background-color: #cfe0fa;
+                     selection-color: black; }
+        QHeaderView::section { background: #eef1f5; padding: 4px; border: none;
+                               border-right: 1px solid #d6dbe3;
+                               border-bottom: 1px solid #d6dbe3; }
+        QPushButton { padding: 4px 12px; }
+    """)
+
+
+def fill_demo_with_progress(app, parent=None) -> None:
+    """Fills an empty database with demo data behind a progress dialog (takes some seconds)."""
+    from PySide6.QtCore import QEventLoop, Qt
+    from PySide6.QtWidgets import QProgressDialog
+
+    from hjemmeprove.demo import fill_demo
+    from ui.ops import Op
+
+    dlg = QProgressDialog("Databasen er tom: opretter demodata (afdeling, kommuner, "
+                          "bioanalytikere og tre måneders henvisninger)…", "", 0, 0, parent)
+    dlg.setWindowTitle("Hjemmeprøve")
+    dlg.setCancelButton(None)
+    dlg.setWindowModality(Qt.WindowModality.ApplicationModal)
+    dlg.setMinimumDuration(0)
+    dlg.show()
+    loop = QEventLoop()
+    result: dict = {}
+    Op(None, lambda: fill_demo(app)).success(lambda msg: result.setdefault("ok", msg)) \
+        .failure(lambda exc: result.setdefault("error", exc)).finally_(loop.quit) \
+        .run_in_background()
+    loop.exec()
+    dlg.close()
+    if "error" in result:
+        raise result["error"]
+    log.info("%s", result.get("ok"))
+
+
+def run(db: str | None = None, user: str | None = None, selftest: bool = False,
+        demo_if_empty: bool = True, today: dt.date | None = None) -> int:
+    if selftest:
+        return globals()["selftest"](db)
+    from PySide6.QtWidgets import QApplication
+
+    from hjemmeprove.app import App
+    from ui import errors
+    from ui.mainwindow import MainWindow
+
+    _setup_logging()
+    qapp = QApplication.instance() or QApplication(sys.argv[:1])
+    qapp.setApplicationName("Hjemmeprøve")
+    qapp.setOrganizationName("hjemmeprove")
+    apply_style(qapp)
+    errors.install_excepthook()
+    try:
+        app = App(db, user=user)
+    except Exception as exc:  # noqa: BLE001
+        errors.show_error(None, exc)
+        return 1
+    try:
+        if demo_if_empty and app.store.is_empty():
+            fill_demo_with_progress(app)
+        window = MainWindow(app, today=today)
+        window.show()
+        return qapp.exec()
+    except Exception as exc:  # noqa: BLE001
+        errors.show_error(None, exc)
+        return 1
+    finally:
+        app.close()

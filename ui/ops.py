@@ -1,0 +1,172 @@
+"""Background work for the desktop program (like Anki's CollectionOp).
+
+    Op(parent, fn).success(cb).failure(cb).with_progress("Optimerer…", cancellable=True)
+        .run_in_background()
+
+``fn`` runs on a QThreadPool thread and calls only core services (each opens its own short
+session). With ``with_progress`` it receives a :class:`Progress` it may update and poll for
+``cancelled``. ``success`` gets the result and ``failure`` the exception, both on the GUI
+thread. Without a failure callback the error is shown as a dialog (ui.errors) and an
+unexpected one is logged. The window never freezes: a modal-less progress dialog shows while
+the work runs, with a Cancel button when cancellable.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal
+from PySide6.QtWidgets import QProgressDialog, QWidget
+
+from ui import errors
+
+_running: set["Op"] = set()
+
+
+def running() -> int:
+    """How many ops are still under way (tests wait for 0)."""
+    return len(_running)
+
+
+class Cancelled(Exception):
+    """Raised by Progress.check() when the user pressed Annullér."""
+
+
+class Progress:
+    """Handed to fn: report progress, ask whether the user cancelled."""
+
+    def __init__(self, op: "Op"):
+        self._op = op
+        self._cancel = threading.Event()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancel.is_set()
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    def check(self) -> None:
+        if self.cancelled:
+            raise Cancelled()
+
+    def update(self, value: int = 0, maximum: int = 0, text: str = "") -> None:
+        self._op._signals.progress.emit(int(value), int(maximum), text)
+
+
+class _Signals(QObject):
+    done = Signal(object)
+    failed = Signal(object)
+    progress = Signal(int, int, str)
+
+
+class _Runnable(QRunnable):
+    def __init__(self, op: "Op"):
+        super().__init__()
+        self.op = op
+        self.setAutoDelete(True)
+
+    def run(self) -> None:
+        op = self.op
+        try:
+            result = op._fn(op.progress) if op._label is not None else op._fn()
+        except BaseException as exc:  # noqa: BLE001 - handed to the GUI thread, never lost
+            op._signals.failed.emit(exc)
+        else:
+            op._signals.done.emit(result)
+
+
+class Op:
+    def __init__(self, parent: QWidget | None, fn: Callable[..., Any]):
+        self._parent = parent
+        self._fn = fn
+        self._success: Callable[[Any], None] | None = None
+        self._failure: Callable[[BaseException], None] | None = None
+        self._finally: Callable[[], None] | None = None
+        self._label: str | None = None
+        self._cancellable = False
+        self._dialog: QProgressDialog | None = None
+        self._signals = _Signals()
+        self.progress = Progress(self)
+
+    def success(self, cb: Callable[[Any], None]) -> "Op":
+        self._success = cb
+        return self
+
+    def failure(self, cb: Callable[[BaseException], None]) -> "Op":
+        self._failure = cb
+        return self
+
+    def finally_(self, cb: Callable[[], None]) -> "Op":
+        self._finally = cb
+        return self
+
+    def with_progress(self, label: str, cancellable: bool = False) -> "Op":
+        """fn receives a Progress; a progress dialog shows while it runs."""
+        self._label = label
+        self._cancellable = cancellable
+        return self
+
+    def run_in_background(self) -> "Op":
+        self._signals.done.connect(self._on_done, Qt.ConnectionType.QueuedConnection)
+        self._signals.failed.connect(self._on_failed, Qt.ConnectionType.QueuedConnection)
+        self._signals.progress.connect(self._on_progress, Qt.ConnectionType.QueuedConnection)
+        if self._label is not None and self._parent is not None:
+            dlg = QProgressDialog(self._label, "Annullér" if self._cancellable else "", 0, 0,
+                                  self._parent)
+            dlg.setWindowTitle("Arbejder…")
+            dlg.setMinimumDuration(300)
+            dlg.setWindowModality(Qt.WindowModality.WindowModal)
+            if self._cancellable:
+                dlg.canceled.connect(self.progress.cancel)
+            else:
+                dlg.setCancelButton(None)
+            self._dialog = dlg
+        _running.add(self)
+        QThreadPool.globalInstance().start(_Runnable(self))
+        return self
+
+    # --- GUI thread -------------------------------------------------------------------------
+
+    def _on_progress(self, value: int, maximum: int, text: str) -> None:
+        if self._dialog is not None:
+            self._dialog.setMaximum(maximum)
+            self._dialog.setValue(value)
+            if text:
+                self._dialog.setLabelText(text)
+
+    def _close(self) -> None:
+        if self._dialog is not None:
+            self._dialog.reset()
+            self._dialog.close()
+            self._dialog.deleteLater()
+            self._dialog = None
+
+    def _on_done(self, result: Any) -> None:
+        self._close()
+        try:
+            if self._success is not None:
+                self._success(result)
+        except Exception as exc:  # noqa: BLE001
+            errors.show_error(self._parent, exc)
+        finally:
+            self._end()
+
+    def _on_failed(self, exc: BaseException) -> None:
+        self._close()
+        try:
+            if self._failure is not None:
+                self._failure(exc)
+            elif not isinstance(exc, Cancelled):
+                errors.show_error(self._parent, exc)
+        finally:
+            self._end()
+
+    def _end(self) -> None:
+        try:
+            if self._finally is not None:
+                self._finally()
+        finally:
+            _running.discard(self)

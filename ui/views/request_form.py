@@ -1,0 +1,394 @@
+"""The form to create or edit a request, and the cancellation and history dialogs.
+
+Field problems come from the core (parse_request + the agreement check) and are shown at the
+field they name, in red, with the whole form kept as typed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from PySide6.QtCore import QDate, QDateTime, Qt, QTime, Signal
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDateEdit,
+    QDateTimeEdit,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QGridLayout,
+    QGroupBox,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QVBoxLayout,
+    QWidget,
+)
+
+from hjemmeprove.domain.request_input import LABELS
+from hjemmeprove.errors import ConflictError, ValidationError
+from hjemmeprove.services.requests import detail_to_form
+from ui import fmt
+from ui.errors import show_error
+from ui.models.table import Column, RowTableModel, sorted_proxy
+from ui.ops import Op
+from ui.signals import emit_changed
+from ui.widgets import ERROR_STYLE, FIELD_ERROR_STYLE, error_label, table_view
+
+# key -> (label shown, placeholder)
+FIELDS = {
+    "cpr": ("CPR-nummer", "DDMMÅÅ-XXXX"),
+    "name": ("Navn", ""),
+    "address": ("Folkeregisteradresse", "Vej og nummer"),
+    "postcode": ("Postnr.", "5700"),
+    "city": ("By", ""),
+    "phone": ("Telefon", ""),
+    "municipality": ("Kommune", ""),
+    "received": ("Modtaget", ""),
+    "requester": ("Rekvirent", "Egen læge / hospitalsafdeling"),
+    "ekg": ("EKG ønskes (§7)", ""),
+    "preferred_days": ("Ønskede dage", "fx tir, tor eller 2026-12-01"),
+    "earliest": ("Tidligst dato", "ÅÅÅÅ-MM-DD"),
+    "window_start": ("Tidligst kl.", "TT:MM"),
+    "window_end": ("Senest kl.", "TT:MM (fastende: 10:00)"),
+    "stability_minutes": ("Holdbarhed (min)", "tom = standard"),
+    "sampling_address": ("Prøveadresse", "tom = folkeregisteradressen"),
+    "sampling_postcode": ("Prøvepostnr.", ""),
+    "sampling_city": ("Prøveby", ""),
+    "access_info": ("Adgang", "Nøgleboks, kode, personale lukker ind"),
+    "presence_required": ("Tilstedeværelse", "Personale/pårørende skal være til stede"),
+    "identity_check": ("Identifikation", "ID-armbånd, personale bekræfter"),
+    "note": ("Bemærkning", ""),
+}
+GROUPS = [
+    ("Borger", ["cpr", "name", "address", "postcode", "city", "phone"]),
+    ("Henvisning", ["municipality", "received", "requester", "ekg", "preferred_days",
+                    "earliest", "window_start", "window_end", "stability_minutes"]),
+    ("Prøveadresse og adgang", ["sampling_address", "sampling_postcode", "sampling_city",
+                                "access_info", "presence_required", "identity_check", "note"]),
+]
+_KEY_OF_LABEL = {v: k for k, v in LABELS.items()}
+
+
+class RequestForm(QDialog):
+    """Create (request_id None) or edit a request. Emits ``saved(id)`` after a save."""
+
+    saved = Signal(int)
+
+    def __init__(self, app, municipalities, parent=None, request_id: int | None = None,
+                 today: dt.date | None = None):
+        super().__init__(parent)
+        self.app = app
+        self.request_id = request_id
+        self.version: int | None = None
+        self.today = today or dt.date.today()
+        self.calendar = app.calendar()
+        self.setWindowTitle("Ny henvisning" if request_id is None else
+                            f"Henvisning {request_id}")
+        self.edits: dict[str, QWidget] = {}
+        self.errors: dict[str, QLabel] = {}
+
+        top = QVBoxLayout(self)
+        self.summary = error_label()
+        top.addWidget(self.summary)
+        grid = QGridLayout()
+        top.addLayout(grid)
+        for col, (group_title, keys) in enumerate(GROUPS):
+            box = QGroupBox(group_title)
+            form = QFormLayout(box)
+            form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+            for key in keys:
+                label, placeholder = FIELDS[key]
+                w = self._make_edit(key, placeholder, municipalities)
+                self.edits[key] = w
+                err = error_label()
+                self.errors[key] = err
+                holder = QWidget()
+                v = QVBoxLayout(holder)
+                v.setContentsMargins(0, 0, 0, 0)
+                v.setSpacing(1)
+                v.addWidget(w)
+                v.addWidget(err)
+                if key == "received":
+                    self.deadline_label = QLabel()
+                    self.deadline_label.setObjectName("deadline")
+                    self.deadline_label.setStyleSheet("color: #0d47a1;")
+                    v.addWidget(self.deadline_label)
+                form.addRow(label, holder)
+            grid.addWidget(box, 0, col, Qt.AlignmentFlag.AlignTop)
+
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save
+                                        | QDialogButtonBox.StandardButton.Cancel)
+        self.buttons.button(QDialogButtonBox.StandardButton.Save).setText("Gem (Ctrl+S)")
+        self.buttons.button(QDialogButtonBox.StandardButton.Cancel).setText("Annullér")
+        self.buttons.accepted.connect(self.save)
+        self.buttons.rejected.connect(self.reject)
+        top.addWidget(self.buttons)
+        QShortcut(QKeySequence.StandardKey.Save, self, activated=self.save)
+        self.edits["received"].dateChanged.connect(self._update_deadline)
+        self._update_deadline()
+        self.busy = False
+        if request_id is not None:
+            self.load(request_id)
+
+    def _make_edit(self, key, placeholder, municipalities) -> QWidget:
+        if key == "municipality":
+            combo = QComboBox()
+            for m in municipalities:
+                combo.addItem(f"{m.code} {m.name}", m.code)
+            return combo
+        if key == "received":
+            de = QDateEdit(QDate(self.today.year, self.today.month, self.today.day))
+            de.setCalendarPopup(True)
+            de.setDisplayFormat("dd-MM-yyyy")
+            return de
+        if key == "ekg":
+            return QCheckBox()
+        if key in ("note", "access_info"):
+            te = QPlainTextEdit()
+            te.setPlaceholderText(placeholder)
+            te.setFixedHeight(54)
+            te.setTabChangesFocus(True)
+            return te
+        le = QLineEdit()
+        le.setPlaceholderText(placeholder)
+        return le
+
+    # --- values -----------------------------------------------------------------------------
+
+    def values(self) -> dict[str, str]:
+        out = {}
+        for key, w in self.edits.items():
+            if isinstance(w, QComboBox):
+                out[key] = str(w.currentData() or "")
+            elif isinstance(w, QDateEdit):
+                out[key] = w.date().toPython().isoformat()
+            elif isinstance(w, QCheckBox):
+                out[key] = "ja" if w.isChecked() else "nej"
+            elif isinstance(w, QPlainTextEdit):
+                out[key] = w.toPlainText()
+            else:
+                out[key] = w.text()
+        return out
+
+    def set_values(self, values: dict[str, str]) -> None:
+        for key, w in self.edits.items():
+            text = values.get(key, "")
+            if isinstance(w, QComboBox):
+                i = w.findData(int(text)) if text.isdigit() else -1
+                if i >= 0:
+                    w.setCurrentIndex(i)
+            elif isinstance(w, QDateEdit):
+                if text:
+                    w.setDate(QDate.fromString(text, "yyyy-MM-dd"))
+            elif isinstance(w, QCheckBox):
+                w.setChecked(text == "ja")
+            elif isinstance(w, QPlainTextEdit):
+                w.setPlainText(text)
+            else:
+                w.setText(text)
+
+    def _update_deadline(self) -> None:
+        received = self.edits["received"].date().toPython()
+        try:
+            deadline = self.calendar.deadline(received)
+        except Exception:  # noqa: BLE001 - a date outside the calendar's range
+            self.deadline_label.setText("")
+            return
+        self.deadline_label.setText(f"Frist (10. hverdag): {fmt.date(deadline)}")
+        self.deadline = deadline
+
+    # --- load/save --------------------------------------------------------------------------
+
+    def load(self, request_id: int) -> None:
+        Op(self, lambda: self.app.requests.get(request_id)).success(self._loaded) \
+            .run_in_background()
+
+    def _loaded(self, detail) -> None:
+        self.version = detail.version
+        self.set_values(detail_to_form(detail))
+        if detail.status in ("cancelled", "done"):
+            self.summary.setText("Henvisningen er afsluttet og kan ikke ændres.")
+            self.summary.show()
+            self.buttons.button(QDialogButtonBox.StandardButton.Save).setEnabled(False)
+
+    def clear_errors(self) -> None:
+        self.summary.hide()
+        for key, label in self.errors.items():
+            label.hide()
+            self.edits[key].setStyleSheet("")
+
+    def show_errors(self, exc: ValidationError) -> None:
+        self.clear_errors()
+        unplaced = []
+        for e in exc.errors:
+            key = _KEY_OF_LABEL.get(e.field, e.field)
+            if key in ("lat", "lon"):
+                key = "sampling_address" if self.values().get("sampling_address") else "address"
+            if key in self.errors:
+                label = self.errors[key]
+                label.setText((label.text() + "\n" if label.isVisible() else "")
+                              + e.message[:1].upper() + e.message[1:])
+                label.show()
+                self.edits[key].setStyleSheet(FIELD_ERROR_STYLE)
+            else:
+                unplaced.append(str(e))
+        self.summary.setText("Ret de markerede felter." + (
+            "\n" + "\n".join(unplaced) if unplaced else ""))
+        self.summary.show()
+        first = next((k for k in self.edits if self.errors[k].isVisible()), None)
+        if first:
+            self.edits[first].setFocus()
+
+    def field_error(self, key: str) -> str:
+        label = self.errors[key]
+        return label.text() if not label.isHidden() else ""
+
+    def save(self) -> None:
+        if self.busy:
+            return
+        self.clear_errors()
+        values = self.values()
+        rid, version, today = self.request_id, self.version, self.today
+        requests = self.app.requests
+
+        def work():
+            if rid is None:
+                return requests.create(values, today=today)
+            requests.update(rid, version, values, today=today)
+            return rid
+
+        self.busy = True
+        Op(self, work).success(self._saved).failure(self._failed) \
+            .finally_(self._not_busy).run_in_background()
+
+    def _not_busy(self) -> None:
+        self.busy = False
+
+    def _saved(self, request_id: int) -> None:
+        self.request_id = request_id
+        emit_changed("requests", "planning")
+        self.saved.emit(request_id)
+        self.accept()
+
+    def _failed(self, exc: BaseException) -> None:
+        if isinstance(exc, ValidationError):
+            self.show_errors(exc)
+        elif isinstance(exc, ConflictError):
+            show_error(self, exc)
+            if exc.fresh:
+                self.load(self.request_id)
+        else:
+            show_error(self, exc)
+
+
+class CancelDialog(QDialog):
+    """§6: who cancelled, when and by which channel; the result says whether it was late."""
+
+    done_result = Signal(object)
+
+    def __init__(self, app, request_id: int, parent=None, now: dt.datetime | None = None):
+        super().__init__(parent)
+        self.app = app
+        self.request_id = request_id
+        self.setWindowTitle(f"Aflys henvisning {request_id}")
+        lay = QVBoxLayout(self)
+        info = QLabel("Op til 24 timer før besøget: elektronisk. Mindre end 24 timer før: "
+                      "telefonisk. En aflysning under 24 timer før det aftalte tidsvindue "
+                      "markeres som <b>sen</b>.")
+        info.setWordWrap(True)
+        lay.addWidget(info)
+        form = QFormLayout()
+        self.by = QLineEdit()
+        self.by.setPlaceholderText("Navn / hjemmesygeplejen")
+        self.channel = QComboBox()
+        self.channel.addItem("Elektronisk", "electronic")
+        self.channel.addItem("Telefonisk", "telephone")
+        now = now or dt.datetime.now().replace(second=0, microsecond=0)
+        self.at = QDateTimeEdit(QDateTime(QDate(now.year, now.month, now.day),
+                                          QTime(now.hour, now.minute)))
+        self.at.setDisplayFormat("dd-MM-yyyy HH:mm")
+        self.at.setCalendarPopup(True)
+        self.note = QLineEdit()
+        form.addRow("Aflyst af", self.by)
+        form.addRow("Kanal", self.channel)
+        form.addRow("Tidspunkt", self.at)
+        form.addRow("Bemærkning", self.note)
+        lay.addLayout(form)
+        self.error = error_label()
+        lay.addWidget(self.error)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
+                                        | QDialogButtonBox.StandardButton.Cancel)
+        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Registrér aflysning")
+        self.buttons.button(QDialogButtonBox.StandardButton.Cancel).setText("Fortryd")
+        self.buttons.accepted.connect(self.submit)
+        self.buttons.rejected.connect(self.reject)
+        lay.addWidget(self.buttons)
+
+    def submit(self) -> None:
+        rid = self.request_id
+        at = self.at.dateTime().toPython().replace(second=0, microsecond=0)
+        by, channel, note = self.by.text(), self.channel.currentData(), self.note.text()
+        Op(self, lambda: self.app.requests.cancel(rid, at, by, channel, note)) \
+            .success(self._done).failure(self._failed).run_in_background()
+
+    def _done(self, result) -> None:
+        emit_changed("requests", "planning", "day_close")
+        self.done_result.emit(result)
+        self.accept()
+
+    def _failed(self, exc) -> None:
+        if isinstance(exc, ValidationError):
+            self.error.setText("\n".join(str(e) for e in exc.errors))
+            self.error.show()
+        else:
+            show_error(self, exc)
+
+
+_TABLE_DA = {"requests": "Henvisning", "cancellations": "Aflysning", "visits": "Besøg"}
+_ACTION_DA = {"insert": "oprettet", "update": "ændret", "delete": "slettet"}
+_HIDDEN = {"version", "id", "created_at"}
+
+
+def _changes(entry) -> str:
+    if entry.action == "insert":
+        keys = [k for k, v in entry.after.items() if v not in (None, "", False)
+                and k not in _HIDDEN]
+        return ", ".join(f"{k}={entry.after[k]}" for k in keys[:8])
+    if entry.action == "delete":
+        return ""
+    parts = [f"{k}: {entry.before.get(k)!s} → {v!s}" for k, v in entry.after.items()
+             if k not in _HIDDEN and entry.before.get(k) != v]
+    return "; ".join(parts)
+
+
+HISTORY_COLUMNS = [
+    Column("Tidspunkt", lambda e: fmt.datetime(e.at), sort=lambda e: e.at.isoformat()),
+    Column("Bruger", lambda e: e.user),
+    Column("Hvad", lambda e: f"{_TABLE_DA.get(e.table, e.table)} "
+                             f"{_ACTION_DA.get(e.action, e.action)}"),
+    Column("Ændringer", _changes, tooltip=_changes),
+]
+
+
+class HistoryDialog(QDialog):
+    def __init__(self, app, request_id: int, parent=None):
+        super().__init__(parent)
+        self.setWindowTitle(f"Historik for henvisning {request_id}")
+        self.resize(900, 400)
+        lay = QVBoxLayout(self)
+        self.model = RowTableModel(HISTORY_COLUMNS)
+        self.table = table_view(sorted_proxy(self.model, self))
+        lay.addWidget(self.table)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.button(QDialogButtonBox.StandardButton.Close).setText("Luk")
+        buttons.rejected.connect(self.reject)
+        lay.addWidget(buttons)
+        Op(self, lambda: app.requests.history(request_id)).success(self._loaded) \
+            .run_in_background()
+
+    def _loaded(self, entries) -> None:
+        self.model.set_rows(entries)
+        self.table.resizeColumnsToContents()

@@ -1,0 +1,337 @@
+"""Henvisninger: the list with search and filters, a detail panel, and the actions."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from PySide6.QtCore import QItemSelectionModel, Qt, QTimer
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QInputDialog,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from hjemmeprove.services.requests import status_label
+from ui import fmt
+from ui.models.requests import COL_ADDRESS, RequestFilter, RequestTableModel, SortProxy
+from ui.ops import Op
+from ui.signals import emit_changed, hub
+from ui.views.request_form import CancelDialog, HistoryDialog, RequestForm
+from ui.widgets import table_view, title
+
+STATUSES = ["open", "planned", "locked", "done", "cancelled", "not_eligible"]
+
+
+class RequestsView(QWidget):
+    areas = {"requests"}
+
+    def __init__(self, app, parent=None, today: dt.date | None = None):
+        super().__init__(parent)
+        self.app = app
+        self.today = today
+        self.form: RequestForm | None = None
+        self.cancel_dialog: CancelDialog | None = None
+        self.history_dialog: HistoryDialog | None = None
+        self.detail = None
+        self._select_after_load: int | None = None
+        self.municipalities = []
+
+        lay = QVBoxLayout(self)
+        lay.addWidget(title("Henvisninger", "Kommunernes bestillinger af blodprøvetagning i "
+                                             "eget hjem."))
+        bar = QHBoxLayout()
+        self.search = QLineEdit()
+        self.search.setPlaceholderText("Søg navn, CPR, adresse eller nr. (Ctrl+F)")
+        self.search.setClearButtonEnabled(True)
+        self.search.setMinimumWidth(260)
+        self.status = QComboBox()
+        self.status.addItem("Alle statusser", None)
+        for s in STATUSES:
+            self.status.addItem(status_label(s).capitalize(), s)
+        self.municipality = QComboBox()
+        self.municipality.addItem("Alle kommuner", None)
+        self.due = QCheckBox("Frist inden for")
+        self.due_days = QSpinBox()
+        self.due_days.setRange(0, 60)
+        self.due_days.setValue(3)
+        self.due_days.setSuffix(" dage")
+        self.late = QCheckBox("Kun sene aflysninger")
+        self.new_button = QPushButton("Ny henvisning")
+        self.new_button.setToolTip("Ctrl+N")
+        self.new_button.setDefault(False)
+        for w in (self.search, self.status, self.municipality, self.due, self.due_days,
+                  self.late):
+            bar.addWidget(w)
+        bar.addStretch(1)
+        bar.addWidget(self.new_button)
+        lay.addLayout(bar)
+
+        split = QSplitter(Qt.Orientation.Horizontal)
+        self.model = RequestTableModel(app.requests, today=today, parent=self)
+        self.proxy = SortProxy(self)
+        self.proxy.setSourceModel(self.model)
+        # server order (deadline) until a header is clicked; a click sorts the loaded rows
+        self.table = table_view(self.proxy, sorting=False)
+        self.table.horizontalHeader().setSectionsClickable(True)
+        self.table.horizontalHeader().sectionClicked.connect(self._sort_clicked)
+        split.addWidget(self.table)
+        split.addWidget(self._detail_panel())
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 1)
+        self.splitter = split
+        lay.addWidget(split, 1)
+        self.count_label = QLabel()
+        self.count_label.setStyleSheet("color: #555;")
+        lay.addWidget(self.count_label)
+
+        self._timer = QTimer(self, singleShot=True, interval=250)
+        self._timer.timeout.connect(self.reload)
+        self.search.textChanged.connect(lambda: self._timer.start())
+        for sig in (self.status.currentIndexChanged, self.municipality.currentIndexChanged,
+                    self.due.toggled, self.due_days.valueChanged, self.late.toggled):
+            sig.connect(self.reload)
+        self.new_button.clicked.connect(self.new_request)
+        self.table.selectionModel().currentRowChanged.connect(self._current_changed)
+        self.table.doubleClicked.connect(lambda _i: self.edit_request())
+        hub().changed.connect(self._on_changed)
+        self._loaded_once = False
+        self._generation = 0
+
+    def _detail_panel(self) -> QWidget:
+        box = QGroupBox("Valgt henvisning")
+        v = QVBoxLayout(box)
+        form = QFormLayout()
+        self.d_fields = {}
+        for key, label in [("id", "Nr."), ("name", "Borger"), ("cpr", "CPR"),
+                           ("address", "Adresse"), ("received", "Modtaget"),
+                           ("deadline", "Frist"), ("status", "Status"), ("planned", "Planlagt"),
+                           ("window", "Tidskrav"), ("access", "Adgang"), ("note", "Bemærkning"),
+                           ("cancel", "Aflysning")]:
+            lab = QLabel("")
+            lab.setWordWrap(True)
+            lab.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            self.d_fields[key] = lab
+            form.addRow(label + ":", lab)
+        v.addLayout(form)
+        self.edit_button = QPushButton("Redigér…")
+        self.cancel_button = QPushButton("Aflys…")
+        self.not_eligible_button = QPushButton("Ikke omfattet…")
+        self.history_button = QPushButton("Historik…")
+        for b in (self.edit_button, self.cancel_button, self.not_eligible_button,
+                  self.history_button):
+            b.setEnabled(False)
+            v.addWidget(b)
+        v.addStretch(1)
+        self.edit_button.clicked.connect(self.edit_request)
+        self.cancel_button.clicked.connect(self.cancel_request)
+        self.not_eligible_button.clicked.connect(self.mark_not_eligible)
+        self.history_button.clicked.connect(self.show_history)
+        box.setMinimumWidth(280)
+        return box
+
+    # --- loading ----------------------------------------------------------------------------
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if not self._loaded_once:
+            self._loaded_once = True
+            self._load_municipalities()
+            self.reload()
+
+    def _on_changed(self, areas: set) -> None:
+        if areas & self.areas and self._loaded_once:
+            self.reload()
+
+    def _load_municipalities(self) -> None:
+        Op(self, self.app.admin.list_municipalities).success(self._set_municipalities) \
+            .run_in_background()
+
+    def _set_municipalities(self, rows) -> None:
+        self.municipalities = rows
+        current = self.municipality.currentData()
+        self.municipality.blockSignals(True)
+        self.municipality.clear()
+        self.municipality.addItem("Alle kommuner", None)
+        for m in rows:
+            self.municipality.addItem(m.name, m.code)
+        i = self.municipality.findData(current)
+        self.municipality.setCurrentIndex(max(i, 0))
+        self.municipality.blockSignals(False)
+
+    def current_filter(self) -> RequestFilter:
+        return RequestFilter(
+            search=self.search.text().strip(), status=self.status.currentData(),
+            municipality_code=self.municipality.currentData(),
+            deadline_within_days=self.due_days.value() if self.due.isChecked() else None,
+            late_cancellations=self.late.isChecked(), today=self.today)
+
+    def reload(self) -> None:
+        self._generation += 1
+        gen = self._generation
+        flt = self.current_filter()
+        Op(self, lambda: self.model.query(flt)).success(lambda res: self._apply(gen, res)) \
+            .run_in_background()
+
+    def _apply(self, gen: int, result) -> None:
+        if gen != self._generation:
+            return  # a newer search superseded this one
+        keep = self._select_after_load or (self.detail.id if self.detail else None)
+        self._select_after_load = None
+        self.model.apply(*result)
+        n = self.model.total
+        self.count_label.setText(f"{n:,} henvisninger".replace(",", ".") if n != 1
+                                 else "1 henvisning")
+        self.table.resizeColumnsToContents()
+        self.table.setColumnWidth(COL_ADDRESS, min(self.table.columnWidth(COL_ADDRESS), 260))
+        if keep is not None:
+            self.select_request(keep)
+
+    def select_request(self, request_id: int) -> None:
+        row = self.model.row_of_id(request_id)
+        if row is None:
+            self.show_detail_for(request_id)
+            return
+        index = self.proxy.mapFromSource(self.model.index(row, 0))
+        self.table.selectionModel().setCurrentIndex(
+            index, QItemSelectionModel.SelectionFlag.ClearAndSelect
+            | QItemSelectionModel.SelectionFlag.Rows)
+        self.table.scrollTo(index)
+        self.show_detail_for(request_id)
+
+    def _sort_clicked(self, column: int) -> None:
+        order = (Qt.SortOrder.DescendingOrder
+                 if self.proxy.sortColumn() == column
+                 and self.proxy.sortOrder() == Qt.SortOrder.AscendingOrder
+                 else Qt.SortOrder.AscendingOrder)
+        self.proxy.sort(column, order)
+        self.table.horizontalHeader().setSortIndicatorShown(True)
+        self.table.horizontalHeader().setSortIndicator(column, order)
+
+    def save_layout(self, s, key: str) -> None:
+        s.setValue(f"{key}/splitter", self.splitter.saveState())
+
+    def restore_layout(self, s, key: str) -> None:
+        state = s.value(f"{key}/splitter")
+        if state is not None:
+            self.splitter.restoreState(state)
+
+    # --- detail -----------------------------------------------------------------------------
+
+    def _current_changed(self, current, _previous) -> None:
+        if not current.isValid():
+            return
+        row = self.model.row_at(self.proxy.mapToSource(current).row())
+        if self.detail is None or self.detail.id != row.id:
+            self.show_detail_for(row.id)
+
+    def show_detail_for(self, request_id: int) -> None:
+        Op(self, lambda: self.app.requests.get(request_id)).success(self._show_detail) \
+            .run_in_background()
+
+    def _show_detail(self, d) -> None:
+        self.detail = d
+        f = self.d_fields
+        f["id"].setText(str(d.id))
+        f["name"].setText(d.name)
+        f["cpr"].setText(d.cpr[:7] + "XXXX")
+        addr = (f"{d.sampling_address}, {d.sampling_postcode} {d.sampling_city} (prøveadresse)"
+                if d.sampling_address else f"{d.address}, {d.postcode} {d.city}")
+        f["address"].setText(addr)
+        f["received"].setText(fmt.date(d.received))
+        f["deadline"].setText(f"<b>{fmt.date(d.deadline)}</b>")
+        f["status"].setText(status_label(d.status))
+        row = self.model.row_of_id(d.id)
+        planned = self.model.row_at(row).planned_date if row is not None else None
+        f["planned"].setText(fmt.date(planned) or "—")
+        window = ""
+        if d.window_start or d.window_end:
+            window = f"{fmt.clock(d.window_start) or '…'}–{fmt.clock(d.window_end) or '…'}"
+        if d.preferred_days:
+            window += (" · " if window else "") + f"ønsker {d.preferred_days}"
+        f["window"].setText(window or "—")
+        f["access"].setText(d.access_info or "—")
+        f["note"].setText(d.note or d.not_eligible_reason or "—")
+        if d.cancellations:
+            at, by, channel, late = d.cancellations[-1]
+            text = f"{fmt.datetime(at)}, {fmt.CHANNEL_DA.get(channel, channel).lower()}, {by}"
+            if late:
+                text = f'<span style="color:#c62828"><b>SEN AFLYSNING</b></span><br>{text}'
+            f["cancel"].setText(text)
+        else:
+            f["cancel"].setText("—")
+        active = d.status in ("open", "planned", "locked")
+        self.edit_button.setEnabled(active)
+        self.cancel_button.setEnabled(active)
+        self.not_eligible_button.setEnabled(active)
+        self.history_button.setEnabled(True)
+
+    # --- actions ----------------------------------------------------------------------------
+
+    def focus_search(self) -> None:
+        self.search.setFocus()
+        self.search.selectAll()
+
+    def _agreement_municipalities(self):
+        return self.municipalities or self.app.admin.list_municipalities()
+
+    def new_request(self) -> None:
+        self.form = RequestForm(self.app, self._agreement_municipalities(), self,
+                                today=self.today)
+        self.form.saved.connect(self._after_save)
+        self.form.open()
+
+    def edit_request(self) -> None:
+        if self.detail is None:
+            return
+        self.form = RequestForm(self.app, self._agreement_municipalities(), self,
+                                request_id=self.detail.id, today=self.today)
+        self.form.saved.connect(self._after_save)
+        self.form.open()
+
+    def _after_save(self, request_id: int) -> None:
+        self._select_after_load = request_id
+        self.detail = None
+        self.window().statusBar().showMessage(f"Henvisning {request_id} gemt", 5000) \
+            if hasattr(self.window(), "statusBar") else None
+
+    def cancel_request(self) -> None:
+        if self.detail is None:
+            return
+        self.cancel_dialog = CancelDialog(self.app, self.detail.id, self)
+        self.cancel_dialog.done_result.connect(self._after_cancel)
+        self.cancel_dialog.open()
+
+    def _after_cancel(self, result) -> None:
+        self._select_after_load = result.request_id
+        text = ("Aflysningen er registreret som SEN (under 24 timer før tidsvinduet)."
+                if result.late else "Aflysningen er registreret.")
+        if hasattr(self.window(), "statusBar"):
+            self.window().statusBar().showMessage(text, 8000)
+
+    def mark_not_eligible(self) -> None:
+        if self.detail is None:
+            return
+        reason, ok = QInputDialog.getText(self, "Ikke omfattet af aftalen",
+                                          "Begrundelse (fx akut prøve, kan selv komme til "
+                                          "lægen):")
+        if not ok:
+            return
+        rid = self.detail.id
+        Op(self, lambda: self.app.requests.mark_not_eligible(rid, reason)) \
+            .success(lambda _r: emit_changed("requests", "planning")).run_in_background()
+
+    def show_history(self) -> None:
+        if self.detail is None:
+            return
+        self.history_dialog = HistoryDialog(self.app, self.detail.id, self)
+        self.history_dialog.open()

@@ -1,0 +1,103 @@
+"""Small widgets every view uses: tables, headers, the "ikke tilgængelig" state, field errors."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFrame,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+ERROR_STYLE = "color: #b71c1c; font-size: 11px;"
+FIELD_ERROR_STYLE = "border: 1px solid #c62828; background: #fff5f5;"
+
+
+def table_view(model, parent=None, stretch_last: bool = True,
+               sorting: bool = True) -> QTableView:
+    view = QTableView(parent)
+    view.setModel(model)
+    view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+    view.setAlternatingRowColors(True)
+    view.setSortingEnabled(sorting)
+    if sorting:
+        view.sortByColumn(-1, Qt.SortOrder.AscendingOrder)  # keep the given order at first
+    view.verticalHeader().setVisible(False)
+    view.verticalHeader().setDefaultSectionSize(24)
+    view.horizontalHeader().setStretchLastSection(stretch_last)
+    view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+    view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    view.setWordWrap(False)
+    return view
+
+
+def title(text: str, sub: str = "") -> QWidget:
+    w = QWidget()
+    lay = QVBoxLayout(w)
+    lay.setContentsMargins(0, 0, 0, 4)
+    lay.setSpacing(0)
+    t = QLabel(text)
+    t.setObjectName("viewTitle")
+    t.setStyleSheet("font-size: 18px; font-weight: 600;")
+    lay.addWidget(t)
+    if sub:
+        s = QLabel(sub)
+        s.setStyleSheet("color: #555;")
+        s.setWordWrap(True)
+        lay.addWidget(s)
+    return w
+
+
+class Unavailable(QFrame):
+    """What a view shows when a core service it needs is not there (yet)."""
+
+    def __init__(self, what: str, why: str = "", parent=None):
+        super().__init__(parent)
+        self.setObjectName("unavailable")
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.setStyleSheet("#unavailable { background: #f7f7f9; border: 1px dashed #aaa; }")
+        lay = QVBoxLayout(self)
+        label = QLabel(f"<b>{what} er ikke tilgængelig</b><br>{why}")
+        label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        label.setWordWrap(True)
+        label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.label = label
+        lay.addStretch(1)
+        lay.addWidget(label)
+        lay.addStretch(1)
+
+
+def error_label() -> QLabel:
+    label = QLabel()
+    label.setStyleSheet(ERROR_STYLE)
+    label.setWordWrap(True)
+    label.hide()
+    return label
+
+
+def hbox(*widgets, stretch_at: int | None = None) -> QHBoxLayout:
+    lay = QHBoxLayout()
+    for i, w in enumerate(widgets):
+        if stretch_at == i:
+            lay.addStretch(1)
+        if isinstance(w, int):
+            lay.addSpacing(w)
+        else:
+            lay.addWidget(w)
+    if stretch_at is not None and stretch_at >= len(widgets):
+        lay.addStretch(1)
+    return lay
+
+
+def service_or_none(app, name: str):
+    """A core service, or None with the reason when its module is not there yet."""
+    try:
+        return getattr(app, name), ""
+    except ImportError as exc:
+        return None, f"Modulet mangler i denne version ({exc.name or exc})."
