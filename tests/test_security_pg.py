@@ -161,3 +161,32 @@ def test_setup_is_repeatable_and_printable(pg):
     pg_roles.setup(owner.store)
     sql = "\n".join(pg_roles.setup_sql())
     assert "hjemmeprove_coordinator" in sql and "CREATE TRIGGER" in sql
+
+
+def test_billing_works_within_finance_privileges_and_the_guards(pg):
+    """The real issue and credit-note paths pass the triggers; a coordinator's login cannot
+    issue even by calling the billing code directly."""
+    from hjemmeprove.errors import HjemmeproveError
+    from tests.test_concurrency import _drafts
+
+    owner, urls = pg
+    drafts = _drafts(owner, 1)
+    kari = App(urls["coordinator"], user="kari", upgrade=False)
+    fin = App(urls["finance"], user="frank", upgrade=False)
+    try:
+        with pytest.raises((DBAPIError, HjemmeproveError)):
+            kari.billing.issue(drafts[0], issue_date=dt.date(2020, 2, 1))
+        first = fin.billing.issue(drafts[0], issue_date=dt.date(2020, 2, 1))
+        assert first.number == 1 and first.status == "issued"
+        credit = fin.billing.credit_note(drafts[0], "forkert adresse",
+                                         issue_date=dt.date(2020, 2, 2))
+        assert credit.number == 2
+        assert "er udstedt" in _refused(urls["finance"],
+                                        "UPDATE invoice_lines SET amount = 0 WHERE invoice_id = :i",
+                                        i=drafts[0])
+        assert "er udstedt" in _refused(urls["finance"],
+                                        "DELETE FROM invoice_documents WHERE invoice_id = :i",
+                                        i=drafts[0])
+    finally:
+        kari.close()
+        fin.close()

@@ -105,10 +105,19 @@ BEGIN
   RAISE EXCEPTION '% kan ikke tømmes', TG_TABLE_NAME USING ERRCODE = 'insufficient_privilege';
 END $fn$;
 
+CREATE OR REPLACE FUNCTION hjemmeprove_issued_in_this_transaction(invoice_id integer)
+RETURNS boolean LANGUAGE sql STABLE AS $fn$
+  -- the invoice row was last written (issued) by the current transaction itself
+  SELECT COALESCE((SELECT xmin = pg_current_xact_id()::xid FROM invoices
+                   WHERE id = invoice_id), false)
+$fn$;
+
 CREATE OR REPLACE FUNCTION hjemmeprove_invoice_guard() RETURNS trigger
 LANGUAGE plpgsql AS $fn$
 BEGIN
-  IF OLD.status = 'issued' THEN
+  -- issued: final, except within the very transaction that issues it (which may still set
+  -- its number, dates and issuer before it commits)
+  IF OLD.status = 'issued' AND NOT hjemmeprove_issued_in_this_transaction(OLD.id) THEN
     RAISE EXCEPTION 'faktura nr. % er udstedt og kan ikke ændres eller slettes (udsted en '
                     'kreditnota)', OLD.number USING ERRCODE = 'insufficient_privilege';
   END IF;
@@ -121,20 +130,24 @@ LANGUAGE plpgsql AS $fn$
 DECLARE inv record;
 BEGIN
   SELECT status, number, issue_date INTO inv FROM invoices WHERE id = OLD.invoice_id;
-  IF inv.status IS DISTINCT FROM 'issued' THEN
+  IF inv.status IS DISTINCT FROM 'issued'
+     OR hjemmeprove_issued_in_this_transaction(OLD.invoice_id) THEN
     IF TG_OP = 'DELETE' THEN RETURN OLD; END IF;
     RETURN NEW;
   END IF;
-  IF TG_TABLE_NAME = 'invoice_items' AND TG_OP = 'UPDATE'
-     AND (to_jsonb(NEW) - 'citizen_name' - 'cpr') = (to_jsonb(OLD) - 'citizen_name' - 'cpr')
-     AND NEW.citizen_name IN (OLD.citizen_name, '{ERASED}')
-     AND NEW.cpr IN (OLD.cpr, '{ERASED}') THEN
-    RETURN NEW;  -- erasure of personal data; the billed figures stay
+  IF TG_TABLE_NAME = 'invoice_items' AND TG_OP = 'UPDATE' THEN
+    -- (nested: plpgsql does not promise to stop at the first false AND)
+    IF (to_jsonb(NEW) - 'citizen_name' - 'cpr') = (to_jsonb(OLD) - 'citizen_name' - 'cpr')
+       AND to_jsonb(NEW) ->> 'citizen_name' IN (to_jsonb(OLD) ->> 'citizen_name', '{ERASED}')
+       AND to_jsonb(NEW) ->> 'cpr' IN (to_jsonb(OLD) ->> 'cpr', '{ERASED}') THEN
+      RETURN NEW;  -- erasure of personal data; the billed figures stay
+    END IF;
   END IF;
-  IF TG_TABLE_NAME = 'invoice_documents' AND TG_OP = 'DELETE'
-     AND OLD.kind LIKE 'statement%'
-     AND inv.issue_date < current_date - interval '5 years' THEN
-    RETURN OLD;  -- a statement past the accounting retention period
+  IF TG_TABLE_NAME = 'invoice_documents' AND TG_OP = 'DELETE' THEN
+    IF to_jsonb(OLD) ->> 'kind' LIKE 'statement%'
+       AND inv.issue_date < current_date - interval '5 years' THEN
+      RETURN OLD;  -- a statement past the accounting retention period
+    END IF;
   END IF;
   RAISE EXCEPTION 'faktura nr. % er udstedt: dens % kan ikke ændres eller slettes',
                   inv.number, TG_TABLE_NAME USING ERRCODE = 'insufficient_privilege';
