@@ -254,7 +254,8 @@ def check_danish_rules(xml: bytes) -> list[str]:
         errors.append("køberens EndpointID skal være ét EAN-nummer (schemeID GLN, agency 9)")
     elif not (ep[0].text or "").isdigit() or len(ep[0].text) != 13:
         errors.append(f"køberens EAN '{ep[0].text}' er ikke 13 cifre")
-    contacts = root.findall("cac:AccountingCustomerParty/cac:Party/cac:Contact", ns)
+    contacts = (root.findall("cac:AccountingCustomerParty/cac:Party/cac:Contact", ns)
+                + root.findall("cac:AccountingCustomerParty/cac:BuyerContact", ns))
     if len(contacts) != 1:
         errors.append(f"køberen skal have præcis én kontakt (har {len(contacts)})")
     elif not (contacts[0].findtext("cbc:ID", namespaces=ns) or "").strip():
