@@ -38,6 +38,7 @@ class Job:
     vehicles: list[int] | None = None  # allowed vehicles; None = all
     windows: list[tuple[int, int]] | None = None  # allowed service start; None = any
     vehicle_penalty: dict[int, int] = field(default_factory=dict)  # soft, per vehicle
+    max_to_end: int | None = None  # service start → back at the lab, at most (stability)
     key: object = None
 
 
@@ -46,6 +47,7 @@ class Vehicle:
     start: int  # earliest departure from the lab
     end: int  # latest return to the lab
     capacity: int = 10**9
+    max_span: int | None = None  # departure → return, at most (sample stability)
     key: object = None
 
 
@@ -56,6 +58,8 @@ class Problem:
     jobs: list[Job]
     vehicles: list[Vehicle]
     depot: int = 0
+    # (v1, v2, gap): trip v2 leaves the lab at least ``gap`` after trip v1 is back
+    chains: list[tuple[int, int, int]] = field(default_factory=list)
 
 
 @dataclass
@@ -122,8 +126,13 @@ def solve(problem: Problem, time_limit_s: float = 10.0, progress: Progress | Non
     for v, veh in enumerate(vehicles):
         tdim.CumulVar(routing.Start(v)).SetRange(int(veh.start), int(veh.end))
         tdim.CumulVar(routing.End(v)).SetRange(int(veh.start), int(veh.end))
+        if veh.max_span is not None:
+            tdim.SetSpanUpperBoundForVehicle(int(veh.max_span), v)
         routing.AddVariableMinimizedByFinalizer(tdim.CumulVar(routing.End(v)))
         routing.AddVariableMaximizedByFinalizer(tdim.CumulVar(routing.Start(v)))
+    solver = routing.solver()
+    for v1, v2, gap in problem.chains:
+        solver.Add(tdim.CumulVar(routing.End(v1)) + int(gap) <= tdim.CumulVar(routing.Start(v2)))
 
     if any(veh.capacity < 10**9 for veh in vehicles):
         d_cb = routing.RegisterUnaryTransitVector([0] + [int(j.demand) for j in jobs])
@@ -133,14 +142,25 @@ def solve(problem: Problem, time_limit_s: float = 10.0, progress: Progress | Non
     for i, job in enumerate(jobs):
         idx = manager.NodeToIndex(i + 1)
         if job.vehicles is not None:
-            allowed = sorted(set(job.vehicles))
+            allowed = [int(x) for x in sorted(set(job.vehicles))]
             if not allowed:
                 routing.AddDisjunction([idx], int(job.penalty))
                 routing.VehicleVar(idx).SetValues([-1])
                 continue
-            routing.SetAllowedVehiclesForIndex(allowed, idx)
+            # SetAllowedVehiclesForIndex has a broken Span binding in 9.15; same effect:
+            routing.VehicleVar(idx).SetValues([-1] + allowed)
+        if job.max_to_end is not None:
+            for v in (job.vehicles if job.vehicles is not None else range(n_veh)):
+                on_v = routing.VehicleVar(idx) == int(v)
+                ok = tdim.CumulVar(routing.End(int(v))) - tdim.CumulVar(idx) <= int(job.max_to_end)
+                solver.Add(on_v <= ok)
         if job.windows is not None:
-            wins = sorted((int(a), int(b)) for a, b in job.windows if b >= a)
+            wins = []
+            for a, b in sorted((int(a), int(b)) for a, b in job.windows if b >= a):
+                if wins and a <= wins[-1][1] + 1:
+                    wins[-1] = (wins[-1][0], max(wins[-1][1], b))
+                else:
+                    wins.append((a, b))
             if not wins:
                 routing.AddDisjunction([idx], int(job.penalty))
                 routing.ActiveVar(idx).SetValue(0)

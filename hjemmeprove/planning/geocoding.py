@@ -1,0 +1,175 @@
+"""Where a request is: coordinates given, a local address register, a postcode centroid, or an
+online geocoder only when the user has named one in the settings (nothing leaves the machine
+otherwise; domain.md, Personal data).
+
+The local address register is the open Danish address data (DAR, "Danmarks Adresseregister"),
+which the user downloads once and imports:
+
+- from Datafordeleren (datafordeler.dk, free user account): the DAR file download
+  ("Totaludtræk", CSV) of *adgangsadresser* with WGS84 coordinates, or any CSV with the columns
+  ``vejnavn;husnr;postnr;wgs84koordinat_bredde;wgs84koordinat_længde`` (the column names of the
+  former DAWA CSV export, which many municipalities still hand out);
+- ``hjemmeprove geo import FILE.csv`` (or ``AddressRegister.import_csv``) builds an index file
+  (SQLite) in the user's data folder; the setting ``geocoder.address_file`` points at it.
+
+Postcode centroids (``resources/geodata/postcode_centroids.csv``, computed from the DAGI
+postcode polygons, see its SOURCES.md) are the last resort and are marked *approximate*.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import sqlite3
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from hjemmeprove import paths
+
+
+@dataclass(frozen=True)
+class Position:
+    lat: float
+    lon: float
+    quality: str  # exact | approximate
+    source: str
+
+
+def _norm_street(text: str) -> str:
+    return re.sub(r"\s+", " ", text.strip().lower().replace(".", ""))
+
+
+def split_address(address: str) -> tuple[str, str]:
+    """'Vestergade 12B, 1. tv' → ('vestergade', '12b')."""
+    main = address.split(",")[0].strip()
+    m = re.match(r"^(.*?)\s+(\d+\s*[A-Za-zÆØÅæøå]?)\b", main)
+    if not m:
+        return _norm_street(main), ""
+    return _norm_street(m.group(1)), m.group(2).replace(" ", "").lower()
+
+
+class PostcodeCentroids:
+    def __init__(self, path=None):
+        self.rows = {}
+        with open(path or paths.resource("geodata", "postcode_centroids.csv"),
+                  encoding="utf-8") as f:
+            for r in csv.DictReader(f, delimiter=";"):
+                self.rows[r["postnr"]] = (float(r["lat"]), float(r["lon"]))
+
+    def locate(self, address: str, postcode: str, city: str = "") -> Position | None:
+        hit = self.rows.get((postcode or "").strip())
+        return Position(hit[0], hit[1], "approximate", "postnummer") if hit else None
+
+
+COLUMN_ALIASES = {
+    "street": ("vejnavn", "street", "vej"),
+    "number": ("husnr", "husnummer", "number"),
+    "postcode": ("postnr", "postnummer", "postcode"),
+    "lat": ("wgs84koordinat_bredde", "lat", "breddegrad", "latitude"),
+    "lon": ("wgs84koordinat_længde", "wgs84koordinat_laengde", "lon", "længdegrad",
+            "longitude"),
+}
+
+
+class AddressRegister:
+    """An imported address file, indexed in a small SQLite file."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+
+    def import_csv(self, csv_path: str | Path) -> int:
+        text = Path(csv_path).read_text(encoding="utf-8-sig")
+        dialect = csv.Sniffer().sniff(text[:4096], delimiters=";,\t")
+        reader = csv.DictReader(text.splitlines(), dialect=dialect)
+        fields = {f.strip().lower(): f for f in reader.fieldnames or []}
+        cols = {}
+        for key, names in COLUMN_ALIASES.items():
+            col = next((fields[n] for n in names if n in fields), None)
+            if col is None:
+                from hjemmeprove.errors import ValidationError
+
+                raise ValidationError(f"kolonnen mangler (én af {', '.join(names)})", key)
+            cols[key] = col
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        con = sqlite3.connect(self.path)
+        with con:
+            con.execute("CREATE TABLE IF NOT EXISTS adresser (vej TEXT, nr TEXT, postnr TEXT, "
+                        "lat REAL, lon REAL, PRIMARY KEY (vej, nr, postnr))")
+            rows = []
+            for r in reader:
+                try:
+                    rows.append((_norm_street(r[cols["street"]]),
+                                 r[cols["number"]].replace(" ", "").lower(),
+                                 r[cols["postcode"]].strip(), float(r[cols["lat"]]),
+                                 float(r[cols["lon"]])))
+                except (ValueError, KeyError, AttributeError):
+                    continue
+            con.executemany("INSERT OR REPLACE INTO adresser VALUES (?,?,?,?,?)", rows)
+        con.close()
+        return len(rows)
+
+    def locate(self, address: str, postcode: str, city: str = "") -> Position | None:
+        if not self.path.exists():
+            return None
+        street, number = split_address(address)
+        con = sqlite3.connect(self.path)
+        try:
+            row = con.execute("SELECT lat, lon FROM adresser WHERE vej=? AND nr=? AND postnr=?",
+                              (street, number, (postcode or "").strip())).fetchone()
+        finally:
+            con.close()
+        return Position(row[0], row[1], "exact", "adresseregister") if row else None
+
+
+class OnlineGeocoder:
+    """A Nominatim-compatible ``/search`` at the URL the user named (never a default)."""
+
+    def __init__(self, url: str, timeout: float = 10.0):
+        self.url = url.rstrip("/")
+        self.timeout = timeout
+
+    def locate(self, address: str, postcode: str, city: str = "") -> Position | None:
+        q = urllib.parse.urlencode({"q": f"{address}, {postcode} {city}, Danmark",
+                                    "format": "json", "limit": 1})
+        try:
+            with urllib.request.urlopen(f"{self.url}/search?{q}", timeout=self.timeout) as r:
+                data = json.loads(r.read().decode("utf-8"))
+        except Exception:  # noqa: BLE001 - a failed lookup falls through to the next way
+            return None
+        if not data:
+            return None
+        return Position(float(data[0]["lat"]), float(data[0]["lon"]), "exact", self.url)
+
+
+class Geocoder:
+    """Tries each way in order: register, online (if named), postcode centroid."""
+
+    def __init__(self, ways: list):
+        self.ways = ways
+
+    def locate(self, address: str, postcode: str, city: str = "") -> Position | None:
+        for way in self.ways:
+            hit = way.locate(address, postcode, city)
+            if hit is not None:
+                return hit
+        return None
+
+
+def default_register_path() -> Path:
+    return paths.data_dir() / "adresseregister.sqlite3"
+
+
+def geocoder_for_settings(values: dict) -> Geocoder:
+    ways = []
+    register = values.get("geocoder.address_file") or ""
+    if register:
+        ways.append(AddressRegister(register))
+    elif default_register_path().exists():
+        ways.append(AddressRegister(default_register_path()))
+    if values.get("geocoder.url"):
+        ways.append(OnlineGeocoder(values["geocoder.url"]))
+    ways.append(PostcodeCentroids())
+    return Geocoder(ways)

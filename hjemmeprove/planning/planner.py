@@ -1,0 +1,414 @@
+"""From requests, bioanalysts and working days to an OR-Tools problem and back (no database).
+
+Decisions where the spec is silent (each a setting or a constant here):
+
+- the working day is cut into *trips* from the lab and back: lunch (``lunch_minutes``) is taken
+  at the lab at the middle of the day, and a half day longer than the sample-stability limit is
+  cut into more trips with ``reload_minutes`` at the lab between them. A trip ends at the lab by
+  its slot's end, so no sample is on the road longer than the limit; a request with its own,
+  shorter limit may only be sampled late enough in a trip;
+- the earliest sampling day is the working day after receipt (receipt is day 0), or the
+  request's own ``earliest`` if later;
+- a request whose deadline lies inside the period is planned at all costs (a large penalty
+  if left out); one whose deadline lies after the period is planned when it costs less than
+  ``later_penalty_kr`` in extra driving, else left for a later run (reported with its reason);
+- objective in øre: km × (transport-time rate + mileage rate) + ferry minutes × the
+  transport-time rate (1 ferry minute = 1 km-equivalent at 60 km/h) + soft costs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from hjemmeprove.planning import model
+from hjemmeprove.planning.distances import DistanceSource
+
+DAY = 86400
+WEEKDAYS_DA = {"man": 0, "tir": 1, "ons": 2, "tor": 3, "fre": 4,
+               "mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4}
+WEEKDAY_NAMES_DA = ["mandag", "tirsdag", "onsdag", "torsdag", "fredag", "lørdag", "søndag"]
+
+
+@dataclass
+class PlanConfig:
+    service_minutes: int = 10  # arrival, parking, unpacking
+    sampling_minutes: int = 5  # per person
+    ekg_minutes: int = 10
+    stability_minutes: int = 240
+    lunch_minutes: int = 30
+    reload_minutes: int = 10
+    km_rate_kr: float = 5.33 + 3.94  # transport time per km + mileage per km
+    minute_rate_kr: float = 5.33  # ferry minute as km-equivalent at the transport-time rate
+    deadline_penalty_kr: float = 20000.0
+    later_penalty_kr: float = 400.0
+    preferred_day_kr: float = 30.0
+    area_day_kr: float = 60.0
+    same_analyst_kr: float = 15.0
+    per_day_later_kr: float = 2.0
+    area_days: dict[str, int] = field(default_factory=lambda: {"Langeland": 1, "Tåsinge": 1})
+    reply_window_minutes: int = 120
+
+
+@dataclass
+class PlanAnalyst:
+    id: int
+    name: str
+    day_start: dt.time
+    day_end: dt.time
+    skills: frozenset = frozenset()
+    capacity: int = 24
+    absent: frozenset = frozenset()  # dates
+
+
+@dataclass
+class PlanRequest:
+    id: int
+    lat: float | None
+    lon: float | None
+    received: dt.date
+    deadline: dt.date
+    earliest: dt.date | None = None
+    window_start: dt.time | None = None
+    window_end: dt.time | None = None
+    ekg: bool = False
+    preferred_days: str = ""
+    stability_minutes: int | None = None
+    locked_date: dt.date | None = None
+    locked_start: dt.time | None = None
+    locked_end: dt.time | None = None
+    regular_analyst: int | None = None
+    citizen_id: int | None = None
+
+
+@dataclass
+class Trip:
+    analyst: PlanAnalyst
+    day_index: int
+    date: dt.date
+    number: int  # 1, 2, ... within the day
+    start: int  # absolute seconds
+    end: int
+
+
+@dataclass
+class PlannedStop:
+    request_ids: list[int]
+    trip: int  # trip number within the day
+    arrival: dt.time
+    lat: float
+    lon: float
+    leg_km: float
+    leg_minutes: float
+    leg_ferry_minutes: float
+    leg_ferry_link: str
+    service_minutes: int
+    reply_start: dt.time
+    reply_end: dt.time
+
+
+@dataclass
+class PlannedRoute:
+    analyst_id: int
+    date: dt.date
+    stops: list[PlannedStop]
+    km: float
+    minutes: int
+    ferry_minutes: float
+    start: dt.time
+    end: dt.time
+    lab_returns: int
+
+
+@dataclass
+class PlanOutcome:
+    routes: list[PlannedRoute]
+    unplanned: list[tuple[int, str]]
+    objective_kr: float
+    solutions: int
+    seconds: float
+    status: str
+
+
+def _sec(t: dt.time) -> int:
+    return t.hour * 3600 + t.minute * 60 + t.second
+
+
+def _time(sec: int) -> dt.time:
+    sec = int(sec) % DAY
+    return dt.time(sec // 3600, (sec % 3600) // 60)
+
+
+def make_trips(analysts: list[PlanAnalyst], days: list[dt.date], cfg: PlanConfig
+               ) -> tuple[list[Trip], list[tuple[int, int, int]]]:
+    """Each bioanalyst's day as a chain of trips from the lab and back.
+
+    Every trip may use the whole day, but lasts at most the stability limit (departure to
+    return), and the next trip leaves the lab after the previous one is back: after lunch
+    (taken at the lab between the middle trips) or after ``reload_minutes``.
+    """
+    trips: list[Trip] = []
+    chains: list[tuple[int, int, int]] = []
+    S = cfg.stability_minutes * 60
+    for d, day in enumerate(days):
+        for a in analysts:
+            if day in a.absent:
+                continue
+            start, end = _sec(a.day_start), _sec(a.day_end)
+            if end <= start:
+                continue
+            L = cfg.lunch_minutes * 60
+            work = end - start - L
+            k = max(2 if L and end - start > 4 * 3600 else 1, math.ceil(work / S) if S else 1)
+            lunch_after = k // 2 if L else -1
+            first = len(trips)
+            for i in range(k):
+                trips.append(Trip(a, d, day, i + 1, d * DAY + start, d * DAY + end))
+                if i:
+                    gap = L if i == lunch_after else cfg.reload_minutes * 60
+                    chains.append((first + i - 1, first + i, gap))
+    return trips, chains
+
+
+def preferred_weekdays(text: str) -> tuple[set[int], set[dt.date]]:
+    wds, dates = set(), set()
+    for part in text.replace(";", ",").replace(" ", ",").split(","):
+        p = part.strip().lower()
+        if not p:
+            continue
+        if p[:3] in WEEKDAYS_DA:
+            wds.add(WEEKDAYS_DA[p[:3]])
+        else:
+            try:
+                dates.add(dt.date.fromisoformat(p))
+            except ValueError:
+                pass
+    return wds, dates
+
+
+def plan(lab: tuple[float, float], days: list[dt.date], analysts: list[PlanAnalyst],
+         requests: list[PlanRequest], source: DistanceSource, cfg: PlanConfig,
+         next_working_day=None, time_limit_s: float = 10.0, progress=None,
+         cancel_event=None) -> PlanOutcome:
+    unplanned: list[tuple[int, str]] = []
+    if not days:
+        return PlanOutcome([], [(r.id, "ingen hverdage i perioden") for r in requests], 0, 0,
+                           0.0, "tom")
+    day_index = {d: i for i, d in enumerate(days)}
+    trips, chains = make_trips(analysts, days, cfg)
+
+    # -- requests → groups (one stop per address and compatible days)
+    cands = []
+    for r in requests:
+        if r.lat is None or r.lon is None:
+            unplanned.append((r.id, "ingen position for adressen (geokod den eller indtast "
+                                    "koordinater)"))
+            continue
+        if r.locked_date is not None:
+            if r.locked_date not in day_index:
+                continue  # locked outside the period: not ours to move
+            allowed_days = {r.locked_date}
+        else:
+            first_ok = (next_working_day(r.received) if next_working_day
+                        else r.received + dt.timedelta(days=1))
+            if r.earliest and r.earliest > first_ok:
+                first_ok = r.earliest
+            allowed_days = {d for d in days if first_ok <= d <= r.deadline}
+            if r.deadline < days[0]:
+                unplanned.append((r.id, f"fristen {r.deadline.isoformat()} er overskredet"))
+                continue
+            if not allowed_days:
+                if first_ok > days[-1]:
+                    continue  # not yet due in this period
+                unplanned.append((r.id, f"fristen {r.deadline.isoformat()} kan ikke overholdes: "
+                                        "ingen hverdag i perioden før fristen"))
+                continue
+        cands.append((r, allowed_days))
+
+    groups: list[dict] = []
+    by_loc: dict[tuple, list[dict]] = {}
+    for r, allowed in cands:
+        key = (round(r.lat, 5), round(r.lon, 5))
+        placed = False
+        for g in by_loc.get(key, []):
+            lock_key = (r.locked_date, r.locked_start, r.locked_end)
+            if g["lock"] != lock_key:
+                continue
+            inter = g["days"] & allowed
+            if inter:
+                g["days"] = inter
+                g["reqs"].append(r)
+                placed = True
+                break
+        if not placed:
+            g = {"reqs": [r], "days": set(allowed), "lock": (r.locked_date, r.locked_start,
+                                                              r.locked_end), "key": key}
+            groups.append(g)
+            by_loc.setdefault(key, []).append(g)
+
+    # -- matrices over lab + distinct positions
+    locs = [lab] + [g["key"] for g in groups]
+    m = source.matrix(locs)
+    km_cost = m.km * cfg.km_rate_kr + m.ferry_minutes * cfg.minute_rate_kr
+    cost = np.rint(km_cost * 100).astype(np.int64)
+    travel = np.ceil(m.minutes * 60).astype(np.int64)
+
+    ekg_ok = [i for i, t in enumerate(trips) if "ekg" in t.analyst.skills]
+    trip_by_day: dict[int, list[int]] = {}
+    for i, t in enumerate(trips):
+        trip_by_day.setdefault(t.day_index, []).append(i)
+
+    jobs: list[model.Job] = []
+    job_groups: list[dict] = []
+    for gi, g in enumerate(groups):
+        reqs = g["reqs"]
+        n = len(reqs)
+        ekg = any(r.ekg for r in reqs)
+        service = (cfg.service_minutes + cfg.sampling_minutes * n
+                   + (cfg.ekg_minutes if ekg else 0)) * 60
+        loc = gi + 1
+        allowed_trips = [i for d in sorted(day_index[x] for x in g["days"])
+                         for i in trip_by_day.get(d, [])]
+        if ekg:
+            allowed_trips = [i for i in allowed_trips if i in set(ekg_ok)]
+        deadline = min(r.deadline for r in reqs)
+        if not allowed_trips:
+            who = "ingen bioanalytiker med EKG ledig" if ekg else "ingen bioanalytiker ledig"
+            for r in reqs:
+                unplanned.append((r.id, f"fristen {r.deadline.isoformat()} kan ikke overholdes: "
+                                        f"{who}" if r.locked_date is None else
+                                  f"den låste dag {r.locked_date.isoformat()}: {who}"))
+            continue
+        stab = min([r.stability_minutes for r in reqs if r.stability_minutes] or [None]) \
+            if any(r.stability_minutes for r in reqs) else None
+        ws = max([_sec(r.window_start) for r in reqs if r.window_start] or [0])
+        we = min([_sec(r.window_end) for r in reqs if r.window_end] or [DAY])
+        if g["lock"][0] is not None:
+            ws = max(ws, _sec(g["lock"][1]))
+            we = min(we, _sec(g["lock"][2]))
+        windows = []
+        vehicles = []
+        to_loc = travel[0, loc]
+        back = travel[loc, 0]
+        for i in allowed_trips:
+            t = trips[i]
+            base = t.day_index * DAY
+            lo = max(t.start + to_loc, base + ws)
+            hi = min(t.end - service - back, base + we)
+            if hi >= lo:
+                windows.append((lo, hi))
+                vehicles.append(i)
+        if not vehicles:
+            for r in reqs:
+                unplanned.append((r.id, "tidsvinduet kan ikke nås inden for bioanalytikernes "
+                                        "arbejdstid (eller prøvernes holdbarhed)"))
+            continue
+        within = deadline <= days[-1] or g["lock"][0] is not None
+        penalty = int((cfg.deadline_penalty_kr if within else cfg.later_penalty_kr) * 100 * n)
+        # soft costs per vehicle
+        wds, dates = set(), set()
+        for r in reqs:
+            a, b = preferred_weekdays(r.preferred_days)
+            wds |= a
+            dates |= b
+        area = source.ferries.area(*g["key"])
+        area_wd = cfg.area_days.get(area)
+        regular = next((r.regular_analyst for r in reqs if r.regular_analyst), None)
+        first_day = min(day_index[x] for x in g["days"])
+        vp = {}
+        for i in vehicles:
+            t = trips[i]
+            p = 0.0
+            if (wds or dates) and not (t.date.weekday() in wds or t.date in dates):
+                p += cfg.preferred_day_kr
+            if area_wd is not None and t.date.weekday() != area_wd:
+                p += cfg.area_day_kr
+            if regular is not None and t.analyst.id != regular:
+                p += cfg.same_analyst_kr
+            p += cfg.per_day_later_kr * (t.day_index - first_day)
+            if p:
+                vp[i] = int(round(p * 100))
+        max_to_end = None
+        if stab and stab < cfg.stability_minutes:
+            max_to_end = service + stab * 60
+        jobs.append(model.Job(loc=loc, service=service, demand=n, penalty=penalty,
+                              vehicles=vehicles, windows=windows, vehicle_penalty=vp,
+                              max_to_end=max_to_end, key=gi))
+        job_groups.append(g)
+
+    span = cfg.stability_minutes * 60 if cfg.stability_minutes else None
+    vehicles = [model.Vehicle(start=t.start, end=t.end, capacity=t.analyst.capacity,
+                              max_span=span, key=i) for i, t in enumerate(trips)]
+    problem = model.Problem(cost=cost, travel=travel, jobs=jobs, vehicles=vehicles, depot=0,
+                            chains=chains)
+    sol = model.solve(problem, time_limit_s=time_limit_s, progress=progress,
+                      cancel_event=cancel_event)
+
+    for j in sol.dropped:
+        g = job_groups[j]
+        for r in g["reqs"]:
+            if r.locked_date is not None:
+                why = (f"den låste tid {r.locked_date.isoformat()} "
+                       f"{r.locked_start:%H:%M}–{r.locked_end:%H:%M} kan ikke holdes")
+            elif r.deadline <= days[-1]:
+                why = (f"fristen {r.deadline.isoformat()} kan ikke overholdes: ikke plads på "
+                       "ruterne (tid eller kapacitet)")
+            else:
+                why = (f"ikke planlagt i perioden; fristen {r.deadline.isoformat()} ligger efter "
+                       "perioden")
+            unplanned.append((r.id, why))
+
+    # -- assemble routes per (analyst, day)
+    per_day: dict[tuple, list[tuple[Trip, list[model.Stop], int, int]]] = {}
+    for v, stops in enumerate(sol.routes):
+        if not stops:
+            continue
+        t = trips[v]
+        per_day.setdefault((t.analyst.id, t.date), []).append((t, stops, sol.starts[v],
+                                                                sol.ends[v]))
+    routes = []
+    W = cfg.reply_window_minutes * 60
+    for (aid, date), parts in per_day.items():
+        parts.sort(key=lambda p: p[0].start)
+        out_stops: list[PlannedStop] = []
+        total_km = total_ferry = 0.0
+        first_start = None
+        last_end = None
+        for trip_no, (t, stops, start, end) in enumerate(parts, start=1):
+            prev = 0
+            base = t.day_index * DAY
+            for st in stops:
+                job = jobs[st.job]
+                g = job_groups[st.job]
+                loc = job.loc
+                leg = m.leg(prev, loc)
+                total_km += leg.km
+                total_ferry += leg.ferry_minutes
+                arr = st.arrival - base
+                if job_groups[st.job]["lock"][0] is not None:
+                    rs, re_ = g["lock"][1], g["lock"][2]
+                else:
+                    ws = max(_sec(t.analyst.day_start), (arr - W // 2) // 1800 * 1800)
+                    rs, re_ = _time(ws), _time(min(ws + W, DAY - 60))
+                out_stops.append(PlannedStop(
+                    [r.id for r in g["reqs"]], trip_no, _time(arr), g["key"][0], g["key"][1],
+                    leg.km, leg.minutes, leg.ferry_minutes, leg.ferry_link,
+                    job.service // 60, rs, re_))
+                prev = loc
+            back = m.leg(prev, 0)
+            total_km += back.km
+            total_ferry += back.ferry_minutes
+            # leave the lab as late as the first stop allows
+            dep = stops[0].arrival - travel[0, jobs[stops[0].job].loc] - base
+            arr_lab = end - base
+            first_start = dep if first_start is None else first_start
+            last_end = arr_lab
+        routes.append(PlannedRoute(aid, date, out_stops, total_km,
+                                   int(round((last_end - first_start) / 60)), total_ferry,
+                                   _time(first_start), _time(last_end), len(parts) - 1))
+    routes.sort(key=lambda r: (r.date, r.analyst_id))
+    return PlanOutcome(routes, unplanned, sol.objective / 100.0, sol.solutions_found,
+                       sol.seconds, sol.status)
