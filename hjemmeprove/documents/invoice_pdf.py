@@ -22,6 +22,7 @@ def render(doc: InvoiceDoc) -> bytes:
     word = "Kreditnota" if doc.is_credit else "Faktura"
     pdf = SimpleDocTemplate(buf, pagesize=A4, leftMargin=20 * mm, rightMargin=20 * mm,
                             topMargin=18 * mm, bottomMargin=18 * mm, invariant=1,
+                            initialFontName=FONT,
                             title=f"{word} {doc.ref}", author=doc.seller.name)
     n, small = st["Normal"], st["Small"]
     s, b = doc.seller, doc.buyer
@@ -38,7 +39,7 @@ def render(doc: InvoiceDoc) -> bytes:
              + (f"<br/>Ordrenr.: {b.order_reference}" if b.order_reference else ""))
     head = Table([[Paragraph("<b>Sælger</b>", small), Paragraph("<b>Køber</b>", small)],
                   [Paragraph(seller, n), Paragraph(buyer, n)]], colWidths=[85 * mm, 85 * mm])
-    head.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP")]))
+    head.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("FONT", (0, 0), (-1, -1), FONT)]))
     draft = doc.number is None
     facts = [
         [f"{word}nr.", doc.ref if not draft else "KLADDE – ikke udstedt"],
@@ -54,7 +55,7 @@ def render(doc: InvoiceDoc) -> bytes:
                       "fastsættes ved udstedelse"])
     ft = Table([[Paragraph(k, n), Paragraph(v, n)] for k, v in facts],
                colWidths=[45 * mm, 125 * mm])
-    ft.setStyle(TableStyle([("TOPPADDING", (0, 0), (-1, -1), 1),
+    ft.setStyle(TableStyle([("TOPPADDING", (0, 0), (-1, -1), 1), ("FONT", (0, 0), (-1, -1), FONT),
                             ("BOTTOMPADDING", (0, 0), (-1, -1), 1)]))
 
     rows = [["Tekst", "Antal", "Enhed", "Pris", "Beløb"]]
@@ -83,6 +84,9 @@ def render(doc: InvoiceDoc) -> bytes:
              Spacer(1, 6 * mm), ft, Spacer(1, 6 * mm), lt, Spacer(1, 4 * mm)]
     if vat_text:
         story.append(Paragraph(vat_text, small))
+    for key, value in doc.settings:
+        if key in ("BEMÆRK", "Planlagte km"):
+            story.append(Paragraph(f'<font color="#b00000"><b>{key}:</b> {value}</font>', small))
     story.append(Paragraph(
         f"Blodprøvetagning i eget hjem efter rammeaftale og standardaftale "
         f"{doc.agreement_reference}, beregnet efter Bilag 2. Specifikation: se den "

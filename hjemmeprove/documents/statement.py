@@ -14,7 +14,7 @@ from decimal import Decimal
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4, landscape
 from reportlab.lib.units import mm
-from reportlab.platypus import LongTable, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus import KeepTogether, LongTable, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from hjemmeprove.billing.docmodel import OUTCOME_TEXT, InvoiceDoc
 from hjemmeprove.documents.common import FONT, FONT_BOLD, date_short, kr, number, styles
@@ -39,6 +39,7 @@ def render_pdf(doc: InvoiceDoc) -> bytes:
     pdf = SimpleDocTemplate(buf, pagesize=landscape(A4), leftMargin=15 * mm,
                             rightMargin=15 * mm, topMargin=15 * mm, bottomMargin=15 * mm,
                             title=_title(doc), author=doc.seller.name, invariant=1,
+                            initialFontName=FONT,
                             subject=f"{doc.buyer.name} {doc.month}")
     small = st["Small"]
     story = [Paragraph(_title(doc), st["Heading1"]),
@@ -75,12 +76,12 @@ def render_pdf(doc: InvoiceDoc) -> bytes:
         ("ALIGN", (4, 0), (-1, -1), "RIGHT"), ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
         ("TOPPADDING", (0, 0), (-1, -1), 1.5), ("BOTTOMPADDING", (0, 0), (-1, -1), 1.5),
     ]))
-    story += [t, Spacer(1, 5 * mm), Paragraph("Fakturalinjer", st["Heading3"]),
-              _lines_table(doc), Spacer(1, 5 * mm),
-              Paragraph("Anvendte indstillinger og kilder", st["Heading3"])]
+    story += [t, Spacer(1, 5 * mm),
+              KeepTogether([Paragraph("Fakturalinjer", st["Heading3"]), _lines_table(doc)]),
+              Spacer(1, 5 * mm), Paragraph("Anvendte indstillinger og kilder", st["Heading3"])]
     story.append(Table([[Paragraph(k, small), Paragraph(v, small)] for k, v in doc.settings],
                        colWidths=[70 * mm, 180 * mm], style=TableStyle([
-                           ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                           ("VALIGN", (0, 0), (-1, -1), "TOP"), ("FONT", (0, 0), (-1, -1), FONT),
                            ("TOPPADDING", (0, 0), (-1, -1), 1),
                            ("BOTTOMPADDING", (0, 0), (-1, -1), 1)])))
 

@@ -63,7 +63,7 @@ def render(stats) -> bytes:
     register_fonts()
     buf = io.BytesIO()
     page_w, page_h = landscape(A4)
-    c = pdfcanvas.Canvas(buf, pagesize=(page_w, page_h), invariant=1)
+    c = pdfcanvas.Canvas(buf, pagesize=(page_w, page_h), invariant=1, initialFontName=FONT)
     c.setTitle(f"Opfølgning {stats.year}: blodprøvetagning i eget hjem")
     c.setFont(FONT_BOLD, 14)
     c.drawString(15 * mm, page_h - 15 * mm,
