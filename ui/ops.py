@@ -48,6 +48,11 @@ class Progress:
     def cancel(self) -> None:
         self._cancel.set()
 
+    @property
+    def event(self) -> threading.Event:
+        """Set when the user cancels; hand it to core functions that take cancel_event."""
+        return self._cancel
+
     def check(self) -> None:
         if self.cancelled:
             raise Cancelled()

@@ -50,6 +50,8 @@ class RouteMap(QGraphicsView):
         self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
         self.setBackgroundBrush(QBrush(QColor("#dbe9f4")))  # sea
         self.setMinimumSize(300, 250)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.route_items: list = []
         self.stop_items: list = []
         self._draw_background()
@@ -165,7 +167,8 @@ class RouteMap(QGraphicsView):
         painter.setPen(QColor("#555"))
         vp = self.viewport().rect()
         painter.drawText(vp.adjusted(4, 0, -4, -3),
-                         Qt.AlignmentFlag.AlignBottom | Qt.AlignmentFlag.AlignRight, ATTRIBUTION)
+                         int(Qt.AlignmentFlag.AlignBottom | Qt.AlignmentFlag.AlignRight
+                             | Qt.TextFlag.TextWordWrap), ATTRIBUTION)
         painter.restore()
 
 

@@ -1,19 +1,414 @@
-"""Fakturering (shell until the core service is wired in)."""
+"""Fakturering: pick a month, see per municipality the lines and totals, make drafts, preview
+the statement and invoice PDF inside the program (QtPdf), issue, export the e-invoice, credit."""
 
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+from PySide6.QtCore import QBuffer, QByteArray, QIODevice, Qt
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QComboBox,
+    QFileDialog,
+    QGroupBox,
+    QHBoxLayout,
+    QInputDialog,
+    QLabel,
+    QPushButton,
+    QSplitter,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
-from ui.widgets import Unavailable, title
+from ui import fmt
+from ui.errors import show_error, show_info
+from ui.models.table import ROW_ROLE, Column, RowTableModel, sorted_proxy
+from ui.ops import Op
+from ui.signals import emit_changed, hub
+from ui.widgets import Unavailable, service_or_none, table_view, title
+
+try:  # the pyside6-pdf wheel
+    from PySide6.QtPdf import QPdfDocument
+    from PySide6.QtPdfWidgets import QPdfView
+except ImportError:  # pragma: no cover - shown as "ikke tilgængelig"
+    QPdfDocument = QPdfView = None
+
+STATUS_DA = {"draft": "Kladde", "issued": "Udstedt"}
+KIND_DA = {"invoice": "Faktura", "credit_note": "Kreditnota"}
+
+BILL_COLUMNS = [
+    Column("Kommune", lambda b: f"{b.municipality_name} ({b.municipality_code})"),
+    Column("Besøg", lambda b: str(len(b.items)), sort=lambda b: len(b.items), right=True),
+    Column("Fakturerbare", lambda b: str(b.billable_count), sort=lambda b: b.billable_count,
+           right=True),
+    Column("Mangler udfald", lambda b: str(len(b.missing)) if b.missing else "",
+           sort=lambda b: len(b.missing), right=True,
+           color=lambda b: "#c62828" if b.missing else None),
+    Column("I alt", lambda b: fmt.kr(b.total), sort=lambda b: b.total, right=True),
+    Column("Bemærk", lambda b: "; ".join(
+        (["planlagte km"] if b.planned_km else []) + (["eksempeltakst"] if b.example_rates
+                                                       else [])),
+        color=lambda b: "#b26a00" if (b.planned_km or b.example_rates) else None),
+]
+LINE_COLUMNS = [
+    Column("Tekst", lambda ln: ln.text),
+    Column("Antal", lambda ln: fmt.num(ln.quantity, 0 if ln.unit == "stk." else 3) +
+           f" {ln.unit}", sort=lambda ln: ln.quantity, right=True),
+    Column("Sats", lambda ln: fmt.num(ln.rate, 2), sort=lambda ln: ln.rate, right=True),
+    Column("Beløb", lambda ln: fmt.kr(ln.amount), sort=lambda ln: ln.amount, right=True),
+]
+INVOICE_COLUMNS = [
+    Column("Nr.", lambda i: str(i.number) if i.number else "—", sort=lambda i: i.number or 0,
+           right=True),
+    Column("Type", lambda i: KIND_DA.get(i.kind, i.kind)),
+    Column("Kommune", lambda i: i.municipality_name),
+    Column("Status", lambda i: STATUS_DA.get(i.status, i.status) +
+           (" (krediteret)" if i.credited_by_id else ""),
+           color=lambda i: "#2e7d32" if i.status == "issued" else "#555"),
+    Column("Udstedt", lambda i: fmt.date(i.issue_date)),
+    Column("Forfald", lambda i: fmt.date(i.due_date)),
+    Column("I alt", lambda i: fmt.kr(i.total), sort=lambda i: i.total, right=True),
+]
+
+
+def _months_back(today: dt.date, n: int = 15) -> list[str]:
+    y, m = today.year, today.month
+    out = []
+    for _ in range(n):
+        out.append(f"{y}-{m:02d}")
+        m -= 1
+        if m == 0:
+            y, m = y - 1, 12
+    return out
+
+
+class PdfPreview(QWidget):
+    """Shows PDF bytes inside the program (QtPdf)."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        if QPdfView is None:
+            lay.addWidget(Unavailable("PDF-visning", "Pakken pyside6-pdf mangler."))
+            self.view = None
+            return
+        self.doc = QPdfDocument(self)
+        self.view = QPdfView(self)
+        self.view.setDocument(self.doc)
+        self.view.setPageMode(QPdfView.PageMode.MultiPage)
+        self.view.setZoomMode(QPdfView.ZoomMode.FitToWidth)
+        lay.addWidget(self.view)
+        self._buffer = None
+        self.data = b""
+
+    def show_pdf(self, data: bytes) -> None:
+        self.data = data
+        if self.view is None:
+            return
+        self.doc.close()
+        self._buffer = QBuffer(self)
+        self._buffer.setData(QByteArray(data))
+        self._buffer.open(QIODevice.OpenModeFlag.ReadOnly)
+        self.doc.load(self._buffer)
+
+    def page_count(self) -> int:
+        return self.doc.pageCount() if self.view is not None else 0
+
+    def clear(self) -> None:
+        self.data = b""
+        if self.view is not None:
+            self.doc.close()
 
 
 class BillingView(QWidget):
+    areas = {"billing", "rates", "day_close"}
+
     def __init__(self, app, parent=None, today: dt.date | None = None):
         super().__init__(parent)
         self.app = app
-        self.today = today
+        self.today = today or dt.date.today()
+        self.bills = []
+        self.invoices = []
+        self.documents: dict[str, tuple[str, bytes]] = {}
         lay = QVBoxLayout(self)
-        lay.addWidget(title("Fakturering", "Månedens opgørelser, fakturaer, e-faktura og kreditnotaer."))
-        lay.addWidget(Unavailable("Fakturering", "Kernens tjeneste er endnu ikke færdig."), 1)
+        lay.addWidget(title("Fakturering", "Pr. kommune og kalendermåned (efter prøvetagnings"
+                                           "dato): specificeret opgørelse og faktura (§10)."))
+        self.billing, why = service_or_none(app, "billing")
+        self._loaded = False
+        if self.billing is None:
+            lay.addWidget(Unavailable("Fakturering", why), 1)
+            self._loaded = True
+            return
+        bar = QHBoxLayout()
+        self.month = QComboBox()
+        for ym in _months_back(self.today):
+            self.month.addItem(fmt.month(ym).capitalize(), ym)
+        self.month.setCurrentIndex(1)  # last month: the one to bill
+        self.compute_button = QPushButton("Beregn")
+        self.run_button = QPushButton("Dan kladder")
+        self.run_button.setToolTip("Danner (eller fornyer) månedens fakturakladder")
+        bar.addWidget(QLabel("Måned:"))
+        bar.addWidget(self.month)
+        bar.addWidget(self.compute_button)
+        bar.addWidget(self.run_button)
+        bar.addStretch(1)
+        self.status = QLabel()
+        bar.addWidget(self.status)
+        lay.addLayout(bar)
+
+        split = QSplitter(Qt.Orientation.Horizontal)
+        left = QWidget()
+        lv = QVBoxLayout(left)
+        lv.setContentsMargins(0, 0, 0, 0)
+        box = QGroupBox("Før udstedelse: linjer og totaler pr. kommune")
+        bv = QVBoxLayout(box)
+        self.bill_model = RowTableModel(BILL_COLUMNS)
+        self.bill_table = table_view(sorted_proxy(self.bill_model, self))
+        bv.addWidget(self.bill_table, 2)
+        self.line_model = RowTableModel(LINE_COLUMNS)
+        self.line_table = table_view(sorted_proxy(self.line_model, self))
+        bv.addWidget(self.line_table, 2)
+        self.notes = QLabel()
+        self.notes.setWordWrap(True)
+        self.notes.setStyleSheet("color: #444;")
+        bv.addWidget(self.notes)
+        lv.addWidget(box, 3)
+        ibox = QGroupBox("Fakturaer og kreditnotaer for måneden")
+        iv = QVBoxLayout(ibox)
+        self.inv_model = RowTableModel(INVOICE_COLUMNS)
+        self.inv_table = table_view(sorted_proxy(self.inv_model, self))
+        iv.addWidget(self.inv_table)
+        h = QHBoxLayout()
+        self.issue_button = QPushButton("Udsted")
+        self.export_button = QPushButton("Eksportér e-faktura…")
+        self.files_button = QPushButton("Gem filer…")
+        self.credit_button = QPushButton("Kreditnota…")
+        for b in (self.issue_button, self.export_button, self.files_button, self.credit_button):
+            b.setEnabled(False)
+            h.addWidget(b)
+        h.addStretch(1)
+        iv.addLayout(h)
+        lv.addWidget(ibox, 2)
+        split.addWidget(left)
+
+        right = QWidget()
+        rv = QVBoxLayout(right)
+        rv.setContentsMargins(0, 0, 0, 0)
+        toggle = QHBoxLayout()
+        self.show_invoice = QPushButton("Faktura")
+        self.show_statement = QPushButton("Opgørelse")
+        group = QButtonGroup(self)
+        for b in (self.show_invoice, self.show_statement):
+            b.setCheckable(True)
+            group.addButton(b)
+            toggle.addWidget(b)
+        self.show_invoice.setChecked(True)
+        toggle.addStretch(1)
+        rv.addLayout(toggle)
+        self.preview = PdfPreview()
+        rv.addWidget(self.preview, 1)
+        split.addWidget(right)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 2)
+        self.splitter = split
+        lay.addWidget(split, 1)
+
+        self.compute_button.clicked.connect(self.compute)
+        self.run_button.clicked.connect(self.run_month)
+        self.month.currentIndexChanged.connect(self.reload)
+        self.bill_table.selectionModel().currentRowChanged.connect(self._bill_selected)
+        self.inv_table.selectionModel().currentRowChanged.connect(self._invoice_selected)
+        self.issue_button.clicked.connect(self.issue)
+        self.export_button.clicked.connect(lambda: self.export_einvoice())
+        self.files_button.clicked.connect(lambda: self.save_files())
+        self.credit_button.clicked.connect(lambda: self.credit())
+        self.show_invoice.toggled.connect(self._show_doc)
+        hub().changed.connect(lambda areas: self.reload() if areas & self.areas
+                              and self._loaded else None)
+
+    # --- loading ----------------------------------------------------------------------------
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if not self._loaded:
+            self._loaded = True
+            self.reload()
+
+    def current_month(self) -> str:
+        return self.month.currentData()
+
+    def set_month(self, ym: str) -> None:
+        i = self.month.findData(ym)
+        if i < 0:
+            self.month.addItem(fmt.month(ym).capitalize(), ym)
+            i = self.month.count() - 1
+        self.month.setCurrentIndex(i)
+
+    def reload(self) -> None:
+        self.compute()
+
+    def compute(self) -> None:
+        month = self.current_month()
+        billing = self.billing
+
+        def work():
+            bills = billing.preview(month)
+            if isinstance(bills, tuple):  # tolerate (bills, shares)
+                bills = bills[0]
+            return bills, billing.list_invoices(month)
+
+        self.status.setText("Beregner…")
+        Op(self, work).success(self._computed).failure(self._failed).run_in_background()
+
+    def _failed(self, exc) -> None:
+        self.status.setText("")
+        self.bill_model.set_rows([])
+        self.line_model.set_rows([])
+        self.notes.setText(f'<span style="color:#c62828">{exc}</span>')
+        from hjemmeprove.errors import HjemmeproveError
+        if not isinstance(exc, HjemmeproveError):
+            show_error(self, exc)
+
+    def _computed(self, result) -> None:
+        bills, invoices = result
+        self.bills = bills
+        self.bill_model.set_rows(bills)
+        self.bill_table.resizeColumnsToContents()
+        total = sum((b.total for b in bills), start=0)
+        missing = sum(len(b.missing) for b in bills)
+        self.status.setText(f"{len(bills)} kommuner, i alt {fmt.kr(total)}" +
+                            (f" · {missing} besøg mangler udfald" if missing else ""))
+        self._set_invoices(invoices)
+        if bills:
+            self.bill_table.selectRow(0)
+            self._bill_selected(self.bill_table.currentIndex(), None)
+        else:
+            self.line_model.set_rows([])
+            self.notes.setText("Ingen besøg at fakturere i måneden.")
+
+    def _set_invoices(self, invoices) -> None:
+        self.invoices = invoices
+        self.inv_model.set_rows(invoices)
+        self.inv_table.resizeColumnsToContents()
+        if invoices:
+            self.inv_table.selectRow(0)
+        else:
+            self.preview.clear()
+            for b in (self.issue_button, self.export_button, self.files_button,
+                      self.credit_button):
+                b.setEnabled(False)
+
+    def bill_for(self, code: int):
+        return next((b for b in self.bills if b.municipality_code == code), None)
+
+    def _bill_selected(self, current, _prev) -> None:
+        if not current.isValid():
+            return
+        bill = current.data(ROW_ROLE)
+        self.line_model.set_rows(bill.lines)
+        self.line_table.resizeColumnsToContents()
+        parts = [f"<b>I alt {fmt.kr(bill.total)}</b>"]
+        if bill.missing:
+            names = ", ".join(f"{fmt.date(m.date)} {m.citizen_name}" for m in bill.missing[:6])
+            parts.append(f'<span style="color:#c62828">Mangler udfald: {names}'
+                         f'{" …" if len(bill.missing) > 6 else ""}</span>')
+        parts += bill.notes
+        parts.append("Indstillinger: " + "; ".join(f"{k}: {v}" for k, v in bill.settings))
+        self.notes.setText("<br>".join(parts))
+
+    def current_invoice(self):
+        idx = self.inv_table.currentIndex()
+        return idx.data(ROW_ROLE) if idx.isValid() else None
+
+    def _invoice_selected(self, current, _prev) -> None:
+        inv = current.data(ROW_ROLE) if current.isValid() else None
+        self.issue_button.setEnabled(bool(inv and inv.status == "draft"))
+        self.export_button.setEnabled(inv is not None)
+        self.files_button.setEnabled(inv is not None)
+        self.credit_button.setEnabled(bool(inv and inv.status == "issued"
+                                           and inv.kind == "invoice" and not inv.credited_by_id))
+        if inv is None:
+            return
+        Op(self, lambda: self.billing.documents(inv.id)).success(self._got_documents) \
+            .run_in_background()
+
+    def _got_documents(self, documents) -> None:
+        self.documents = documents
+        self._show_doc()
+
+    def _show_doc(self, *_args) -> None:
+        kind = "invoice_pdf" if self.show_invoice.isChecked() else "statement_pdf"
+        if kind in self.documents:
+            self.preview.show_pdf(self.documents[kind][1])
+
+    # --- actions ----------------------------------------------------------------------------
+
+    def run_month(self) -> None:
+        month = self.current_month()
+        Op(self, lambda: self.billing.run(month)).with_progress(
+            f"Danner fakturakladder for {fmt.month(month)}…") \
+            .success(lambda _r: (emit_changed("billing"),)).run_in_background()
+
+    def issue(self) -> None:
+        inv = self.current_invoice()
+        if inv is None:
+            return
+        Op(self, lambda: self.billing.issue(inv.id)).success(self._issued).run_in_background()
+
+    def _issued(self, info) -> None:
+        emit_changed("billing")
+        show_info(self, "Udstedt", f"Faktura nr. {info.number} til {info.municipality_name} er "
+                                   f"udstedt ({fmt.kr(info.total)}).")
+
+    def export_einvoice(self, path: str | None = None) -> None:
+        inv = self.current_invoice()
+        if inv is None or "oioubl" not in self.documents:
+            return
+        filename, content = self.documents["oioubl"]
+        if path is None:
+            path, _ = QFileDialog.getSaveFileName(self, "Eksportér e-faktura (OIOUBL)",
+                                                  filename, "OIOUBL (*.xml)")
+            if not path:
+                return
+        Op(self, lambda: Path(path).write_bytes(content)) \
+            .success(lambda _n: show_info(self, "Eksporteret", f"E-fakturaen er gemt i {path}")) \
+            .run_in_background()
+
+    def save_files(self, folder: str | None = None) -> None:
+        inv = self.current_invoice()
+        if inv is None:
+            return
+        if folder is None:
+            folder = QFileDialog.getExistingDirectory(self, "Gem opgørelse og faktura i mappe")
+            if not folder:
+                return
+        Op(self, lambda: self.billing.write_files(inv.id, folder)) \
+            .success(lambda files: show_info(self, "Gemt", "\n".join(files.values()))) \
+            .run_in_background()
+
+    def credit(self, reason: str | None = None) -> None:
+        inv = self.current_invoice()
+        if inv is None:
+            return
+        if reason is None:
+            reason, ok = QInputDialog.getText(self, "Kreditnota",
+                                              f"Årsag til kreditering af faktura {inv.number}:")
+            if not ok:
+                return
+        Op(self, lambda: self.billing.credit_note(inv.id, reason)) \
+            .success(lambda _r: emit_changed("billing")).run_in_background()
+
+    def save_layout(self, s, key: str) -> None:
+        if hasattr(self, "splitter"):
+            s.setValue(f"{key}/splitter", self.splitter.saveState())
+
+    def restore_layout(self, s, key: str) -> None:
+        state = s.value(f"{key}/splitter")
+        if state is not None and hasattr(self, "splitter"):
+            self.splitter.restoreState(state)
+
+
+_ = QTabWidget

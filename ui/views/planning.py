@@ -1,19 +1,540 @@
-"""Planlægning (shell until the core service is wired in)."""
+"""Planlægning: a board of working days × bioanalysts with each route's stops, km and times;
+the map of a day's routes; drag a visit to another bioanalyst or day (the core checks the
+constraints and the board shows its answer); lock/unlock; "Optimér" in the background with
+progress, the best cost so far and Annullér; print route sheets, citizen letters and replies.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+from PySide6.QtCore import QDate, QMimeData, Qt, Signal
+from PySide6.QtGui import QColor, QDrag
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QDateEdit,
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMenu,
+    QPushButton,
+    QScrollArea,
+    QSpinBox,
+    QSplitter,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
-from ui.widgets import Unavailable, title
+from ui import fmt
+from ui.errors import show_error, show_info
+from ui.map.widget import ROUTE_COLORS, MapRoute, MapStop, RouteMap
+from ui.ops import Op
+from ui.signals import emit_changed, hub
+from ui.widgets import Unavailable, service_or_none, title
+
+MIME = "application/x-hjemmeprove-visit"
+VISIT_ROLE = Qt.ItemDataRole.UserRole + 10
+
+
+def _stop_text(n: int, stop) -> str:
+    lock = "🔒 " if stop.locked else ""
+    when = fmt.clock(stop.arrival)
+    return f"{n}. {when}  {lock}{stop.citizen_name}"
+
+
+def _stop_tooltip(stop) -> str:
+    w0, w1 = stop.window
+    window = f"{fmt.clock(w0)}–{fmt.clock(w1)}" if w0 and w1 else "intet svar sendt"
+    parts = [f"<b>{stop.citizen_name}</b> ({stop.cpr_masked})", stop.address,
+             f"Ankomst {fmt.clock(stop.arrival)}, tidsvindue {window}",
+             f"Delstrækning {fmt.num(stop.leg_km, 1)} km"]
+    if stop.leg_ferry_minutes:
+        parts.append(f"Færge {fmt.num(stop.leg_ferry_minutes, 0)} min ({stop.ferry_link})")
+    if stop.ekg:
+        parts.append("EKG")
+    if stop.access_info:
+        parts.append(f"Adgang: {stop.access_info}")
+    if stop.locked:
+        parts.append("Låst: svar er sendt, besøget bliver i sit tidsvindue")
+    if stop.position_quality == "approximate":
+        parts.append("Position: omtrentlig (postnummer)")
+    return "<br>".join(parts)
+
+
+class StopList(QListWidget):
+    """The stops of one route; visits can be dragged out and dropped on another route."""
+
+    dropped = Signal(int, int, object)  # visit_id, analyst_id, day
+
+    def __init__(self, analyst_id: int, day: dt.date, parent=None):
+        super().__init__(parent)
+        self.analyst_id = analyst_id
+        self.day = day
+        self.setDragEnabled(True)
+        self.setAcceptDrops(True)
+        self.setDropIndicatorShown(True)
+        self.setDragDropMode(QAbstractItemView.DragDropMode.DragDrop)
+        self.setDefaultDropAction(Qt.DropAction.MoveAction)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+
+    def startDrag(self, actions) -> None:
+        item = self.currentItem()
+        if item is None or item.data(VISIT_ROLE) is None:
+            return
+        mime = QMimeData()
+        mime.setData(MIME, str(item.data(VISIT_ROLE)).encode())
+        drag = QDrag(self)
+        drag.setMimeData(mime)
+        drag.exec(Qt.DropAction.MoveAction)
+
+    def dragEnterEvent(self, event) -> None:
+        if event.mimeData().hasFormat(MIME):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dragMoveEvent(self, event) -> None:
+        if event.mimeData().hasFormat(MIME):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event) -> None:
+        if not event.mimeData().hasFormat(MIME):
+            event.ignore()
+            return
+        visit_id = int(bytes(event.mimeData().data(MIME)).decode())
+        event.setDropAction(Qt.DropAction.IgnoreAction)  # the board reloads from the core
+        event.accept()
+        self.dropped.emit(visit_id, self.analyst_id, self.day)
+
+
+class RouteCard(QFrame):
+    """One bioanalyst's day: header with km and times, and the stops."""
+
+    def __init__(self, analyst, day: dt.date, route, color: str, absent: bool, parent=None):
+        super().__init__(parent)
+        self.route = route
+        self.setObjectName("routeCard")
+        self.setStyleSheet(f"#routeCard {{ background: white; border: 1px solid #d0d5dd; "
+                           f"border-top: 3px solid {color}; border-radius: 3px; }}")
+        v = QVBoxLayout(self)
+        v.setContentsMargins(6, 4, 6, 4)
+        v.setSpacing(2)
+        if route is not None:
+            first = next((s.arrival for s in route.stops if s.arrival), None)
+            head = (f"<b>{len(route.stops)} besøg</b> · {fmt.num(route.km, 1)} km · "
+                    f"{route.minutes // 60}:{route.minutes % 60:02d} t")
+            if route.ferry_minutes:
+                head += f" · færge {fmt.num(route.ferry_minutes, 0)} min"
+            sub = f"Første ankomst {fmt.clock(first)}" if first else ""
+            if route.closed:
+                sub += " · afsluttet"
+        else:
+            head = "<i>fravær</i>" if absent else "<span style='color:#999'>ingen rute</span>"
+            sub = ""
+        self.header = QLabel(head)
+        self.header.setTextFormat(Qt.TextFormat.RichText)
+        v.addWidget(self.header)
+        if sub:
+            s = QLabel(sub)
+            s.setStyleSheet("color: #666; font-size: 11px;")
+            v.addWidget(s)
+        self.stops = StopList(analyst.id, day)
+        if route is not None:
+            for n, stop in enumerate(route.stops, start=1):
+                item = QListWidgetItem(_stop_text(n, stop))
+                item.setData(VISIT_ROLE, stop.visit_id)
+                item.setToolTip(_stop_tooltip(stop))
+                if stop.outcome:
+                    item.setForeground(QColor("#777"))
+                self.stops.addItem(item)
+        rows = max(2, self.stops.count())
+        self.stops.setFixedHeight(min(rows, 12) * 19 + 6)
+        v.addWidget(self.stops)
+        if absent:
+            self.setStyleSheet(self.styleSheet() + " #routeCard { background: #f3f3f3; }")
 
 
 class PlanningView(QWidget):
+    areas = {"planning", "requests", "settings", "day_close"}
+
     def __init__(self, app, parent=None, today: dt.date | None = None):
         super().__init__(parent)
         self.app = app
-        self.today = today
+        self.today = today or dt.date.today()
+        self.routes = []
+        self.analysts = []
+        self.absences = []
+        self.days: list[dt.date] = []
+        self.cards: dict[tuple[int, dt.date], RouteCard] = {}
+        self.last_move = None
+        self.last_plan = None
         lay = QVBoxLayout(self)
-        lay.addWidget(title("Planlægning", "Ruter pr. dag og bioanalytiker, kort, optimering og breve."))
-        lay.addWidget(Unavailable("Planlægning", "Kernens tjeneste er endnu ikke færdig."), 1)
+        lay.addWidget(title("Planlægning", "Ruter pr. hverdag og bioanalytiker. Træk et besøg til "
+                                           "en anden bioanalytiker eller dag; hold musen over et "
+                                           "besøg for detaljer."))
+        self.planning, why = service_or_none(app, "planning")
+        self._loaded = False
+        if self.planning is None:
+            lay.addWidget(Unavailable("Planlægning", why), 1)
+            self._loaded = True
+            return
+        bar = QHBoxLayout()
+        self.first = QDateEdit()
+        self.first.setCalendarPopup(True)
+        self.first.setDisplayFormat("dd-MM-yyyy")
+        start = self.today
+        self.first.setDate(QDate(start.year, start.month, start.day))
+        self.n_days = QSpinBox()
+        self.n_days.setRange(1, 15)
+        self.n_days.setValue(5)
+        self.n_days.setSuffix(" hverdage")
+        prev_b = QToolButton(text="◀")
+        next_b = QToolButton(text="▶")
+        prev_b.setToolTip("Forrige uge")
+        next_b.setToolTip("Næste uge")
+        prev_b.clicked.connect(lambda: self._shift(-7))
+        next_b.clicked.connect(lambda: self._shift(7))
+        self.optimize_button = QPushButton("Optimér")
+        self.optimize_button.setToolTip("Planlæg de åbne henvisninger i perioden (låste besøg "
+                                        "bliver i deres tidsvindue)")
+        self.lock_button = QPushButton("Lås")
+        self.unlock_button = QPushButton("Lås op")
+        self.replies_button = QPushButton("Send svar…")
+        self.replies_button.setToolTip("Svar til kommunerne med dato og tidsvindue; låser "
+                                       "besøgene")
+        self.print_button = QPushButton("Udskriv")
+        menu = QMenu(self)
+        menu.addAction("Rutesedler", lambda: self.print_documents("route_sheets"))
+        menu.addAction("Borgerbreve", lambda: self.print_documents("letters"))
+        menu.addAction("Svar til kommuner", lambda: self.print_documents("replies"))
+        self.print_button.setMenu(menu)
+        for w in (QLabel("Fra:"), self.first, prev_b, next_b, self.n_days):
+            bar.addWidget(w)
+        bar.addStretch(1)
+        for w in (self.lock_button, self.unlock_button, self.replies_button, self.print_button,
+                  self.optimize_button):
+            bar.addWidget(w)
+        lay.addLayout(bar)
+        self.message = QLabel()
+        self.message.setWordWrap(True)
+        self.message.hide()
+        lay.addWidget(self.message)
+
+        split = QSplitter(Qt.Orientation.Horizontal)
+        self.board_area = QScrollArea()
+        self.board_area.setWidgetResizable(True)
+        self.board = QWidget()
+        self.grid = QGridLayout(self.board)
+        self.grid.setSpacing(6)
+        self.board_area.setWidget(self.board)
+        split.addWidget(self.board_area)
+        right = QWidget()
+        rv = QVBoxLayout(right)
+        rv.setContentsMargins(0, 0, 0, 0)
+        mh = QHBoxLayout()
+        mh.addWidget(QLabel("Kort for:"))
+        self.map_day = QComboBox()
+        mh.addWidget(self.map_day, 1)
+        for text, f in (("+", 1.25), ("−", 0.8)):
+            b = QToolButton(text=text)
+            b.clicked.connect(lambda _c=False, f=f: self.map.zoom(f))
+            mh.addWidget(b)
+        fit = QToolButton(text="Hele ruten")
+        fit.clicked.connect(lambda: self.map.fit())
+        mh.addWidget(fit)
+        rv.addLayout(mh)
+        self.map = RouteMap()
+        rv.addWidget(self.map, 1)
+        self.legend = QLabel()
+        self.legend.setWordWrap(True)
+        rv.addWidget(self.legend)
+        self.unplanned_label = QLabel()
+        self.unplanned_label.setWordWrap(True)
+        self.unplanned_label.setStyleSheet("color: #b71c1c;")
+        rv.addWidget(self.unplanned_label)
+        split.addWidget(right)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 2)
+        split.setSizes([760, 460])
+        self.splitter = split
+        lay.addWidget(split, 1)
+
+        self.first.dateChanged.connect(self.reload)
+        self.n_days.valueChanged.connect(self.reload)
+        self.map_day.currentIndexChanged.connect(self._draw_map)
+        self.optimize_button.clicked.connect(lambda: self.optimize())
+        self.lock_button.clicked.connect(lambda: self.set_locked(True))
+        self.unlock_button.clicked.connect(lambda: self.set_locked(False))
+        self.replies_button.clicked.connect(lambda: self.send_replies())
+        hub().changed.connect(lambda areas: self.reload() if areas & self.areas
+                              and self._loaded else None)
+
+    # --- period -----------------------------------------------------------------------------
+
+    def _shift(self, days: int) -> None:
+        self.first.setDate(self.first.date().addDays(days))
+
+    def period(self) -> tuple[dt.date, dt.date]:
+        first = self.first.date().toPython()
+        cal = self._calendar
+        days = []
+        d = first
+        while len(days) < self.n_days.value() and (d - first).days < 60:
+            if cal.is_working_day(d):
+                days.append(d)
+            d += dt.timedelta(days=1)
+        self.days = days
+        return (days[0], days[-1]) if days else (first, first)
+
+    def set_period(self, first: dt.date, n_days: int) -> None:
+        self.n_days.blockSignals(True)
+        self.n_days.setValue(n_days)
+        self.n_days.blockSignals(False)
+        self.first.setDate(QDate(first.year, first.month, first.day))
+
+    # --- loading ----------------------------------------------------------------------------
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if not self._loaded:
+            self._loaded = True
+            self.reload()
+
+    def reload(self) -> None:
+        self._calendar = self.app.calendar()
+        first, last = self.period()
+        planning, admin = self.planning, self.app.admin
+
+        def work():
+            depts = admin.list_departments()
+            return (planning.routes(first, last), admin.list_bioanalysts(active_only=True),
+                    admin.list_absences(), depts[0] if depts else None)
+
+        Op(self, work).success(self._loaded_data).run_in_background()
+
+    def _loaded_data(self, result) -> None:
+        self.routes, self.analysts, self.absences, self.department = result
+        self._build_board()
+        current = self.map_day.currentData()
+        self.map_day.blockSignals(True)
+        self.map_day.clear()
+        for d in self.days:
+            n = sum(len(r.stops) for r in self.routes if r.date == d)
+            self.map_day.addItem(f"{fmt.WEEKDAYS_DA[d.weekday()]} {fmt.date(d)} ({n} besøg)", d)
+        i = self.map_day.findData(current) if current else -1
+        if i < 0:  # the first day with routes
+            i = next((k for k, d in enumerate(self.days)
+                      if any(r.date == d for r in self.routes)), 0)
+        self.map_day.setCurrentIndex(i)
+        self.map_day.blockSignals(False)
+        self._draw_map()
+
+    def _absent(self, analyst_id: int, day: dt.date) -> bool:
+        return any(a.bioanalyst_id == analyst_id and a.start <= day <= a.end
+                   for a in self.absences)
+
+    def _build_board(self) -> None:
+        while self.grid.count():
+            item = self.grid.takeAt(0)
+            if item.widget():
+                item.widget().deleteLater()
+        self.cards = {}
+        by_key = {(r.analyst_id, r.date): r for r in self.routes}
+        for c, day in enumerate(self.days):
+            head = QLabel(f"<b>{fmt.WEEKDAYS_DA[day.weekday()].capitalize()}</b> "
+                          f"{fmt.date(day)}")
+            head.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            self.grid.addWidget(head, 0, c + 1)
+        for r, analyst in enumerate(self.analysts):
+            color = ROUTE_COLORS[r % len(ROUTE_COLORS)]
+            name = QLabel(f"<b>{analyst.name}</b><br><span style='color:#666'>"
+                          f"{fmt.clock(analyst.day_start)}–{fmt.clock(analyst.day_end)}"
+                          f"{' · ' + analyst.skills if analyst.skills else ''}</span>")
+            name.setStyleSheet(f"border-left: 4px solid {color}; padding-left: 4px;")
+            name.setFixedWidth(130)
+            name.setWordWrap(True)
+            self.grid.addWidget(name, r + 1, 0, Qt.AlignmentFlag.AlignTop)
+            for c, day in enumerate(self.days):
+                card = RouteCard(analyst, day, by_key.get((analyst.id, day)), color,
+                                 self._absent(analyst.id, day))
+                card.setMinimumWidth(205)
+                card.stops.dropped.connect(self.move_visit)
+                card.stops.itemClicked.connect(lambda _i, d=day: self._select_day(d))
+                self.grid.addWidget(card, r + 1, c + 1, Qt.AlignmentFlag.AlignTop)
+                self.cards[(analyst.id, day)] = card
+        self.grid.setRowStretch(len(self.analysts) + 1, 1)
+        self.grid.setColumnStretch(len(self.days) + 1, 1)
+        total_km = sum(r.km for r in self.routes)
+        n = sum(len(r.stops) for r in self.routes)
+        self.legend.setText(f"{len(self.routes)} ruter, {n} besøg, {fmt.num(total_km, 1)} km i "
+                            "perioden. Stiplet linje = færge. Gul firkant = laboratoriet.")
+
+    def _select_day(self, day: dt.date) -> None:
+        i = self.map_day.findData(day)
+        if i >= 0:
+            self.map_day.setCurrentIndex(i)
+
+    def _draw_map(self) -> None:
+        day = self.map_day.currentData()
+        lab = None
+        if self.department is not None:
+            lab = (self.department.lab_lat, self.department.lab_lon)
+        colors = {a.id: ROUTE_COLORS[i % len(ROUTE_COLORS)] for i, a in
+                  enumerate(self.analysts)}
+        routes = []
+        for r in self.routes:
+            if r.date != day:
+                continue
+            stops = [MapStop(s.lat, s.lon, str(n), f"{r.analyst}: {n}. "
+                             f"{fmt.clock(s.arrival)} {s.citizen_name}, {s.address}",
+                             ferry_leg=bool(s.leg_ferry_minutes))
+                     for n, s in enumerate(r.stops, start=1) if s.lat is not None]
+            ferry_home = bool(r.ferry_minutes) and sum(
+                (s.leg_ferry_minutes for s in r.stops), start=0) < r.ferry_minutes
+            routes.append(MapRoute(r.analyst, stops, ferry_home, colors.get(r.analyst_id, "")))
+        self.map.show_routes(lab, routes)
+
+    def selected_visit(self):
+        for (analyst_id, day), card in self.cards.items():
+            item = card.stops.currentItem()
+            if item is not None and card.stops.hasFocus() or (
+                    item is not None and item.isSelected()):
+                return item.data(VISIT_ROLE)
+        return None
+
+    # --- actions ----------------------------------------------------------------------------
+
+    def show_message(self, text: str, error: bool = False) -> None:
+        color = "#b71c1c" if error else "#1b5e20"
+        bg = "#fdecea" if error else "#e8f5e9"
+        self.message.setStyleSheet(f"color: {color}; background: {bg}; padding: 6px; "
+                                   "border-radius: 3px;")
+        self.message.setText(text)
+        self.message.show()
+
+    def move_visit(self, visit_id: int, analyst_id: int, day) -> None:
+        """Checks the move with the core; applies it only when no constraint is broken."""
+        planning = self.planning
+
+        def work():
+            check = planning.move_visit(visit_id, analyst_id, day, apply=False)
+            if check.ok:
+                return planning.move_visit(visit_id, analyst_id, day, apply=True)
+            return check
+
+        Op(self, work).success(lambda res: self._moved(res, analyst_id, day)) \
+            .run_in_background()
+
+    def _moved(self, result, analyst_id: int, day) -> None:
+        self.last_move = result
+        who = next((a.name for a in self.analysts if a.id == analyst_id), "")
+        if result.ok:
+            self.show_message(f"Besøget er flyttet til {who} {fmt.date(day)}; begge ruter er "
+                              "lagt om.")
+            emit_changed("planning", "requests")
+        else:
+            self.show_message("Besøget kan ikke flyttes til "
+                              f"{who} {fmt.date(day)}:<br>• " + "<br>• ".join(result.problems),
+                              error=True)
+
+    def set_locked(self, locked: bool) -> None:
+        vid = self.selected_visit()
+        if vid is None:
+            self.show_message("Vælg et besøg på tavlen først.", error=True)
+            return
+        Op(self, lambda: self.planning.lock([vid], locked)) \
+            .success(lambda _r: emit_changed("planning", "requests")).run_in_background()
+
+    def optimize(self) -> None:
+        first, last = self.period()
+        planning = self.planning
+
+        def work(progress):
+            def report(info: dict) -> None:
+                best = info.get("objective")
+                text = (f"Optimerer {fmt.date(first)}–{fmt.date(last)}…\n"
+                        f"Løsninger fundet: {info.get('solutions', 0)}")
+                if best is not None:
+                    text += f"\nBedste omkostning indtil nu: {fmt.kr(best / 100)}"
+                seconds = info.get("seconds", 0) or 0
+                progress.update(min(int(seconds * 10), 100), 100, text)
+
+            return planning.plan(first, last, progress=report, cancel_event=progress.event)
+
+        self.optimize_button.setEnabled(False)
+        Op(self, work).with_progress("Optimerer ruterne…", cancellable=True) \
+            .success(self._planned).finally_(lambda: self.optimize_button.setEnabled(True)) \
+            .run_in_background()
+
+    def _planned(self, result) -> None:
+        self.last_plan = result
+        n = sum(len(r.stops) for r in result.routes)
+        text = (f"Optimeret: {len(result.routes)} ruter, {n} besøg, "
+                f"{fmt.num(sum(r.km for r in result.routes), 1)} km; omkostning "
+                f"{fmt.kr(result.objective_kr)} ({result.solutions} løsninger, "
+                f"{fmt.num(result.seconds, 1)} s, {result.status}).")
+        if result.unplanned:
+            text += (f"<br><b>{len(result.unplanned)} henvisninger kunne ikke planlægges:</b> "
+                     + "; ".join(f"nr. {u.request_id}: {u.reason}"
+                                 for u in result.unplanned[:8]))
+        self.show_message(text, error=bool(result.unplanned))
+        self.unplanned_label.setText(
+            "" if not result.unplanned else f"{len(result.unplanned)} uplanlagte – se "
+                                            "beskeden øverst.")
+        emit_changed("planning", "requests")
+
+    def send_replies(self) -> None:
+        first, last = self.period()
+        Op(self, lambda: self.planning.send_replies(first, last)) \
+            .success(self._replies_sent).run_in_background()
+
+    def _replies_sent(self, rows) -> None:
+        self.last_replies = rows
+        emit_changed("planning", "requests")
+        if not rows:
+            show_info(self, "Svar", "Der er ingen nye besøg at svare på i perioden.")
+            return
+        from ui.printing import replies_html, show_document
+        show_document(self, "Svar til kommuner", replies_html(rows))
+
+    def print_documents(self, kind: str) -> None:
+        from ui import printing
+        first, last = self.period()
+        day = self.map_day.currentData()
+        routes = [r for r in self.routes if r.date == day] if kind != "replies" else self.routes
+        if kind == "route_sheets":
+            html, name = printing.route_sheets_html(routes, self.department), "Rutesedler"
+        elif kind == "letters":
+            html, name = printing.letters_html(routes, self.department), "Borgerbreve"
+        else:
+            rows = getattr(self, "last_replies", None)
+            if not rows:
+                show_info(self, "Svar", "Send svar først (knappen Send svar…); de sendte svar "
+                                        "kan derefter udskrives.")
+                return
+            html, name = printing.replies_html(rows), "Svar til kommuner"
+        if not routes and kind != "replies":
+            show_info(self, name, "Der er ingen ruter den valgte dag.")
+            return
+        printing.show_document(self, name, html)
+
+    def save_layout(self, s, key: str) -> None:
+        if hasattr(self, "splitter"):
+            s.setValue(f"{key}/splitter", self.splitter.saveState())
+
+    def restore_layout(self, s, key: str) -> None:
+        state = s.value(f"{key}/splitter")
+        if state is not None and hasattr(self, "splitter"):
+            self.splitter.restoreState(state)
+
+
+_ = show_error
