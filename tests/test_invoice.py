@@ -241,3 +241,30 @@ def test_full_cpr_only_when_the_agreement_asks(department_app):
             ag.statement_full_cpr = ag.municipality.code == 430
     cprs = {b.municipality_code: b.items[0].cpr for b in app.billing.preview(MARCH)}
     assert cprs == {479: "010150-XXXX", 430: "020250-2345"}
+
+
+def test_concurrent_issuing_gives_unique_gapless_numbers(department_app):
+    """Two finance officers issuing at the same moment (threads, separate sessions)."""
+    import threading
+
+    app = department_app
+    set_2020_rates(app)
+    add_route(app, dt.date(2020, 3, 10), [dict(code=c) for c in (479, 492, 430)], km="30")
+    drafts = app.billing.run(MARCH)
+    numbers, errors = [], []
+    barrier = threading.Barrier(len(drafts))
+
+    def worker(inv_id):
+        barrier.wait()
+        try:
+            numbers.append(app.billing.issue(inv_id, issue_date=dt.date(2020, 4, 1)).number)
+        except Exception as e:  # pragma: no cover - the assertion below shows it
+            errors.append(e)
+
+    threads = [threading.Thread(target=worker, args=(d.id,)) for d in drafts]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert sorted(numbers) == [1, 2, 3]

@@ -35,7 +35,9 @@ def _chart(ms, w: float, h: float, ymax: int) -> Drawing:
     bc.data = [[c.requests_received for c in ms.months.values()],
                [c.samplings_done for c in ms.months.values()]]
     bc.bars[0].fillColor, bc.bars[1].fillColor = REQ, TAKEN
-    bc.bars.strokeWidth = 0
+    for i in (0, 1):
+        bc.bars[i].strokeColor = None
+        bc.bars[i].strokeWidth = 0
     bc.groupSpacing, bc.barSpacing = 1.5, 0
     bc.valueAxis.valueMin = 0
     bc.valueAxis.valueMax = ymax
@@ -73,8 +75,14 @@ def render(stats) -> bytes:
     c.drawString(15 * mm, page_h - 21 * mm,
                  f"Alle kommuner: {_n(t.requests_received)} henvisninger modtaget, "
                  f"{_n(t.samplings_done)} prøvetagninger, {_n(t.distinct_citizens)} forskellige "
-                 f"borgere. Søjler pr. måned: lys = henvisninger modtaget, mørk = "
-                 f"prøvetagninger (udfald 'taget').")
+                 f"borgere.")
+    c.setFillColor(REQ)
+    c.rect(200 * mm, page_h - 21.6 * mm, 3 * mm, 3 * mm, stroke=0, fill=1)
+    c.setFillColor(TAKEN)
+    c.rect(242 * mm, page_h - 21.6 * mm, 3 * mm, 3 * mm, stroke=0, fill=1)
+    c.setFillColor(colors.black)
+    c.drawString(204 * mm, page_h - 21 * mm, "henvisninger modtaget")
+    c.drawString(246 * mm, page_h - 21 * mm, "prøvetagninger")
     n = max(1, len(stats.municipalities))
     cols = 1 if n == 1 else 2 if n <= 4 else 3 if n <= 9 else 4 if n <= 16 else 6
     rows = math.ceil(n / cols)
