@@ -44,7 +44,7 @@ class PlanConfig:
     km_rate_kr: float = 5.33 + 3.94  # transport time per km + mileage per km
     minute_rate_kr: float = 5.33  # ferry minute as km-equivalent at the transport-time rate
     deadline_penalty_kr: float = 20000.0
-    later_penalty_kr: float = 400.0
+    later_penalty_kr: float = 2000.0
     preferred_day_kr: float = 30.0
     area_day_kr: float = 60.0
     same_analyst_kr: float = 15.0

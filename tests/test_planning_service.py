@@ -1,0 +1,240 @@
+"""The planner on small cases that a wrong model would get wrong."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select
+
+from hjemmeprove.db.models import Absence, Bioanalyst, Request, Route, Visit
+from tests.factories import request_values
+
+MON = dt.date(2024, 3, 4)
+FRI2 = dt.date(2024, 3, 15)
+SVENDBORG = ("5700", "Svendborg", "479")
+FAABORG = ("5600", "Faaborg", "430")
+MARSTAL = ("5960", "Marstal", "492")
+
+
+def add(app, i, where, lat, lon, **extra):
+    pc, city, code = where
+    values = request_values(cpr=f"0101{40 + i:02d}-1234", name=f"Borger {i}", postcode=pc,
+                            city=city, municipality=code, lat=str(lat), lon=str(lon),
+                            address=f"Vestergade {i + 1}", **extra)
+    return app.requests.create(values)
+
+
+def analyst_id(app, name):
+    with app.store.session() as s:
+        return s.scalar(select(Bioanalyst.id).where(Bioanalyst.name == name))
+
+
+def absent(app, name, start, end):
+    with app.store.session() as s:
+        s.add(Absence(bioanalyst_id=analyst_id(app, name), start=start, end=end))
+
+
+def stops_by_request(result):
+    return {st.request_id: (r, st) for r in result.routes for st in r.stops}
+
+
+def test_deadlines_and_time_windows_are_kept(department_app):
+    app = department_app
+    fasting = add(app, 0, SVENDBORG, 55.061, 10.611, received="2024-03-01", window_end="10:00")
+    afternoon = add(app, 1, SVENDBORG, 55.052, 10.585, received="2024-03-01",
+                    window_start="13:00")
+    late = add(app, 2, FAABORG, 55.095, 10.242, received="2024-03-08")
+    others = [add(app, 3 + i, SVENDBORG, 55.06 + i * 0.004, 10.60 - i * 0.003,
+                  received="2024-03-01") for i in range(4)]
+    result = app.planning.plan(MON, FRI2, time_limit_s=1.5)
+    assert result.unplanned == []
+    stops = stops_by_request(result)
+    assert set(stops) == {fasting, afternoon, late, *others}
+    assert stops[fasting][1].arrival <= dt.time(10, 0)
+    assert stops[afternoon][1].arrival >= dt.time(13, 0)
+    # not before the working day after receipt (day 0), never after the deadline
+    assert stops[late][0].date >= dt.date(2024, 3, 11)
+    for rid, (route, st) in stops.items():
+        req = app.requests.get(rid)
+        assert route.date <= req.deadline
+        assert st.window[0] <= st.arrival <= st.window[1]  # the reply window holds the arrival
+        assert req.status == "planned"
+    # every route's km is the sum of its legs plus the way home
+    for route in result.routes:
+        assert route.km >= sum(st.leg_km for st in route.stops)
+
+
+def test_locked_visits_keep_day_and_window_on_replan(department_app):
+    app = department_app
+    ids = [add(app, i, SVENDBORG, 55.055 + i * 0.003, 10.59 + (i % 3) * 0.01,
+               received="2024-03-01") for i in range(6)]
+    first = app.planning.plan(MON, FRI2, time_limit_s=1.0)
+    replies = app.planning.send_replies(MON, FRI2, now=dt.datetime(2024, 3, 1, 15, 0))
+    assert {r.request_id for r in replies} == set(ids)
+    before = {st.request_id: (r.date, st.window) for r in first.routes for st in r.stops}
+    assert all(app.requests.get(i).status == "locked" for i in ids)
+    # the analyst who had most visits falls ill, a new urgent request arrives: re-plan
+    busiest = max(first.routes, key=lambda r: len(r.stops))
+    urgent = add(app, 10, FAABORG, 55.095, 10.242, received="2024-03-01")
+    with app.store.session() as s:
+        s.add(Absence(bioanalyst_id=busiest.analyst_id, start=MON, end=FRI2))
+    second = app.planning.plan(MON, FRI2, time_limit_s=1.0)
+    after = {st.request_id: (r, st) for r in second.routes for st in r.stops}
+    for rid, (day, (ws, we)) in before.items():
+        route, st = after[rid]
+        assert route.date == day
+        assert st.window == (ws, we)
+        assert ws <= st.arrival <= we
+        assert st.locked
+        assert route.analyst_id != busiest.analyst_id
+    assert urgent in after
+
+
+def test_ferry_visit_reports_its_ferry_minutes(department_app):
+    app = department_app
+    rid = add(app, 0, MARSTAL, 54.8557, 10.5176, received="2024-03-01")
+    result = app.planning.plan(MON, MON, time_limit_s=1.0)
+    assert result.unplanned == []
+    (route,) = result.routes
+    (stop,) = route.stops
+    assert stop.leg_ferry_minutes == Decimal("75.0")  # Svendborg–Ærøskøbing
+    assert route.ferry_minutes == Decimal("150.0")  # and back
+    assert stop.ferry_link == "Svendborg–Ærøskøbing"
+    assert route.minutes >= 150
+    with app.store.session() as s:
+        v = s.scalars(select(Visit).where(Visit.request_id == rid)).one()
+        assert v.ferry_link == "Svendborg–Ærøskøbing"
+        assert v.standalone_km > 0
+        r = s.get(Route, route.route_id)
+        assert r.planned_ferry_minutes == Decimal("150.0")
+        assert "estimate" in r.distance_source
+
+
+def _two_far_apart(app):
+    # Faaborg (west) and Nyborg (north-east) from the Svendborg lab, one analyst at work
+    a = add(app, 0, FAABORG, 55.095, 10.242, received="2024-03-01")
+    b = add(app, 1, ("5800", "Nyborg", "479"), 55.3127, 10.7897, received="2024-03-01")
+    absent(app, "Louise Friis", MON, MON)
+    return a, b
+
+
+def test_stability_limit_forces_a_return_to_the_lab(department_app):
+    app = department_app
+    app.settings.set("planning.stability_minutes", 100)  # each alone fits, both do not
+    a, b = _two_far_apart(app)
+    result = app.planning.plan(MON, MON, time_limit_s=1.5)
+    assert result.unplanned == []
+    (route,) = result.routes
+    trips = {st.request_id: st.trip for st in route.stops}
+    assert trips[a] != trips[b]  # back at the lab in between
+    # the second stop's leg starts at the lab again
+    second = route.stops[1]
+    from hjemmeprove.planning.distances import OfflineEstimate, haversine_km
+    lab = (55.0587, 10.5931)
+    assert float(second.leg_km) == pytest.approx(
+        haversine_km(lab, (second.lat, second.lon)) * OfflineEstimate().detour_factor, rel=1e-3)
+
+
+def test_without_the_limit_one_trip_serves_both(department_app):
+    app = department_app
+    app.settings.set("planning.stability_minutes", 480)
+    app.settings.set("planning.lunch_minutes", 0)
+    a, b = _two_far_apart(app)
+    result = app.planning.plan(MON, MON, time_limit_s=1.0)
+    (route,) = result.routes
+    assert {st.trip for st in route.stops} == {1}
+
+
+def test_per_request_stability_is_kept(department_app):
+    app = department_app
+    app.settings.set("planning.lunch_minutes", 0)
+    a, b = _two_far_apart(app)
+    with app.store.session() as s:
+        s.get(Request, a).stability_minutes = 30  # Faaborg is ~35 min from the lab
+    result = app.planning.plan(MON, MON, time_limit_s=1.0)
+    reasons = {u.request_id: u.reason for u in result.unplanned}
+    assert a in reasons  # cannot reach the lab in time from Faaborg
+    assert b not in reasons
+
+
+def test_impossible_request_is_reported_with_its_reason(department_app):
+    app = department_app
+    rid = add(app, 0, SVENDBORG, 55.06, 10.61, received="2024-03-01", ekg="ja")
+    absent(app, "Mette Holm", MON, FRI2)  # the only one who takes EKG
+    result = app.planning.plan(MON, FRI2, time_limit_s=1.0)
+    reasons = {u.request_id: u.reason for u in result.unplanned}
+    assert reasons[rid] == ("fristen 2024-03-15 kan ikke overholdes: "
+                            "ingen bioanalytiker med EKG ledig")
+    assert app.requests.get(rid).status == "open"
+
+
+def test_overdue_request_is_a_conflict_not_dropped_silently(department_app):
+    app = department_app
+    rid = add(app, 0, SVENDBORG, 55.06, 10.61, received="2024-02-01")
+    result = app.planning.plan(MON, FRI2, time_limit_s=1.0)
+    reasons = {u.request_id: u.reason for u in result.unplanned}
+    assert "overskredet" in reasons[rid]
+
+
+def test_same_address_shares_one_stop(department_app):
+    app = department_app
+    a = add(app, 0, SVENDBORG, 55.07, 10.62, received="2024-03-01")
+    b = add(app, 1, SVENDBORG, 55.07, 10.62, received="2024-03-01")
+    result = app.planning.plan(MON, MON, time_limit_s=1.0)
+    stops = stops_by_request(result)
+    assert stops[a][0].route_id == stops[b][0].route_id
+    assert stops[a][1].arrival == stops[b][1].arrival
+    assert {stops[a][1].leg_km == 0, stops[b][1].leg_km == 0} == {True, False}
+
+
+def test_move_visit_checks_constraints_in_danish(department_app):
+    app = department_app
+    rid = add(app, 0, SVENDBORG, 55.06, 10.61, received="2024-03-01", ekg="ja")
+    result = app.planning.plan(MON, MON, time_limit_s=1.0)
+    (route,) = result.routes
+    visit = route.stops[0].visit_id
+    louise = analyst_id(app, "Louise Friis")
+    res = app.planning.move_visit(visit, louise, dt.date(2024, 3, 16))
+    assert not res.ok
+    assert any("ikke en hverdag" in p for p in res.problems)
+    assert any("EKG" in p for p in res.problems)
+    res = app.planning.move_visit(visit, route.analyst_id, dt.date(2024, 3, 5))
+    assert res.ok, res.problems
+    moved = app.planning.routes(dt.date(2024, 3, 5), dt.date(2024, 3, 5))
+    assert [st.request_id for r in moved for st in r.stops] == [rid]
+    assert app.planning.routes(MON, MON) == []
+
+
+def test_progress_is_reported_and_cancel_stops(department_app):
+    app = department_app
+    for i in range(8):
+        add(app, i, SVENDBORG, 55.05 + i * 0.004, 10.58 + i * 0.004, received="2024-03-01")
+    seen = []
+    cancel = threading.Event()
+
+    def progress(p):
+        seen.append(p)
+        cancel.set()  # stop after the first solution
+
+    result = app.planning.plan(MON, FRI2, progress=progress, cancel_event=cancel,
+                               time_limit_s=30)
+    assert seen and seen[0]["solutions"] == 1
+    assert result.status == "afbrudt"
+    assert result.seconds < 25
+    assert len({st.request_id for r in result.routes for st in r.stops}) == 8
+
+
+def test_plan_json_shape(department_app):
+    app = department_app
+    add(app, 0, MARSTAL, 54.8557, 10.5176, received="2024-03-01")
+    result = app.planning.plan(MON, MON, time_limit_s=1.0)
+    data = result.as_json()
+    assert set(data) == {"routes", "unplanned", "distance"}
+    assert data["distance"]["source"] == "estimate"
+    assert data["distance"]["detour_factor"] == 1.3
+    stop = data["routes"][0]["stops"][0]
+    for key in ("request", "arrival", "window", "lat", "lon", "leg_km", "leg_ferry_minutes"):
+        assert key in stop
