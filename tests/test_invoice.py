@@ -268,3 +268,20 @@ def test_concurrent_issuing_gives_unique_gapless_numbers(department_app):
         t.join()
     assert errors == []
     assert sorted(numbers) == [1, 2, 3]
+
+
+def test_issuing_refused_without_the_municipalitys_ean_or_person_reference(department_app):
+    from hjemmeprove.db.models import Agreement, Municipality
+    from hjemmeprove.errors import ValidationError
+
+    app = department_app
+    set_2020_rates(app)
+    add_route(app, dt.date(2020, 3, 10), [dict(code=430)], km="10")
+    with app.store.session() as s:
+        ag = s.scalar(select(Agreement).join(Municipality).where(Municipality.code == 430))
+        ag.invoice_ean, ag.municipality.ean, ag.person_reference = "", "", ""
+    (draft,) = app.billing.run(MARCH)
+    with pytest.raises(ValidationError) as e:
+        app.billing.issue(draft.id)
+    assert e.value.fields == {"EAN", "personreference"}
+    assert app.billing.get(draft.id).status == "draft" and app.billing.get(draft.id).number is None

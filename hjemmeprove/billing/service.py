@@ -51,7 +51,7 @@ from hjemmeprove.db.models import (
     Visit,
 )
 from hjemmeprove.domain.cpr import mask_cpr
-from hjemmeprove.errors import ConflictError, NotFound, ValidationError
+from hjemmeprove.errors import ConflictError, FieldError, NotFound, ValidationError
 from hjemmeprove.security import require
 
 ZERO = Decimal("0")
@@ -317,6 +317,7 @@ class BillingService:
                 raise NotFound(f"faktura {invoice_id} findes ikke")
             if inv.status != "draft":
                 raise ConflictError(f"faktura {invoice_id} er allerede udstedt (nr. {inv.number})")
+            _check_einvoice_address(inv)
             visit_ids = [it.visit_id for it in inv.items]
             visits = list(s.scalars(select(Visit).where(Visit.id.in_(visit_ids))
                                     .with_for_update())) if visit_ids else []
@@ -460,6 +461,21 @@ def _take_write_lock(s, is_sqlite: bool) -> None:
     else:
         s.execute(select(NumberSequence.name).where(NumberSequence.name == SEQUENCE)
                   .with_for_update())
+
+
+def _check_einvoice_address(inv: Invoice) -> None:
+    """A municipality accepts only an e-invoice to its EAN with its person reference."""
+    ag = inv.agreement
+    ean = ag.invoice_ean or inv.municipality.ean
+    errors = []
+    if not (ean.isdigit() and len(ean) == 13):
+        errors.append(FieldError("EAN", f"{inv.municipality.name} Kommunes EAN-nummer mangler "
+                                        "eller er ikke 13 cifre (aftalen eller kommunen)"))
+    if not ag.person_reference.strip():
+        errors.append(FieldError("personreference", f"aftalen med {inv.municipality.name} "
+                                                    "mangler kommunens personreference"))
+    if errors:
+        raise ValidationError(errors)
 
 
 def _carries_share(v: Visit, req: Request) -> bool:
