@@ -43,7 +43,7 @@ def render(doc: InvoiceDoc) -> bytes:
     draft = doc.number is None
     facts = [
         [f"{word}nr.", doc.ref if not draft else "KLADDE – ikke udstedt"],
-        [f"{word}sdato", date_short(doc.issue_date) if doc.issue_date else "–"],
+        [f"{word}dato", date_short(doc.issue_date) if doc.issue_date else "–"],
         ["Periode", f"{date_short(doc.period_start)} – {date_short(doc.period_end)}"],
         ["Aftale", doc.agreement_reference],
     ]
