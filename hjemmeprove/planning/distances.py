@@ -157,6 +157,8 @@ class OsrmTable(RoadSource):
         for src in blocks:
             for dst in blocks:
                 idx = src + [j for j in dst if j not in src]
+                if len(idx) == 1:
+                    continue  # one point to itself: 0 (OSRM wants two coordinates)
                 coords = ";".join(f"{points[k][1]:.6f},{points[k][0]:.6f}" for k in idx)
                 s_param = ";".join(str(i) for i in range(len(src)))
                 d_param = ";".join(str(idx.index(j)) for j in dst)

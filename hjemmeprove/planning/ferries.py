@@ -60,6 +60,28 @@ def _inside(lat: float, lon: float, ring) -> bool:
     return inside
 
 
+COAST_KM = 0.8
+
+
+def _distance_to_ring_km(lat: float, lon: float, ring) -> float:
+    """Shortest distance from a position to a ring's edges (local flat projection)."""
+    import math
+
+    kx = 111.32 * math.cos(math.radians(lat))
+    ky = 110.57
+    best = float("inf")
+    px, py = 0.0, 0.0
+    for (x0, y0), (x1, y1) in zip(ring, ring[1:]):
+        ax, ay = (x0 - lon) * kx, (y0 - lat) * ky
+        bx, by = (x1 - lon) * kx, (y1 - lat) * ky
+        dx, dy = bx - ax, by - ay
+        L = dx * dx + dy * dy
+        t = 0.0 if L == 0 else max(0.0, min(1.0, ((px - ax) * dx + (py - ay) * dy) / L))
+        cx, cy = ax + t * dx, ay + t * dy
+        best = min(best, math.hypot(cx, cy))
+    return best
+
+
 def load_links(path=None) -> list[FerryLink]:
     path = path or paths.resource("data", "ferries.csv")
     with open(path, encoding="utf-8") as f:
@@ -103,7 +125,11 @@ class FerryNetwork:
                 "ferry_data": "resources/data/ferries.csv"}
 
     def area(self, lat: float, lon: float) -> str:
-        """The named island the position lies on (ferry or bridge), "" if none."""
+        """The named island the position lies on (ferry or bridge), "" if none.
+
+        The outlines are drawn at 1:500,000, so a harbour or a house on the shore may fall
+        just outside: a position within ``COAST_KM`` of a ferry island's outline counts as on it.
+        """
         key = (round(lat, 5), round(lon, 5))
         hit = self._area_cache.get(key)
         if hit is None:
@@ -113,6 +139,17 @@ class FerryNetwork:
                 if b[0] <= lat <= b[1] and b[2] <= lon <= b[3] and _inside(lat, lon, a.rings[0]):
                     hit = a.name
                     break
+            if not hit:
+                pad = COAST_KM / 111.0 * 2
+                best = COAST_KM
+                for a in self.areas:
+                    if not a.ferry:  # bridged islands border the mainland: no buffer
+                        continue
+                    b = a.bbox
+                    if b[0] - pad <= lat <= b[1] + pad and b[2] - 2 * pad <= lon <= b[3] + 2 * pad:
+                        d = _distance_to_ring_km(lat, lon, a.rings[0])
+                        if d < best:
+                            best, hit = d, a.name
             self._area_cache[key] = hit
         return hit
 
