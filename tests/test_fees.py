@@ -66,3 +66,26 @@ def test_month_spanning_a_mileage_change_gets_two_mileage_lines_rounded_separate
 def test_zero_lines_are_left_out():
     lines = invoice_lines([(Quantities(0, D("12.5")), R2020)])
     assert [ln.code for ln in lines] == ["transport_km", "mileage"]
+
+
+def test_cli_fees_quote_worked_example(app, capsys):
+    import json
+
+    from hjemmeprove.cli import main
+
+    url = app.store.url
+    assert main(["--db", url, "fees", "quote", "--date", "2020-03-15", "--referrals", "10",
+                 "--km", "84.3", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["total"] == "2205.53"
+    assert [(ln["text"], ln["quantity"], ln["rate"], ln["amount"]) for ln in out["lines"]] == [
+        ("Faste priser pr. henvisning", "10", "147.38", "1473.80"),
+        ("Transporttid, kørsel", "84.3", "5.16", "434.99"),
+        ("Kørsel (statens høje takst)", "84.3", "3.52", "296.74")]
+    assert main(["--db", url, "fees", "quote", "--date", "2020-03-15", "--referrals", "ti",
+                 "--km", "-2", "--ferry-minutes", "1.25"]) == 2
+    err = capsys.readouterr().err
+    assert "referrals" in err and "km" in err and "ferry-minutes" in err
+    assert main(["--db", url, "fees", "quote", "--date", "2023-03-15", "--referrals", "1",
+                 "--km", "1"]) == 2
+    assert "fremskrivningsprocent" in capsys.readouterr().err

@@ -285,3 +285,18 @@ def test_issuing_refused_without_the_municipalitys_ean_or_person_reference(depar
         app.billing.issue(draft.id)
     assert e.value.fields == {"EAN", "personreference"}
     assert app.billing.get(draft.id).status == "draft" and app.billing.get(draft.id).number is None
+
+
+def test_visits_outside_the_agreement_period_are_not_billed(department_app):
+    from hjemmeprove.db.models import Agreement, Municipality
+
+    app = department_app
+    set_2020_rates(app)
+    add_route(app, dt.date(2020, 3, 10), [dict(code=430), dict(code=430)], km="10")
+    add_route(app, dt.date(2020, 3, 20), [dict(code=430)], km="10")
+    with app.store.session() as s:
+        ag = s.scalar(select(Agreement).join(Municipality).where(Municipality.code == 430))
+        ag.end = dt.date(2020, 3, 15)  # terminated
+    (bill,) = app.billing.preview(MARCH)
+    assert len(bill.items) == 2
+    assert any("uden for aftalens periode" in n for n in bill.notes)

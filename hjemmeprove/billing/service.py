@@ -189,9 +189,13 @@ class BillingService:
             billable_outcomes = ag.billable_outcome_set
             items, missing, notes, groups = [], [], [], {}
             planned = example = False
+            outside = 0
             for v, req, cit, route in sorted(per_agreement[agreement_id],
                                              key=lambda r: (r[0].date, r[0].id)):
                 if v.id in billed:
+                    continue
+                if req.status == "not_eligible" or not ag.in_force(v.date):
+                    outside += 1  # §13 / rule 1: never billed
                     continue
                 if v.outcome is None:
                     if req.status != "cancelled":
@@ -214,6 +218,9 @@ class BillingService:
                 q = groups.get(key, Quantities())
                 groups[key] = q + Quantities(int(is_billable), km, ferry,
                                              int(ekg and ag.ekg_price is not None))
+            if outside:
+                notes.append(f"{outside} besøg uden for aftalens periode eller ikke omfattet "
+                             "faktureres ikke")
             if not any(i.billable or i.km_share or i.ferry_share for i in items):
                 continue
             lines = invoice_lines([(q, r) for r, q in groups.items()], ag.ekg_price,
