@@ -275,6 +275,10 @@ class BillingService:
                 s.add(inv)
                 s.flush()
                 ids.append(inv.id)
+        if issue:  # all or none: check every address before the first number is taken
+            with self.store.session() as s:
+                for inv_id in ids:
+                    _check_einvoice_address(s.get(Invoice, inv_id))
         results = []
         for inv_id in ids:
             if issue:
