@@ -226,10 +226,13 @@ class BillingView(QWidget):
         self.files_button.clicked.connect(lambda: self.save_files())
         self.credit_button.clicked.connect(lambda: self.credit())
         self.show_invoice.toggled.connect(self._show_doc)
-        hub().changed.connect(lambda areas: self.reload() if areas & self.areas
-                              and self._loaded else None)
+        hub().changed.connect(self._on_changed)
 
     # --- loading ----------------------------------------------------------------------------
+
+    def _on_changed(self, areas: set) -> None:
+        if areas & self.areas and self._loaded:
+            self.reload()
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
@@ -348,7 +351,7 @@ class BillingView(QWidget):
 
     def run_month(self) -> None:
         month = self.current_month()
-        Op(self, lambda: self.billing.run(month)).with_progress(
+        Op(self, lambda _progress: self.billing.run(month)).with_progress(
             f"Danner fakturakladder for {fmt.month(month)}…") \
             .success(lambda _r: (emit_changed("billing"),)).run_in_background()
 

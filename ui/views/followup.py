@@ -95,8 +95,7 @@ class FollowupView(QWidget):
         self.measure.currentIndexChanged.connect(self._show)
         self.export_csv.clicked.connect(lambda: self.export("csv"))
         self.export_pdf.clicked.connect(lambda: self.export("pdf"))
-        hub().changed.connect(lambda areas: self.reload() if areas & self.areas
-                              and self._loaded else None)
+        hub().changed.connect(self._on_changed)
         self._loaded = False
 
     def _columns(self):
@@ -114,6 +113,10 @@ class FollowupView(QWidget):
         cols.append(Column("I alt", lambda m: str(getattr(m.year_total, key())),
                            sort=lambda m: getattr(m.year_total, key()), right=True))
         return cols
+
+    def _on_changed(self, areas: set) -> None:
+        if areas & self.areas and self._loaded:
+            self.reload()
 
     def showEvent(self, event) -> None:
         super().showEvent(event)

@@ -177,6 +177,7 @@ class PlanningView(QWidget):
         self.cards: dict[tuple[int, dt.date], RouteCard] = {}
         self.last_move = None
         self.last_plan = None
+        self.time_limit_s: float | None = None  # None: the core's default
         lay = QVBoxLayout(self)
         lay.addWidget(title("Planlægning", "Ruter pr. hverdag og bioanalytiker. Træk et besøg til "
                                            "en anden bioanalytiker eller dag; hold musen over et "
@@ -275,8 +276,7 @@ class PlanningView(QWidget):
         self.lock_button.clicked.connect(lambda: self.set_locked(True))
         self.unlock_button.clicked.connect(lambda: self.set_locked(False))
         self.replies_button.clicked.connect(lambda: self.send_replies())
-        hub().changed.connect(lambda areas: self.reload() if areas & self.areas
-                              and self._loaded else None)
+        hub().changed.connect(self._on_changed)
 
     # --- period -----------------------------------------------------------------------------
 
@@ -302,6 +302,10 @@ class PlanningView(QWidget):
         self.first.setDate(QDate(first.year, first.month, first.day))
 
     # --- loading ----------------------------------------------------------------------------
+
+    def _on_changed(self, areas: set) -> None:
+        if areas & self.areas and self._loaded:
+            self.reload()
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
@@ -457,6 +461,7 @@ class PlanningView(QWidget):
     def optimize(self) -> None:
         first, last = self.period()
         planning = self.planning
+        limit = self.time_limit_s
 
         def work(progress):
             def report(info: dict) -> None:
@@ -468,7 +473,9 @@ class PlanningView(QWidget):
                 seconds = info.get("seconds", 0) or 0
                 progress.update(min(int(seconds * 10), 100), 100, text)
 
-            return planning.plan(first, last, progress=report, cancel_event=progress.event)
+            extra = {} if limit is None else {"time_limit_s": limit}
+            return planning.plan(first, last, progress=report, cancel_event=progress.event,
+                                 **extra)
 
         self.optimize_button.setEnabled(False)
         Op(self, work).with_progress("Optimerer ruterne…", cancellable=True) \

@@ -1,0 +1,244 @@
+"""Planlægning, Fakturering, Opfølgning, Indstillinger and the window: their main paths."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from PySide6.QtCore import QSettings
+
+from tests.factories import request_values
+from tests.ui.conftest import make_window, settle
+
+DAY = dt.date(2024, 3, 12)  # a Tuesday
+
+
+def _requests(app, n=4):
+    towns = [("Vestergade 3", "5700", "Svendborg", "479", 55.06, 10.61),
+             ("Østergade 9", "5600", "Faaborg", "430", 55.095, 10.24),
+             ("Skovvej 1", "5700", "Svendborg", "479", 55.07, 10.58),
+             ("Strandvejen 4", "5762", "Vester Skerninge", "479", 55.074, 10.452)]
+    ids = []
+    for i, (addr, pc, city, code, lat, lon) in enumerate(towns[:n]):
+        ids.append(app.requests.create(request_values(
+            cpr=f"0101{50 + i}-12{30 + i}", name=f"Borger {i}", address=addr, postcode=pc,
+            city=city, municipality=code, received="2024-03-08", lat=str(lat), lon=str(lon)),
+            today=dt.date(2024, 3, 11)))
+    return ids
+
+
+def test_plan_a_day_and_see_the_route(qtbot, window, dialogs):
+    app = window.app
+    ids = _requests(app)
+    view = window.show_view("planning")
+    view.time_limit_s = 1.0
+    view.set_period(DAY, 1)
+    settle(qtbot)
+    assert sum(card.stops.count() for card in view.cards.values()) == 0
+    view.optimize()
+    settle(qtbot, timeout=60)
+    settle(qtbot)
+    assert view.last_plan is not None and not view.last_plan.unplanned
+    routes = app.planning.routes(DAY, DAY)
+    planned = sorted(s.request_id for r in routes for s in r.stops)
+    assert planned == sorted(ids)
+    # the board shows each route's stops, km and the map draws them
+    for r in routes:
+        card = view.cards[(r.analyst_id, DAY)]
+        assert card.stops.count() == len(r.stops)
+        assert f"{len(r.stops)} besøg" in card.header.text()
+        assert "km" in card.header.text()
+    assert len(view.map.stop_items) == len(ids)
+    assert "Optimeret" in view.message.text()
+
+
+def test_drag_to_another_analyst_is_checked_by_the_core(qtbot, window, dialogs):
+    app = window.app
+    _requests(app, 2)
+    app.planning.plan(DAY, DAY, time_limit_s=1.0)
+    view = window.show_view("planning")
+    view.set_period(DAY, 1)
+    settle(qtbot)
+    route = app.planning.routes(DAY, DAY)[0]
+    visit = route.stops[0]
+    other = next(a for a in view.analysts if a.id != route.analyst_id)
+    # a drop on another analyst's card for the same day
+    view.cards[(other.id, DAY)].stops.dropped.emit(visit.visit_id, other.id, DAY)
+    settle(qtbot)
+    settle(qtbot)
+    assert view.last_move is not None
+    moved_to = {s.visit_id: r.analyst_id for r in app.planning.routes(DAY, DAY)
+                for s in r.stops}
+    if view.last_move.ok:
+        assert moved_to[visit.visit_id] == other.id
+        assert "flyttet" in view.message.text()
+    else:
+        assert moved_to[visit.visit_id] == route.analyst_id
+        assert view.last_move.problems[0] in view.message.text()
+    # to a Sunday: never allowed, nothing written, the reason shown
+    sunday = dt.date(2024, 3, 17)
+    view.move_visit(visit.visit_id, other.id, sunday)
+    settle(qtbot)
+    assert view.last_move.ok is False and view.last_move.problems
+    assert "kan ikke flyttes" in view.message.text()
+
+
+def test_lock_and_unlock_a_visit(qtbot, window):
+    app = window.app
+    _requests(app, 1)
+    app.planning.plan(DAY, DAY, time_limit_s=1.0)
+    view = window.show_view("planning")
+    view.set_period(DAY, 1)
+    settle(qtbot)
+    route = app.planning.routes(DAY, DAY)[0]
+    card = view.cards[(route.analyst_id, DAY)]
+    card.stops.setCurrentRow(0)
+    view.set_locked(True)
+    settle(qtbot)
+    settle(qtbot)
+    assert app.planning.routes(DAY, DAY)[0].stops[0].locked
+    card = view.cards[(route.analyst_id, DAY)]
+    assert "🔒" in card.stops.item(0).text()
+    card.stops.setCurrentRow(0)
+    view.set_locked(False)
+    settle(qtbot)
+    assert not app.planning.routes(DAY, DAY)[0].stops[0].locked
+
+
+def test_run_a_month_and_see_the_core_total(qtbot, window, dialogs):
+    from tests.test_invoice_fixtures import add_route, set_2020_rates
+
+    app = window.app
+    set_2020_rates(app)
+    add_route(app, dt.date(2020, 3, 10), [dict(standalone=s) for s in ("5", "6", "7", "8", "9")],
+              km="40.3")
+    add_route(app, dt.date(2020, 3, 11), [dict(standalone="4")] * 5, km="44.0")
+    view = window.show_view("billing")
+    settle(qtbot)
+    view.set_month("2020-03")
+    settle(qtbot)
+    bill = view.bill_for(479)
+    assert bill is not None and bill.total == Decimal("2205.53")  # domain.md's example
+    assert "2.205,53" in view.status.text()
+    lines = [view.line_model.index(r, 3).data() for r in range(view.line_model.rowCount())]
+    assert any("1.473,80" in x for x in lines)
+    view.run_month()
+    settle(qtbot)
+    settle(qtbot)
+    (inv,) = view.invoices
+    assert inv.status == "draft" and inv.total == Decimal("2205.53")
+    settle(qtbot)
+    assert view.preview.data.startswith(b"%PDF")
+    qtbot.waitUntil(lambda: view.preview.page_count() >= 1, timeout=5000)
+    assert view.issue_button.isEnabled() and not view.credit_button.isEnabled()
+    view.issue()
+    settle(qtbot)
+    settle(qtbot)
+    (inv,) = view.invoices
+    assert inv.status == "issued" and inv.number is not None
+    settle(qtbot)
+    assert view.credit_button.isEnabled()
+
+
+def test_export_einvoice(qtbot, window, tmp_path, dialogs):
+    from tests.test_invoice_fixtures import add_route, set_2020_rates
+
+    app = window.app
+    set_2020_rates(app)
+    add_route(app, dt.date(2020, 3, 10), [dict(standalone="5")], km="10")
+    app.billing.run("2020-03")
+    view = window.show_view("billing")
+    view.set_month("2020-03")
+    settle(qtbot)
+    settle(qtbot)
+    path = tmp_path / "faktura.xml"
+    view.export_einvoice(str(path))
+    settle(qtbot)
+    assert b"<Invoice" in path.read_bytes() or b":Invoice" in path.read_bytes()
+
+
+def test_followup_counts_and_chart(qtbot, window, tmp_path, dialogs):
+    app = window.app
+    _requests(app, 3)
+    view = window.show_view("followup")
+    view.year.setValue(2024)
+    settle(qtbot)
+    data = view.stats_data
+    assert data.total.requests_received == 3
+    rows = {view.model.index(r, 0).data(): r for r in range(view.model.rowCount())}
+    svendborg = rows["Svendborg (479)"]
+    assert view.model.index(svendborg, 3).data() == "2"  # March
+    assert view.model.index(svendborg, 13).data() == "2"  # the year
+    assert len(view.chart.series()) == 1 and view.chart.series()[0].count() == len(rows)
+    out = tmp_path / "opf.csv"
+    view.export("csv", str(out))
+    settle(qtbot)
+    assert "Svendborg" in out.read_text("utf-8-sig")
+
+
+def test_settings_edit_municipality_ean_with_error_at_the_field(qtbot, window):
+    view = window.show_view("settings")
+    settle(qtbot)
+    page = view.pages["municipalities"]
+    proxy = page.table.model()
+    row = next(r for r in range(proxy.rowCount()) if proxy.index(r, 0).data() == "461")
+    page.table.selectRow(row)
+    page.edit(page.current())
+    dlg = page.dialog
+    dlg.set_text("ean", "12ab")
+    dlg.save()
+    settle(qtbot)
+    assert dlg.isVisible() and "13 cifre" in dlg.field_error("ean")
+    dlg.set_text("ean", "5798000000123")
+    dlg.save()
+    settle(qtbot)
+    settle(qtbot)
+    assert not dlg.isVisible()
+    odense = next(m for m in window.app.admin.list_municipalities() if m.code == 461)
+    assert odense.ean == "5798000000123"
+
+
+def test_settings_wage_index_changes_the_year_rate(qtbot, window):
+    view = window.show_view("settings")
+    settle(qtbot)
+    page = view.pages["rates"]
+    page.set_wage()
+    dlg = page.dialog
+    dlg.set_text("year", "2021")
+    dlg.set_text("percent", "2,0")
+    dlg.set_text("source", "test")
+    dlg.save()
+    settle(qtbot)
+    settle(qtbot)
+    years = {r.year: r for r in page.year_model.rows}
+    assert years[2021].per_referral.startswith("150,33")  # domain.md's indexation example
+    assert years[2022].per_referral == "mangler"
+
+
+def test_layout_is_remembered(qtbot, department_app, qsettings, dialogs):
+    w = make_window(qtbot, department_app, qsettings)
+    w.show_view("billing")
+    w.resize(1290, 800)
+    qtbot.wait(50)
+    size = w.size()
+    assert size.width() != 1360  # not the default
+    w.close()
+    qsettings.sync()
+    w2 = make_window(qtbot, department_app, QSettings(qsettings.fileName(),
+                                                      QSettings.Format.IniFormat))
+    assert w2.current_key() == "billing"
+    # the stored geometry was applied (the offscreen screen clamps it to its own size)
+    assert qsettings.value("main/geometry") is not None
+    assert w2.size().width() != 1360 and w2.size().height() != 860
+
+
+def test_unexpected_error_in_background_is_shown_and_logged(qtbot, window, dialogs, caplog):
+    from ui.ops import Op
+
+    def boom():
+        raise RuntimeError("noget gik galt")
+
+    Op(window, boom).run_in_background()
+    settle(qtbot)
+    assert dialogs and dialogs[-1][0] == "Uventet fejl" and "noget gik galt" in dialogs[-1][1]
+    assert "noget gik galt" in caplog.text
