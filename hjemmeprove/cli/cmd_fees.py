@@ -35,6 +35,8 @@ def _dec(text, field: str, errors: list, places: int) -> Decimal:
         return Decimal(0)
     if d < 0:
         errors.append(FieldError(field, "må ikke være negativ"))
+    elif d.adjusted() >= 9:  # quantize would raise InvalidOperation on huge values
+        errors.append(FieldError(field, "er for stort"))
     elif d != d.quantize(Decimal(1).scaleb(-places)):
         errors.append(FieldError(field, f"højst {places} decimaler"))
     return d
