@@ -44,6 +44,9 @@ LABELS: dict[str, str] = {
 REQUIRED = ("cpr", "name", "address", "postcode", "city", "municipality", "received")
 WEEKDAYS = {"man": 0, "tir": 1, "ons": 2, "tor": 3, "fre": 4,
             "mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4}
+# the database columns' lengths (PostgreSQL refuses longer text); free text is Text (2000)
+_MAX_LENGTH = {"note": 2000, "access_info": 2000, "city": 100, "sampling_city": 100,
+               "phone": 40}
 _TRUE = {"1", "ja", "j", "x", "yes", "true", "sand"}
 _FALSE = {"", "0", "nej", "n", "no", "false", "falsk"}
 
@@ -169,7 +172,7 @@ def parse_request(values: dict[str, str], today: dt.date | None = None,
     for key in ("name", "address", "city", "sampling_address", "sampling_city", "access_info",
                 "presence_required", "identity_check", "requester", "note", "phone"):
         text = raw.get(key, "")
-        if len(text) > (2000 if key in ("note", "access_info") else 200):
+        if len(text) > _MAX_LENGTH.get(key, 200):
             err(key, "er for lang")
         elif any(ord(ch) < 32 and ch not in "\t\n\r" for ch in text):
             err(key, "indeholder kontroltegn")
@@ -177,7 +180,7 @@ def parse_request(values: dict[str, str], today: dt.date | None = None,
             setattr(out, key, text)
     for key in ("postcode", "sampling_postcode"):
         text = raw.get(key, "")
-        if text and not re.fullmatch(r"\d{4}", text):
+        if text and not re.fullmatch(r"[0-9]{4}", text):
             err(key, f"'{text}' skal være et postnummer på 4 cifre")
         elif text:
             setattr(out, key, text)
@@ -186,7 +189,7 @@ def parse_request(values: dict[str, str], today: dt.date | None = None,
         err("sampling_postcode", "skal udfyldes, når der er en anden prøveadresse")
     if raw.get("municipality"):
         text = raw["municipality"]
-        if re.fullmatch(r"\d{1,4}", text):
+        if re.fullmatch(r"[0-9]{1,4}", text):
             out.municipality = int(text)
         else:
             err("municipality", f"'{text}' skal være en kommunekode (fx 461)")
@@ -196,6 +199,9 @@ def parse_request(values: dict[str, str], today: dt.date | None = None,
     out.earliest = take("earliest", parse_date)
     out.ekg = bool(take("ekg", _parse_bool))
     out.preferred_days = take("preferred_days", _parse_preferred) or ""
+    if len(out.preferred_days) > 100:
+        err("preferred_days", "for mange dage (højst 100 tegn)")
+        out.preferred_days = ""
     out.window_start = take("window_start", parse_time)
     out.window_end = take("window_end", parse_time)
     if out.window_start and out.window_end and out.window_start >= out.window_end:

@@ -57,7 +57,7 @@ def read_rows(data: bytes) -> tuple[list[dict[str, str]], list[FieldError]]:
         key = _COLUMN_KEYS.get(_fold(name))
         if key is None and name.strip():
             errors.append(FieldError(name.strip(), f"kolonne {i}: ukendt kolonnenavn", 1))
-        if key in keys:
+        if key is not None and key in keys:
             errors.append(FieldError(name.strip(), f"kolonne {i}: står to gange", 1))
         keys.append(key)
     missing = [LABELS[k] for k in REQUIRED if k not in keys]
