@@ -1,5 +1,8 @@
+"""``python -m hjemmeprove``: the same as the ``hjemmeprove`` command."""
+
 import sys
 
 from hjemmeprove.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":
+    sys.exit(main())
