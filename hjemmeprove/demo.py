@@ -70,10 +70,28 @@ def _cpr(rng: random.Random) -> str:
     return f"{born:%d%m%y}-{serial:04d}"
 
 
-def _offset(rng: random.Random, lat: float, lon: float, km: float) -> tuple[float, float]:
-    dlat = rng.gauss(0, km / 111.0)
-    dlon = rng.gauss(0, km / 64.0)
-    return round(lat + dlat, 5), round(lon + dlon, 5)
+# Towns on islands: a made-up address must land on the island, not in the sea beside it.
+ISLAND_OF = {"Troense": "Tåsinge", "Rudkøbing": "Langeland", "Tranekær": "Langeland",
+             "Marstal": "Ærø", "Ærøskøbing": "Ærø"}
+
+
+def _offset(rng: random.Random, lat: float, lon: float, km: float,
+            island: str = "") -> tuple[float, float]:
+    area = _island_lookup()
+    for _ in range(50):
+        plat = round(lat + rng.gauss(0, km / 111.0), 5)
+        plon = round(lon + rng.gauss(0, km / 64.0), 5)
+        if not island or area is None or area(plat, plon) == island:
+            return plat, plon
+    return lat, lon  # the town centre itself is on the island
+
+
+def _island_lookup():
+    try:
+        from hjemmeprove.planning.ferries import default_network
+    except ImportError:
+        return None
+    return default_network().area
 
 
 def fill_demo(app, seed: int = 1, today: dt.date | None = None, months: int = 3,
@@ -139,7 +157,7 @@ def _request(rng: random.Random, day: dt.date, town, citizens: list) -> RequestI
         if regular.municipality == code:
             data = RequestInput(**{**regular.__dict__, "received": day, "extra": {}})
             return _details(rng, data)
-    plat, plon = _offset(rng, lat, lon, spread)
+    plat, plon = _offset(rng, lat, lon, spread, ISLAND_OF.get(name, ""))
     data = RequestInput(
         cpr=_cpr(rng), name=f"{rng.choice(FIRST)} {rng.choice(LAST)}",
         address=f"{rng.choice(STREETS)} {rng.randrange(1, 120)}", postcode=postcode, city=name,
@@ -176,23 +194,40 @@ def _plan_history(app, today: dt.date) -> None:
 
 
 def _cancellations(app, rng: random.Random, today: dt.date) -> tuple[int, int]:
-    """About 4 % cancelled; where a visit was planned, some less than 24 h before (late)."""
+    """About 4 % of requests are cancelled (§6). Where the visit was planned and the reply
+    sent, about a third of those come by telephone less than 24 hours before (late).
+
+    The routes were made before (as in real life, the plan existed when the call came), so a
+    cancelled past visit is first put back to its state on the morning of that day.
+    """
     with app.store.session() as s:
         candidates = list(s.execute(
-            select(Request.id, Visit.date, Visit.window_start)
+            select(Request.id, Visit.id, Visit.date, Visit.window_start)
             .outerjoin(Visit, Visit.request_id == Request.id)
-            .where(Request.status.in_(("open", "planned", "locked")))).all())
+            .where(Request.status.in_(("open", "planned", "locked", "done")))).all())
     rng.shuffle(candidates)
     n = late = 0
-    for rid, vdate, wstart in candidates[: max(3, len(candidates) // 25)]:
-        if vdate is not None and wstart is not None and rng.random() < 0.4:
-            at = dt.datetime.combine(vdate, wstart) - dt.timedelta(hours=rng.randrange(2, 20))
+    for rid, vid, vdate, wstart in candidates[: max(3, len(candidates) // 25)]:
+        if vid is not None:
+            _reopen_visit(app, rid, vid)
+        if vdate is not None and wstart is not None and rng.random() < 0.35:
+            at = dt.datetime.combine(vdate, wstart) - dt.timedelta(hours=rng.randrange(1, 20))
             channel = "telephone"
         else:
             base = vdate or today
-            at = dt.datetime.combine(base - dt.timedelta(days=2), dt.time(9, 30))
+            at = dt.datetime.combine(base - dt.timedelta(days=rng.randrange(2, 5)),
+                                     dt.time(rng.randrange(8, 15), 15))
             channel = "electronic"
         result = app.requests.cancel(rid, at, "Hjemmesygeplejen", channel)
         n += 1
         late += result.late
     return n, late
+
+
+def _reopen_visit(app, request_id: int, visit_id: int) -> None:
+    with app.store.session(user="demo") as s:
+        visit = s.get(Visit, visit_id)
+        visit.outcome = None
+        visit.locked = True
+        req = s.get(Request, request_id)
+        req.status = "locked"
