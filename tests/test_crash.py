@@ -22,6 +22,7 @@ import pytest
 from hjemmeprove.app import App
 from hjemmeprove.services.reference import load_defaults
 from tests.factories import add_department
+from tests.test_concurrency import _drafts
 
 KILLS = int(os.environ.get("HJEMMEPROVE_CRASH_KILLS", "60"))
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,6 +39,9 @@ WRITER = textwrap.dedent("""
     app = App({url!r}, user="writer", upgrade=False)
     rng = random.Random(int(sys.argv[1]))
     seq = int(sys.argv[1]) * 100000
+    app.billing.list_invoices()  # imports done before the clock starts
+    from hjemmeprove.billing import service as _s  # noqa: F401
+    from hjemmeprove.documents import statement as _d  # noqa: F401
     print("ready", flush=True)
     while True:
         seq += 1
@@ -53,7 +57,7 @@ WRITER = textwrap.dedent("""
             print(f"created {{rid}} c{{seq}}", flush=True)
         elif op < 0.8:
             with app.store.session() as s:
-                ids = s.scalars(select(Request.id)).all()
+                ids = s.scalars(select(Request.id).where(Request.status == "open")).all()
             if not ids:
                 continue
             rid = rng.choice(ids)
@@ -64,7 +68,12 @@ WRITER = textwrap.dedent("""
             app.requests.update(rid, detail.version, form, today=dt.date(2024, 3, 20))
             print(f"updated {{rid}} {{detail.version + 1}}", flush=True)
         else:
-            number = issue_next(app.store)
+            drafts = [i.id for i in app.billing.list_invoices() if i.status == "draft"]
+            if drafts:  # the real issue step while drafts last, then the bare counter
+                number = app.billing.issue(rng.choice(drafts),
+                                           issue_date=dt.date(2021, 1, 4)).number
+            else:
+                number = issue_next(app.store)
             print(f"issued {{number}}", flush=True)
 """)
 
@@ -75,6 +84,7 @@ def crash_db(tmp_path):
     a = App(f"sqlite:///{path}", user="test")
     load_defaults(a.store)
     add_department(a)
+    _drafts(a, 12)  # 36 drafts for BillingService.issue
     a.close()
     return path
 
@@ -94,7 +104,7 @@ def test_killed_writer_loses_nothing_reported_saved(crash_db, tmp_path):
         proc = subprocess.Popen([sys.executable, str(script), str(k + 1)], cwd=ROOT,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         assert proc.stdout.readline().strip() == "ready", proc.stderr.read()
-        time.sleep(rng.uniform(0.0, 0.4))
+        time.sleep(rng.uniform(0.0, 0.6))
         proc.send_signal(signal.SIGKILL)
         out, err = proc.communicate()
         assert proc.returncode == -signal.SIGKILL, err  # it was still writing: not finished
@@ -118,6 +128,16 @@ def test_killed_writer_loses_nothing_reported_saved(crash_db, tmp_path):
     assert kills == KILLS
     assert mid_run > KILLS // 2  # most kills hit a writer that was saving
     assert created and updated and issued
+    con = sqlite3.connect(crash_db)
+    try:  # the real issue step ran too, and every issued invoice kept its documents
+        real = con.execute("SELECT count(*) FROM invoices WHERE status='issued' AND "
+                           "id IN (SELECT invoice_id FROM invoice_documents)").fetchone()[0]
+        assert real > 0
+        assert con.execute("SELECT count(*) FROM invoices i WHERE status='issued' AND "
+                           "(SELECT count(*) FROM invoice_documents d WHERE d.invoice_id=i.id) "
+                           "NOT IN (0, 4)").fetchone()[0] == 0
+    finally:
+        con.close()
 
 
 def _check(path, created, updated, issued) -> None:
