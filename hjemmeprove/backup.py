@@ -92,6 +92,7 @@ def restore_database(store, src: Path | str) -> Path | None:
     src = Path(src)
     if not src.is_file():
         raise HjemmeproveError(f"{src}: filen findes ikke")
+    _require_restore(store)
     if store.is_sqlite:
         return _restore_sqlite(store, src)
     listing = _run([_pg_tool("pg_restore"), "--list", str(src)], None)
@@ -101,6 +102,20 @@ def restore_database(store, src: Path | str) -> Path | None:
     _run([_pg_tool("pg_restore"), "--clean", "--if-exists", "--no-owner", "--single-transaction",
           "--exit-on-error", str(src)], store, dbname_flag=True)
     return None
+
+
+def _require_restore(store) -> None:
+    """Restoring is the administrator's. A database too damaged to say who its users are can
+    still be restored by whoever may write its file (PostgreSQL: the database's owner)."""
+    from hjemmeprove.errors import PermissionDenied
+    from hjemmeprove.security import require
+
+    try:
+        require(store, "backup.restore")
+    except PermissionDenied:
+        raise
+    except Exception:  # noqa: BLE001 - unreadable users table: see above
+        pass
 
 
 def _restore_sqlite(store, src: Path) -> Path:

@@ -223,3 +223,23 @@ def test_postgres_backup_and_restore_round_trip(pg_url, tmp_path):
             restore_database(app.store, bad)
     finally:
         app.close()
+
+
+@pytest.mark.sqlite_only
+def test_only_the_administrator_restores(department_app, tmp_path):
+    from hjemmeprove.errors import PermissionDenied
+    from hjemmeprove.security import add_user
+
+    app = department_app
+    app.requests.create(request_values(), today=TODAY)
+    dest = backup_database(app.store, tmp_path / "kopi.sqlite3")
+    add_user(app.store, "test", "administrator")
+    add_user(app.store, "kari", "coordinator")
+    kari = App(app.store.url, user="kari", upgrade=False)
+    try:
+        with pytest.raises(PermissionDenied):
+            restore_database(kari.store, dest)
+        assert _count(kari) == 1
+    finally:
+        kari.close()
+    restore_database(app.store, dest)
