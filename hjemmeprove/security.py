@@ -111,14 +111,11 @@ def _pg_identity(store) -> Identity:
             "pg_has_role(current_user, (SELECT datdba FROM pg_database "
             "  WHERE datname = current_database()), 'MEMBER') AS owner "
             "FROM pg_roles r WHERE r.rolname = current_user")).first()
-        existing = {r[0] for r in conn.execute(
-            text("SELECT rolname FROM pg_roles WHERE rolname = ANY(:names)"),
+        groups = {r[0] for r in conn.execute(
+            text("SELECT rolname FROM pg_roles WHERE rolname = ANY(:names) "
+                 "AND pg_has_role(current_user, oid, 'MEMBER')"),
             {"names": list(PG_GROUP_ROLES.values())})}
-        roles = set()
-        for role, group in PG_GROUP_ROLES.items():
-            if group in existing and conn.scalar(
-                    text("SELECT pg_has_role(current_user, :g, 'MEMBER')"), {"g": group}):
-                roles.add(role)
+    roles = {role for role, group in PG_GROUP_ROLES.items() if group in groups}
     superuser = bool(me.super or me.owner) if me is not None else False
     # The audit trail names the program's user; the DB role is what the database checks.
     return Identity(me.name if me is not None else store.user, frozenset(roles),
