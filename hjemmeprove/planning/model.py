@@ -211,8 +211,11 @@ def solve(problem: Problem, time_limit_s: float = 10.0, progress: Progress | Non
         if watcher is not None:
             watcher.join()
 
-    status = {0: "ikke løst", 1: "løst", 2: "ingen løsning", 3: "tidsgrænse", 4: "ugyldig",
-              5: "ugyldig", 6: "optimal", 7: "afbrudt"}.get(int(routing.status()), "ukendt")
+    # RoutingSearchStatus: NOT_SOLVED, SUCCESS, PARTIAL_SUCCESS_LOCAL_OPTIMUM_NOT_REACHED,
+    # FAIL, FAIL_TIMEOUT, INVALID, INFEASIBLE, OPTIMAL
+    status = {0: "ikke løst", 1: "løst", 2: "løst (tidsgrænse nået)", 3: "ingen løsning",
+              4: "ingen løsning inden for tidsgrænsen", 5: "ugyldig model", 6: "umulig",
+              7: "optimal"}.get(int(routing.status()), "ukendt")
     if cancel_event is not None and cancel_event.is_set():
         status = "afbrudt"
     routes: list[list[Stop]] = []

@@ -142,17 +142,23 @@ def _time(sec: int) -> dt.time:
     return dt.time(sec // 3600, (sec % 3600) // 60)
 
 
+LUNCH_AT = 12 * 3600  # lunch at the lab around noon
+
+
 def make_trips(analysts: list[PlanAnalyst], days: list[dt.date], cfg: PlanConfig
                ) -> tuple[list[Trip], list[tuple[int, int, int]]]:
-    """Each bioanalyst's day as a chain of trips from the lab and back.
+    """Each bioanalyst's day cut into fixed trip slots from the lab and back.
 
-    Every trip may use the whole day, but lasts at most the stability limit (departure to
-    return), and the next trip leaves the lab after the previous one is back: after lunch
-    (taken at the lab between the middle trips) or after ``reload_minutes``.
+    A slot lasts at most the stability limit, so every sample is at the lab in time. When the
+    day is longer than the limit, lunch is taken at the lab at noon between two slots; other
+    slots are separated by ``reload_minutes`` at the lab. When the whole day fits within the
+    limit, there is one slot and lunch is taken on the way (the slot is shortened by it).
+    Fixed slots keep the model free of cross-vehicle constraints (fast local search).
     """
     trips: list[Trip] = []
-    chains: list[tuple[int, int, int]] = []
-    S = cfg.stability_minutes * 60
+    S = cfg.stability_minutes * 60 if cfg.stability_minutes else 10**9
+    L = cfg.lunch_minutes * 60
+    R = cfg.reload_minutes * 60
     for d, day in enumerate(days):
         for a in analysts:
             if day in a.absent:
@@ -160,17 +166,24 @@ def make_trips(analysts: list[PlanAnalyst], days: list[dt.date], cfg: PlanConfig
             start, end = _sec(a.day_start), _sec(a.day_end)
             if end <= start:
                 continue
-            L = cfg.lunch_minutes * 60
-            work = end - start - L
-            k = max(2 if L and end - start > 4 * 3600 else 1, math.ceil(work / S) if S else 1)
-            lunch_after = k // 2 if L else -1
-            first = len(trips)
-            for i in range(k):
-                trips.append(Trip(a, d, day, i + 1, d * DAY + start, d * DAY + end))
-                if i:
-                    gap = L if i == lunch_after else cfg.reload_minutes * 60
-                    chains.append((first + i - 1, first + i, gap))
-    return trips, chains
+            if end - start - L <= S:
+                trips.append(Trip(a, d, day, 1, d * DAY + start, d * DAY + end - L))
+                continue
+            t = start
+            lunch_done = L == 0 or not (start < LUNCH_AT < end)
+            n = 0
+            while t < end - 15 * 60:
+                stop = min(t + S, end)
+                if not lunch_done and t < LUNCH_AT:
+                    stop = min(stop, LUNCH_AT)
+                n += 1
+                trips.append(Trip(a, d, day, n, d * DAY + t, d * DAY + stop))
+                if not lunch_done and stop >= LUNCH_AT - R:
+                    t = stop + L
+                    lunch_done = True
+                else:
+                    t = stop + R
+    return trips, []
 
 
 def preferred_weekdays(text: str) -> tuple[set[int], set[dt.date]]:
@@ -331,6 +344,8 @@ def plan(lab: tuple[float, float], days: list[dt.date], analysts: list[PlanAnaly
             p += cfg.per_day_later_kr * (t.day_index - first_day)
             if p:
                 vp[i] = int(round(p * 100))
+        if ws == 0 and we == DAY:
+            windows = None  # the trips' own hours bound it: no holes in the domain (fast)
         max_to_end = None
         if stab and stab < cfg.stability_minutes:
             max_to_end = service + stab * 60
@@ -344,8 +359,10 @@ def plan(lab: tuple[float, float], days: list[dt.date], analysts: list[PlanAnaly
                               max_span=span, key=i) for i, t in enumerate(trips)]
     problem = model.Problem(cost=cost, travel=travel, jobs=jobs, vehicles=vehicles, depot=0,
                             chains=chains)
+    # many trips over many days: savings builds day clusters that insertion does not find
+    first = "SAVINGS" if len(vehicles) > 20 else "PARALLEL_CHEAPEST_INSERTION"
     sol = model.solve(problem, time_limit_s=time_limit_s, progress=progress,
-                      cancel_event=cancel_event)
+                      cancel_event=cancel_event, first_solution=first)
 
     for j in sol.dropped:
         g = job_groups[j]

@@ -1,0 +1,141 @@
+"""A realistic horizon: 10 working days, 300 open requests, 6 bioanalysts, on the planner's code
+path (hjemmeprove.planning.planner.plan, the one PlanningService uses), against a simple
+baseline measured in the same run: nearest neighbour by day (earliest deadline first, each
+bioanalyst's route grown from the lab by nearest neighbour while the day lasts).
+
+    .venv/bin/python bench/horizon.py [--requests 300] [--analysts 6] [--days 10]
+                                      [--seconds 30] [--seed 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import random
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from hjemmeprove.demo import LAB, TOWNS  # noqa: E402
+from hjemmeprove.domain.calendar import default_calendar  # noqa: E402
+from hjemmeprove.planning.distances import DistanceSource  # noqa: E402
+from hjemmeprove.planning.planner import (  # noqa: E402
+    PlanAnalyst,
+    PlanConfig,
+    PlanRequest,
+    plan,
+)
+
+
+def make_case(n_requests: int, n_analysts: int, n_days: int, seed: int):
+    rng = random.Random(seed)
+    cal = default_calendar()
+    first = dt.date(2026, 3, 2)
+    days = []
+    d = first
+    while len(days) < n_days:
+        if cal.is_working_day(d):
+            days.append(d)
+        d += dt.timedelta(days=1)
+    analysts = [PlanAnalyst(i + 1, f"B{i + 1}", dt.time(8), dt.time(15),
+                            frozenset({"ekg"}) if i % 2 == 0 else frozenset(), 24)
+                for i in range(n_analysts)]
+    weights = [t[5] for t in TOWNS]
+    reqs = []
+    for i in range(n_requests):
+        town = TOWNS[rng.choices(range(len(TOWNS)), weights)[0]]
+        lat = town[3] + rng.gauss(0, town[6] / 111.0)
+        lon = town[4] + rng.gauss(0, town[6] / 64.0)
+        # received over the two weeks before and during the horizon
+        received = first - dt.timedelta(days=rng.randrange(1, 12))
+        deadline = cal.deadline(received)
+        fasting = rng.random() < 0.15
+        reqs.append(PlanRequest(i + 1, round(lat, 5), round(lon, 5), received, deadline,
+                                window_end=dt.time(10) if fasting else None,
+                                ekg=rng.random() < 0.05,
+                                preferred_days=rng.choice(["", "", "", "tir", "tor"])))
+    return days, analysts, reqs, cal
+
+
+def baseline(lab, days, analysts, reqs, source, cfg, cal) -> tuple[float, int, int]:
+    """Nearest neighbour by day; returns (km, planned, late)."""
+    pts = [lab] + [(r.lat, r.lon) for r in reqs]
+    m = source.matrix(pts)
+    todo = {i + 1: r for i, r in enumerate(reqs)}
+    km = 0.0
+    planned = 0
+    for day in days:
+        due = sorted((i for i, r in todo.items() if cal.next_working_day(r.received) <= day),
+                     key=lambda i: todo[i].deadline)
+        for a in analysts:
+            clock = 8 * 60.0
+            end = 15 * 60.0 - cfg.lunch_minutes
+            cur = 0
+            load = 0
+            while due and load < a.capacity:
+                cands = [i for i in due if not todo[i].ekg or "ekg" in a.skills]
+                if not cands:
+                    break
+                nxt = min(cands, key=lambda j: m.minutes[cur, j])
+                r = todo[nxt]
+                arrive = clock + m.minutes[cur, nxt]
+                svc = cfg.service_minutes + cfg.sampling_minutes
+                if r.window_end and arrive > r.window_end.hour * 60:
+                    due.remove(nxt)  # try it another day
+                    continue
+                if arrive + svc + m.minutes[nxt, 0] > end:
+                    break
+                km += m.km[cur, nxt]
+                clock = arrive + svc
+                cur = nxt
+                load += 1
+                planned += 1
+                due.remove(nxt)
+                del todo[nxt]
+            km += m.km[cur, 0]
+    late = sum(1 for r in todo.values() if r.deadline <= days[-1])
+    return km, planned, late
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--requests", type=int, default=300)
+    ap.add_argument("--analysts", type=int, default=6)
+    ap.add_argument("--days", type=int, default=10)
+    ap.add_argument("--seconds", type=float, default=25.0, help="solver time limit")
+    ap.add_argument("--seed", type=int, default=1)
+    args = ap.parse_args(argv)
+    days, analysts, reqs, cal = make_case(args.requests, args.analysts, args.days, args.seed)
+    lab = (LAB["lab_lat"], LAB["lab_lon"])
+    source = DistanceSource()
+    cfg = PlanConfig()
+    # the baseline has no stability limit or lab returns; compare like with like as well
+    t0 = time.monotonic()
+    out = plan(lab, days, analysts, reqs, source, cfg, next_working_day=cal.next_working_day,
+               time_limit_s=args.seconds)
+    t1 = time.monotonic()
+    b_km, b_planned, b_late = baseline(lab, days, analysts, reqs, source, cfg, cal)
+    t2 = time.monotonic()
+    planned = sum(len(s.request_ids) for r in out.routes for s in r.stops)
+    km = sum(r.km for r in out.routes)
+    ferry = sum(r.ferry_minutes for r in out.routes)
+    late = sum(1 for rid, why in out.unplanned if "kan ikke overholdes" in why
+               or "overskredet" in why)
+    print(f"horizon: {len(days)} working days, {len(reqs)} requests, {len(analysts)} "
+          f"bioanalysts, 2 cores shared")
+    print(f"{'':24}{'seconds':>9}{'planned':>9}{'late':>6}{'km':>10}{'ferry min':>11}"
+          f"{'routes':>8}")
+    print(f"{'planner (OR-Tools)':24}{t1 - t0:9.1f}{planned:9d}{late:6d}{km:10.1f}"
+          f"{ferry:11.0f}{len(out.routes):8d}")
+    print(f"{'baseline (NN by day)':24}{t2 - t1:9.1f}{b_planned:9d}{b_late:6d}{b_km:10.1f}"
+          f"{'':>11}{'':>8}")
+    if b_km:
+        print(f"km ratio planner/baseline: {km / b_km:.3f} (the planner also keeps the 4 h "
+              f"sample limit and lunch at the lab, which the baseline ignores)")
+    print(f"solver: {out.solutions} improving solutions, status {out.status}")
+
+
+if __name__ == "__main__":
+    main()
