@@ -56,6 +56,12 @@ def history(department_app):
     with app.store.session() as s:
         c = s.scalar(select(Citizen).where(Citizen.cpr == OLD["cpr"]))
         c.address, c.phone = "Nørregade 9", "12345678"
+        c.lat, c.lon = 55.12345, 10.54321
+        from hjemmeprove.db.models import DistanceCacheEntry
+
+        for a, b in (("55.12345,10.54321", "55.05870,10.59310"),  # the lab to OLD's home
+                     ("55.05870,10.59310", "55.06000,10.61000")):  # to a kept citizen's
+            s.add(DistanceCacheEntry(source="osrm", from_key=a, to_key=b, km=1.0, minutes=2.0))
     return app, old_inv, new_inv
 
 
@@ -97,12 +103,14 @@ def test_expired_citizens_are_erased_and_the_invoices_stay(history):
     result = service.erase_expired(today=TODAY)
     assert result.cutoff == dt.date(2021, 11, 23)
     assert result.citizens == 3  # the two billed in 2020 and the cancelled one
+    assert result.distance_cache_rows == 1  # OLD's home; the shared position stays
     assert _figures(app) == figures  # every total, line, share and request stays
     everything = _all_text(app)
     for cpr, name in ((OLD["cpr"], OLD["name"]), (OLD2["cpr"], OLD2["name"]), NO_INVOICE):
         assert cpr not in everything and cpr.replace("-", "") not in everything
         assert name not in everything
-    for secret in ("Nørregade 9", "12345678", "nøgle under måtten", "borgeren er indlagt"):
+    for secret in ("Nørregade 9", "12345678", "nøgle under måtten", "borgeren er indlagt",
+                   "55.12345", "10.54321"):
         assert secret not in everything
     # kept: the recent invoice's citizen, the open request's citizen
     for cpr, name in ((RECENT["cpr"], RECENT["name"]), STILL_OPEN):

@@ -39,7 +39,7 @@ TABLE_PRIVILEGES: dict[str, dict[str, str]] = {
     "bioanalysts": {COORDINATOR: WRITE, ADMINISTRATOR: WRITE},
     "absences": {COORDINATOR: WRITE, ADMINISTRATOR: WRITE},
     "closing_days": {COORDINATOR: WRITE, ADMINISTRATOR: WRITE},
-    "distance_cache": {COORDINATOR: WRITE, FINANCE: WRITE},
+    "distance_cache": {COORDINATOR: WRITE, FINANCE: WRITE, ADMINISTRATOR: "DELETE"},
     "agreements": {FINANCE: WRITE},
     "wage_indexes": {FINANCE: WRITE},
     "announced_rates": {FINANCE: WRITE},

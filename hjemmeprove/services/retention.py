@@ -19,6 +19,8 @@ Erasing an expired citizen (one transaction for the whole run):
   - statements (``invoice_documents`` of kind ``statement*``) of invoices issued before the
     cut-off *and* more than 5 years ago are deleted: they print names and CPR numbers, and
     they are past the accounting retention period. The invoice PDF and e-invoice stay;
+  - cached distances (``distance_cache``, keyed by positions to ~1 m) from or to their
+    homes are deleted, unless a citizen who is kept has the same position;
   - the audit trail: in every entry about the citizen, their requests, cancellations and
     visits, the values of the personal fields are replaced by ``[slettet]`` (the keys stay, so
     the trail still shows *that* a field changed and when and by whom). One new entry per
@@ -34,9 +36,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import and_, func, insert, or_, select, true, update
 
 from hjemmeprove.db.models import (
     AuditEntry,
@@ -75,6 +77,7 @@ class RetentionResult:
     statements_deleted: int
     audit_entries_redacted: int
     dry_run: bool
+    distance_cache_rows: int = 0
 
 
 def years_before(day: dt.date, years: int) -> dt.date:
@@ -170,6 +173,7 @@ class RetentionService:
                 return result
             now = utcnow()
             user = s.info.get("user", "")
+            cache_rows = _drop_cached_positions(s, citizens, request_ids)
             for cid in citizens:
                 s.execute(update(Citizen).where(Citizen.id == cid).values(
                     cpr=erasure_cpr(cid), name=ERASED, address=ERASED, postcode="", city="",
@@ -211,7 +215,40 @@ class RetentionService:
                           .where(InvoiceDocument.__table__.c.id.in_(chunk)))
             if log:
                 s.execute(insert(AuditEntry.__table__), log)
-            return result
+            return replace(result, distance_cache_rows=cache_rows)
+
+
+def _position_keys(rows) -> set[str]:
+    # the distance cache's key: a position to 5 decimals (about a metre: a home)
+    return {f"{lat:.5f},{lon:.5f}" for lat, lon in rows if lat is not None and lon is not None}
+
+
+def _drop_cached_positions(s, citizens, request_ids) -> int:
+    """Cached distances from or to the erased citizens' homes, unless someone kept lives
+    there too (a nursing home)."""
+    from hjemmeprove.db.models import DistanceCacheEntry as E
+
+    gone = set()
+    for chunk in _chunks(citizens):
+        gone |= _position_keys(s.execute(select(Citizen.lat, Citizen.lon)
+                                         .where(Citizen.id.in_(chunk))))
+    for chunk in _chunks(request_ids):
+        gone |= _position_keys(s.execute(select(Request.lat, Request.lon)
+                                         .where(Request.id.in_(chunk))))
+    if not gone:
+        return 0
+    kept = _position_keys(s.execute(select(Citizen.lat, Citizen.lon).where(
+        Citizen.id.not_in(citizens) if citizens else true(), Citizen.erased_at.is_(None))))
+    kept |= _position_keys(s.execute(select(Request.lat, Request.lon).where(
+        Request.id.not_in(request_ids) if request_ids else true())))
+    gone -= kept
+    removed = 0
+    keys = sorted(gone)
+    for i in range(0, len(keys), 400):
+        chunk = keys[i:i + 400]
+        removed += s.execute(E.__table__.delete().where(
+            or_(E.__table__.c.from_key.in_(chunk), E.__table__.c.to_key.in_(chunk)))).rowcount
+    return removed
 
 
 def _ids(s, q) -> list[int]:
