@@ -464,6 +464,46 @@ class PlanningService:
                          r.planned_ferry_minutes, r.distance_source, r.driven_km,
                          r.driven_ferry_minutes, r.closed_at is not None, tuple(stops))
 
+    def department_header(self) -> tuple[str, str, str]:
+        """(department name, hospital, lab address) for documents."""
+        with self.store.session() as s:
+            d = s.scalars(select(Department).order_by(Department.id)).first()
+            if d is None:
+                return "", "", ""
+            return d.name, d.hospital, f"{d.lab_address}, {d.lab_postcode} {d.lab_city}"
+
+    def letters(self, first: dt.date, last: dt.date | None = None,
+                visit_ids: list[int] | None = None, written: dt.date | None = None):
+        """Citizen letters (documents.citizen_letter.LetterInfo) for the planned visits."""
+        from hjemmeprove.documents.citizen_letter import LetterInfo
+
+        last = last or first
+        out = []
+        with self.store.session() as s:
+            q = (select(Visit).options(joinedload(Visit.request).joinedload(Request.citizen))
+                 .where(Visit.route_id.is_not(None), Visit.outcome.is_(None))
+                 .order_by(Visit.date, Visit.sequence))
+            if visit_ids is not None:
+                q = q.where(Visit.id.in_(visit_ids))
+            else:
+                q = q.where(Visit.date.between(first, last))
+            for v in s.scalars(q).unique():
+                req = v.request
+                c = req.citizen
+                d = s.get(Department, req.department_id)
+                out.append(LetterInfo(
+                    visit_id=v.id, request_id=req.id, citizen_name=c.name, address=c.address,
+                    postcode=c.postcode, city=c.city, sampling_address=req.sampling_address,
+                    date=v.date, window_start=v.window_start or v.planned_arrival,
+                    window_end=v.window_end or v.planned_arrival, ekg=req.ekg,
+                    fasting_until=req.window_end if req.window_end and req.window_end
+                    <= dt.time(11) else None,
+                    presence_required=req.presence_required, paper=c.digital_post_exempt,
+                    department=d.name, hospital=d.hospital, lab_address=d.lab_address,
+                    lab_postcode=d.lab_postcode, lab_city=d.lab_city, phone=d.contact_phone,
+                    written=written or dt.date.today()))
+        return out
+
     # --- manual changes -------------------------------------------------------------------------
 
     def lock(self, visit_ids: list[int], locked: bool = True) -> None:

@@ -1,0 +1,144 @@
+"""Closing a day (domain rule 7): per visit its outcome, per route the km driven (odometer)
+and ferry minutes. Until recorded, the planned figures stand and are marked *planned*.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+
+from hjemmeprove.db.models import OUTCOMES, Request, Route, Visit
+from hjemmeprove.domain.cpr import mask_cpr
+from hjemmeprove.errors import FieldError, NotFound, ValidationError
+
+OUTCOME_DA = {"taken": "taget", "not_home": "ikke hjemme", "refused": "afvist/ikke muligt",
+              "cancelled_late": "sent aflyst"}
+
+
+@dataclass(frozen=True)
+class MissingItem:
+    kind: str  # "km" | "outcome"
+    route_id: int
+    analyst: str
+    visit_id: int | None
+    request_id: int | None
+    citizen_name: str
+    cpr_masked: str
+    text: str  # Danish, for the list
+
+
+@dataclass(frozen=True)
+class DayStatus:
+    date: dt.date
+    routes: int
+    visits: int
+    missing: list[MissingItem]
+
+    @property
+    def complete(self) -> bool:
+        return not self.missing
+
+
+def _decimal(value, field: str, places: str, maximum: Decimal) -> Decimal:
+    try:
+        d = Decimal(str(value).replace(",", ".")).quantize(Decimal(places))
+    except (InvalidOperation, ValueError):
+        raise ValidationError(f"'{value}' er ikke et tal", field) from None
+    if d < 0 or d > maximum:
+        raise ValidationError(f"skal være mellem 0 og {maximum}", field)
+    return d
+
+
+class DayCloseService:
+    def __init__(self, store):
+        self.store = store
+
+    def record_route(self, route_id: int, driven_km, ferry_minutes=None,
+                     close: bool = True) -> None:
+        """The odometer km and the ferry minutes of one route."""
+        km = _decimal(driven_km, "km", "0.001", Decimal("2000"))
+        with self.store.session() as s:
+            r = s.get(Route, route_id)
+            if r is None:
+                raise NotFound(f"rute {route_id} findes ikke")
+            r.driven_km = km
+            if ferry_minutes is not None and str(ferry_minutes).strip() != "":
+                r.driven_ferry_minutes = _decimal(ferry_minutes, "færgeminutter", "0.1",
+                                                  Decimal("1440"))
+            elif r.driven_ferry_minutes is None:
+                r.driven_ferry_minutes = r.planned_ferry_minutes
+            if close:
+                r.closed_at = dt.datetime.now().replace(microsecond=0)
+
+    def record_outcome(self, visit_id: int, outcome: str, note: str = "",
+                       ekg_done: bool | None = None) -> None:
+        if outcome not in OUTCOMES:
+            raise ValidationError(FieldError("udfald", "skal være "
+                                             + ", ".join(OUTCOME_DA[o] for o in OUTCOMES)))
+        with self.store.session() as s:
+            v = s.get(Visit, visit_id)
+            if v is None:
+                raise NotFound(f"besøg {visit_id} findes ikke")
+            if v.shares_locked:
+                raise ValidationError("besøget er faktureret og kan ikke ændres", "udfald")
+            req = s.get(Request, v.request_id)
+            v.outcome = outcome
+            v.outcome_note = note[:200]
+            v.ekg_done = bool(req.ekg if ekg_done is None else ekg_done) and outcome == "taken"
+            if outcome == "cancelled_late":
+                req.status = "cancelled"
+            else:
+                req.status = "done"
+
+    def clear_outcome(self, visit_id: int) -> None:
+        with self.store.session() as s:
+            v = s.get(Visit, visit_id)
+            if v is None:
+                raise NotFound(f"besøg {visit_id} findes ikke")
+            if v.shares_locked:
+                raise ValidationError("besøget er faktureret og kan ikke ændres", "udfald")
+            v.outcome = None
+            v.ekg_done = False
+            req = s.get(Request, v.request_id)
+            req.status = "locked" if v.locked else "planned"
+
+    def status(self, day: dt.date) -> DayStatus:
+        """What is still missing for a day: routes without km, visits without outcome."""
+        missing: list[MissingItem] = []
+        n_visits = 0
+        with self.store.session() as s:
+            routes = list(s.scalars(select(Route).options(joinedload(Route.bioanalyst))
+                                    .where(Route.date == day).order_by(Route.bioanalyst_id)))
+            for r in routes:
+                if r.driven_km is None:
+                    missing.append(MissingItem("km", r.id, r.bioanalyst.name, None, None, "",
+                                               "", f"{r.bioanalyst.name}: kørte km mangler "
+                                                   f"(planlagt {r.planned_km} km)"))
+                visits = s.scalars(select(Visit).options(joinedload(Visit.request).joinedload(
+                    Request.citizen)).where(Visit.route_id == r.id).order_by(Visit.sequence))
+                for v in visits.unique():
+                    n_visits += 1
+                    if v.outcome is None:
+                        c = v.request.citizen
+                        missing.append(MissingItem(
+                            "outcome", r.id, r.bioanalyst.name, v.id, v.request_id, c.name,
+                            mask_cpr(c.cpr), f"{r.bioanalyst.name}: udfald mangler for "
+                                             f"{c.name} ({mask_cpr(c.cpr)})"))
+        return DayStatus(day, len(routes), n_visits, missing)
+
+    def missing_days(self, first: dt.date, last: dt.date) -> list[dt.date]:
+        """Past days in first..last that are not fully closed."""
+        days = []
+        with self.store.session() as s:
+            q = select(Route.date).where(Route.date.between(first, last),
+                                         Route.driven_km.is_(None)).distinct()
+            days += list(s.scalars(q))
+            q2 = (select(Visit.date).where(Visit.date.between(first, last),
+                                           Visit.route_id.is_not(None),
+                                           Visit.outcome.is_(None)).distinct())
+            days += list(s.scalars(q2))
+        return sorted(set(days))
