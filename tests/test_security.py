@@ -196,3 +196,20 @@ def test_lists_show_cpr_masked(department_app):
     row = department_app.requests.list()[0]
     assert row.cpr_masked == "010150-XXXX"
     assert "1234" not in repr(row)
+
+
+def test_roles_setup_is_postgres_only_but_prints_its_sql(tmp_path, capsys):
+    url = f"sqlite:///{tmp_path / 'r.sqlite3'}"
+    assert main(["--db", url, "roles", "setup"]) == 1
+    assert "kun på PostgreSQL" in capsys.readouterr().err
+    assert main(["roles", "setup", "--print"]) == 0
+    out = capsys.readouterr().out
+    assert "GRANT SELECT, INSERT, UPDATE, DELETE ON \"invoices\" TO hjemmeprove_finance" in out
+    assert "CREATE TRIGGER hjemmeprove_audit_guard_row" in out
+
+
+def test_sqlite_store_runs_in_wal_with_full_sync(app):
+    with app.store.engine.connect() as c:
+        assert c.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert c.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+        assert c.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1

@@ -190,3 +190,15 @@ def test_billing_works_within_finance_privileges_and_the_guards(pg):
     finally:
         kari.close()
         fin.close()
+
+
+def test_roles_cli(pg, capsys):
+    from hjemmeprove.cli import main
+
+    owner, urls = pg
+    assert main(["--db", owner.store.url, "roles", "setup"]) == 0
+    assert "hjemmeprove_finance" in capsys.readouterr().out
+    assert main(["--db", urls["coordinator"], "roles", "setup"]) == 1  # not the admin's login
+    assert "må ikke oprette databaseroller" in capsys.readouterr().err
+    assert main(["--db", urls["finance"], "roles", "whoami", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["roles"] == ["finance"]
