@@ -238,3 +238,39 @@ def test_plan_json_shape(department_app):
     stop = data["routes"][0]["stops"][0]
     for key in ("request", "arrival", "window", "lat", "lon", "leg_km", "leg_ferry_minutes"):
         assert key in stop
+
+
+def test_area_day_and_preferred_day_are_soft_preferences(department_app):
+    app = department_app
+    # Langeland (bridge): the department serves it on Tuesdays (planning.area_days)
+    rudkobing = [add(app, i, ("5900", "Rudkøbing", "479"), 54.9364 + i * 0.002, 10.7106,
+                     received="2024-02-29") for i in range(2)]
+    thursday = add(app, 5, SVENDBORG, 55.06, 10.61, received="2024-02-29", preferred_days="tor")
+    result = app.planning.plan(MON, dt.date(2024, 3, 8), time_limit_s=1.5)
+    stops = stops_by_request(result)
+    assert {stops[r][0].date.weekday() for r in rudkobing} == {1}
+    assert stops[thursday][0].date.weekday() == 3
+    app.settings.set("planning.area_days", "")
+    result = app.planning.plan(MON, dt.date(2024, 3, 8), time_limit_s=1.5)
+    stops = stops_by_request(result)
+    # no area day: they join the Thursday route (one trip is cheaper than two)
+    assert {stops[r][0].date for r in rudkobing} == {stops[thursday][0].date}
+
+
+def test_cancellation_replans_the_day_and_keeps_locked(department_app):
+    app = department_app
+    ids = [add(app, i, SVENDBORG, 55.055 + i * 0.004, 10.59 + i * 0.004, received="2024-03-01")
+           for i in range(4)]
+    app.planning.plan(MON, MON, time_limit_s=1.0)
+    app.planning.send_replies(MON, MON, now=dt.datetime(2024, 3, 1, 12))
+    before = {st.request_id: (st.window, r.km) for r in app.planning.routes(MON, MON)
+              for st in r.stops}
+    app.planning.cancel_and_replan(ids[0], dt.datetime(2024, 3, 1, 13), "Hjemmeplejen",
+                                   "electronic")
+    routes = app.planning.routes(MON, MON)
+    after = {st.request_id: st for r in routes for st in r.stops}
+    assert ids[0] not in after
+    for rid in ids[1:]:
+        assert after[rid].window == before[rid][0]
+        assert after[rid].window[0] <= after[rid].arrival <= after[rid].window[1]
+    assert sum(r.km for r in routes) < sum({km for _w, km in before.values()})
