@@ -142,3 +142,44 @@ def test_request_without_coordinates_gets_a_postcode_position(department_app):
     (stop,) = [st for r in result.routes for st in r.stops]
     assert stop.request_id == rid
     assert stop.position_quality == "approximate"
+
+
+def test_valhalla_matrix_reads_sources_to_targets():
+    """ValhallaMatrix against a stand-in server on 127.0.0.1 that answers like Valhalla."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    from hjemmeprove.planning.distances import ValhallaMatrix
+
+    seen = {}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            seen.update(body)
+            n = len(body["sources"])
+            rows = [[{"from_index": i, "to_index": j, "distance": abs(i - j) * 2.5,
+                      "time": abs(i - j) * 300} for j in range(n)] for i in range(n)]
+            data = json.dumps({"sources_to_targets": rows}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *a):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        src = ValhallaMatrix(f"http://127.0.0.1:{server.server_port}")
+        km, minutes = src.road_matrix([LAB, FAABORG, MARSTAL])
+    finally:
+        server.shutdown()
+        thread.join()
+    assert seen["costing"] == "auto" and seen["sources"][1] == {"lat": FAABORG[0],
+                                                                "lon": FAABORG[1]}
+    assert km[0, 2] == 5.0 and minutes[0, 2] == 10.0

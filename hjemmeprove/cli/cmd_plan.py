@@ -53,6 +53,14 @@ def register(sub) -> None:
         x.add_argument("visits", type=int, nargs="+")
         x.set_defaults(func=routes_lock, locked=locked)
 
+    p = sub.add_parser("geo", help="adresseregister til positioner")
+    gs = p.add_subparsers(dest="geo_command", metavar="HANDLING")
+    x = gs.add_parser("import", help="importér adressefilen (DAR/CSV med vejnavn, husnr, "
+                      "postnr, wgs84koordinat_bredde, wgs84koordinat_længde)")
+    x.add_argument("file")
+    x.add_argument("--register", help="indeksfil (standard: i brugerens datamappe)")
+    x.set_defaults(func=geo_import)
+
     p = sub.add_parser("day", help="dagsafslutning: udfald og kørte km")
     ds = p.add_subparsers(dest="day_command", metavar="HANDLING")
     x = ds.add_parser("status", help="hvad mangler for en dag")
@@ -246,3 +254,14 @@ def day_outcome(args) -> int:
     app.day_close.record_outcome(args.visit, args.outcome, args.note)
     return 0
 
+
+
+def geo_import(args) -> int:
+    from hjemmeprove.planning.geocoding import AddressRegister, default_register_path
+
+    app = open_app(args)
+    path = Path(args.register) if args.register else default_register_path()
+    n = AddressRegister(path).import_csv(args.file)
+    app.settings.set("geocoder.address_file", str(path))
+    print(f"{n} adresser importeret til {path}")
+    return 0
