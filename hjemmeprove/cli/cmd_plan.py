@@ -93,7 +93,7 @@ def plan(args) -> int:
 
     def progress(p):
         if not args.json:
-            print(f"  løsning {p['solutions']}: {p['objective'] / 100:.2f} kr "
+            print(f"  løsning {p['solutions']}: {p['objective_kr']:.2f} kr "
                   f"({p['seconds']:.1f} s)", file=sys.stderr)
 
     limit = args.time_limit if args.time_limit is not None else float(

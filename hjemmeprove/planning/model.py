@@ -189,7 +189,9 @@ def solve(problem: Problem, time_limit_s: float = 10.0, progress: Progress | Non
     def on_solution():
         found["n"] += 1
         if progress is not None:
-            progress({"solutions": found["n"], "objective": int(routing.CostVar().Min()),
+            objective = int(routing.CostVar().Min())
+            progress({"solutions": found["n"], "objective": objective,
+                      "objective_kr": round(objective / 100.0, 2),
                       "seconds": round(time.monotonic() - t0, 2)})
 
     routing.AddAtSolutionCallback(on_solution)

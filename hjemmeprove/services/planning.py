@@ -204,10 +204,17 @@ class PlanningService:
 
     def plan(self, first: dt.date, last: dt.date, progress=None,
              cancel_event: threading.Event | None = None,
-             time_limit_s: float = DEFAULT_TIME_LIMIT_S) -> PlanResult:
-        """Plans (or re-plans) the open requests over the working days first..last."""
+             time_limit_s: float | None = None) -> PlanResult:
+        """Plans (or re-plans) the open requests over the working days first..last.
+
+        ``progress(dict)`` is called for each better solution with ``solutions``,
+        ``objective_kr`` and ``seconds``; setting ``cancel_event`` stops the search and keeps
+        the best plan found so far. The time limit defaults to planning.time_limit_s.
+        """
         if last < first:
             raise ValidationError("skal være efter fra-datoen", "til")
+        if time_limit_s is None:
+            time_limit_s = float(self.settings.get("planning.time_limit_s"))
         calendar = self.settings.calendar()
         days = calendar.working_days(first, last)
         source = self.distance_source()
