@@ -9,6 +9,7 @@ test (pytest -s).
 from __future__ import annotations
 
 import datetime as dt
+import os
 import random
 from collections import Counter
 
@@ -25,8 +26,10 @@ from hjemmeprove.services.importing import import_requests
 from tests.factories import request_values
 
 TODAY = dt.date(2024, 3, 20)
-EXAMPLES = 200
+EXAMPLES = int(os.environ.get("HJEMMEPROVE_FUZZ_EXAMPLES", "200"))
+# CI runs the same examples every time (derandomize); HJEMMEPROVE_FUZZ_RANDOM=1 explores anew
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, database=None,
+                derandomize=not os.environ.get("HJEMMEPROVE_FUZZ_RANDOM"),
                 suppress_health_check=[HealthCheck.function_scoped_fixture,
                                        HealthCheck.too_slow, HealthCheck.data_too_large])
 FIELD_NAMES = set(LABELS.values())
@@ -281,8 +284,8 @@ def test_fees_quote_refuses_bad_values_with_exit_2_naming_the_field(fee_db, caps
             assert named, err
             for line in named:
                 field = line[len("fejl: "):].split(":", 1)[0]
-                assert field in FEE_FIELDS or field.startswith(("P(", "T(", "M(", "w")) \
-                    or "sats" in line or "takst" in line, line
+                # the bad option, or the rate figure the date has none of (MissingRate)
+                assert field in FEE_FIELDS or "mangler for" in line, line
             tally["refused"] += 1
 
     check()
