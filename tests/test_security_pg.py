@@ -202,3 +202,41 @@ def test_roles_cli(pg, capsys):
     assert "må ikke oprette databaseroller" in capsys.readouterr().err
     assert main(["--db", urls["finance"], "roles", "whoami", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["roles"] == ["finance"]
+
+
+def test_a_month_by_roles_fits_the_database_privileges(pg):
+    """Each role does its part of a month through the program on its own login: the
+    coordinator imports, plans, sends replies and closes the day; finance enters rates,
+    runs and issues. The privilege table must not stop any of it."""
+    from hjemmeprove.services.importing import import_requests
+
+    owner, urls = pg
+    kari = App(urls["coordinator"], user="kari", upgrade=False)
+    fin = App(urls["finance"], user="frank", upgrade=False)
+    try:
+        csv = "\n".join(["cpr;navn;adresse;postnr;by;kommunekode;modtaget;lat;lon"] + [
+            f"{i + 1:02d}0250-{2000 + i};Borger {i};Bygade {i + 1};5700;Svendborg;479;"
+            f"2020-03-02;55.0{6 + i % 3};10.6{i}" for i in range(4)]).encode()
+        import_requests(kari.requests, csv, today=dt.date(2020, 3, 2))
+        kari.planning.plan(dt.date(2020, 3, 9), dt.date(2020, 3, 13), time_limit_s=2)
+        kari.planning.send_replies(dt.date(2020, 3, 9), dt.date(2020, 3, 13),
+                                   now=dt.datetime(2020, 3, 5, 12))
+        with kari.store.session() as s:
+            visits = list(s.scalars(text("SELECT id FROM visits").columns()))
+            routes = list(s.scalars(text("SELECT id FROM routes").columns()))
+        assert visits and routes
+        for vid in visits:
+            kari.day_close.record_outcome(vid, "taken")
+        for rid in routes:
+            kari.day_close.record_route(rid, "42.5")
+        from tests.test_invoice_fixtures import set_2020_rates
+
+        set_2020_rates(fin)
+        [draft] = fin.billing.run("2020-03")
+        issued = fin.billing.issue(draft.id, issue_date=dt.date(2020, 4, 1))
+        assert issued.number == 1 and issued.total > 0
+        with pytest.raises((DBAPIError, PermissionDenied)):
+            kari.billing.run("2020-03")
+    finally:
+        kari.close()
+        fin.close()
