@@ -79,6 +79,7 @@ def test_closing_day_changes_the_calendar(department_app):
     assert admin.list_closing_days() == []
 
 
+@pytest.mark.sqlite_only  # on PostgreSQL the database login's role decides (test_security_pg)
 def test_saving_needs_the_right_role(department_app):
     from hjemmeprove.db.models import User
     from hjemmeprove.errors import PermissionDenied
