@@ -274,3 +274,39 @@ def test_cancellation_replans_the_day_and_keeps_locked(department_app):
         assert after[rid].window == before[rid][0]
         assert after[rid].window[0] <= after[rid].arrival <= after[rid].window[1]
     assert sum(r.km for r in routes) < sum({km for _w, km in before.values()})
+
+
+def test_regular_citizen_gets_the_same_bioanalyst(department_app):
+    app = department_app
+    louise = analyst_id(app, "Louise Friis")
+    # three earlier samplings of the same citizen by Louise
+    for k in range(3):
+        rid = add(app, 0, SVENDBORG, 55.07, 10.62, received=f"2024-02-0{k + 1}")
+        day = dt.date(2024, 2, 5 + k)
+        with app.store.session() as s:
+            r = Route(bioanalyst_id=louise, department_id=1, date=day,
+                      planned_km=Decimal("5"), driven_km=Decimal("5"))
+            s.add(r)
+            s.flush()
+            s.add(Visit(request_id=rid, route_id=r.id, date=day, outcome="taken",
+                        standalone_km=Decimal("5")))
+            s.get(Request, rid).status = "done"
+    new = add(app, 0, SVENDBORG, 55.07, 10.62, received="2024-03-01")
+    result = app.planning.plan(MON, MON, time_limit_s=1.0)
+    (route, _st) = stops_by_request(result)[new]
+    assert route.analyst_id == louise
+
+
+def test_cool_box_capacity_per_trip(department_app):
+    app = department_app
+    app.settings.set("planning.lunch_minutes", 0)
+    app.settings.set("planning.stability_minutes", 480)
+    absent(app, "Louise Friis", MON, MON)
+    with app.store.session() as s:
+        s.get(Bioanalyst, analyst_id(app, "Mette Holm")).capacity = 2
+    ids = [add(app, i, SVENDBORG, 55.06 + i * 0.003, 10.60, received="2024-03-01")
+           for i in range(3)]
+    result = app.planning.plan(MON, MON, time_limit_s=1.0)
+    planned = {st.request_id for r in result.routes for st in r.stops}
+    assert len(planned) == 2  # one trip, two samples in the box
+    assert len(result.unplanned) == 1 and result.unplanned[0].request_id in ids
