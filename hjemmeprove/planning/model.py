@@ -184,12 +184,16 @@ def solve(problem: Problem, time_limit_s: float = 10.0, progress: Progress | Non
         params.lns_time_limit.FromMilliseconds(int(lns_time_limit_s * 1000))
     params.log_search = log
 
-    found = {"n": 0}
+    found = {"n": 0, "best": None}
 
     def on_solution():
+        # called for every accepted neighbour; report only the better ones
+        objective = int(routing.CostVar().Min())
+        if found["best"] is not None and objective >= found["best"]:
+            return
+        found["best"] = objective
         found["n"] += 1
         if progress is not None:
-            objective = int(routing.CostVar().Min())
             progress({"solutions": found["n"], "objective": objective,
                       "objective_kr": round(objective / 100.0, 2),
                       "seconds": round(time.monotonic() - t0, 2)})
