@@ -260,6 +260,9 @@ def geo_import(args) -> int:
     from hjemmeprove.planning.geocoding import AddressRegister, default_register_path
 
     app = open_app(args)
+    from hjemmeprove.security import require
+
+    require(app.store, "settings.edit")  # before the register file is written
     path = Path(args.register) if args.register else default_register_path()
     n = AddressRegister(path).import_csv(args.file)
     app.settings.set("geocoder.address_file", str(path))

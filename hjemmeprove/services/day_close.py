@@ -14,6 +14,7 @@ from sqlalchemy.orm import joinedload
 from hjemmeprove.db.models import OUTCOMES, Request, Route, Visit
 from hjemmeprove.domain.cpr import mask_cpr
 from hjemmeprove.errors import FieldError, NotFound, ValidationError
+from hjemmeprove.security import require
 
 OUTCOME_DA = {"taken": "taget", "not_home": "ikke hjemme", "refused": "afvist/ikke muligt",
               "cancelled_late": "sent aflyst"}
@@ -60,6 +61,7 @@ class DayCloseService:
     def record_route(self, route_id: int, driven_km, ferry_minutes=None,
                      close: bool = True) -> None:
         """The odometer km and the ferry minutes of one route."""
+        require(self.store, "dayclose.edit")
         km = _decimal(driven_km, "km", "0.001", Decimal("2000"))
         with self.store.session() as s:
             r = s.get(Route, route_id)
@@ -76,6 +78,7 @@ class DayCloseService:
 
     def record_outcome(self, visit_id: int, outcome: str, note: str = "",
                        ekg_done: bool | None = None) -> None:
+        require(self.store, "dayclose.edit")
         if outcome not in OUTCOMES:
             raise ValidationError(FieldError("udfald", "skal være "
                                              + ", ".join(OUTCOME_DA[o] for o in OUTCOMES)))
@@ -95,6 +98,7 @@ class DayCloseService:
                 req.status = "done"
 
     def clear_outcome(self, visit_id: int) -> None:
+        require(self.store, "dayclose.edit")
         with self.store.session() as s:
             v = s.get(Visit, visit_id)
             if v is None:

@@ -36,6 +36,7 @@ from hjemmeprove.planning.distances import (
 )
 from hjemmeprove.planning.planner import PlanAnalyst, PlanConfig, PlanRequest
 from hjemmeprove.settings import Settings
+from hjemmeprove.security import require
 
 ACTIVE = ("open", "planned", "locked")
 DEFAULT_TIME_LIMIT_S = 10.0
@@ -211,6 +212,7 @@ class PlanningService:
         ``objective_kr`` and ``seconds``; setting ``cancel_event`` stops the search and keeps
         the best plan found so far. The time limit defaults to planning.time_limit_s.
         """
+        require(self.store, "planning.edit")
         if last < first:
             raise ValidationError("skal være efter fra-datoen", "til")
         if time_limit_s is None:
@@ -514,6 +516,7 @@ class PlanningService:
     # --- manual changes -------------------------------------------------------------------------
 
     def lock(self, visit_ids: list[int], locked: bool = True) -> None:
+        require(self.store, "planning.edit")
         with self.store.session() as s:
             for vid in visit_ids:
                 v = s.get(Visit, vid)
@@ -531,6 +534,7 @@ class PlanningService:
                      municipality_code: int | None = None) -> list[ReplyRow]:
         """Replies (date + window) for the planned visits in first..last not yet replied to;
         sending locks each visit (domain rule 4). Returns the rows per municipality."""
+        require(self.store, "planning.edit")
         now = now or dt.datetime.now().replace(microsecond=0)
         rows = []
         with self.store.session() as s:
@@ -556,6 +560,8 @@ class PlanningService:
                    ) -> MoveResult:
         """Moves a visit to another bioanalyst and/or day; returns the problems (Danish) and
         writes nothing when there are any. Both routes are re-ordered."""
+        if apply:  # a dry run (drag preview) only reads
+            require(self.store, "planning.edit")
         calendar = self.settings.calendar()
         problems: list[str] = []
         with self.store.session() as s:
@@ -681,6 +687,7 @@ class PlanningService:
 
     def add_absence(self, analyst_id: int, start: dt.date, end: dt.date, reason: str = "",
                     replan: bool = True, time_limit_s: float = 5.0) -> PlanResult | None:
+        require(self.store, "bioanalysts.edit")
         if end < start:
             raise ValidationError("skal være efter startdatoen", "slut")
         with self.store.session() as s:
