@@ -42,3 +42,28 @@ def app_icon() -> QIcon:
         p.end()
         icon.addPixmap(pm)
     return icon
+
+
+_lock: QIcon | None = None
+
+
+def lock_icon() -> QIcon:
+    """A small padlock: the visit's reply is sent and it stays in its window."""
+    global _lock
+    if _lock is None:
+        pm = QPixmap(14, 14)
+        pm.fill(Qt.GlobalColor.transparent)
+        p = QPainter(pm)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        from PySide6.QtGui import QPen
+        p.setPen(QPen(QColor("#6d4c00"), 1.6))
+        p.setBrush(Qt.BrushStyle.NoBrush)
+        p.drawArc(4, 1, 6, 8, 0, 180 * 16)
+        p.drawLine(4, 5, 4, 7)
+        p.drawLine(10, 5, 10, 7)
+        p.setPen(Qt.PenStyle.NoPen)
+        p.setBrush(QBrush(QColor("#b8860b")))
+        p.drawRoundedRect(2, 6, 10, 7, 1.5, 1.5)
+        p.end()
+        _lock = QIcon(pm)
+    return _lock

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from PySide6.QtCore import QByteArray, QSettings, QSize, Qt
+from PySide6.QtCore import QByteArray, QLocale, QSettings, QSize, Qt
 from PySide6.QtGui import QAction, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -18,6 +18,8 @@ from PySide6.QtWidgets import (
 )
 
 from ui import icons
+
+QLocale.setDefault(QLocale(QLocale.Language.Danish, QLocale.Country.Denmark))
 
 NAV = [
     ("requests", "Henvisninger", "Bestillinger, aflysninger, historik"),

@@ -98,7 +98,8 @@ def test_lock_and_unlock_a_visit(qtbot, window):
     settle(qtbot)
     assert app.planning.routes(DAY, DAY)[0].stops[0].locked
     card = view.cards[(route.analyst_id, DAY)]
-    assert "🔒" in card.stops.item(0).text()
+    from ui.views.planning import LOCKED_ROLE
+    assert card.stops.item(0).data(LOCKED_ROLE) is True
     card.stops.setCurrentRow(0)
     view.set_locked(False)
     settle(qtbot)

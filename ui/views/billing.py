@@ -54,7 +54,7 @@ BILL_COLUMNS = [
 ]
 LINE_COLUMNS = [
     Column("Tekst", lambda ln: ln.text),
-    Column("Antal", lambda ln: fmt.num(ln.quantity, 0 if ln.unit == "stk." else 3) +
+    Column("Antal", lambda ln: fmt.num(ln.quantity, {"stk.": 0, "min": 1}.get(ln.unit, 3)) +
            f" {ln.unit}", sort=lambda ln: ln.quantity, right=True),
     Column("Sats", lambda ln: fmt.num(ln.rate, 2), sort=lambda ln: ln.rate, right=True),
     Column("Beløb", lambda ln: fmt.kr(ln.amount), sort=lambda ln: ln.amount, right=True),
@@ -213,6 +213,7 @@ class BillingView(QWidget):
         split.addWidget(right)
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 2)
+        split.setSizes([640, 420])
         self.splitter = split
         lay.addWidget(split, 1)
 
@@ -264,7 +265,10 @@ class BillingView(QWidget):
             return bills, billing.list_invoices(month)
 
         self.status.setText("Beregner…")
-        Op(self, work).success(self._computed).failure(self._failed).run_in_background()
+        self._generation = getattr(self, "_generation", 0) + 1
+        gen = self._generation
+        Op(self, work).success(lambda res: self._computed(res) if gen == self._generation
+                               else None).failure(self._failed).run_in_background()
 
     def _failed(self, exc) -> None:
         self.status.setText("")
@@ -318,9 +322,10 @@ class BillingView(QWidget):
             names = ", ".join(f"{fmt.date(m.date)} {m.citizen_name}" for m in bill.missing[:6])
             parts.append(f'<span style="color:#c62828">Mangler udfald: {names}'
                          f'{" …" if len(bill.missing) > 6 else ""}</span>')
-        parts += bill.notes
-        parts.append("Indstillinger: " + "; ".join(f"{k}: {v}" for k, v in bill.settings))
+        parts += [n for n in bill.notes if len(n) < 200]
         self.notes.setText("<br>".join(parts))
+        self.notes.setToolTip("Indstillinger brugt:\n" + "\n".join(
+            f"{k}: {v}" for k, v in bill.settings))
 
     def current_invoice(self):
         idx = self.inv_table.currentIndex()
@@ -368,15 +373,16 @@ class BillingView(QWidget):
 
     def export_einvoice(self, path: str | None = None) -> None:
         inv = self.current_invoice()
-        if inv is None or "oioubl" not in self.documents:
+        if inv is None:
             return
-        filename, content = self.documents["oioubl"]
         if path is None:
-            path, _ = QFileDialog.getSaveFileName(self, "Eksportér e-faktura (OIOUBL)",
-                                                  filename, "OIOUBL (*.xml)")
+            name = self.documents.get("oioubl", (f"efaktura-{inv.id}.xml", b""))[0]
+            path, _ = QFileDialog.getSaveFileName(self, "Eksportér e-faktura (OIOUBL)", name,
+                                                  "OIOUBL (*.xml)")
             if not path:
                 return
-        Op(self, lambda: Path(path).write_bytes(content)) \
+        billing = self.billing
+        Op(self, lambda: Path(path).write_bytes(billing.document(inv.id, "oioubl"))) \
             .success(lambda _n: show_info(self, "Eksporteret", f"E-fakturaen er gemt i {path}")) \
             .run_in_background()
 

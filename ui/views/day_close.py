@@ -1,19 +1,360 @@
-"""Dagsafslutning (shell until the core service is wired in)."""
+"""Dagsafslutning: per route the km driven and ferry minutes, per visit its outcome; what is
+still missing shows at a glance (today's routes and earlier days with gaps).
+
+Reading uses the planning service's routes (plain RouteInfo); recording uses the day-close
+service (hjemmeprove.services.day_close) when it is there.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal, InvalidOperation
 
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+from PySide6.QtCore import QDate, Qt
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDateEdit,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
-from ui.widgets import Unavailable, title
+from hjemmeprove.errors import ValidationError
+from ui import fmt
+from ui.errors import show_error
+from ui.models.table import ROW_ROLE, Column, RowTableModel, sorted_proxy
+from ui.ops import Op
+from ui.signals import emit_changed, hub
+from ui.widgets import Unavailable, error_label, service_or_none, table_view, title
+
+OUTCOMES = [(None, "— mangler —"), ("taken", "Taget"), ("not_home", "Ikke hjemme"),
+            ("refused", "Afvist / ikke muligt")]
+LOOKBACK_DAYS = 45
+
+
+def missing_visits(route) -> int:
+    return sum(1 for s in route.stops if not s.outcome)
+
+
+def route_state(route) -> str:
+    if route.closed:
+        return "Afsluttet"
+    gaps = []
+    if route.driven_km is None:
+        gaps.append("km")
+    n = missing_visits(route)
+    if n:
+        gaps.append(f"{n} udfald")
+    return "Mangler " + " og ".join(gaps) if gaps else "Klar"
+
+
+ROUTE_COLUMNS = [
+    Column("Bioanalytiker", lambda r: r.analyst),
+    Column("Besøg", lambda r: str(len(r.stops)), sort=lambda r: len(r.stops), right=True),
+    Column("Planlagt km", lambda r: fmt.num(r.km, 1), sort=lambda r: r.km, right=True),
+    Column("Kørt km", lambda r: fmt.num(r.driven_km, 1) if r.driven_km is not None else "—",
+           sort=lambda r: r.driven_km or 0, right=True,
+           color=lambda r: "#c62828" if r.driven_km is None and not r.closed else None),
+    Column("Færge plan.", lambda r: fmt.num(r.ferry_minutes, 0) if r.ferry_minutes else "",
+           right=True),
+    Column("Færge kørt", lambda r: fmt.num(r.driven_ferry_minutes, 0)
+           if r.driven_ferry_minutes is not None else "", right=True),
+    Column("Status", route_state,
+           color=lambda r: "#2e7d32" if route_state(r) in ("Klar", "Afsluttet") else "#c62828"),
+]
 
 
 class DayCloseView(QWidget):
+    areas = {"planning", "day_close"}
+
     def __init__(self, app, parent=None, today: dt.date | None = None):
         super().__init__(parent)
         self.app = app
-        self.today = today
+        self.today = today or dt.date.today()
+        self.routes = []
+        self.route = None
         lay = QVBoxLayout(self)
-        lay.addWidget(title("Dagsafslutning", "Kørte km, færgeminutter og udfald pr. besøg."))
-        lay.addWidget(Unavailable("Dagsafslutning", "Kernens tjeneste er endnu ikke færdig."), 1)
+        lay.addWidget(title("Dagsafslutning", "Kørte km (kilometertæller) og færgeminutter pr. "
+                                              "rute, udfald pr. besøg. Indtil de er registreret, "
+                                              "gælder de planlagte tal (markeret planlagt)."))
+        self.planning, why = service_or_none(app, "planning")
+        self._loaded = False
+        if self.planning is None:
+            lay.addWidget(Unavailable("Dagsafslutning", why), 1)
+            self._loaded = True
+            return
+        self.service, self.service_why = service_or_none(app, "day_close")
+        bar = QHBoxLayout()
+        self.day = QDateEdit(QDate(self.today.year, self.today.month, self.today.day))
+        self.day.setCalendarPopup(True)
+        self.day.setDisplayFormat("dddd dd-MM-yyyy")
+        prev_b, next_b = QToolButton(text="◀"), QToolButton(text="▶")
+        prev_b.clicked.connect(lambda: self._step(-1))
+        next_b.clicked.connect(lambda: self._step(1))
+        bar.addWidget(QLabel("Dag:"))
+        bar.addWidget(self.day)
+        bar.addWidget(prev_b)
+        bar.addWidget(next_b)
+        self.summary = QLabel()
+        self.summary.setTextFormat(Qt.TextFormat.RichText)
+        bar.addSpacing(16)
+        bar.addWidget(self.summary, 1)
+        lay.addLayout(bar)
+        if self.service is None:
+            note = QLabel("Registrering af km og udfald er ikke tilgængelig i denne version "
+                          "(kernens dagsafslutning mangler); manglerne vises nedenfor.")
+            note.setStyleSheet("color: #8a5300; background: #fff4e0; padding: 5px;")
+            note.setWordWrap(True)
+            lay.addWidget(note)
+
+        split = QSplitter(Qt.Orientation.Horizontal)
+        left = QWidget()
+        lv = QVBoxLayout(left)
+        lv.setContentsMargins(0, 0, 0, 0)
+        self.model = RowTableModel(ROUTE_COLUMNS)
+        self.table = table_view(sorted_proxy(self.model, self))
+        lv.addWidget(self.table, 3)
+        back = QGroupBox(f"Tidligere dage med mangler (seneste {LOOKBACK_DAYS} dage)")
+        bv = QVBoxLayout(back)
+        self.backlog = QListWidget()
+        bv.addWidget(self.backlog)
+        lv.addWidget(back, 2)
+        split.addWidget(left)
+
+        right = QGroupBox("Rute")
+        rv = QVBoxLayout(right)
+        form = QFormLayout()
+        self.km = QLineEdit()
+        self.km.setPlaceholderText("fx 84,3")
+        self.ferry = QLineEdit()
+        self.ferry.setPlaceholderText("0")
+        self.planned_hint = QLabel()
+        self.planned_hint.setStyleSheet("color: #666;")
+        form.addRow("Kørt km (kilometertæller)", self.km)
+        form.addRow("Færgeminutter", self.ferry)
+        form.addRow("", self.planned_hint)
+        rv.addLayout(form)
+        self.visits = QTableWidget(0, 4)
+        self.visits.setHorizontalHeaderLabels(["#", "Borger", "Adresse", "Udfald"])
+        self.visits.verticalHeader().setVisible(False)
+        self.visits.horizontalHeader().setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        self.visits.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        rv.addWidget(self.visits, 1)
+        self.error = error_label()
+        rv.addWidget(self.error)
+        h = QHBoxLayout()
+        self.all_taken = QPushButton("Alle taget")
+        self.save_button = QPushButton("Gem (Ctrl+S)")
+        self.save_button.setEnabled(self.service is not None)
+        self.all_taken.clicked.connect(self._all_taken)
+        self.save_button.clicked.connect(self.save)
+        h.addWidget(self.all_taken)
+        h.addStretch(1)
+        h.addWidget(self.save_button)
+        rv.addLayout(h)
+        split.addWidget(right)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 2)
+        self.splitter = split
+        lay.addWidget(split, 1)
+        QShortcut(QKeySequence.StandardKey.Save, self, activated=self.save,
+                  context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
+
+        self.day.dateChanged.connect(self.reload)
+        self.table.selectionModel().currentRowChanged.connect(self._route_selected)
+        self.backlog.itemActivated.connect(self._goto_backlog)
+        self.backlog.itemClicked.connect(self._goto_backlog)
+        hub().changed.connect(self._on_changed)
+
+    # --- loading ----------------------------------------------------------------------------
+
+    def _on_changed(self, areas: set) -> None:
+        if areas & self.areas and self._loaded:
+            self.reload()
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if not self._loaded:
+            self._loaded = True
+            self.reload()
+
+    def _step(self, days: int) -> None:
+        cal = self.app.calendar()
+        d = self.day.date().toPython() + dt.timedelta(days=days)
+        while not cal.is_working_day(d):
+            d += dt.timedelta(days=1 if days > 0 else -1)
+        self.set_day(d)
+
+    def set_day(self, day: dt.date) -> None:
+        self.day.setDate(QDate(day.year, day.month, day.day))
+
+    def current_day(self) -> dt.date:
+        return self.day.date().toPython()
+
+    def reload(self) -> None:
+        day = self.current_day()
+        today = self.today
+        planning = self.planning
+
+        def work():
+            routes = planning.routes(day, day)
+            past = planning.routes(today - dt.timedelta(days=LOOKBACK_DAYS),
+                                   min(today, day + dt.timedelta(days=LOOKBACK_DAYS)))
+            return routes, past
+
+        Op(self, work).success(self._loaded_data).run_in_background()
+
+    def _loaded_data(self, result) -> None:
+        routes, past = result
+        keep = self.route.route_id if self.route is not None else None
+        self.routes = routes
+        self.model.set_rows(routes)
+        self.table.resizeColumnsToContents()
+        no_km = sum(1 for r in routes if r.driven_km is None and not r.closed)
+        no_outcome = sum(missing_visits(r) for r in routes)
+        if not routes:
+            self.summary.setText("<span style='color:#666'>Ingen ruter denne dag.</span>")
+        elif no_km or no_outcome:
+            self.summary.setText(
+                f"<span style='color:#c62828'><b>Mangler:</b> {no_km} rute(r) uden kørte km, "
+                f"{no_outcome} besøg uden udfald</span>")
+        else:
+            self.summary.setText("<span style='color:#2e7d32'><b>Alt er registreret</b> for "
+                                 "dagen.</span>")
+        # earlier days with gaps (the day being today or in the past)
+        gaps: dict[dt.date, list[int]] = {}
+        for r in past:
+            if r.date >= self.today or r.closed:
+                continue
+            if r.driven_km is None or missing_visits(r):
+                g = gaps.setdefault(r.date, [0, 0])
+                g[0] += r.driven_km is None
+                g[1] += missing_visits(r)
+        self.backlog.clear()
+        for d in sorted(gaps, reverse=True):
+            km, out = gaps[d]
+            item = QListWidgetItem(f"{fmt.WEEKDAYS_DA[d.weekday()]} {fmt.date(d)}: "
+                                   f"{km} rute(r) uden km, {out} besøg uden udfald")
+            item.setData(Qt.ItemDataRole.UserRole, d)
+            self.backlog.addItem(item)
+        if not gaps:
+            self.backlog.addItem("Ingen mangler på tidligere dage.")
+        row = next((i for i, r in enumerate(routes) if r.route_id == keep), 0)
+        if routes:
+            self.table.selectRow(row)
+            self._route_selected(self.table.currentIndex(), None)
+        else:
+            self._show_route(None)
+
+    def _goto_backlog(self, item) -> None:
+        d = item.data(Qt.ItemDataRole.UserRole)
+        if d:
+            self.set_day(d)
+
+    def _route_selected(self, current, _prev) -> None:
+        self._show_route(current.data(ROW_ROLE) if current.isValid() else None)
+
+    def _show_route(self, route) -> None:
+        self.route = route
+        self.error.hide()
+        self.visits.setRowCount(0)
+        if route is None:
+            self.km.clear()
+            self.ferry.clear()
+            self.planned_hint.setText("")
+            return
+        self.km.setText(fmt.num(route.driven_km, 1) if route.driven_km is not None else "")
+        self.ferry.setText(fmt.num(route.driven_ferry_minutes, 0)
+                           if route.driven_ferry_minutes is not None else "")
+        self.planned_hint.setText(f"Planlagt: {fmt.num(route.km, 1)} km, "
+                                  f"{fmt.num(route.ferry_minutes, 0)} færgeminutter")
+        self.visits.setRowCount(len(route.stops))
+        for i, s in enumerate(route.stops):
+            self.visits.setItem(i, 0, QTableWidgetItem(str(i + 1)))
+            self.visits.setItem(i, 1, QTableWidgetItem(s.citizen_name))
+            self.visits.setItem(i, 2, QTableWidgetItem(s.address))
+            combo = QComboBox()
+            for value, text in OUTCOMES:
+                combo.addItem(text, value)
+            combo.setCurrentIndex(max(combo.findData(s.outcome), 0))
+            self.visits.setCellWidget(i, 3, combo)
+        self.visits.resizeColumnToContents(0)
+        self.visits.resizeColumnToContents(1)
+        self.visits.resizeColumnToContents(3)
+
+    def _all_taken(self) -> None:
+        for i in range(self.visits.rowCount()):
+            combo = self.visits.cellWidget(i, 3)
+            if combo.currentData() is None:
+                combo.setCurrentIndex(combo.findData("taken"))
+
+    # --- saving -----------------------------------------------------------------------------
+
+    def outcomes(self) -> dict[int, str | None]:
+        return {s.visit_id: self.visits.cellWidget(i, 3).currentData()
+                for i, s in enumerate(self.route.stops)}
+
+    def _number(self, text: str, label: str) -> Decimal | None:
+        text = text.strip().replace(".", "").replace(",", ".") if "," in text else text.strip()
+        if not text:
+            return None
+        try:
+            value = Decimal(text)
+        except InvalidOperation:
+            raise ValidationError(f"'{text}' er ikke et tal", label) from None
+        if value < 0:
+            raise ValidationError("kan ikke være negativ", label)
+        return value
+
+    def save(self) -> None:
+        if self.route is None or self.service is None:
+            return
+        self.error.hide()
+        try:
+            km = self._number(self.km.text(), "kørt km")
+            ferry = self._number(self.ferry.text(), "færgeminutter")
+        except ValidationError as exc:
+            self.error.setText("\n".join(str(e) for e in exc.errors))
+            self.error.show()
+            return
+        route_id = self.route.route_id
+        outcomes = {k: v for k, v in self.outcomes().items() if v}
+        service = self.service
+        Op(self, lambda: record_day(service, route_id, km, ferry, outcomes)) \
+            .success(lambda _r: emit_changed("day_close", "planning", "billing", "requests")) \
+            .failure(self._failed).run_in_background()
+
+    def _failed(self, exc) -> None:
+        if isinstance(exc, ValidationError):
+            self.error.setText("\n".join(str(e) for e in exc.errors))
+            self.error.show()
+        else:
+            show_error(self, exc)
+
+    def save_layout(self, s, key: str) -> None:
+        if hasattr(self, "splitter"):
+            s.setValue(f"{key}/splitter", self.splitter.saveState())
+
+    def restore_layout(self, s, key: str) -> None:
+        state = s.value(f"{key}/splitter")
+        if state is not None and hasattr(self, "splitter"):
+            self.splitter.restoreState(state)
+
+
+def record_day(service, route_id: int, km, ferry, outcomes: dict[int, str]):
+    """Records one route's figures and its visits' outcomes through the day-close service."""
+    return service.record_route(route_id, driven_km=km, driven_ferry_minutes=ferry,
+                                outcomes=outcomes)

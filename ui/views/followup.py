@@ -146,8 +146,13 @@ class FollowupView(QWidget):
             f"{t.samplings_done} prøvetagninger, {t.distinct_citizens} forskellige borgere "
             "(en borger tælles én gang pr. år).")
         self.chart.removeAllSeries()
-        for axis in self.chart.axes():
-            self.chart.removeAxis(axis)
+        if not hasattr(self, "x_axis"):
+            self.x_axis = QBarCategoryAxis()
+            self.x_axis.append(MONTH_SHORT)
+            self.y_axis = QValueAxis()
+            self.y_axis.setLabelFormat("%d")
+            self.chart.addAxis(self.x_axis, Qt.AlignmentFlag.AlignBottom)
+            self.chart.addAxis(self.y_axis, Qt.AlignmentFlag.AlignLeft)
         series = QBarSeries()
         top = 0
         for i, m in enumerate(data.municipalities):
@@ -160,15 +165,9 @@ class FollowupView(QWidget):
             series.append(s)
         self.chart.addSeries(series)
         self.chart.setTitle(f"{label} pr. måned, {data.year}")
-        x = QBarCategoryAxis()
-        x.append(MONTH_SHORT)
-        y = QValueAxis()
-        y.setRange(0, max(10, int(top * 1.1) + 1))
-        y.setLabelFormat("%d")
-        self.chart.addAxis(x, Qt.AlignmentFlag.AlignBottom)
-        self.chart.addAxis(y, Qt.AlignmentFlag.AlignLeft)
-        series.attachAxis(x)
-        series.attachAxis(y)
+        self.y_axis.setRange(0, max(10, int(top * 1.1) + 1))
+        series.attachAxis(self.x_axis)
+        series.attachAxis(self.y_axis)
 
     def csv_bytes(self) -> bytes:
         buf = io.StringIO()

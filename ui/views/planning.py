@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ui import fmt
+from ui import fmt, icons
 from ui.errors import show_error, show_info
 from ui.map.widget import ROUTE_COLORS, MapRoute, MapStop, RouteMap
 from ui.ops import Op
@@ -39,12 +39,12 @@ from ui.widgets import Unavailable, service_or_none, title
 
 MIME = "application/x-hjemmeprove-visit"
 VISIT_ROLE = Qt.ItemDataRole.UserRole + 10
+LOCKED_ROLE = Qt.ItemDataRole.UserRole + 11
 
 
 def _stop_text(n: int, stop) -> str:
-    lock = "🔒 " if stop.locked else ""
     when = fmt.clock(stop.arrival)
-    return f"{n}. {when}  {lock}{stop.citizen_name}"
+    return f"{n}. {when}  {stop.citizen_name}"
 
 
 def _stop_tooltip(stop) -> str:
@@ -142,6 +142,7 @@ class RouteCard(QFrame):
             sub = ""
         self.header = QLabel(head)
         self.header.setTextFormat(Qt.TextFormat.RichText)
+        self.header.setWordWrap(True)
         v.addWidget(self.header)
         if sub:
             s = QLabel(sub)
@@ -153,6 +154,9 @@ class RouteCard(QFrame):
                 item = QListWidgetItem(_stop_text(n, stop))
                 item.setData(VISIT_ROLE, stop.visit_id)
                 item.setToolTip(_stop_tooltip(stop))
+                if stop.locked:
+                    item.setIcon(icons.lock_icon())
+                    item.setData(LOCKED_ROLE, True)
                 if stop.outcome:
                     item.setForeground(QColor("#777"))
                 self.stops.addItem(item)
