@@ -243,3 +243,49 @@ def test_unexpected_error_in_background_is_shown_and_logged(qtbot, window, dialo
     settle(qtbot)
     assert dialogs and dialogs[-1][0] == "Uventet fejl" and "noget gik galt" in dialogs[-1][1]
     assert "noget gik galt" in caplog.text
+
+
+def test_close_a_day(qtbot, window, dialogs):
+    from tests.test_invoice_fixtures import add_route
+
+    app = window.app
+    day = dt.date(2024, 3, 20)
+    rid = add_route(app, day, [dict(outcome=None), dict(outcome=None)], planned_km="42.5",
+                    closed=False)
+    view = window.show_view("day_close")
+    view.set_day(day)
+    settle(qtbot)
+    assert "Mangler" in view.summary.text() and "2 besøg uden udfald" in view.summary.text()
+    assert view.model.index(0, 6).data() == "Mangler km og 2 udfald"
+    assert view.route.route_id == rid
+    view.km.setText("47,3")
+    view.ferry.setText("0")
+    view.visits.cellWidget(0, 3).setCurrentIndex(view.visits.cellWidget(0, 3).findData("taken"))
+    view.visits.cellWidget(1, 3).setCurrentIndex(
+        view.visits.cellWidget(1, 3).findData("not_home"))
+    view.save()
+    settle(qtbot)
+    settle(qtbot)
+    status = app.day_close.status(day)
+    assert status.missing == []
+    (route,) = app.planning.routes(day, day)
+    assert route.driven_km == Decimal("47.3") and route.closed
+    assert [s.outcome for s in route.stops] == ["taken", "not_home"]
+    assert "Alt er registreret" in view.summary.text()
+    assert view.model.index(0, 6).data() == "Afsluttet"
+
+
+def test_day_close_refuses_bad_km_at_the_field(qtbot, window, dialogs):
+    from tests.test_invoice_fixtures import add_route
+
+    app = window.app
+    day = dt.date(2024, 3, 20)
+    add_route(app, day, [dict(outcome=None)], planned_km="10", closed=False)
+    view = window.show_view("day_close")
+    view.set_day(day)
+    settle(qtbot)
+    view.km.setText("ti")
+    view.save()
+    settle(qtbot)
+    assert "kørt km" in view.error.text()
+    assert app.planning.routes(day, day)[0].driven_km is None

@@ -215,7 +215,10 @@ class DayCloseView(QWidget):
                                    min(today, day + dt.timedelta(days=LOOKBACK_DAYS)))
             return routes, past
 
-        Op(self, work).success(self._loaded_data).run_in_background()
+        self._generation = getattr(self, "_generation", 0) + 1
+        gen = self._generation
+        Op(self, work).success(lambda res: self._loaded_data(res) if gen == self._generation
+                               else None).run_in_background()
 
     def _loaded_data(self, result) -> None:
         routes, past = result
@@ -331,9 +334,10 @@ class DayCloseView(QWidget):
             self.error.show()
             return
         route_id = self.route.route_id
-        outcomes = {k: v for k, v in self.outcomes().items() if v}
+        outcomes = self.outcomes()
+        previous = {st.visit_id: st.outcome for st in self.route.stops}
         service = self.service
-        Op(self, lambda: record_day(service, route_id, km, ferry, outcomes)) \
+        Op(self, lambda: record_day(service, route_id, km, ferry, outcomes, previous)) \
             .success(lambda _r: emit_changed("day_close", "planning", "billing", "requests")) \
             .failure(self._failed).run_in_background()
 
@@ -354,7 +358,13 @@ class DayCloseView(QWidget):
             self.splitter.restoreState(state)
 
 
-def record_day(service, route_id: int, km, ferry, outcomes: dict[int, str]):
-    """Records one route's figures and its visits' outcomes through the day-close service."""
-    return service.record_route(route_id, driven_km=km, driven_ferry_minutes=ferry,
-                                outcomes=outcomes)
+def record_day(service, route_id: int, km, ferry, outcomes: dict, previous: dict) -> None:
+    """Records one route through the day-close service: each changed outcome, then the km
+    (the route is closed when every visit has its outcome)."""
+    for visit_id, outcome in outcomes.items():
+        if outcome and outcome != previous.get(visit_id):
+            service.record_outcome(visit_id, outcome)
+        elif not outcome and previous.get(visit_id):
+            service.clear_outcome(visit_id)
+    if km is not None:
+        service.record_route(route_id, km, ferry, close=all(outcomes.values()))

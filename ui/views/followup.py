@@ -126,7 +126,10 @@ class FollowupView(QWidget):
 
     def reload(self) -> None:
         year = self.year.value()
-        Op(self, lambda: self.stats.year(year)).success(self._got).run_in_background()
+        self._generation = getattr(self, "_generation", 0) + 1
+        gen = self._generation
+        Op(self, lambda: self.stats.year(year)).success(
+            lambda res: self._got(res) if gen == self._generation else None).run_in_background()
 
     def _got(self, data) -> None:
         self.stats_data = data

@@ -327,7 +327,10 @@ class PlanningView(QWidget):
             return (planning.routes(first, last), admin.list_bioanalysts(active_only=True),
                     admin.list_absences(), depts[0] if depts else None)
 
-        Op(self, work).success(self._loaded_data).run_in_background()
+        self._generation = getattr(self, "_generation", 0) + 1
+        gen = self._generation
+        Op(self, work).success(lambda res: self._loaded_data(res) if gen == self._generation
+                               else None).run_in_background()
 
     def _loaded_data(self, result) -> None:
         self.routes, self.analysts, self.absences, self.department = result
