@@ -289,3 +289,31 @@ def test_day_close_refuses_bad_km_at_the_field(qtbot, window, dialogs):
     settle(qtbot)
     assert "kørt km" in view.error.text()
     assert app.planning.routes(day, day)[0].driven_km is None
+
+
+def test_print_route_sheets_letters_and_replies(qtbot, window, dialogs, tmp_path):
+    app = window.app
+    _requests(app, 2)
+    app.planning.plan(DAY, DAY, time_limit_s=1.0)
+    view = window.show_view("planning")
+    view.set_period(DAY, 1)
+    settle(qtbot)
+    view.print_documents("route_sheets")
+    settle(qtbot)
+    dlg = view.document_dialog
+    n_routes = len(app.planning.routes(DAY, DAY))
+    assert dlg.tabs.count() == n_routes
+    assert all(data.startswith(b"%PDF") for _t, _f, data in dlg.documents)
+    dlg.save_pdf(str(tmp_path / "rute.pdf"))
+    assert (tmp_path / "rute.pdf").read_bytes().startswith(b"%PDF")
+    dlg.close()
+    view.print_documents("letters")
+    settle(qtbot)
+    assert view.document_dialog.documents[0][2].startswith(b"%PDF")
+    view.document_dialog.close()
+    view.send_replies()
+    settle(qtbot)
+    settle(qtbot)
+    assert len(view.last_replies) == 2
+    assert all(s.locked for r in app.planning.routes(DAY, DAY) for s in r.stops)
+    assert view.document_dialog.documents[0][2].startswith(b"%PDF")

@@ -517,29 +517,55 @@ class PlanningView(QWidget):
         if not rows:
             show_info(self, "Svar", "Der er ingen nye besøg at svare på i perioden.")
             return
-        from ui.printing import replies_html, show_document
-        show_document(self, "Svar til kommuner", replies_html(rows))
+        self.print_documents("replies")
 
     def print_documents(self, kind: str) -> None:
+        """Route sheets (the day on the map), letters (the period) or the replies sent."""
         from ui import printing
+
         first, last = self.period()
-        day = self.map_day.currentData()
-        routes = [r for r in self.routes if r.date == day] if kind != "replies" else self.routes
-        if kind == "route_sheets":
-            html, name = printing.route_sheets_html(routes, self.department), "Rutesedler"
-        elif kind == "letters":
-            html, name = printing.letters_html(routes, self.department), "Borgerbreve"
-        else:
-            rows = getattr(self, "last_replies", None)
-            if not rows:
-                show_info(self, "Svar", "Send svar først (knappen Send svar…); de sendte svar "
-                                        "kan derefter udskrives.")
-                return
-            html, name = printing.replies_html(rows), "Svar til kommuner"
-        if not routes and kind != "replies":
-            show_info(self, name, "Der er ingen ruter den valgte dag.")
+        day = self.map_day.currentData() or first
+        planning = self.planning
+        titles = {"route_sheets": f"Rutesedler {fmt.date(day)}",
+                  "letters": f"Borgerbreve {fmt.date(first)}–{fmt.date(last)}",
+                  "replies": "Svar til kommuner"}
+        routes = [r for r in self.routes if r.date == day]
+        rows = getattr(self, "last_replies", None)
+        if kind == "route_sheets" and not routes:
+            show_info(self, titles[kind], "Der er ingen ruter den valgte dag.")
             return
-        printing.show_document(self, name, html)
+        if kind == "replies" and not rows:
+            show_info(self, titles[kind], "Send svar først (knappen Send svar…); de sendte "
+                                          "svar kan derefter udskrives.")
+            return
+
+        def work():
+            try:
+                if kind == "route_sheets":
+                    return "pdf", printing.route_sheet_pdfs(planning, routes)
+                if kind == "letters":
+                    return "pdf", printing.letter_pdfs(planning, first, last)
+                return "pdf", printing.reply_pdfs(planning, rows)
+            except (ImportError, AttributeError):  # the core's document is not there
+                if kind == "route_sheets":
+                    return "html", printing.route_sheets_html(routes, self.department)
+                if kind == "letters":
+                    return "html", printing.letters_html(
+                        [r for r in self.routes if first <= r.date <= last], self.department)
+                return "html", printing.replies_html(rows)
+
+        Op(self, work).success(lambda res: self._show_documents(titles[kind], *res)) \
+            .run_in_background()
+
+    def _show_documents(self, title_text: str, kind: str, content) -> None:
+        from ui import printing
+
+        if kind == "html":
+            self.document_dialog = printing.show_document(self, title_text, content)
+        elif not content:
+            show_info(self, title_text, "Der er ingen planlagte besøg i perioden.")
+        else:
+            self.document_dialog = printing.show_pdfs(self, title_text, content)
 
     def save_layout(self, s, key: str) -> None:
         if hasattr(self, "splitter"):
