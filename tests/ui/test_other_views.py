@@ -317,3 +317,27 @@ def test_print_route_sheets_letters_and_replies(qtbot, window, dialogs, tmp_path
     assert len(view.last_replies) == 2
     assert all(s.locked for r in app.planning.routes(DAY, DAY) for s in r.stops)
     assert view.document_dialog.documents[0][2].startswith(b"%PDF")
+
+
+def test_settings_new_absence_is_saved_and_listed(qtbot, window):
+    view = window.show_view("settings")
+    settle(qtbot)
+    page = view.pages["bioanalysts"]
+    page.new_absence()
+    dlg = page.dialog
+    from PySide6.QtCore import QDate
+    dlg.edits["start"].setDate(QDate(2024, 4, 15))
+    dlg.edits["end"].setDate(QDate(2024, 4, 12))
+    dlg.save()
+    settle(qtbot)
+    assert dlg.isVisible()  # end before start: refused, nothing written
+    assert window.app.admin.list_absences() == []
+    dlg.edits["end"].setDate(QDate(2024, 4, 17))
+    dlg.edits["reason"].setText("Kursus")
+    dlg.save()
+    settle(qtbot)
+    settle(qtbot)
+    (absence,) = window.app.admin.list_absences()
+    assert (absence.start, absence.end, absence.reason) == (dt.date(2024, 4, 15),
+                                                            dt.date(2024, 4, 17), "Kursus")
+    assert page.absence_model.rowCount() == 1

@@ -331,7 +331,18 @@ class CancelDialog(QDialog):
         rid = self.request_id
         at = self.at.dateTime().toPython().replace(second=0, microsecond=0)
         by, channel, note = self.by.text(), self.channel.currentData(), self.note.text()
-        Op(self, lambda: self.app.requests.cancel(rid, at, by, channel, note)) \
+        app = self.app
+
+        def work(_progress):
+            # With the planner: the visit leaves its route and the day is re-planned (locked
+            # visits keep their windows); without it, the cancellation alone is recorded.
+            try:
+                planning = app.planning
+            except ImportError:
+                return app.requests.cancel(rid, at, by, channel, note)
+            return planning.cancel_and_replan(rid, at, by, channel, note)
+
+        Op(self, work).with_progress("Registrerer aflysningen og lægger dagens ruter om…") \
             .success(self._done).failure(self._failed).run_in_background()
 
     def _done(self, result) -> None:

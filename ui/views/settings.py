@@ -279,7 +279,15 @@ class BioanalystsPage(_TablePage):
         spec = [F("bioanalyst_id", "Bioanalytiker", "choice",
                   choices=tuple((b.id, b.name) for b in analysts)),
                 F("start", "Fra", "date"), F("end", "Til", "date"), F("reason", "Årsag")]
-        self.dialog = EditDialog(self, "Fravær", row, spec, self.app.admin.save_absence)
+        planning, _why = service_or_none(self.app, "planning")
+        if planning is not None:  # records the absence and re-plans the days it covers
+            def save(r):
+                return planning.add_absence(r.bioanalyst_id, r.start, r.end, r.reason)
+        else:
+            save = self.app.admin.save_absence
+        self.dialog = EditDialog(self, "Fravær", row, spec, save,
+                                 "Ved nyt fravær lægges de berørte dages ruter om; låste besøg "
+                                 "bliver i deres tidsvindue.")
         self.dialog.saved.connect(lambda _r: (emit_changed("settings", "planning"),
                                               self.reload()))
         self.dialog.open()
