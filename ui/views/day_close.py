@@ -63,6 +63,8 @@ def route_state(route) -> str:
 
 ROUTE_COLUMNS = [
     Column("Bioanalytiker", lambda r: r.analyst),
+    Column("Status", route_state,
+           color=lambda r: "#2e7d32" if route_state(r) in ("Klar", "Afsluttet") else "#c62828"),
     Column("Besøg", lambda r: str(len(r.stops)), sort=lambda r: len(r.stops), right=True),
     Column("Planlagt km", lambda r: fmt.num(r.km, 1), sort=lambda r: r.km, right=True),
     Column("Kørt km", lambda r: fmt.num(r.driven_km, 1) if r.driven_km is not None else "—",
@@ -72,8 +74,6 @@ ROUTE_COLUMNS = [
            right=True),
     Column("Færge kørt", lambda r: fmt.num(r.driven_ferry_minutes, 0)
            if r.driven_ferry_minutes is not None else "", right=True),
-    Column("Status", route_state,
-           color=lambda r: "#2e7d32" if route_state(r) in ("Klar", "Afsluttet") else "#c62828"),
 ]
 
 
@@ -126,12 +126,12 @@ class DayCloseView(QWidget):
         lv.setContentsMargins(0, 0, 0, 0)
         self.model = RowTableModel(ROUTE_COLUMNS)
         self.table = table_view(sorted_proxy(self.model, self))
-        lv.addWidget(self.table, 3)
+        lv.addWidget(self.table, 4)
         back = QGroupBox(f"Tidligere dage med mangler (seneste {LOOKBACK_DAYS} dage)")
         bv = QVBoxLayout(back)
         self.backlog = QListWidget()
         bv.addWidget(self.backlog)
-        lv.addWidget(back, 2)
+        lv.addWidget(back, 1)
         split.addWidget(left)
 
         right = QGroupBox("Rute")
