@@ -158,9 +158,9 @@ def _setup_logging() -> Path | None:
     except OSError:
         return None
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger()
-    root.addHandler(handler)
-    root.setLevel(logging.INFO)
+    handler.setLevel(logging.INFO)
+    logging.getLogger().addHandler(handler)
+    logging.getLogger("hjemmeprove").setLevel(logging.INFO)  # not every library's INFO
     try:
         from hjemmeprove.logging_setup import CprMaskingFilter  # type: ignore
 

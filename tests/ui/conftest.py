@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import time
 
 import pytest
 
@@ -55,4 +54,3 @@ def demo_window(qtbot, demo_app, qsettings, dialogs):
     return make_window(qtbot, demo_app, qsettings, today=DEMO_TODAY)
 
 
-_ = time

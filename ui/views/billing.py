@@ -17,7 +17,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QPushButton,
     QSplitter,
-    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -420,4 +419,3 @@ class BillingView(QWidget):
             self.splitter.restoreState(state)
 
 
-_ = QTabWidget

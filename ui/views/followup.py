@@ -24,7 +24,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ui import fmt
 from ui.errors import show_error, show_info
 from ui.map.widget import ROUTE_COLORS
 from ui.models.table import Column, RowTableModel, sorted_proxy
@@ -196,4 +195,3 @@ class FollowupView(QWidget):
             .failure(lambda exc: show_error(self, exc)).run_in_background()
 
 
-_ = fmt

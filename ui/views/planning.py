@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 )
 
 from ui import fmt, icons
-from ui.errors import show_error, show_info
+from ui.errors import show_info
 from ui.map.widget import ROUTE_COLORS, MapRoute, MapStop, RouteMap
 from ui.ops import Op
 from ui.signals import emit_changed, hub
@@ -577,4 +577,3 @@ class PlanningView(QWidget):
             self.splitter.restoreState(state)
 
 
-_ = show_error

@@ -35,7 +35,7 @@ from ui.errors import show_error
 from ui.models.table import Column, RowTableModel, sorted_proxy
 from ui.ops import Op
 from ui.signals import emit_changed
-from ui.widgets import ERROR_STYLE, FIELD_ERROR_STYLE, error_label, table_view
+from ui.widgets import FIELD_ERROR_STYLE, error_label, table_view
 
 # key -> (label shown, placeholder)
 FIELDS = {
