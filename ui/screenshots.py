@@ -80,6 +80,18 @@ def take(out: Path, today: dt.date, db: str | None = None) -> list[Path]:
     _settle(qapp)
     req.table.selectRow(2)
     shot("henvisninger")
+    req.new_request()  # the form, with the core's field errors after a hasty save
+    form = req.form
+    form.set_values({"cpr": "010150-123", "name": "Karen Jensen", "address": "Vestergade 3",
+                     "postcode": "57", "city": "Svendborg", "municipality": "479",
+                     "received": today.isoformat(), "window_end": "10:00",
+                     "note": "Fastende"})
+    form.save()
+    _settle(qapp, 0.8)
+    img = form.grab().toImage().convertToFormat(QImage.Format.Format_RGB888)
+    _save_small(img, out / "henvisning-formular.png")
+    saved.append(out / "henvisning-formular.png")
+    form.reject()
 
     plan = w.show_view("planning")
     _settle(qapp)

@@ -130,6 +130,7 @@ class RequestForm(QDialog):
         self.edits["received"].dateChanged.connect(self._update_deadline)
         self._update_deadline()
         self.busy = False
+        self.setMinimumWidth(1080)
         if request_id is not None:
             self.load(request_id)
 
@@ -150,10 +151,12 @@ class RequestForm(QDialog):
             te = QPlainTextEdit()
             te.setPlaceholderText(placeholder)
             te.setFixedHeight(54)
+            te.setMinimumWidth(190)
             te.setTabChangesFocus(True)
             return te
         le = QLineEdit()
         le.setPlaceholderText(placeholder)
+        le.setMinimumWidth(190)
         return le
 
     # --- values -----------------------------------------------------------------------------
