@@ -52,6 +52,22 @@ def test_plan_a_day_and_see_the_route(qtbot, window, dialogs):
     assert "Optimeret" in view.message.text()
 
 
+def test_optimize_can_be_cancelled(qtbot, window, dialogs):
+    app = window.app
+    _requests(app, 4)
+    view = window.show_view("planning")
+    view.time_limit_s = 120.0  # far beyond the wait below: only Annullér ends it in time
+    view.set_period(DAY, 3)
+    settle(qtbot)
+    view.optimize()
+    assert not view.optimize_button.isEnabled()
+    qtbot.wait(300)
+    view.optimize_op.progress.cancel()  # what the progress dialog's Annullér does
+    settle(qtbot, timeout=40)
+    assert view.optimize_button.isEnabled()
+    assert view.last_plan is not None and view.last_plan.status == "afbrudt"
+
+
 def test_drag_to_another_analyst_is_checked_by_the_core(qtbot, window, dialogs):
     app = window.app
     _requests(app, 2)
@@ -139,6 +155,14 @@ def test_run_a_month_and_see_the_core_total(qtbot, window, dialogs):
     assert inv.status == "issued" and inv.number is not None
     settle(qtbot)
     assert view.credit_button.isEnabled()
+    view.credit("Forkert antal km")
+    settle(qtbot)
+    settle(qtbot)
+    kinds = sorted(i.kind for i in view.invoices)
+    assert kinds == ["credit_note", "invoice"]
+    credit = next(i for i in view.invoices if i.kind == "credit_note")
+    assert credit.total == Decimal("2205.53")  # the credited amount, as the core stores it
+    assert credit.credits_invoice_id == inv.id
 
 
 def test_export_einvoice(qtbot, window, tmp_path, dialogs):

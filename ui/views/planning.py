@@ -485,7 +485,7 @@ class PlanningView(QWidget):
                                  **extra)
 
         self.optimize_button.setEnabled(False)
-        Op(self, work).with_progress("Optimerer ruterne…", cancellable=True) \
+        self.optimize_op = Op(self, work).with_progress("Optimerer ruterne…", cancellable=True) \
             .success(self._planned).finally_(lambda: self.optimize_button.setEnabled(True)) \
             .run_in_background()
 
