@@ -76,11 +76,14 @@ class _Runnable(QRunnable):
     def run(self) -> None:
         op = self.op
         try:
-            result = op._fn(op.progress) if op._label is not None else op._fn()
-        except BaseException as exc:  # noqa: BLE001 - handed to the GUI thread, never lost
-            op._signals.failed.emit(exc)
-        else:
-            op._signals.done.emit(result)
+            try:
+                result = op._fn(op.progress) if op._label is not None else op._fn()
+            except BaseException as exc:  # noqa: BLE001 - handed to the GUI thread, never lost
+                op._signals.failed.emit(exc)
+            else:
+                op._signals.done.emit(result)
+        except RuntimeError:  # the program is closing: nobody is left to tell
+            pass
 
 
 class Op:
@@ -123,6 +126,8 @@ class Op:
                                   self._parent)
             dlg.setWindowTitle("Arbejder…")
             dlg.setMinimumDuration(300)
+            dlg.setAutoReset(False)  # stays up until the work is done, even at 100 %
+            dlg.setAutoClose(False)
             dlg.setWindowModality(Qt.WindowModality.WindowModal)
             if self._cancellable:
                 dlg.canceled.connect(self.progress.cancel)

@@ -61,8 +61,11 @@ def test_optimize_can_be_cancelled(qtbot, window, dialogs):
     settle(qtbot)
     view.optimize()
     assert not view.optimize_button.isEnabled()
-    qtbot.wait(300)
-    view.optimize_op.progress.cancel()  # what the progress dialog's Annullér does
+    dlg = view.optimize_op._dialog  # the progress dialog: best cost so far, Annullér
+    qtbot.waitUntil(lambda: "Bedste omkostning indtil nu" in dlg.labelText(), timeout=30000)
+    assert "kr." in dlg.labelText()
+    from PySide6.QtWidgets import QPushButton
+    dlg.findChild(QPushButton).click()  # the user presses Annullér
     settle(qtbot, timeout=40)
     assert view.optimize_button.isEnabled()
     assert view.last_plan is not None and view.last_plan.status == "afbrudt"

@@ -469,16 +469,30 @@ class PlanningView(QWidget):
         first, last = self.period()
         planning = self.planning
         limit = self.time_limit_s
+        settings = self.app.settings
 
         def work(progress):
+            limit_shown = limit
+            if limit_shown is None:  # the core's default, from its settings
+                try:
+                    limit_shown = float(settings.get("planning.time_limit_s"))
+                except (KeyError, TypeError, ValueError):
+                    limit_shown = None
+
             def report(info: dict) -> None:
-                best = info.get("objective")
+                best = info.get("objective_kr")
+                if best is None and info.get("objective") is not None:
+                    best = info["objective"] / 100  # øre
                 text = (f"Optimerer {fmt.date(first)}–{fmt.date(last)}…\n"
                         f"Løsninger fundet: {info.get('solutions', 0)}")
                 if best is not None:
-                    text += f"\nBedste omkostning indtil nu: {fmt.kr(best / 100)}"
+                    text += f"\nBedste omkostning indtil nu: {fmt.kr(round(best, 2))}"
                 seconds = info.get("seconds", 0) or 0
-                progress.update(min(int(seconds * 10), 100), 100, text)
+                if limit_shown:  # the bar fills over the time limit
+                    progress.update(min(int(seconds * 10), int(limit_shown * 10)),
+                                    int(limit_shown * 10), text)
+                else:
+                    progress.update(0, 0, text)
 
             extra = {} if limit is None else {"time_limit_s": limit}
             return planning.plan(first, last, progress=report, cancel_event=progress.event,
