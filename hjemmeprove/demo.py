@@ -40,6 +40,7 @@ TOWNS = [
     ("Vester Skerninge", "5762", 479, 55.0740, 10.4520, 3, 2.0),
     ("Gudme", "5884", 479, 55.1505, 10.7090, 3, 2.0),
     ("Faaborg", "5600", 430, 55.0951, 10.2423, 12, 2.0),
+    ("Lyø", "5600", 430, 55.0450, 10.1590, 1, 0.4),  # small island: ferry from Faaborg
     ("Ringe", "5750", 430, 55.2386, 10.4805, 9, 2.0),
     ("Stenstrup", "5771", 430, 55.1330, 10.5060, 3, 1.5),
     ("Nyborg", "5800", 450, 55.3127, 10.7897, 10, 2.0),
@@ -71,7 +72,7 @@ def _cpr(rng: random.Random) -> str:
 
 
 # Towns on islands: a made-up address must land on the island, not in the sea beside it.
-ISLAND_OF = {"Troense": "Tåsinge", "Rudkøbing": "Langeland", "Tranekær": "Langeland",
+ISLAND_OF = {"Lyø": "Lyø", "Troense": "Tåsinge", "Rudkøbing": "Langeland", "Tranekær": "Langeland",
              "Marstal": "Ærø", "Ærøskøbing": "Ærø"}
 
 
@@ -81,9 +82,10 @@ def _offset(rng: random.Random, lat: float, lon: float, km: float,
     for _ in range(50):
         plat = round(lat + rng.gauss(0, km / 111.0), 5)
         plon = round(lon + rng.gauss(0, km / 64.0), 5)
-        if not island or area is None or area(plat, plon) == island:
+        # mainland towns stay off the islands (Faaborg's Bjørnø lies 3 km off the harbour)
+        if area is None or area(plat, plon) == island:
             return plat, plon
-    return lat, lon  # the town centre itself is on the island
+    return lat, lon  # the town centre itself is where it should be
 
 
 def _island_lookup():
