@@ -101,3 +101,38 @@ def service_or_none(app, name: str):
         return getattr(app, name), ""
     except ImportError as exc:
         return None, f"Modulet mangler i denne version ({exc.name or exc})."
+
+
+class ServiceView(QWidget):
+    """A main view over one of the core's services.
+
+    It loads its data the first time it is shown (so starting the program loads one view,
+    not six) and again whenever one of its ``areas`` is named on the one "what changed"
+    signal. A view whose service is missing calls ``mark_unavailable()`` and never loads.
+    """
+
+    areas: set[str] = set()
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self._loaded = False
+        self._unavailable = False
+        from ui.signals import hub
+
+        hub().changed.connect(self._on_changed)
+
+    def mark_unavailable(self) -> None:
+        self._unavailable = True
+
+    def reload(self) -> None:  # pragma: no cover - every view defines it
+        raise NotImplementedError
+
+    def _on_changed(self, areas: set) -> None:
+        if self._loaded and not self._unavailable and areas & self.areas:
+            self.reload()
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if not self._loaded and not self._unavailable:
+            self._loaded = True
+            self.reload()

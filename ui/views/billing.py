@@ -25,8 +25,8 @@ from ui import fmt
 from ui.errors import show_error, show_info
 from ui.models.table import ROW_ROLE, Column, RowTableModel, sorted_proxy
 from ui.ops import Op
-from ui.signals import emit_changed, hub
-from ui.widgets import Unavailable, service_or_none, table_view, title
+from ui.signals import emit_changed
+from ui.widgets import ServiceView, Unavailable, service_or_none, table_view, title
 
 try:  # the pyside6-pdf wheel
     from PySide6.QtPdf import QPdfDocument
@@ -122,7 +122,7 @@ class PdfPreview(QWidget):
             self.doc.close()
 
 
-class BillingView(QWidget):
+class BillingView(ServiceView):
     areas = {"billing", "rates", "day_close"}
 
     def __init__(self, app, parent=None, today: dt.date | None = None):
@@ -136,10 +136,9 @@ class BillingView(QWidget):
         lay.addWidget(title("Fakturering", "Pr. kommune og kalendermåned (efter prøvetagnings"
                                            "dato): specificeret opgørelse og faktura (§10)."))
         self.billing, why = service_or_none(app, "billing")
-        self._loaded = False
         if self.billing is None:
             lay.addWidget(Unavailable("Fakturering", why), 1)
-            self._loaded = True
+            self.mark_unavailable()
             return
         bar = QHBoxLayout()
         self.month = QComboBox()
@@ -226,19 +225,8 @@ class BillingView(QWidget):
         self.files_button.clicked.connect(lambda: self.save_files())
         self.credit_button.clicked.connect(lambda: self.credit())
         self.show_invoice.toggled.connect(self._show_doc)
-        hub().changed.connect(self._on_changed)
 
     # --- loading ----------------------------------------------------------------------------
-
-    def _on_changed(self, areas: set) -> None:
-        if areas & self.areas and self._loaded:
-            self.reload()
-
-    def showEvent(self, event) -> None:
-        super().showEvent(event)
-        if not self._loaded:
-            self._loaded = True
-            self.reload()
 
     def current_month(self) -> str:
         return self.month.currentData()

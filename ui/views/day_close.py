@@ -37,8 +37,8 @@ from ui import fmt
 from ui.errors import show_error
 from ui.models.table import ROW_ROLE, Column, RowTableModel, sorted_proxy
 from ui.ops import Op
-from ui.signals import emit_changed, hub
-from ui.widgets import Unavailable, error_label, service_or_none, table_view, title
+from ui.signals import emit_changed
+from ui.widgets import ServiceView, Unavailable, error_label, service_or_none, table_view, title
 
 OUTCOMES = [(None, "— mangler —"), ("taken", "Taget"), ("not_home", "Ikke hjemme"),
             ("refused", "Afvist / ikke muligt")]
@@ -77,7 +77,7 @@ ROUTE_COLUMNS = [
 ]
 
 
-class DayCloseView(QWidget):
+class DayCloseView(ServiceView):
     areas = {"planning", "day_close"}
 
     def __init__(self, app, parent=None, today: dt.date | None = None):
@@ -91,10 +91,9 @@ class DayCloseView(QWidget):
                                               "rute, udfald pr. besøg. Indtil de er registreret, "
                                               "gælder de planlagte tal (markeret planlagt)."))
         self.planning, why = service_or_none(app, "planning")
-        self._loaded = False
         if self.planning is None:
             lay.addWidget(Unavailable("Dagsafslutning", why), 1)
-            self._loaded = True
+            self.mark_unavailable()
             return
         self.service, self.service_why = service_or_none(app, "day_close")
         bar = QHBoxLayout()
@@ -177,19 +176,8 @@ class DayCloseView(QWidget):
         self.table.selectionModel().currentRowChanged.connect(self._route_selected)
         self.backlog.itemActivated.connect(self._goto_backlog)
         self.backlog.itemClicked.connect(self._goto_backlog)
-        hub().changed.connect(self._on_changed)
 
     # --- loading ----------------------------------------------------------------------------
-
-    def _on_changed(self, areas: set) -> None:
-        if areas & self.areas and self._loaded:
-            self.reload()
-
-    def showEvent(self, event) -> None:
-        super().showEvent(event)
-        if not self._loaded:
-            self._loaded = True
-            self.reload()
 
     def _step(self, days: int) -> None:
         cal = self.app.calendar()

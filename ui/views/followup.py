@@ -28,8 +28,7 @@ from ui.errors import show_error, show_info
 from ui.map.widget import ROUTE_COLORS
 from ui.models.table import Column, RowTableModel, sorted_proxy
 from ui.ops import Op
-from ui.signals import hub
-from ui.widgets import Unavailable, service_or_none, table_view, title
+from ui.widgets import ServiceView, Unavailable, service_or_none, table_view, title
 
 MEASURES = [("requests_received", "Henvisninger modtaget"),
             ("samplings_done", "Prøvetagninger udført"),
@@ -38,7 +37,7 @@ MONTH_SHORT = ["jan", "feb", "mar", "apr", "maj", "jun", "jul", "aug", "sep", "o
                "dec"]
 
 
-class FollowupView(QWidget):
+class FollowupView(ServiceView):
     areas = {"requests", "day_close", "planning"}
 
     def __init__(self, app, parent=None, today: dt.date | None = None):
@@ -53,7 +52,7 @@ class FollowupView(QWidget):
         self.stats, why = service_or_none(app, "stats")
         if self.stats is None:
             lay.addWidget(Unavailable("Opfølgning", why), 1)
-            self._loaded = True
+            self.mark_unavailable()
             return
         bar = QHBoxLayout()
         self.year = QSpinBox()
@@ -95,8 +94,6 @@ class FollowupView(QWidget):
         self.measure.currentIndexChanged.connect(self._show)
         self.export_csv.clicked.connect(lambda: self.export("csv"))
         self.export_pdf.clicked.connect(lambda: self.export("pdf"))
-        hub().changed.connect(self._on_changed)
-        self._loaded = False
 
     def _columns(self):
         key = lambda: self.measure.currentData()  # noqa: E731
@@ -113,16 +110,6 @@ class FollowupView(QWidget):
         cols.append(Column("I alt", lambda m: str(getattr(m.year_total, key())),
                            sort=lambda m: getattr(m.year_total, key()), right=True))
         return cols
-
-    def _on_changed(self, areas: set) -> None:
-        if areas & self.areas and self._loaded:
-            self.reload()
-
-    def showEvent(self, event) -> None:
-        super().showEvent(event)
-        if not self._loaded:
-            self._loaded = True
-            self.reload()
 
     def reload(self) -> None:
         year = self.year.value()

@@ -34,8 +34,8 @@ from ui import fmt, icons
 from ui.errors import show_info
 from ui.map.widget import ROUTE_COLORS, MapRoute, MapStop, RouteMap
 from ui.ops import Op
-from ui.signals import emit_changed, hub
-from ui.widgets import Unavailable, service_or_none, title
+from ui.signals import emit_changed
+from ui.widgets import ServiceView, Unavailable, service_or_none, title
 
 MIME = "application/x-hjemmeprove-visit"
 VISIT_ROLE = Qt.ItemDataRole.UserRole + 10
@@ -167,7 +167,7 @@ class RouteCard(QFrame):
             self.setStyleSheet(self.styleSheet() + " #routeCard { background: #f3f3f3; }")
 
 
-class PlanningView(QWidget):
+class PlanningView(ServiceView):
     areas = {"planning", "requests", "settings", "day_close"}
 
     def __init__(self, app, parent=None, today: dt.date | None = None):
@@ -187,10 +187,9 @@ class PlanningView(QWidget):
                                            "en anden bioanalytiker eller dag; hold musen over et "
                                            "besøg for detaljer."))
         self.planning, why = service_or_none(app, "planning")
-        self._loaded = False
         if self.planning is None:
             lay.addWidget(Unavailable("Planlægning", why), 1)
-            self._loaded = True
+            self.mark_unavailable()
             return
         bar = QHBoxLayout()
         self.first = QDateEdit()
@@ -280,7 +279,6 @@ class PlanningView(QWidget):
         self.lock_button.clicked.connect(lambda: self.set_locked(True))
         self.unlock_button.clicked.connect(lambda: self.set_locked(False))
         self.replies_button.clicked.connect(lambda: self.send_replies())
-        hub().changed.connect(self._on_changed)
 
     # --- period -----------------------------------------------------------------------------
 
@@ -306,16 +304,6 @@ class PlanningView(QWidget):
         self.first.setDate(QDate(first.year, first.month, first.day))
 
     # --- loading ----------------------------------------------------------------------------
-
-    def _on_changed(self, areas: set) -> None:
-        if areas & self.areas and self._loaded:
-            self.reload()
-
-    def showEvent(self, event) -> None:
-        super().showEvent(event)
-        if not self._loaded:
-            self._loaded = True
-            self.reload()
 
     def reload(self) -> None:
         self._calendar = self.app.calendar()
