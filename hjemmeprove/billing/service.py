@@ -322,10 +322,7 @@ class BillingService:
         issue_date = issue_date or dt.date.today()
         with self.store.session(user=user) as s:
             _take_write_lock(s, self.store.is_sqlite)
-            inv = s.execute(select(Invoice).where(Invoice.id == invoice_id)
-                            .with_for_update()).scalar_one_or_none()
-            if inv is None:
-                raise NotFound(f"faktura {invoice_id} findes ikke")
+            inv = _locked_invoice(s, invoice_id)
             if inv.status != "draft":
                 raise ConflictError(f"faktura {invoice_id} er allerede udstedt (nr. {inv.number})")
             _check_einvoice_address(inv)
@@ -360,10 +357,7 @@ class BillingService:
         issue_date = issue_date or dt.date.today()
         with self.store.session(user=user) as s:
             _take_write_lock(s, self.store.is_sqlite)
-            orig = s.execute(select(Invoice).where(Invoice.id == invoice_id)
-                             .with_for_update()).scalar_one_or_none()
-            if orig is None:
-                raise NotFound(f"faktura {invoice_id} findes ikke")
+            orig = _locked_invoice(s, invoice_id)
             if orig.kind != "invoice" or orig.status != "issued":
                 raise ValidationError("kun en udstedt faktura kan krediteres", "faktura")
             if s.scalar(select(Invoice.id).where(Invoice.credits_invoice_id == orig.id)):
@@ -606,3 +600,12 @@ def render_all(doc: InvoiceDoc) -> dict[str, tuple[str, bytes]]:
             "statement_pdf": (names["statement_pdf"], statement.render_pdf(doc)),
             "statement_csv": (names["statement_csv"], statement.render_csv(doc)),
             "oioubl": (names["oioubl"], einvoice.render(doc))}
+
+
+def _locked_invoice(s, invoice_id: int) -> Invoice:
+    """The invoice row, locked for this transaction (FOR UPDATE on PostgreSQL)."""
+    inv = s.execute(select(Invoice).where(Invoice.id == invoice_id)
+                    .with_for_update()).scalar_one_or_none()
+    if inv is None:
+        raise NotFound(f"faktura {invoice_id} findes ikke")
+    return inv
