@@ -310,3 +310,29 @@ def test_cool_box_capacity_per_trip(department_app):
     planned = {st.request_id for r in result.routes for st in r.stops}
     assert len(planned) == 2  # one trip, two samples in the box
     assert len(result.unplanned) == 1 and result.unplanned[0].request_id in ids
+
+
+def test_nothing_is_planned_after_the_agreement_ends(department_app):
+    """§13: an agreement terminated to 2024-03-06 (received 1 March, deadline 15 March)."""
+    from hjemmeprove.db.models import Agreement, Municipality
+
+    app = department_app
+    inside = add(app, 0, FAABORG, 55.095, 10.242, received="2024-03-01")
+    ended = add(app, 1, FAABORG, 55.096, 10.243, received="2024-03-01")
+    with app.store.session() as s:
+        agreement = s.scalars(select(Agreement).join(Municipality)
+                              .where(Municipality.code == 430)).one()
+        agreement.end = dt.date(2024, 3, 6)
+    # only days after the end: the request is reported, not planned
+    late_result = app.planning.plan(dt.date(2024, 3, 7), FRI2, time_limit_s=1.0)
+    reasons = {u.request_id: u.reason for u in late_result.unplanned}
+    assert reasons[inside] == reasons[ended] == "aftalen med kommunen ophørte 2024-03-06"
+    # with days before the end in the period, both land on or before it
+    result = app.planning.plan(MON, FRI2, time_limit_s=1.0)
+    stops = stops_by_request(result)
+    assert {inside, ended} <= set(stops)
+    assert all(stops[r][0].date <= dt.date(2024, 3, 6) for r in (inside, ended))
+    visit_id = stops[inside][1].visit_id
+    move = app.planning.move_visit(visit_id, stops[inside][0].analyst_id, dt.date(2024, 3, 8),
+                                   apply=False)
+    assert "aftalen med kommunen ophørte 2024-03-06" in move.problems

@@ -82,6 +82,7 @@ class PlanRequest:
     locked_end: dt.time | None = None
     regular_analyst: int | None = None
     citizen_id: int | None = None
+    agreement_end: dt.date | None = None  # §13: nothing is planned after the agreement ends
 
 
 @dataclass
@@ -229,9 +230,14 @@ def plan(lab: tuple[float, float], days: list[dt.date], analysts: list[PlanAnaly
                         else r.received + dt.timedelta(days=1))
             if r.earliest and r.earliest > first_ok:
                 first_ok = r.earliest
-            allowed_days = {d for d in days if first_ok <= d <= r.deadline}
+            last_ok = min(r.deadline, r.agreement_end or r.deadline)
+            allowed_days = {d for d in days if first_ok <= d <= last_ok}
             if r.deadline < days[0]:
                 unplanned.append((r.id, f"fristen {r.deadline.isoformat()} er overskredet"))
+                continue
+            if r.agreement_end and not allowed_days and r.agreement_end < days[-1]:
+                unplanned.append((r.id, f"aftalen med kommunen ophørte "
+                                        f"{r.agreement_end.isoformat()}"))
                 continue
             if not allowed_days:
                 if first_ok > days[-1]:

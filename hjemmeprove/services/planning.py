@@ -329,7 +329,8 @@ class PlanningService:
                 locked_date=v.date if locked else None,
                 locked_start=(v.window_start or v.planned_arrival) if locked else None,
                 locked_end=(v.window_end or v.planned_arrival) if locked else None,
-                regular_analyst=regular.get(r.citizen_id), citizen_id=r.citizen_id))
+                regular_analyst=regular.get(r.citizen_id), citizen_id=r.citizen_id,
+                agreement_end=r.agreement.end))
         return out
 
     def _regular_analysts(self, s: Session, citizen_ids: set[int]) -> dict[int, int]:
@@ -585,6 +586,8 @@ class PlanningService:
                 problems.append(f"for tidligt: tidligst {first_ok.isoformat()}")
             if day > req.deadline:
                 problems.append(f"efter fristen {req.deadline.isoformat()}")
+            if req.agreement.end is not None and day > req.agreement.end:
+                problems.append(f"aftalen med kommunen ophørte {req.agreement.end.isoformat()}")
             if any(a.start <= day <= a.end for a in b.absences):
                 problems.append(f"{b.name} er fraværende {day.isoformat()}")
             if req.ekg and "ekg" not in b.skill_set:
