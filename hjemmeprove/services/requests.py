@@ -10,12 +10,13 @@ import datetime as dt
 import json
 from dataclasses import asdict, dataclass
 
-from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy import and_, case, exists, func, or_, select
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.exc import StaleDataError
 
 from hjemmeprove.db.models import (
     CANCEL_CHANNELS,
+    REQUEST_STATUSES,
     Agreement,
     AuditEntry,
     Cancellation,
@@ -32,6 +33,13 @@ from hjemmeprove.security import require
 from hjemmeprove.settings import Settings
 
 LATE_CANCELLATION = dt.timedelta(hours=24)  # §6
+ACTIVE_STATUSES = ("open", "planned", "locked")  # "Aktive": not yet done, cancelled or refused
+
+# The columns a list can be sorted on (``RequestService.list(sort=...)``). The id always
+# follows as a tiebreaker so that pages of a sorted list neither overlap nor skip.
+SORT_KEYS = ("id", "cpr", "name", "municipality", "received", "deadline", "status", "planned",
+             "address", "ekg", "late")
+DEFAULT_SORT = "deadline"
 
 
 @dataclass(frozen=True)
@@ -247,14 +255,20 @@ class RequestService:
         with self.store.session() as s:
             return _detail(self._get(s, request_id))
 
-    def list(self, search: str = "", status: str | None = None,
+    def list(self, search: str = "", status: str | tuple[str, ...] | None = None,
              municipality_code: int | None = None, deadline_within_days: int | None = None,
              late_cancellations: bool = False, today: dt.date | None = None,
-             offset: int = 0, limit: int | None = None) -> list[RequestRow]:
+             offset: int = 0, limit: int | None = None, sort: str = DEFAULT_SORT,
+             descending: bool = False) -> list[RequestRow]:
+        """One page of requests. ``status`` is one status or a tuple of them (``ACTIVE_STATUSES``
+        for the open, planned and locked ones). ``sort`` is one of ``SORT_KEYS``; CPR sorts on
+        the stored number (shown masked), status in its life-cycle order, a missing planned date
+        last in both directions. The id follows in the same direction as a tiebreaker."""
+        order = _order_by(sort, descending)
         with self.store.session() as s:
             q = self._list_query(search, status, municipality_code, deadline_within_days,
                                  late_cancellations, today)
-            q = q.order_by(Request.deadline, Request.id).offset(offset)
+            q = q.order_by(*order).offset(offset)
             if limit is not None:
                 q = q.limit(limit)
             rows = s.execute(q).all()
@@ -267,12 +281,11 @@ class RequestService:
 
     def _list_query(self, search="", status=None, municipality_code=None,
                     deadline_within_days=None, late_cancellations=False, today=None):
-        late = exists().where(and_(Cancellation.request_id == Request.id, Cancellation.late))
-        planned = (select(func.min(Visit.date)).where(Visit.request_id == Request.id)
-                   .scalar_subquery())
+        statuses = _statuses(status)
         q = (select(Request.id, Citizen.cpr, Citizen.name, Municipality.name, Municipality.code,
                     Request.received, Request.deadline, Request.status, Request.address,
-                    Citizen.address, Request.ekg, late.label("late"), planned.label("planned"))
+                    Citizen.address, Request.ekg, _late_expr().label("late"),
+                    _planned_expr().label("planned"))
              .join(Citizen, Request.citizen_id == Citizen.id)
              .join(Municipality, Request.municipality_id == Municipality.id))
         if search:
@@ -285,16 +298,17 @@ class RequestService:
                 if digits.isdigit() and len(digits) < 7:
                     clauses.append(Request.id == int(digits))
             q = q.where(or_(*clauses))
-        if status:
-            q = q.where(Request.status == status)
+        if len(statuses) == 1:
+            q = q.where(Request.status == statuses[0])
+        elif statuses:
+            q = q.where(Request.status.in_(statuses))
         if municipality_code:
             q = q.where(Municipality.code == municipality_code)
         if deadline_within_days is not None:
             limit_day = (today or dt.date.today()) + dt.timedelta(days=deadline_within_days)
-            q = q.where(Request.deadline <= limit_day,
-                        Request.status.in_(("open", "planned", "locked")))
+            q = q.where(Request.deadline <= limit_day, Request.status.in_(ACTIVE_STATUSES))
         if late_cancellations:
-            q = q.where(late)
+            q = q.where(_late_expr())
         return q
 
     def history(self, request_id: int) -> list[HistoryEntry]:
@@ -385,6 +399,67 @@ def _apply(req: Request, data: RequestInput) -> None:
                 "preferred_days", "earliest", "window_start", "window_end", "stability_minutes",
                 "note"):
         setattr(req, key, getattr(data, key))
+
+
+def _statuses(status) -> tuple[str, ...]:
+    """``None``/"" (all), one status, or a tuple/list/set of them; unknown ones are refused."""
+    if not status:
+        return ()
+    wanted = (status,) if isinstance(status, str) else tuple(dict.fromkeys(status))
+    unknown = [x for x in wanted if x not in REQUEST_STATUSES]
+    if unknown:
+        raise ValidationError(f"ukendt status {', '.join(map(str, unknown))}; skal være "
+                              + ", ".join(REQUEST_STATUSES), "status")
+    return wanted
+
+
+def _late_expr():
+    return exists().where(and_(Cancellation.request_id == Request.id, Cancellation.late))
+
+
+def _planned_expr():
+    return (select(func.min(Visit.date)).where(Visit.request_id == Request.id)
+            .scalar_subquery())
+
+
+def _sort_expr(key: str):
+    """The column behind a sort key; the stored values, not the Danish text."""
+    if key == "id":
+        return Request.id
+    if key == "cpr":
+        return Citizen.cpr
+    if key == "name":
+        return Citizen.name
+    if key == "municipality":
+        return Municipality.name
+    if key == "received":
+        return Request.received
+    if key == "deadline":
+        return Request.deadline
+    if key == "status":  # life-cycle order, as the statuses are listed
+        return case({s: i for i, s in enumerate(REQUEST_STATUSES)}, value=Request.status,
+                    else_=len(REQUEST_STATUSES))
+    if key == "planned":
+        return _planned_expr()
+    if key == "address":  # the sampling address when given, else the registered one
+        return case((Request.address != "", Request.address), else_=Citizen.address)
+    if key == "ekg":
+        return case((Request.ekg, 1), else_=0)
+    if key == "late":
+        return case((_late_expr(), 1), else_=0)
+    raise ValidationError(f"kan ikke sortere efter '{key}'; skal være " + ", ".join(SORT_KEYS),
+                          "sortering")
+
+
+def _order_by(key: str, descending: bool) -> list:
+    expr = _sort_expr(key)
+    order = []
+    if key == "planned":  # requests without a visit last, both ways (SQLite and PostgreSQL
+        order.append(case((expr.is_(None), 1), else_=0))  # put NULLs at opposite ends)
+    order.append(expr.desc() if descending else expr.asc())
+    if key != "id":
+        order.append(Request.id.desc() if descending else Request.id.asc())
+    return order
 
 
 def _visit_start(visit: Visit | None) -> dt.datetime | None:
