@@ -5,8 +5,11 @@ requests that are due (earliest deadline first), splits them between the bioanal
 by angle around the lab (EKG visits to a bioanalyst who takes EKG), orders each route by nearest
 neighbour (fasting visits first) and times it with the same distance source as the planner.
 Past days get outcomes (mostly taken, a few not at home or refused) and driven km (planned km
-± a few per cent); today and the next two working days are locked (replies sent); later days
-are planned but not yet replied to.
+± a few per cent).
+
+Today and the coming days are planned by the real planner (a short solve), so that what the
+demo shows as locked is a plan the planner itself can keep; replies are sent (and the visits
+locked) for today and the next two working days; later days are planned but not replied to.
 """
 
 from __future__ import annotations
@@ -63,7 +66,7 @@ def plan_demo_history(app, today: dt.date, seed: int = 7) -> None:
         pending: list[Request] = []
         queue = list(reqs)
         qi = 0
-        for day in calendar.iter_working_days(first_day, last_day):
+        for day in calendar.iter_working_days(first_day, today - dt.timedelta(days=1)):
             while qi < len(queue) and queue[qi].received < day and queue[qi].received <= today:
                 pending.append(queue[qi])
                 qi += 1
@@ -76,6 +79,17 @@ def plan_demo_history(app, today: dt.date, seed: int = 7) -> None:
             pending = pending[len(take):]
             _plan_day(s, rng, dept, lab, day, today, locked_until, at_work, take, source,
                       window, service, sampling, calendar)
+    _plan_coming_days(app, calendar, today, last_day, locked_until)
+
+
+def _plan_coming_days(app, calendar, today, last_day, locked_until,
+                      time_limit_s: float = 1.5) -> None:
+    """Day by day, as a coordinator does: each day takes what is due by then."""
+    first = today if calendar.is_working_day(today) else calendar.next_working_day(today)
+    for day in calendar.iter_working_days(first, last_day):
+        app.planning.plan(day, day, time_limit_s=time_limit_s)
+    morning = dt.datetime.combine(first - dt.timedelta(days=1), dt.time(14, 0))
+    app.planning.send_replies(first, locked_until, now=morning)
 
 
 def _plan_day(s, rng, dept, lab, day, today, locked_until, analysts, reqs, source, window,
