@@ -76,8 +76,7 @@ def take(out: Path, today: dt.date, db: str | None = None) -> list[Path]:
 
     req = w.show_view("requests")
     _settle(qapp)
-    req.status.setCurrentIndex(req.status.findData("locked"))  # replied to, coming up
-    _settle(qapp)
+    # the default list: the active requests (open, planned, locked), nearest deadline first
     req.table.selectRow(2)
     shot("henvisninger")
     req.new_request()  # the form, with the core's field errors after a hasty save

@@ -126,12 +126,16 @@ def test_late_cancellation_is_flagged(qtbot, window):
     dlg.submit()
     settle(qtbot)
     settle(qtbot)
+    # the default "Aktive" list no longer holds it; the detail panel still shows it
+    assert view.model.row_of_id(rid) is None
+    assert "SEN AFLYSNING" in view.d_fields["cancel"].text()
+    assert "SEN" in window.statusBar().currentMessage()
+    view.status.setCurrentIndex(view.status.findData(None))  # Alle statusser
+    settle(qtbot)
     from ui.models.requests import COL_LATE, COL_STATUS
     row = view.model.row_of_id(rid)
     assert view.model.index(row, COL_LATE).data() == "SEN"
     assert view.model.index(row, COL_STATUS).data() == "Aflyst"
-    assert "SEN AFLYSNING" in view.d_fields["cancel"].text()
-    assert "SEN" in window.statusBar().currentMessage()
 
 
 def test_timely_cancellation_is_not_late_and_bad_input_stays_in_dialog(qtbot, window):
@@ -153,6 +157,9 @@ def test_timely_cancellation_is_not_late_and_bad_input_stays_in_dialog(qtbot, wi
     dlg.by.setText("Hjemmeplejen")
     dlg.submit()
     settle(qtbot)
+    settle(qtbot)
+    assert view.model.row_of_id(rid) is None  # not active any more
+    view.status.setCurrentIndex(view.status.findData("cancelled"))
     settle(qtbot)
     row = view.model.row_of_id(rid)
     from ui.models.requests import COL_LATE
@@ -197,3 +204,113 @@ def test_search_shortcut_and_filter(qtbot, window):
     settle(qtbot)
     assert view.model.total == 1 and view.model.row_at(0).citizen_name == "Poul Hansen"
     assert view.count_label.text() == "1 henvisning"
+
+
+# --- sorting on the server, the "Aktive" filter --------------------------------------------
+
+
+def _load_all(model) -> list:
+    while model.canFetchMore():
+        model.fetchMore()
+    return [model.row_at(i) for i in range(model.rowCount())]
+
+
+def test_model_sort_reloads_from_the_service(demo_app):
+    from ui.models.requests import (COL_CPR, COL_DEADLINE, COL_ID, COL_NAME, PAGE,
+                                    RequestFilter, RequestTableModel)
+
+    service = demo_app.requests
+    model = RequestTableModel(service)
+    model.load(RequestFilter())
+    total = model.total
+    assert total > PAGE
+    newest = max(r.id for r in service.list())
+    assert newest not in {model.row_at(i).id for i in range(model.rowCount())}
+    model.sort(COL_ID, Qt.SortOrder.DescendingOrder)
+    # the whole list's newest comes first, not the newest of the rows loaded so far
+    assert model.row_at(0).id == newest
+    assert (model.filter.sort, model.filter.descending) == ("id", True)
+    assert model.rowCount() == PAGE and model.total == total
+    rows = _load_all(model)
+    assert [r.id for r in rows] == sorted((r.id for r in rows), reverse=True)
+    assert len({r.id for r in rows}) == total  # pages neither overlap nor skip
+
+    model.sort(COL_NAME, Qt.SortOrder.AscendingOrder)
+    by_name = [r.id for r in service.list(sort="name")]
+    assert [r.id for r in _load_all(model)] == by_name
+    assert model.sort_column() == COL_NAME
+    assert model.sort_order() == Qt.SortOrder.AscendingOrder
+
+    model.sort(COL_CPR, Qt.SortOrder.DescendingOrder)  # the stored number, shown masked
+    assert [model.row_at(i).id for i in range(model.rowCount())] == \
+        [r.id for r in service.list(sort="cpr", descending=True, limit=PAGE)]
+    assert all(model.index(i, COL_CPR).data().endswith("-XXXX")
+               for i in range(model.rowCount()))
+
+    model.sort(-1)  # no column: back to the deadline
+    assert model.sort_column() == COL_DEADLINE
+    assert [model.row_at(i).id for i in range(model.rowCount())] == \
+        [r.id for r in service.list(limit=PAGE)]
+
+
+def test_model_sort_keeps_the_filter_and_uses_the_loader(demo_app):
+    from hjemmeprove.services.requests import ACTIVE_STATUSES
+    from ui.models.requests import COL_MUNI, COL_PLANNED, RequestFilter, RequestTableModel
+
+    service = demo_app.requests
+    model = RequestTableModel(service)
+    model.sort(COL_MUNI, Qt.SortOrder.DescendingOrder)  # nothing loaded: only remembered
+    assert model.rowCount() == 0
+    model.load(model.ordered(RequestFilter(status=ACTIVE_STATUSES)))
+    assert model.total == service.count(status=ACTIVE_STATUSES)
+    assert [model.row_at(i).id for i in range(model.rowCount())] == [
+        r.id for r in service.list(status=ACTIVE_STATUSES, sort="municipality",
+                                   descending=True, limit=model.rowCount())]
+    asked = []
+    model.loader = asked.append  # a view loads in the background instead
+    model.sort(COL_PLANNED, Qt.SortOrder.AscendingOrder)
+    (flt,) = asked
+    assert (flt.status, flt.sort, flt.descending) == (ACTIVE_STATUSES, "planned", False)
+    assert model.filter.sort == "municipality"  # unchanged until the result is applied
+    model.sort(COL_PLANNED, Qt.SortOrder.AscendingOrder)  # the same order: no second load
+    assert len(asked) == 1
+
+
+def test_view_is_active_by_default_and_header_click_sorts_on_the_server(qtbot, window):
+    from PySide6.QtCore import QPoint
+
+    from ui.models.requests import COL_NAME, PAGE
+
+    app = window.app
+    names = ["Bo Ravn", "Aase Dahl", "Carl Berg", "Dorte Friis"]
+    ids = [app.requests.create(request_values(cpr=f"0{i + 1}0150-1234", name=n,
+                                              received="2024-03-04"),
+                               today=dt.date(2024, 3, 11)) for i, n in enumerate(names)]
+    app.requests.cancel(ids[3], dt.datetime(2024, 3, 5, 8), "Hjemmeplejen", "electronic")
+    view = window.views["requests"]
+    window.show_view("requests")
+    view.reload()
+    settle(qtbot)
+    assert view.status.currentText() == "Aktive"
+    assert view.model.total == 3 and view.count_label.text() == "3 henvisninger"
+    assert view.model.row_of_id(ids[3]) is None
+
+    header = view.table.horizontalHeader()
+    pos = QPoint(header.sectionViewportPosition(COL_NAME) + header.sectionSize(COL_NAME) // 2,
+                 header.height() // 2)
+    qtbot.mouseClick(header.viewport(), Qt.MouseButton.LeftButton, pos=pos)
+    settle(qtbot)
+    assert view.model.filter.sort == "name"
+    first = [view.model.row_at(i).citizen_name for i in range(view.model.rowCount())]
+    assert first in (sorted(names[:3]), sorted(names[:3], reverse=True))
+    assert header.sortIndicatorSection() == COL_NAME
+    qtbot.mouseClick(header.viewport(), Qt.MouseButton.LeftButton, pos=pos)
+    settle(qtbot)
+    again = [view.model.row_at(i).citizen_name for i in range(view.model.rowCount())]
+    assert again == list(reversed(first))
+    # a filter change keeps the order
+    view.status.setCurrentIndex(view.status.findData(None))
+    settle(qtbot)
+    assert view.model.total == 4 <= PAGE
+    shown = [view.model.row_at(i).citizen_name for i in range(view.model.rowCount())]
+    assert shown == sorted(names, reverse=again[0] > again[-1])

@@ -1,18 +1,26 @@
 """The Henvisninger list: a lazily loaded table model over RequestService.list/count.
 
 Only ``PAGE`` rows are fetched at a time (canFetchMore/fetchMore), so 100,000 requests scroll
-without loading them all. Testable without widgets.
+without loading them all. Sorting is the service's too: ``sort()`` (a header click) reloads the
+first page in the new order, so the order holds for rows not yet loaded. Testable without
+widgets.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyModel, Qt
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor
 
-from hjemmeprove.services.requests import RequestRow, status_label
+from hjemmeprove.services.requests import (
+    ACTIVE_STATUSES,
+    DEFAULT_SORT,
+    RequestRow,
+    status_label,
+)
 from ui import fmt
 
 PAGE = 200
@@ -21,25 +29,36 @@ COL_ID, COL_CPR, COL_NAME, COL_MUNI, COL_RECEIVED, COL_DEADLINE, COL_STATUS, COL
     COL_ADDRESS, COL_EKG, COL_LATE = range(11)
 HEADERS = ["Nr.", "CPR", "Navn", "Kommune", "Modtaget", "Frist", "Status", "Planlagt",
            "Adresse", "EKG", "Sen aflysning"]
-SORT_ROLE = Qt.ItemDataRole.UserRole + 1
+# the service's sort key per column (CPR sorts on the stored number, shown masked)
+SORT_KEYS = {COL_ID: "id", COL_CPR: "cpr", COL_NAME: "name", COL_MUNI: "municipality",
+             COL_RECEIVED: "received", COL_DEADLINE: "deadline", COL_STATUS: "status",
+             COL_PLANNED: "planned", COL_ADDRESS: "address", COL_EKG: "ekg", COL_LATE: "late"}
+DEFAULT_SORT_COLUMN = next(c for c, k in SORT_KEYS.items() if k == DEFAULT_SORT)
 LATE_COLOR = QColor("#c62828")
 DUE_COLOR = QColor("#fff3cd")
 
 
-@dataclass
+@dataclass(frozen=True)
 class RequestFilter:
     search: str = ""
-    status: str | None = None
+    status: str | tuple[str, ...] | None = None  # one status or a tuple (ACTIVE_STATUSES)
     municipality_code: int | None = None
     deadline_within_days: int | None = None
     late_cancellations: bool = False
     today: dt.date | None = None
+    sort: str = DEFAULT_SORT
+    descending: bool = False
 
     def kwargs(self) -> dict:
+        """The filters, as RequestService.count takes them."""
         return dict(search=self.search, status=self.status,
                     municipality_code=self.municipality_code,
                     deadline_within_days=self.deadline_within_days,
                     late_cancellations=self.late_cancellations, today=self.today)
+
+    def order(self) -> dict:
+        """The order, as RequestService.list takes it besides the filters."""
+        return dict(sort=self.sort, descending=self.descending)
 
 
 @dataclass
@@ -47,6 +66,7 @@ class _State:
     filter: RequestFilter = field(default_factory=RequestFilter)
     total: int = 0
     rows: list[RequestRow] = field(default_factory=list)
+    loaded: bool = False
 
 
 class RequestTableModel(QAbstractTableModel):
@@ -55,6 +75,10 @@ class RequestTableModel(QAbstractTableModel):
         self.service = service
         self.today = today
         self._s = _State()
+        self._order = (DEFAULT_SORT, False)
+        # How a new order is loaded: a view sets this to a background load (its Op) and
+        # applies the result; without one, sort() reloads here (tests, scripts).
+        self.loader: Callable[[RequestFilter], None] | None = None
 
     # --- loading ----------------------------------------------------------------------------
 
@@ -64,17 +88,54 @@ class RequestTableModel(QAbstractTableModel):
         self.apply(*self.query(flt))
 
     def query(self, flt: RequestFilter) -> tuple[RequestFilter, int, list[RequestRow]]:
-        kw = flt.kwargs()
-        if kw["today"] is None:
-            kw["today"] = self.today
+        """Runs off the GUI thread: the count and the first page, in the filter's order."""
+        kw = self._kwargs(flt)
         total = self.service.count(**kw)
-        rows = self.service.list(**kw, offset=0, limit=PAGE)
+        rows = self.service.list(**kw, **flt.order(), offset=0, limit=PAGE)
         return flt, total, rows
 
     def apply(self, flt: RequestFilter, total: int, rows: list[RequestRow]) -> None:
         self.beginResetModel()
-        self._s = _State(flt, total, list(rows))
+        self._s = _State(flt, total, list(rows), loaded=True)
+        self._order = (flt.sort, flt.descending)
         self.endResetModel()
+
+    def _kwargs(self, flt: RequestFilter) -> dict:
+        kw = flt.kwargs()
+        if kw["today"] is None:
+            kw["today"] = self.today
+        return kw
+
+    @property
+    def filter(self) -> RequestFilter:
+        """The filter and order of the rows shown."""
+        return self._s.filter
+
+    def ordered(self, flt: RequestFilter) -> RequestFilter:
+        """``flt`` in the order last asked for with sort()."""
+        return replace(flt, sort=self._order[0], descending=self._order[1])
+
+    def sort(self, column: int, order=Qt.SortOrder.AscendingOrder) -> None:
+        """Reloads in the column's order from the service (column -1: the default, by
+        deadline). Before anything is loaded it only remembers the order."""
+        key = SORT_KEYS.get(column, DEFAULT_SORT)
+        descending = column in SORT_KEYS and order == Qt.SortOrder.DescendingOrder
+        if (key, descending) == self._order:
+            return
+        self._order = (key, descending)
+        if not self._s.loaded and self.loader is None:
+            return
+        flt = self.ordered(self._s.filter)
+        if self.loader is not None:
+            self.loader(flt)
+        else:
+            self.load(flt)
+
+    def sort_column(self) -> int:
+        return next(c for c, k in SORT_KEYS.items() if k == self._order[0])
+
+    def sort_order(self) -> Qt.SortOrder:
+        return Qt.SortOrder.DescendingOrder if self._order[1] else Qt.SortOrder.AscendingOrder
 
     @property
     def total(self) -> int:
@@ -86,10 +147,9 @@ class RequestTableModel(QAbstractTableModel):
     def fetchMore(self, parent=QModelIndex()) -> None:
         if parent.isValid():
             return
-        kw = self._s.filter.kwargs()
-        if kw["today"] is None:
-            kw["today"] = self.today
-        more = self.service.list(**kw, offset=len(self._s.rows), limit=PAGE)
+        flt = self._s.filter
+        more = self.service.list(**self._kwargs(flt), **flt.order(), offset=len(self._s.rows),
+                                 limit=PAGE)
         if not more:
             self._s.total = len(self._s.rows)
             return
@@ -127,8 +187,6 @@ class RequestTableModel(QAbstractTableModel):
         c = index.column()
         if role == Qt.ItemDataRole.DisplayRole:
             return self._display(r, c)
-        if role == SORT_ROLE:
-            return self._sort_key(r, c)
         if role == Qt.ItemDataRole.ForegroundRole and c == COL_LATE and r.late_cancellation:
             return QBrush(LATE_COLOR)
         if role == Qt.ItemDataRole.BackgroundRole and c == COL_DEADLINE and self._due_soon(r):
@@ -149,7 +207,7 @@ class RequestTableModel(QAbstractTableModel):
 
     def _overdue(self, r: RequestRow) -> bool:
         today = self.today or dt.date.today()
-        return r.status in ("open", "planned", "locked") and r.deadline < today
+        return r.status in ACTIVE_STATUSES and r.deadline < today
 
     @staticmethod
     def _display(r: RequestRow, c: int) -> str:
@@ -160,29 +218,3 @@ class RequestTableModel(QAbstractTableModel):
             COL_PLANNED: fmt.date(r.planned_date), COL_ADDRESS: r.address,
             COL_EKG: "EKG" if r.ekg else "", COL_LATE: "SEN" if r.late_cancellation else "",
         }[c]
-
-    @staticmethod
-    def _sort_key(r: RequestRow, c: int):
-        return {
-            COL_ID: r.id, COL_CPR: r.cpr_masked, COL_NAME: r.citizen_name,
-            COL_MUNI: r.municipality, COL_RECEIVED: r.received.isoformat(),
-            COL_DEADLINE: r.deadline.isoformat(), COL_STATUS: r.status,
-            COL_PLANNED: r.planned_date.isoformat() if r.planned_date else "",
-            COL_ADDRESS: r.address, COL_EKG: int(r.ekg), COL_LATE: int(r.late_cancellation),
-        }[c]
-
-
-class SortProxy(QSortFilterProxyModel):
-    """Sorts on the raw values (dates as dates, numbers as numbers), not the Danish text."""
-
-    def __init__(self, parent=None):
-        super().__init__(parent)
-        self.setSortRole(SORT_ROLE)
-        self.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
-        self.setFilterKeyColumn(-1)
-
-    def canFetchMore(self, parent=QModelIndex()):
-        return self.sourceModel().canFetchMore(self.mapToSource(parent))
-
-    def fetchMore(self, parent=QModelIndex()):
-        self.sourceModel().fetchMore(self.mapToSource(parent))

@@ -21,15 +21,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from hjemmeprove.services.requests import status_label
+from hjemmeprove.services.requests import ACTIVE_STATUSES, status_label
 from ui import fmt
-from ui.models.requests import COL_ADDRESS, RequestFilter, RequestTableModel, SortProxy
+from ui.models.requests import COL_ADDRESS, RequestFilter, RequestTableModel
 from ui.ops import Op
 from ui.signals import emit_changed, hub
 from ui.views.request_form import CancelDialog, HistoryDialog, RequestForm
 from ui.widgets import table_view, title
 
 STATUSES = ["open", "planned", "locked", "done", "cancelled", "not_eligible"]
+ACTIVE = "active"  # the status box's default: open, planned and locked together
+STATUS_GROUPS = {ACTIVE: ACTIVE_STATUSES}
 
 
 class RequestsView(QWidget):
@@ -55,9 +57,13 @@ class RequestsView(QWidget):
         self.search.setClearButtonEnabled(True)
         self.search.setMinimumWidth(260)
         self.status = QComboBox()
+        self.status.addItem("Aktive", ACTIVE)
+        self.status.setItemData(0, "Åbne, planlagte og låste henvisninger",
+                                Qt.ItemDataRole.ToolTipRole)
         self.status.addItem("Alle statusser", None)
         for s in STATUSES:
             self.status.addItem(status_label(s).capitalize(), s)
+        self.status.setCurrentIndex(0)
         self.municipality = QComboBox()
         self.municipality.addItem("Alle kommuner", None)
         self.due = QCheckBox("Frist inden for")
@@ -78,12 +84,11 @@ class RequestsView(QWidget):
 
         split = QSplitter(Qt.Orientation.Horizontal)
         self.model = RequestTableModel(app.requests, today=today, parent=self)
-        self.proxy = SortProxy(self)
-        self.proxy.setSourceModel(self.model)
-        # server order (deadline) until a header is clicked; a click sorts the loaded rows
-        self.table = table_view(self.proxy, sorting=False)
-        self.table.horizontalHeader().setSectionsClickable(True)
-        self.table.horizontalHeader().sectionClicked.connect(self._sort_clicked)
+        # a header click asks the service for the new order (model.sort → self._load), so
+        # it holds for the rows not loaded yet; by deadline until then
+        self.table = table_view(self.model, sorting=True)
+        self.table.sortByColumn(self.model.sort_column(), self.model.sort_order())
+        self.model.loader = self._load
         split.addWidget(self.table)
         split.addWidget(self._detail_panel())
         split.setStretchFactor(0, 3)
@@ -169,16 +174,20 @@ class RequestsView(QWidget):
         self.municipality.blockSignals(False)
 
     def current_filter(self) -> RequestFilter:
-        return RequestFilter(
-            search=self.search.text().strip(), status=self.status.currentData(),
+        status = self.status.currentData()
+        return self.model.ordered(RequestFilter(
+            search=self.search.text().strip(), status=STATUS_GROUPS.get(status, status),
             municipality_code=self.municipality.currentData(),
             deadline_within_days=self.due_days.value() if self.due.isChecked() else None,
-            late_cancellations=self.late.isChecked(), today=self.today)
+            late_cancellations=self.late.isChecked(), today=self.today))
 
     def reload(self) -> None:
+        self._load(self.current_filter())
+
+    def _load(self, flt: RequestFilter) -> None:
+        """The count and first page off the GUI thread; only the newest load is shown."""
         self._generation += 1
         gen = self._generation
-        flt = self.current_filter()
         Op(self, lambda: self.model.query(flt)).success(lambda res: self._apply(gen, res)) \
             .run_in_background()
 
@@ -201,21 +210,12 @@ class RequestsView(QWidget):
         if row is None:
             self.show_detail_for(request_id)
             return
-        index = self.proxy.mapFromSource(self.model.index(row, 0))
+        index = self.model.index(row, 0)
         self.table.selectionModel().setCurrentIndex(
             index, QItemSelectionModel.SelectionFlag.ClearAndSelect
             | QItemSelectionModel.SelectionFlag.Rows)
         self.table.scrollTo(index)
         self.show_detail_for(request_id)
-
-    def _sort_clicked(self, column: int) -> None:
-        order = (Qt.SortOrder.DescendingOrder
-                 if self.proxy.sortColumn() == column
-                 and self.proxy.sortOrder() == Qt.SortOrder.AscendingOrder
-                 else Qt.SortOrder.AscendingOrder)
-        self.proxy.sort(column, order)
-        self.table.horizontalHeader().setSortIndicatorShown(True)
-        self.table.horizontalHeader().setSortIndicator(column, order)
 
     def save_layout(self, s, key: str) -> None:
         s.setValue(f"{key}/splitter", self.splitter.saveState())
@@ -230,7 +230,7 @@ class RequestsView(QWidget):
     def _current_changed(self, current, _previous) -> None:
         if not current.isValid():
             return
-        row = self.model.row_at(self.proxy.mapToSource(current).row())
+        row = self.model.row_at(current.row())
         if self.detail is None or self.detail.id != row.id:
             self.show_detail_for(row.id)
 
