@@ -46,12 +46,20 @@ class DayStatus:
 
 def _decimal(value, field: str, places: str, maximum: Decimal) -> Decimal:
     try:
-        d = Decimal(str(value).replace(",", ".")).quantize(Decimal(places))
+        d = Decimal(str(value).strip().replace(",", ".")).quantize(Decimal(places))
     except (InvalidOperation, ValueError):
         raise ValidationError(f"'{value}' er ikke et tal", field) from None
-    if d < 0 or d > maximum:
+    if not d.is_finite() or d < 0 or d > maximum:
         raise ValidationError(f"skal være mellem 0 og {maximum}", field)
     return d
+
+
+def _blank(value) -> bool:
+    return value is None or str(value).strip() == ""
+
+
+KM_MAX = Decimal("2000")
+FERRY_MAX = Decimal("1440")
 
 
 class DayCloseService:
@@ -62,7 +70,7 @@ class DayCloseService:
                      close: bool = True) -> None:
         """The odometer km and the ferry minutes of one route."""
         require(self.store, "dayclose.edit")
-        km = _decimal(driven_km, "km", "0.001", Decimal("2000"))
+        km = _decimal(driven_km, "km", "0.001", KM_MAX)
         with self.store.session() as s:
             r = s.get(Route, route_id)
             if r is None:
@@ -70,10 +78,91 @@ class DayCloseService:
             r.driven_km = km
             if ferry_minutes is not None and str(ferry_minutes).strip() != "":
                 r.driven_ferry_minutes = _decimal(ferry_minutes, "færgeminutter", "0.1",
-                                                  Decimal("1440"))
+                                                  FERRY_MAX)
             elif r.driven_ferry_minutes is None:
                 r.driven_ferry_minutes = r.planned_ferry_minutes
             if close:
+                r.closed_at = dt.datetime.now().replace(microsecond=0)
+
+    def close_route(self, route_id: int, driven_km, ferry_minutes,
+                    outcomes: dict[int, str | None], notes: dict[int, str] | None = None,
+                    ekg_done: dict[int, bool] | None = None) -> None:
+        """A route's day in one go: each visit's outcome (None clears it), the odometer km
+        and the ferry minutes, all in one session. Everything is checked first and every
+        problem is reported, naming its field; on any problem nothing is written.
+
+        ``driven_km`` blank leaves the km unrecorded (the outcomes are still saved). The route is
+        closed once it has its km and every visit on it an outcome (as before, a closed route
+        is not reopened here).
+        """
+        require(self.store, "dayclose.edit")
+        notes = notes or {}
+        ekg_done = ekg_done or {}
+        errors: list[FieldError] = []
+        km = ferry = None
+        if not _blank(driven_km):
+            try:
+                km = _decimal(driven_km, "km", "0.001", KM_MAX)
+            except ValidationError as exc:
+                errors += exc.errors
+        if not _blank(ferry_minutes):
+            try:
+                ferry = _decimal(ferry_minutes, "færgeminutter", "0.1", FERRY_MAX)
+            except ValidationError as exc:
+                errors += exc.errors
+        if ferry is not None and km is None and not errors:
+            errors.append(FieldError("km", "skal udfyldes, når færgeminutter er udfyldt"))
+        allowed = ", ".join(OUTCOME_DA[o] for o in OUTCOMES)
+        for visit_id, outcome in outcomes.items():
+            if outcome is not None and outcome not in OUTCOMES:
+                errors.append(FieldError("udfald", f"besøg {visit_id}: '{outcome}' er ikke et "
+                                                   f"udfald; skal være {allowed}"))
+        with self.store.session() as s:
+            r = s.get(Route, route_id, with_for_update=not self.store.is_sqlite)
+            if r is None:
+                raise NotFound(f"rute {route_id} findes ikke")
+            visits = {v.id: v for v in s.scalars(
+                select(Visit).options(joinedload(Visit.request))
+                .where(Visit.route_id == route_id)).unique()}
+            for visit_id, outcome in outcomes.items():
+                v = visits.get(visit_id)
+                if v is None:
+                    errors.append(FieldError("udfald", f"besøg {visit_id} er ikke på ruten"))
+                elif v.shares_locked and (outcome != v.outcome
+                                          or notes.get(visit_id, v.outcome_note)
+                                          != v.outcome_note):
+                    errors.append(FieldError("udfald", f"besøget hos {v.request.citizen.name} "
+                                                       "er faktureret og kan ikke ændres"))
+            if errors:
+                raise ValidationError(errors)
+            for visit_id, outcome in outcomes.items():
+                v = visits[visit_id]
+                note = notes.get(visit_id, v.outcome_note if outcome == v.outcome else "")
+                if outcome is None:
+                    if v.outcome is not None:
+                        v.outcome = None
+                        v.outcome_note = ""
+                        v.ekg_done = False
+                        v.request.status = "locked" if v.locked else "planned"
+                    continue
+                ekg = ekg_done.get(visit_id, v.ekg_done if outcome == v.outcome
+                                   else v.request.ekg)
+                ekg = bool(ekg) and outcome == "taken"
+                if (outcome, note[:200], ekg) == (v.outcome, v.outcome_note, v.ekg_done):
+                    continue  # unchanged: no write, no audit entry
+                v.outcome = outcome
+                v.outcome_note = note[:200]
+                v.ekg_done = ekg
+                v.request.status = "cancelled" if outcome == "cancelled_late" else "done"
+            if km is not None:
+                r.driven_km = km
+                if ferry is not None:
+                    r.driven_ferry_minutes = ferry
+                elif r.driven_ferry_minutes is None:
+                    r.driven_ferry_minutes = r.planned_ferry_minutes
+            complete = r.driven_km is not None and all(
+                v.outcome is not None for v in visits.values())
+            if complete and r.closed_at is None:
                 r.closed_at = dt.datetime.now().replace(microsecond=0)
 
     def record_outcome(self, visit_id: int, outcome: str, note: str = "",

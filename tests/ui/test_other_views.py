@@ -318,6 +318,36 @@ def test_day_close_refuses_bad_km_at_the_field(qtbot, window, dialogs):
     assert app.planning.routes(day, day)[0].driven_km is None
 
 
+def test_day_close_refused_by_the_service_saves_no_outcome(qtbot, window, dialogs):
+    """All or nothing: km the service refuses (over 2000) keeps the outcomes unsaved too."""
+    from tests.test_invoice_fixtures import add_route
+
+    app = window.app
+    day = dt.date(2024, 3, 20)
+    add_route(app, day, [dict(outcome=None), dict(outcome=None)], planned_km="10",
+              closed=False)
+    view = window.show_view("day_close")
+    view.set_day(day)
+    settle(qtbot)
+    view.km.setText("2500")
+    view._all_taken()
+    view.save()
+    settle(qtbot)
+    assert "km" in view.error.text() and "2000" in view.error.text()
+    assert not dialogs
+    (route,) = app.planning.routes(day, day)
+    assert route.driven_km is None and not route.closed
+    assert [s.outcome for s in route.stops] == [None, None]
+    assert len(app.day_close.status(day).missing) == 3
+    view.km.setText("12,5")
+    view.save()
+    settle(qtbot)
+    settle(qtbot)
+    (route,) = app.planning.routes(day, day)
+    assert route.driven_km == Decimal("12.5") and route.closed
+    assert [s.outcome for s in route.stops] == ["taken", "taken"]
+
+
 def test_print_route_sheets_letters_and_replies(qtbot, window, dialogs, tmp_path):
     app = window.app
     _requests(app, 2)

@@ -1,8 +1,9 @@
 """Dagsafslutning: per route the km driven and ferry minutes, per visit its outcome; what is
 still missing shows at a glance (today's routes and earlier days with gaps).
 
-Reading uses the planning service's routes (plain RouteInfo); recording uses the day-close
-service (hjemmeprove.services.day_close) when it is there.
+Reading uses the planning service's routes (plain RouteInfo); saving a route is one call to
+the day-close service (DayCloseService.close_route: all of it in one transaction, or nothing)
+when it is there.
 """
 
 from __future__ import annotations
@@ -323,9 +324,9 @@ class DayCloseView(ServiceView):
             return
         route_id = self.route.route_id
         outcomes = self.outcomes()
-        previous = {st.visit_id: st.outcome for st in self.route.stops}
         service = self.service
-        Op(self, lambda: record_day(service, route_id, km, ferry, outcomes, previous)) \
+        # one call, one transaction: the outcomes, km and ferry minutes, or nothing at all
+        Op(self, lambda: service.close_route(route_id, km, ferry, outcomes)) \
             .success(lambda _r: emit_changed("day_close", "planning", "billing", "requests")) \
             .failure(self._failed).run_in_background()
 
@@ -345,14 +346,3 @@ class DayCloseView(ServiceView):
         if state is not None and hasattr(self, "splitter"):
             self.splitter.restoreState(state)
 
-
-def record_day(service, route_id: int, km, ferry, outcomes: dict, previous: dict) -> None:
-    """Records one route through the day-close service: each changed outcome, then the km
-    (the route is closed when every visit has its outcome)."""
-    for visit_id, outcome in outcomes.items():
-        if outcome and outcome != previous.get(visit_id):
-            service.record_outcome(visit_id, outcome)
-        elif not outcome and previous.get(visit_id):
-            service.clear_outcome(visit_id)
-    if km is not None:
-        service.record_route(route_id, km, ferry, close=all(outcomes.values()))
