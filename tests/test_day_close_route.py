@@ -24,8 +24,9 @@ def route(department_app):
     that these tests do not depend on the planner."""
     app = department_app
     rids = [app.requests.create(request_values(cpr=f"0101{50 + i}-1234", name=f"Borger {i}",
-                                               received="2024-02-26", ekg="ja" if i == 1 else "nej"),
-                                today=DAY) for i in range(3)]
+                                               received="2024-02-26",
+                                               ekg="ja" if i == 1 else "nej"), today=DAY)
+            for i in range(3)]
     with app.store.session() as s:
         analyst = s.scalars(select(Bioanalyst).order_by(Bioanalyst.id)).first()
         r = Route(bioanalyst_id=analyst.id, department_id=analyst.department_id, date=DAY,
