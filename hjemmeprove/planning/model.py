@@ -48,6 +48,9 @@ class Vehicle:
     end: int  # latest return to the lab
     capacity: int = 10**9
     max_span: int | None = None  # departure → return, at most (sample stability)
+    # first stop's service start → return to the lab, at most: the oldest sample's age on
+    # arrival at the lab (sample stability), without counting the drive out or the wait
+    max_age: int | None = None
     key: object = None
 
 
@@ -131,6 +134,21 @@ def solve(problem: Problem, time_limit_s: float = 10.0, progress: Progress | Non
         routing.AddVariableMinimizedByFinalizer(tdim.CumulVar(routing.End(v)))
         routing.AddVariableMaximizedByFinalizer(tdim.CumulVar(routing.Start(v)))
     solver = routing.solver()
+    if any(veh.max_age is not None for veh in vehicles):
+        # the samples' age: a second time-like dimension whose leg out of the lab takes no
+        # time, tied to the time dimension at every stop, so its span is the time from the
+        # first stop's service start to the return (waits included)
+        age_transit = time_transit.copy()
+        age_transit[0, :] = 0
+        a_cb = routing.RegisterTransitMatrix(age_transit.tolist())
+        routing.AddDimension(a_cb, horizon, horizon, False, "age")
+        adim = routing.GetDimensionOrDie("age")
+        for v, veh in enumerate(vehicles):
+            if veh.max_age is not None:
+                adim.SetSpanUpperBoundForVehicle(int(veh.max_age), v)
+        for node in range(1, n_nodes):
+            idx = manager.NodeToIndex(node)
+            solver.Add(adim.CumulVar(idx) == tdim.CumulVar(idx))
     for v1, v2, gap in problem.chains:
         solver.Add(tdim.CumulVar(routing.End(v1)) + int(gap) <= tdim.CumulVar(routing.Start(v2)))
 

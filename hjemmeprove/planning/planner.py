@@ -51,6 +51,9 @@ class PlanConfig:
     per_day_later_kr: float = 2.0
     area_days: dict[str, int] = field(default_factory=lambda: {"Langeland": 1, "Tåsinge": 1})
     reply_window_minutes: int = 120
+    # a day of a morning and an afternoon trip may instead be one trip with lunch on the way,
+    # or trips of any length with lunch at the lab between them (see make_trips)
+    flexible_trips: bool = True
 
 
 @dataclass
@@ -93,6 +96,7 @@ class Trip:
     number: int  # 1, 2, ... within the day
     start: int  # absolute seconds
     end: int
+    max_age: int | None = None  # first sample → back at the lab; None: the slot's span bounds it
 
 
 @dataclass
@@ -148,15 +152,25 @@ LUNCH_AT = 12 * 3600  # lunch at the lab around noon
 
 def make_trips(analysts: list[PlanAnalyst], days: list[dt.date], cfg: PlanConfig
                ) -> tuple[list[Trip], list[tuple[int, int, int]]]:
-    """Each bioanalyst's day cut into fixed trip slots from the lab and back.
+    """Each bioanalyst's day cut into trips from the lab and back, and the chains between them.
 
-    A slot lasts at most the stability limit, so every sample is at the lab in time. When the
-    day is longer than the limit, lunch is taken at the lab at noon between two slots; other
-    slots are separated by ``reload_minutes`` at the lab. When the whole day fits within the
-    limit, there is one slot and lunch is taken on the way (the slot is shortened by it).
-    Fixed slots keep the model free of cross-vehicle constraints (fast local search).
+    No sample is on the road longer than the stability limit. When the whole day fits within
+    the limit, there is one slot and lunch is taken on the way (the slot is shortened by it).
+
+    Otherwise, with ``flexible_trips`` (default) and a day of two halves, the day has two
+    trips of free length: the first may last all day with lunch on the way (it ends ``lunch``
+    before the day does), the second leaves the lab at the earliest half an hour after the
+    first's return around noon (lunch at the lab). Stability is kept per trip from the first
+    sample to the return to the lab (``Trip.max_age``), so a trip to a far area need not turn
+    back at noon just because it left at 08:00. A day with only a morning's work is then one
+    trip, not two with a lab return.
+
+    Else (short stability limits, or ``flexible_trips`` off) the day is cut into fixed slots of
+    at most the limit, lunch at the lab at noon between two of them and ``reload_minutes``
+    between the others; the slot's span bounds the samples' age.
     """
     trips: list[Trip] = []
+    chains: list[tuple[int, int, int]] = []
     S = cfg.stability_minutes * 60 if cfg.stability_minutes else 10**9
     L = cfg.lunch_minutes * 60
     R = cfg.reload_minutes * 60
@@ -170,21 +184,31 @@ def make_trips(analysts: list[PlanAnalyst], days: list[dt.date], cfg: PlanConfig
             if end - start - L <= S:
                 trips.append(Trip(a, d, day, 1, d * DAY + start, d * DAY + end - L))
                 continue
+            slots = []
             t = start
             lunch_done = L == 0 or not (start < LUNCH_AT < end)
-            n = 0
             while t < end - 15 * 60:
                 stop = min(t + S, end)
                 if not lunch_done and t < LUNCH_AT:
                     stop = min(stop, LUNCH_AT)
-                n += 1
-                trips.append(Trip(a, d, day, n, d * DAY + t, d * DAY + stop))
+                slots.append((t, stop))
                 if not lunch_done and stop >= LUNCH_AT - R:
                     t = stop + L
                     lunch_done = True
                 else:
                     t = stop + R
-    return trips, []
+            if (cfg.flexible_trips and len(slots) == 2 and L > 0 and slots[0][1] == LUNCH_AT
+                    and slots[0][1] - slots[0][0] <= S and slots[1][1] - slots[1][0] <= S):
+                base = d * DAY
+                first = Trip(a, d, day, 1, base + start, base + end - L, max_age=S)
+                second = Trip(a, d, day, 2, base + max(start + L, LUNCH_AT - 1800 + L),
+                              base + end, max_age=S)
+                trips += [first, second]
+                chains.append((len(trips) - 2, len(trips) - 1, L))
+                continue
+            for n, (t0, t1) in enumerate(slots, start=1):
+                trips.append(Trip(a, d, day, n, d * DAY + t0, d * DAY + t1))
+    return trips, chains
 
 
 def preferred_weekdays(text: str) -> tuple[set[int], set[dt.date]]:
@@ -362,7 +386,8 @@ def plan(lab: tuple[float, float], days: list[dt.date], analysts: list[PlanAnaly
 
     span = cfg.stability_minutes * 60 if cfg.stability_minutes else None
     vehicles = [model.Vehicle(start=t.start, end=t.end, capacity=t.analyst.capacity,
-                              max_span=span, key=i) for i, t in enumerate(trips)]
+                              max_span=span if t.max_age is None else None,
+                              max_age=t.max_age, key=i) for i, t in enumerate(trips)]
     problem = model.Problem(cost=cost, travel=travel, jobs=jobs, vehicles=vehicles, depot=0,
                             chains=chains)
     # many trips over many days: savings builds day clusters that insertion does not find
