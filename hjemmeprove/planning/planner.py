@@ -48,7 +48,10 @@ class PlanConfig:
     preferred_day_kr: float = 30.0
     area_day_kr: float = 60.0
     same_analyst_kr: float = 15.0
-    per_day_later_kr: float = 2.0
+    # kr per visit per day after its first possible day. Off: deadlines are hard anyway, and
+    # even 0.3 kr (horizon bench) packed visits into the first days at +400 km, since it splits
+    # the trips into one cost class per day and steers the savings start to the earliest days
+    per_day_later_kr: float = 0.0
     area_days: dict[str, int] = field(default_factory=lambda: {"Langeland": 1, "Tåsinge": 1})
     reply_window_minutes: int = 120
     # a day of a morning and an afternoon trip may instead be one trip with lunch on the way,
