@@ -21,7 +21,6 @@ from hjemmeprove.db.models import (
     AuditEntry,
     Cancellation,
     Citizen,
-    Department,
     Municipality,
     Request,
     Visit,
