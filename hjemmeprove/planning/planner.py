@@ -394,7 +394,7 @@ def plan(lab: tuple[float, float], days: list[dt.date], analysts: list[PlanAnaly
     problem = model.Problem(cost=cost, travel=travel, jobs=jobs, vehicles=vehicles, depot=0,
                             chains=chains)
     # many trips over many days: savings builds day clusters that insertion does not find
-    first = "SAVINGS" if len(vehicles) > 20 else "PARALLEL_CHEAPEST_INSERTION"
+    first = "SAVINGS" if len(vehicles) > 20 else "auto"
     sol = model.solve(problem, time_limit_s=time_limit_s, progress=progress,
                       cancel_event=cancel_event, first_solution=first)
 
