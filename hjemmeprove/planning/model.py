@@ -202,6 +202,10 @@ def solve(problem: Problem, time_limit_s: float = 10.0, progress: Progress | Non
         p.first_solution_strategy = getattr(routing_enums_pb2.FirstSolutionStrategy, strategy)
         p.local_search_metaheuristic = getattr(routing_enums_pb2.LocalSearchMetaheuristic, meta)
         p.time_limit.FromMilliseconds(max(1, int(seconds * 1000)))
+        if n_nodes > 150:
+            # savings over each stop's nearest 60 only: on the 300-stop horizon bench the start
+            # came in 3.5 s instead of 7.5 s, and the plan ended 1469 km, not 1487 km
+            p.savings_parameters.neighbors_ratio = 60 / n_nodes
         if lns_time_limit_s:
             p.lns_time_limit.FromMilliseconds(int(lns_time_limit_s * 1000))
         p.log_search = log
