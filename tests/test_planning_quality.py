@@ -77,3 +77,33 @@ def test_max_age_bounds_first_service_to_return_including_waits():
     sol = model.solve(model.Problem(cost=travel, travel=travel, jobs=jobs, vehicles=veh),
                       time_limit_s=1.0)
     assert len(sol.dropped) == 1  # 140 min > 130 min; two stops take 110 min
+
+
+def _ring(n: int = 30):
+    rng = np.random.default_rng(3)
+    xy = rng.uniform(0, 100, size=(n + 1, 2))
+    d = np.floor(np.sqrt(((xy[:, None] - xy[None]) ** 2).sum(-1)) * 10).astype(np.int64)
+    jobs = [model.Job(loc=i, service=100, demand=1) for i in range(1, n + 1)]
+    vehicles = [model.Vehicle(start=0, end=100_000, capacity=8) for _ in range(6)]
+    return model.Problem(cost=d, travel=d, jobs=jobs, vehicles=vehicles)
+
+
+def test_auto_tries_several_starts_and_keeps_the_best_plan():
+    sol = model.solve(_ring(), time_limit_s=3.0)
+    assert not sol.dropped
+    assert sum(len(r) for r in sol.routes) == 30
+    assert all(len(r) <= 8 for r in sol.routes)
+    # the best of the starts: no worse than the first start alone in the same total time
+    first_only = model.solve(_ring(), time_limit_s=3.0,
+                             first_solution=model.AUTO_STARTS[0][0])
+    assert sol.objective <= first_only.objective * 1.05
+
+
+def test_auto_stops_all_starts_when_cancelled():
+    import threading
+
+    ev = threading.Event()
+    ev.set()
+    sol = model.solve(_ring(), time_limit_s=30.0, cancel_event=ev)
+    assert sol.status == "afbrudt"
+    assert sol.seconds < 15  # not the three starts' full 30 s

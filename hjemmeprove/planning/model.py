@@ -212,6 +212,8 @@ def solve(problem: Problem, time_limit_s: float = 10.0, progress: Progress | Non
         return p
 
     starts = AUTO_STARTS if first_solution == "auto" else [(first_solution, 1.0)]
+    if time_limit_s < 3:
+        starts = starts[:1]  # a quick check (a move, a replan) wants any plan, in full time
 
     found = {"n": 0, "best": None}
 
@@ -245,9 +247,10 @@ def solve(problem: Problem, time_limit_s: float = 10.0, progress: Progress | Non
             left = time_limit_s - (time.monotonic() - t0)
             if k and (left < 0.5 or (cancel_event is not None and cancel_event.is_set())):
                 break
+            # no plan yet: this start gets all the time left
+            seconds = left if best is None and k else left * share / sum(w for _s, w in starts[k:])
             assignment = routing.SolveWithParameters(
-                search_params(strategy, metaheuristic,
-                              max(0.001, left * share / sum(w for _s, w in starts[k:]))))
+                search_params(strategy, metaheuristic, max(0.001, seconds)))
             if assignment is not None and (best is None or assignment.ObjectiveValue() < best[0]):
                 best = (assignment.ObjectiveValue(), *_read(routing, manager, tdim, assignment,
                                                              n_veh), int(routing.status()))
