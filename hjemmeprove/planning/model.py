@@ -4,10 +4,11 @@ Vocabulary:
 
 - a *location* is an index into the integer matrices (``Problem.cost``, ``Problem.travel``);
   location ``depot`` is the lab;
-- a *vehicle* is one trip from the lab and back inside a fixed time slot. The planning service
-  cuts each bioanalyst's working day into trips (lunch at the lab between them, and more trips
+- a *vehicle* is one trip from the lab and back inside a time range. The planning service
+  gives each bioanalyst's working day its trips (lunch at the lab between them; fixed slots
   when the sample-stability limit is shorter than a half day), so a sample never stays on the
-  road longer than its limit: every trip is back at the lab by its slot's end;
+  road longer than its limit: a trip's span (``max_span``) or its first stop's service start
+  to its return (``max_age``, the "age" dimension) is bounded; ``chains`` order a day's trips;
 - a *job* is one stop (one or more residents at one address) with its service time, the trips
   allowed to take it, and its allowed service-start intervals in absolute time (days are
   laid end to end: day ``d`` starts at ``d * 86400`` seconds).

@@ -2,11 +2,11 @@
 
 Decisions where the spec is silent (each a setting or a constant here):
 
-- the working day is cut into *trips* from the lab and back: lunch (``lunch_minutes``) is taken
-  at the lab at the middle of the day, and a half day longer than the sample-stability limit is
-  cut into more trips with ``reload_minutes`` at the lab between them. A trip ends at the lab by
-  its slot's end, so no sample is on the road longer than the limit; a request with its own,
-  shorter limit may only be sampled late enough in a trip;
+- the working day is made of *trips* from the lab and back (``make_trips``): by default two
+  of free length, lunch (``lunch_minutes``) at the lab between them or on the way when there is
+  one; no trip's first sample is on the road longer than the stability limit. With a limit
+  shorter than a half day, fixed slots with ``reload_minutes`` at the lab between them. A
+  request with its own, shorter limit may only be sampled late enough in a trip;
 - the earliest sampling day is the working day after receipt (receipt is day 0), or the
   request's own ``earliest`` if later;
 - a request whose deadline lies inside the period is planned at all costs (a large penalty
