@@ -76,3 +76,16 @@ def test_closed_day_is_not_replanned(planned):
     assert r.route_id == route.route_id
     assert [s.visit_id for s in r.stops] == [s.visit_id for s in route.stops]
     assert all(s.outcome == "taken" for s in r.stops)
+
+
+def test_route_closes_only_when_km_and_every_outcome_are_in(planned):
+    """km first, outcomes later (or the other way round): closed when the last is recorded."""
+    app, route, _ids = planned
+    first, *rest = route.stops
+    app.day_close.record_outcome(first.visit_id, "taken")
+    app.day_close.record_route(route.route_id, "41,5", "0")
+    assert not app.planning.route(route.route_id).closed  # two outcomes still missing
+    for s in rest:
+        app.day_close.record_outcome(s.visit_id, "taken")
+    assert app.planning.route(route.route_id).closed
+    assert app.day_close.status(MON).complete

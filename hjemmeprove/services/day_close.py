@@ -82,7 +82,7 @@ class DayCloseService:
             elif r.driven_ferry_minutes is None:
                 r.driven_ferry_minutes = r.planned_ferry_minutes
             if close:
-                r.closed_at = dt.datetime.now().replace(microsecond=0)
+                _close_if_complete(r)
 
     def close_route(self, route_id: int, driven_km, ferry_minutes,
                     outcomes: dict[int, str | None], notes: dict[int, str] | None = None,
@@ -185,6 +185,8 @@ class DayCloseService:
                 req.status = "cancelled"
             else:
                 req.status = "done"
+            s.flush()
+            _close_if_complete(v.route)
 
     def clear_outcome(self, visit_id: int) -> None:
         require(self.store, "dayclose.edit")
@@ -235,3 +237,12 @@ class DayCloseService:
                                            Visit.outcome.is_(None)).distinct())
             days += list(s.scalars(q2))
         return sorted(set(days))
+
+
+def _close_if_complete(route: Route | None) -> None:
+    """A route is closed when its km are recorded and every visit on it has an outcome,
+    whichever of the two comes last."""
+    if route is None or route.closed_at is not None or route.driven_km is None:
+        return
+    if all(v.outcome is not None for v in route.visits):
+        route.closed_at = dt.datetime.now().replace(microsecond=0)
