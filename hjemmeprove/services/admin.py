@@ -128,6 +128,17 @@ def _assign(obj, row, skip=("id",)) -> None:
             setattr(obj, f.name, getattr(row, f.name))
 
 
+def _save(s, model, row, what: str, skip=("id",)) -> int:
+    """Inserts a new row (``row.id`` None) or updates the existing one; returns its id."""
+    obj = model() if row.id is None else s.get(model, row.id)
+    if obj is None:
+        raise NotFound(f"{what} {row.id} findes ikke")
+    _assign(obj, row, skip=skip)
+    s.add(obj)
+    s.flush()
+    return obj.id
+
+
 def _ean_errors(label: str, ean: str) -> list[FieldError]:
     if ean and not re.fullmatch(r"\d{13}", ean):
         return [FieldError(label, f"'{ean}' skal være 13 cifre")]
@@ -165,13 +176,7 @@ class AdminService:
         if errors:
             raise ValidationError(errors)
         with self.store.session() as s:
-            obj = Department() if row.id is None else s.get(Department, row.id)
-            if obj is None:
-                raise NotFound(f"afdeling {row.id} findes ikke")
-            _assign(obj, row)
-            s.add(obj)
-            s.flush()
-            return obj.id
+            return _save(s, Department, row, "afdeling")
 
     # --- municipalities ---------------------------------------------------------------------
 
@@ -196,13 +201,7 @@ class AdminService:
                 errors.append(FieldError("kommunekode", f"{row.code} findes allerede"))
             if errors:
                 raise ValidationError(errors)
-            obj = Municipality() if row.id is None else s.get(Municipality, row.id)
-            if obj is None:
-                raise NotFound(f"kommune {row.id} findes ikke")
-            _assign(obj, row)
-            s.add(obj)
-            s.flush()
-            return obj.id
+            return _save(s, Municipality, row, "kommune")
 
     # --- agreements -------------------------------------------------------------------------
 
@@ -242,13 +241,8 @@ class AdminService:
         if errors:
             raise ValidationError(errors)
         with self.store.session() as s:
-            obj = Agreement() if row.id is None else s.get(Agreement, row.id)
-            if obj is None:
-                raise NotFound(f"aftale {row.id} findes ikke")
-            _assign(obj, row, skip=("id", "municipality_name", "department_name"))
-            s.add(obj)
-            s.flush()
-            return obj.id
+            return _save(s, Agreement, row, "aftale",
+                         skip=("id", "municipality_name", "department_name"))
 
     # --- bioanalysts and absences ----------------------------------------------------------
 
@@ -271,13 +265,7 @@ class AdminService:
         if errors:
             raise ValidationError(errors)
         with self.store.session() as s:
-            obj = Bioanalyst() if row.id is None else s.get(Bioanalyst, row.id)
-            if obj is None:
-                raise NotFound(f"bioanalytiker {row.id} findes ikke")
-            _assign(obj, replace(row, name=row.name.strip()))
-            s.add(obj)
-            s.flush()
-            return obj.id
+            return _save(s, Bioanalyst, replace(row, name=row.name.strip()), "bioanalytiker")
 
     def list_absences(self, bioanalyst_id: int | None = None) -> list[AbsenceRow]:
         with self.store.session() as s:
@@ -294,13 +282,7 @@ class AdminService:
         with self.store.session() as s:
             if s.get(Bioanalyst, row.bioanalyst_id) is None:
                 raise ValidationError("ukendt bioanalytiker", "bioanalytiker")
-            obj = Absence() if row.id is None else s.get(Absence, row.id)
-            if obj is None:
-                raise NotFound(f"fravær {row.id} findes ikke")
-            _assign(obj, row, skip=("id", "bioanalyst_name"))
-            s.add(obj)
-            s.flush()
-            return obj.id
+            return _save(s, Absence, row, "fravær", skip=("id", "bioanalyst_name"))
 
     def delete_absence(self, absence_id: int) -> None:
         require(self.store, "bioanalysts.edit")
