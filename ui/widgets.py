@@ -124,6 +124,15 @@ class ServiceView(QWidget):
     def mark_unavailable(self) -> None:
         self._unavailable = True
 
+    def service_or_unavailable(self, layout, name: str, label: str):
+        """The App's service ``name``; if it is missing, shows why in ``layout`` and marks the
+        view unavailable (it then never loads) and returns None."""
+        service, why = service_or_none(self.app, name)
+        if service is None:
+            layout.addWidget(Unavailable(label, why), 1)
+            self.mark_unavailable()
+        return service
+
     def reload(self) -> None:  # pragma: no cover - every view defines it
         raise NotImplementedError
 

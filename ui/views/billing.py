@@ -26,7 +26,7 @@ from ui.errors import show_error, show_info
 from ui.models.table import ROW_ROLE, Column, RowTableModel, sorted_proxy
 from ui.ops import Op
 from ui.signals import emit_changed
-from ui.widgets import ServiceView, Unavailable, service_or_none, table_view, title
+from ui.widgets import ServiceView, Unavailable, table_view, title
 
 try:  # the pyside6-pdf wheel
     from PySide6.QtPdf import QPdfDocument
@@ -135,10 +135,8 @@ class BillingView(ServiceView):
         lay = QVBoxLayout(self)
         lay.addWidget(title("Fakturering", "Pr. kommune og kalendermåned (efter prøvetagnings"
                                            "dato): specificeret opgørelse og faktura (§10)."))
-        self.billing, why = service_or_none(app, "billing")
+        self.billing = self.service_or_unavailable(lay, "billing", "Fakturering")
         if self.billing is None:
-            lay.addWidget(Unavailable("Fakturering", why), 1)
-            self.mark_unavailable()
             return
         bar = QHBoxLayout()
         self.month = QComboBox()

@@ -39,7 +39,7 @@ from ui.errors import show_error
 from ui.models.table import ROW_ROLE, Column, RowTableModel, sorted_proxy
 from ui.ops import Op
 from ui.signals import emit_changed
-from ui.widgets import ServiceView, Unavailable, error_label, service_or_none, table_view, title
+from ui.widgets import ServiceView, error_label, service_or_none, table_view, title
 
 OUTCOMES = [(None, "— mangler —"), ("taken", "Taget"), ("not_home", "Ikke hjemme"),
             ("refused", "Afvist / ikke muligt")]
@@ -91,10 +91,8 @@ class DayCloseView(ServiceView):
         lay.addWidget(title("Dagsafslutning", "Kørte km (kilometertæller) og færgeminutter pr. "
                                               "rute, udfald pr. besøg. Indtil de er registreret, "
                                               "gælder de planlagte tal (markeret planlagt)."))
-        self.planning, why = service_or_none(app, "planning")
+        self.planning = self.service_or_unavailable(lay, "planning", "Dagsafslutning")
         if self.planning is None:
-            lay.addWidget(Unavailable("Dagsafslutning", why), 1)
-            self.mark_unavailable()
             return
         self.service, self.service_why = service_or_none(app, "day_close")
         bar = QHBoxLayout()

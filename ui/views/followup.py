@@ -28,7 +28,7 @@ from ui.errors import show_error, show_info
 from ui.map.widget import ROUTE_COLORS
 from ui.models.table import Column, RowTableModel, sorted_proxy
 from ui.ops import Op
-from ui.widgets import ServiceView, Unavailable, service_or_none, table_view, title
+from ui.widgets import ServiceView, table_view, title
 
 MEASURES = [("requests_received", "Henvisninger modtaget"),
             ("samplings_done", "Prøvetagninger udført"),
@@ -49,10 +49,8 @@ class FollowupView(ServiceView):
         lay.addWidget(title("Opfølgning", "Antal pr. kommune og måned til opfølgningsudvalgene "
                                           "(KLU og SOF): modtagne henvisninger, udførte "
                                           "prøvetagninger og forskellige borgere."))
-        self.stats, why = service_or_none(app, "stats")
+        self.stats = self.service_or_unavailable(lay, "stats", "Opfølgning")
         if self.stats is None:
-            lay.addWidget(Unavailable("Opfølgning", why), 1)
-            self.mark_unavailable()
             return
         bar = QHBoxLayout()
         self.year = QSpinBox()

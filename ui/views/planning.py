@@ -35,7 +35,7 @@ from ui.errors import show_info
 from ui.map.widget import ROUTE_COLORS, MapRoute, MapStop, RouteMap
 from ui.ops import Op
 from ui.signals import emit_changed
-from ui.widgets import ServiceView, Unavailable, service_or_none, title
+from ui.widgets import ServiceView, title
 
 MIME = "application/x-hjemmeprove-visit"
 VISIT_ROLE = Qt.ItemDataRole.UserRole + 10
@@ -186,10 +186,8 @@ class PlanningView(ServiceView):
         lay.addWidget(title("Planlægning", "Ruter pr. hverdag og bioanalytiker. Træk et besøg til "
                                            "en anden bioanalytiker eller dag; hold musen over et "
                                            "besøg for detaljer."))
-        self.planning, why = service_or_none(app, "planning")
+        self.planning = self.service_or_unavailable(lay, "planning", "Planlægning")
         if self.planning is None:
-            lay.addWidget(Unavailable("Planlægning", why), 1)
-            self.mark_unavailable()
             return
         bar = QHBoxLayout()
         self.first = QDateEdit()
