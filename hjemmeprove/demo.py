@@ -143,7 +143,7 @@ def fill_demo(app, seed: int = 1, today: dt.date | None = None, months: int = 3,
             for _ in range(max(1, int(rng.gauss(per_working_day, 3)))):
                 data = _request(rng, day, TOWNS[rng.choices(range(len(TOWNS)), weights)[0]],
                                 citizens)
-                app.requests.add_validated(s, data)
+                app.requests.add_validated(s, data, calendar)
                 n_requests += 1
     _plan_history(app, today)
     n_cancel, n_late = _cancellations(app, rng, today)

@@ -151,3 +151,14 @@ def test_not_eligible_keeps_reason(department_app):
     department_app.requests.mark_not_eligible(rid, "Akut prøve")
     d = department_app.requests.get(rid)
     assert (d.status, d.not_eligible_reason) == ("not_eligible", "Akut prøve")
+
+
+def test_a_closing_day_added_later_counts_for_the_next_request(department_app):
+    """One service lives as long as the desktop program: it must not keep an old calendar."""
+    app = department_app
+    first = app.requests.create(request_values(received="2024-03-01"), today=TODAY)
+    assert app.requests.get(first).deadline == dt.date(2024, 3, 15)
+    app.settings.add_closing_day(dt.date(2024, 3, 8), "Personaledag")
+    second = app.requests.create(request_values(cpr="020260-4321", received="2024-03-01"),
+                                 today=TODAY)
+    assert app.requests.get(second).deadline == dt.date(2024, 3, 18)

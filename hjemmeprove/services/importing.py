@@ -94,5 +94,6 @@ def import_requests(service, source: Path | str | bytes, today: dt.date | None =
             parsed.append(data_)
         if errors:
             raise ValidationError(errors)
-        ids = [service.add_validated(s, d).id for d in parsed]
+        calendar = service.settings.calendar()
+        ids = [service.add_validated(s, d, calendar).id for d in parsed]
     return ids

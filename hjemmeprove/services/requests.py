@@ -134,14 +134,14 @@ class RequestService:
                 raise ValidationError(errors)
             return self.add_validated(s, data).id
 
-    def add_validated(self, s: Session, data: RequestInput) -> Request:
+    def add_validated(self, s: Session, data: RequestInput, calendar=None) -> Request:
         """Adds one already-validated request inside the caller's session (used by import)."""
         if not s.info.get("may_edit_requests"):
             require(self.store, "requests.edit")
             s.info["may_edit_requests"] = True
         agreement = self._agreement_for(s, data.municipality, data.received)
         citizen = self._citizen(s, data)
-        calendar = self._calendar()
+        calendar = calendar or self.settings.calendar()  # a bulk caller passes one
         req = Request(
             citizen=citizen,
             municipality_id=agreement.municipality_id,
@@ -178,7 +178,7 @@ class RequestService:
                 req.agreement_id = agreement.id
                 req.department_id = agreement.department_id
                 req.received = data.received
-                req.deadline = self._calendar().deadline(data.received)
+                req.deadline = self.settings.calendar().deadline(data.received)
                 req.citizen = self._citizen(s, data)
                 _apply(req, data)
         except StaleDataError:
@@ -327,11 +327,6 @@ class RequestService:
                     for e in s.scalars(q)]
 
     # --- helpers ----------------------------------------------------------------------------
-
-    def _calendar(self):
-        if not hasattr(self, "_cal"):
-            self._cal = self.settings.calendar()
-        return self._cal
 
     def _get(self, s: Session, request_id: int) -> Request:
         req = s.get(Request, request_id, options=[joinedload(Request.citizen)])
