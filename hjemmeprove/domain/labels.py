@@ -1,0 +1,67 @@
+"""The codes the program stores, and their Danish labels: one table for services, documents
+and views. A code never reaches a user; its label does.
+
+Codes are English and stable (they are in the database and in ``--json`` output); labels are
+Danish and may be reworded here, once, for every screen and document.
+"""
+
+from __future__ import annotations
+
+# A request's status (its life cycle is decided in ``domain/lifecycle.py``).
+REQUEST_STATUSES = ("open", "planned", "locked", "done", "cancelled", "not_eligible")
+ACTIVE_STATUSES = ("open", "planned", "locked")  # "Aktive": not yet done, cancelled or refused
+STATUS = {
+    "open": "Åben",
+    "planned": "Planlagt",
+    "locked": "Låst",
+    "done": "Udført",
+    "cancelled": "Aflyst",
+    "not_eligible": "Ikke omfattet",
+}
+
+# A visit's outcome, recorded at day close (domain rule 7).
+OUTCOMES = ("taken", "not_home", "refused", "cancelled_late")
+DRIVEN_OUTCOMES = ("taken", "not_home", "refused")  # the bioanalyst drove there
+OUTCOME = {
+    "taken": "Taget",
+    "not_home": "Ikke hjemme",
+    "refused": "Afvist/ikke muligt",
+    "cancelled_late": "Sent aflyst",
+}
+MISSING = "—"
+
+# How a cancellation reached the department (domain rule 5).
+CANCEL_CHANNELS = ("electronic", "telephone")
+CHANNEL = {"electronic": "Elektronisk", "telephone": "Telefonisk"}
+
+# Where distances come from.
+DISTANCE_SOURCES = ("estimate", "osrm", "valhalla")
+DISTANCE_SOURCE = {
+    "estimate": "Indbygget skøn (offline)",
+    "osrm": "OSRM (egen server)",
+    "valhalla": "Valhalla (egen server)",
+}
+
+# How a route's km are allocated to its visits (an agreement's billing choice).
+ALLOCATION_RULES = ("standalone", "equal")
+ALLOCATION_RULE = {"standalone": "Efter enkeltturens længde", "equal": "Ligelig fordeling"}
+
+
+def status_label(code: str | None) -> str:
+    return STATUS.get(code or "", code or MISSING)
+
+
+def outcome_label(code: str | None) -> str:
+    return OUTCOME.get(code or "", MISSING if not code else code)
+
+
+def channel_label(code: str | None) -> str:
+    return CHANNEL.get(code or "", code or MISSING)
+
+
+def distance_source_label(code: str | None) -> str:
+    return DISTANCE_SOURCE.get(code or "", code or MISSING)
+
+
+def allocation_rule_label(code: str | None) -> str:
+    return ALLOCATION_RULE.get(code or "", code or MISSING)
