@@ -23,8 +23,12 @@ import sqlite3
 import subprocess
 from pathlib import Path
 
+from alembic.script import ScriptDirectory
+
+from hjemmeprove.db.schema_scripts import alembic_config
 from hjemmeprove.domain.cpr import mask_cpr_in_text
-from hjemmeprove.errors import HjemmeproveError
+from hjemmeprove.errors import HjemmeproveError, PermissionDenied
+from hjemmeprove.security import require
 
 
 def _sqlite_path(store) -> Path:
@@ -107,9 +111,6 @@ def restore_database(store, src: Path | str) -> Path | None:
 def _require_restore(store) -> None:
     """Restoring is the administrator's. A database too damaged to say who its users are can
     still be restored by whoever may write its file (PostgreSQL: the database's owner)."""
-    from hjemmeprove.errors import PermissionDenied
-    from hjemmeprove.security import require
-
     try:
         require(store, "backup.restore")
     except PermissionDenied:
@@ -143,10 +144,6 @@ def _restore_sqlite(store, src: Path) -> Path:
 
 
 def _refuse_newer(src: Path, store) -> None:
-    from alembic.script import ScriptDirectory
-
-    from hjemmeprove.db.migrate import alembic_config
-
     con = sqlite3.connect(src)
     try:
         revision = con.execute("SELECT version_num FROM alembic_version").fetchone()

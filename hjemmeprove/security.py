@@ -1,6 +1,6 @@
 """Who may do what: roles, the permission table and the current user's roles.
 
-Three roles (``models.ROLES``): coordinator, finance, administrator. ``PERMISSIONS`` says
+Three roles (``domain.constants.ROLES``): coordinator, finance, administrator. ``PERMISSIONS`` says
 which roles may perform each action; services call ``require(store, action)`` before they
 write, and it raises ``PermissionDenied`` (in Danish) otherwise.
 
@@ -24,10 +24,11 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select, text
 
-from hjemmeprove.db.models import ROLES, User
-from hjemmeprove.errors import PermissionDenied
+from hjemmeprove.db import pg_roles
+from hjemmeprove.db.models import User
+from hjemmeprove.domain.constants import ADMINISTRATOR, COORDINATOR, FINANCE, PG_GROUP_ROLES, ROLES
+from hjemmeprove.errors import FieldError, NotFound, PermissionDenied, ValidationError
 
-COORDINATOR, FINANCE, ADMINISTRATOR = ROLES
 ALL_ROLES = frozenset(ROLES)
 
 ROLE_NAMES_DA = {
@@ -62,9 +63,6 @@ PERMISSIONS: dict[str, tuple[frozenset[str], str]] = {
     "backup.restore": (frozenset({ADMINISTRATOR}), "gendanne databasen fra en kopi"),
     "roles.setup": (frozenset({ADMINISTRATOR}), "oprette databaseroller"),
 }
-
-PG_GROUP_ROLES = {role: f"hjemmeprove_{role}" for role in ROLES}
-
 
 @dataclass(frozen=True)
 class Identity:
@@ -150,8 +148,6 @@ class UserRow:
 
 
 def _check_user_input(username: str, role: str):
-    from hjemmeprove.errors import FieldError, ValidationError
-
     errors = []
     name = (username or "").strip()
     if not name:
@@ -168,8 +164,6 @@ def _check_user_input(username: str, role: str):
 def add_user(store, username: str, role: str, full_name: str = "") -> UserRow:
     """Adds a user (or changes the role of an existing one). On PostgreSQL the login role is
     made a member of the matching group role, which is what the database checks."""
-    from hjemmeprove.errors import ValidationError
-
     name = _check_user_input(username, role)
     require(store, "users.manage")
     with store.session() as s:
@@ -189,15 +183,11 @@ def add_user(store, username: str, role: str, full_name: str = "") -> UserRow:
                 row.full_name = full_name.strip()
         result = UserRow(row.username, row.full_name, row.role, row.active)
     if not store.is_sqlite:
-        from hjemmeprove.db import pg_roles
-
         pg_roles.grant_login(store, name, role)
     return result
 
 
 def deactivate_user(store, username: str) -> None:
-    from hjemmeprove.errors import NotFound
-
     require(store, "users.manage")
     with store.session() as s:
         row = s.get(User, username)
@@ -206,8 +196,6 @@ def deactivate_user(store, username: str) -> None:
         _keep_an_administrator(s, username)
         row.active = False
     if not store.is_sqlite:
-        from hjemmeprove.db import pg_roles
-
         pg_roles.revoke_login(store, username)
 
 
@@ -218,8 +206,6 @@ def list_users(store) -> list[UserRow]:
 
 
 def _keep_an_administrator(s, leaving: str) -> None:
-    from hjemmeprove.errors import ValidationError
-
     others = s.scalar(select(func.count()).select_from(User).where(
         User.role == ADMINISTRATOR, User.active.is_(True), User.username != leaving))
     was_admin = s.scalar(select(func.count()).select_from(User).where(

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from hjemmeprove.db.models import ClosingDay, Setting
 from hjemmeprove.domain.calendar import ClosingRules, WorkCalendar
 from hjemmeprove.errors import ValidationError
+from hjemmeprove.security import require
 
 
 @dataclass(frozen=True)
@@ -84,8 +85,6 @@ class Settings:
         option = OPTIONS[key]
         text = str(value).lower() if option.kind is bool else str(value)
         _parse(option, text)  # refuse a bad value before anything is written
-        from hjemmeprove.security import require
-
         require(self.store, "settings.edit")
         with self.store.session() as s:
             row = s.get(Setting, key)
@@ -107,15 +106,11 @@ class Settings:
         return WorkCalendar(rules, extra)
 
     def add_closing_day(self, day: dt.date, reason: str = "") -> None:
-        from hjemmeprove.security import require
-
         require(self.store, "closing_days.edit")
         with self.store.session() as s:
             s.merge(ClosingDay(day=day, reason=reason))
 
     def remove_closing_day(self, day: dt.date) -> None:
-        from hjemmeprove.security import require
-
         require(self.store, "closing_days.edit")
         with self.store.session() as s:
             row = s.get(ClosingDay, day)

@@ -15,7 +15,7 @@ from hjemmeprove import backup as backup_mod
 from hjemmeprove.app import App
 from hjemmeprove.backup import backup_database, restore_database
 from hjemmeprove.cli import main
-from hjemmeprove.db import migrate
+from hjemmeprove.db import migrate, schema_scripts
 from hjemmeprove.db.models import Request
 from hjemmeprove.errors import HjemmeproveError
 from tests.factories import request_values
@@ -168,7 +168,7 @@ def test_the_database_is_copied_before_a_migration(tmp_path, monkeypatch):
     """A temporary copy of the migration scripts with a second revision: upgrading an
     existing database first writes a checked copy at the old revision."""
     scripts = tmp_path / "migrations"
-    shutil.copytree(migrate.MIGRATIONS, scripts,
+    shutil.copytree(schema_scripts.MIGRATIONS, scripts,
                     ignore=shutil.ignore_patterns("__pycache__"))
     (scripts / "versions" / "0002_test.py").write_text(
         '"""test"""\nfrom alembic import op\nimport sqlalchemy as sa\n'
@@ -179,7 +179,7 @@ def test_the_database_is_copied_before_a_migration(tmp_path, monkeypatch):
     db = tmp_path / "db.sqlite3"
     a = App(f"sqlite:///{db}", user="test")  # at 0001 with the real scripts
     a.close()
-    monkeypatch.setattr(migrate, "MIGRATIONS", scripts)
+    monkeypatch.setattr(schema_scripts, "MIGRATIONS", scripts)
     b = App(f"sqlite:///{db}", user="test", upgrade=False)
     try:
         copy = migrate.upgrade(b.store)

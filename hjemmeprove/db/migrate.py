@@ -1,24 +1,19 @@
-"""Alembic, driven from code (no alembic.ini to ship or find)."""
+"""Alembic, driven from code: the schema is created or migrated to the newest revision, and an
+existing SQLite file is first copied with ``backup.backup_database``."""
 
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 from pathlib import Path
 
 from alembic import command
-from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+from hjemmeprove.backup import backup_database
+from hjemmeprove.db.schema_scripts import alembic_config
 
-
-def alembic_config(url: str) -> Config:
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS))
-    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
-    return cfg
+__all__ = ["alembic_config", "current_revision", "head_revision", "upgrade"]
 
 
 def current_revision(store) -> str | None:
@@ -52,8 +47,6 @@ def _copy_before_migration(store) -> Path | None:
     db_path = Path(store.url.split("///", 1)[-1])
     if not db_path.exists():
         return None
-    from hjemmeprove.backup import backup_database
-
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     target = db_path.with_name(f"{db_path.stem}.before-migration-{stamp}{db_path.suffix}")
     backup_database(store, target)

@@ -494,9 +494,6 @@ class ClosingDay(Base):
     reason: Mapped[str] = mapped_column(String(200), default="")
 
 
-ROLES = ("coordinator", "finance", "administrator")
-
-
 class User(Base):
     __tablename__ = "users"
     username: Mapped[str] = mapped_column(String(100), primary_key=True)

@@ -23,8 +23,7 @@ from __future__ import annotations
 from sqlalchemy import text
 
 from hjemmeprove.db.models import Base
-from hjemmeprove.security import ADMINISTRATOR, COORDINATOR, FINANCE, PG_GROUP_ROLES
-from hjemmeprove.services.retention import ERASED
+from hjemmeprove.domain.constants import ADMINISTRATOR, COORDINATOR, ERASED, FINANCE, PG_GROUP_ROLES
 
 WRITE = "SELECT, INSERT, UPDATE, DELETE"
 

@@ -51,11 +51,11 @@ from hjemmeprove.db.models import (
     Visit,
     utcnow,
 )
+from hjemmeprove.domain.constants import ERASED
 from hjemmeprove.errors import ValidationError
 from hjemmeprove.security import require
 from hjemmeprove.settings import Settings
 
-ERASED = "[slettet]"
 ACCOUNTING_YEARS = 5  # bogføringsloven: accounting records are kept 5 years
 
 # audited table -> the fields whose values are personal data

@@ -1,0 +1,19 @@
+"""Where the program's schema migrations are, and Alembic's configuration for them (no
+alembic.ini to ship or find). The bottom of the database layer: ``migrate`` runs the scripts,
+``backup`` asks which schema revisions this program knows before it restores a copy.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic.config import Config
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def alembic_config(url: str) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg
