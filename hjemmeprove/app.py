@@ -10,7 +10,7 @@ from functools import cached_property
 
 from hjemmeprove.db.store import Store
 from hjemmeprove.services.requests import RequestService
-from hjemmeprove.settings import Settings
+from hjemmeprove.settings import DEMO_DATA, Settings
 
 
 class App:
@@ -62,6 +62,10 @@ class App:
         from hjemmeprove.billing.stats import StatsService
 
         return StatsService(self.store)
+
+    def holds_demo_data(self) -> bool:
+        """True when ``hjemmeprove demo`` filled this database (made-up citizens and rates)."""
+        return bool(self.settings.get(DEMO_DATA))
 
     def calendar(self):
         return self.settings.calendar()

@@ -20,12 +20,14 @@ from hjemmeprove.db.models import (
     Department,
     Municipality,
     Request,
+    Setting,
     Visit,
     WageIndex,
 )
 from hjemmeprove.domain.request_input import RequestInput
 from hjemmeprove.errors import HjemmeproveError
 from hjemmeprove.services.reference import load_defaults
+from hjemmeprove.settings import DEMO_DATA
 
 LAB = dict(name="Klinisk Biokemisk Afdeling, Svendborg", hospital="Odense Universitetshospital",
            lab_address="Baagøes Allé 15", lab_postcode="5700", lab_city="Svendborg",
@@ -107,6 +109,7 @@ def fill_demo(app, seed: int = 1, today: dt.date | None = None, months: int = 3,
     load_defaults(store)
     calendar = app.calendar()
     with store.session(user="demo") as s:
+        s.merge(Setting(key=DEMO_DATA, value="true"))  # shown in the main window's title
         dept = Department(**LAB)
         s.add(dept)
         s.flush()

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import select
 
 from hjemmeprove.db.models import ClosingDay, Setting
+from hjemmeprove.domain import labels
 from hjemmeprove.domain.calendar import ClosingRules, WorkCalendar
 from hjemmeprove.errors import ValidationError
 from hjemmeprove.security import require
@@ -24,7 +25,11 @@ class Option:
     default: Any
     label: str  # Danish, as shown in Indstillinger
     kind: type = str
+    choices: dict[str, str] | None = None  # code -> Danish label (``domain/labels.py``)
+    shown: bool = True  # False: kept by the program, not edited in Indstillinger
 
+
+DEMO_DATA = "demo.data"
 
 OPTIONS: dict[str, Option] = {
     o.key: o
@@ -32,7 +37,7 @@ OPTIONS: dict[str, Option] = {
         Option("closing.constitution_day", True, "Lukket grundlovsdag (5. juni)", bool),
         Option("closing.christmas_eve", True, "Lukket juleaftensdag (24. december)", bool),
         Option("closing.new_years_eve", True, "Lukket nytårsaftensdag (31. december)", bool),
-        Option("distance.source", "estimate", "Afstandskilde (estimate, osrm, valhalla)"),
+        Option("distance.source", "estimate", "Afstandskilde", choices=labels.DISTANCE_SOURCE),
         Option("distance.url", "", "Adresse på egen rutemaskine (OSRM/Valhalla)"),
         Option("distance.detour_factor", 1.3, "Omvejsfaktor for luftlinje", float),
         Option("geocoder.url", "", "Online adresseopslag (tom = ingen)"),
@@ -48,9 +53,11 @@ OPTIONS: dict[str, Option] = {
         Option("billing.mileage_rule", "statens høje takst for alle km",
                "Kørselstakst (statens højeste takst)"),
         Option("billing.allocation_rule", "standalone",
-               "Fordeling af ruters km (standalone, equal) for nye aftaler"),
+               "Fordeling af ruters km for nye aftaler", choices=labels.ALLOCATION_RULE),
         Option("retention.years", 5, "Opbevaring af borgerdata efter sidste faktura (år)", int),
         Option("invoice.first_number", 1, "Første fakturanummer", int),
+        # Written by ``hjemmeprove demo``: the main window then says the data are made up.
+        Option(DEMO_DATA, False, "Databasen indeholder demodata", bool, shown=False),
     ]
 }
 
@@ -85,6 +92,9 @@ class Settings:
         option = OPTIONS[key]
         text = str(value).lower() if option.kind is bool else str(value)
         _parse(option, text)  # refuse a bad value before anything is written
+        if option.choices is not None and text not in option.choices:
+            raise ValidationError(f"'{text}' er ikke et af valgene: "
+                                  f"{', '.join(option.choices)}", option.label)
         require(self.store, "settings.edit")
         with self.store.session() as s:
             row = s.get(Setting, key)

@@ -56,3 +56,32 @@ def test_console_script_runs(tmp_path):
                           "2023-04-28"], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "2023-05-15"
+
+
+def test_gui_fills_demo_data_only_when_asked(monkeypatch, db_url):
+    """``gui --demo-if-empty`` is read (it was declared and ignored, always on)."""
+    import ui.main
+
+    calls = []
+    monkeypatch.setattr(ui.main, "run", lambda **kw: calls.append(kw) or 0)
+    assert main(["--db", db_url, "gui"]) == 0
+    assert main(["--db", db_url, "gui", "--demo-if-empty"]) == 0
+    assert [c["demo_if_empty"] for c in calls] == [False, True]
+
+
+def test_demo_marks_the_database_as_demo_data(app):
+    from hjemmeprove.demo import fill_demo
+
+    assert not app.holds_demo_data()
+    fill_demo(app, seed=1, months=1, per_working_day=2)
+    assert app.holds_demo_data()
+
+
+def test_a_setting_with_choices_refuses_another_value(app):
+    from hjemmeprove.errors import ValidationError
+
+    with pytest.raises(ValidationError) as e:
+        app.settings.set("distance.source", "google")
+    assert e.value.errors[0].field == "Afstandskilde"
+    app.settings.set("distance.source", "osrm")
+    assert app.settings.get("distance.source") == "osrm"

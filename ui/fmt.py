@@ -1,4 +1,5 @@
-"""Danish display formats shared by the views (no Qt here)."""
+"""Danish display formats shared by the views (no Qt here); codes become labels through
+``hjemmeprove/domain/labels.py``, re-exported here."""
 
 from __future__ import annotations
 
@@ -7,12 +8,21 @@ from decimal import Decimal
 
 from hjemmeprove.documents.common import kr as _kr
 from hjemmeprove.documents.common import number as _number
+from hjemmeprove.domain import labels
+from hjemmeprove.domain.labels import (  # noqa: F401 - the views' labels, one table
+    allocation_rule_label,
+    channel_label,
+    distance_source_label,
+    outcome_label,
+    status_label,
+)
 
-OUTCOME_DA = {"taken": "Taget", "not_home": "Ikke hjemme", "refused": "Afvist/ikke muligt",
-              "cancelled_late": "Sent aflyst", None: "—", "": "—"}
-CHANNEL_DA = {"electronic": "Elektronisk", "telephone": "Telefonisk"}
+# Codes -> Danish labels live in hjemmeprove/domain/labels.py; this name stays for the views
+# that still look a channel up here (views/requests.py).
+CHANNEL_DA = labels.CHANNEL
 MONTHS_DA = ["januar", "februar", "marts", "april", "maj", "juni", "juli", "august",
              "september", "oktober", "november", "december"]
+MONTHS_SHORT_DA = [m[:3] for m in MONTHS_DA]
 WEEKDAYS_DA = ["man", "tir", "ons", "tor", "fre", "lør", "søn"]
 
 

@@ -1,7 +1,8 @@
 """Starts the desktop program: ``hjemmeprove gui`` calls :func:`run`.
 
 Opens the core (migrating the database), fills demo data into an empty database behind a
-progress dialog, and shows the main window. ``selftest=True`` checks that the program (also
+progress dialog when asked to (``--demo-if-empty``: ``tools/start.sh`` asks; a department's
+real installation does not), and shows the main window. ``selftest=True`` checks that the program (also
 as a PyInstaller bundle) can open a database, compute a fee, render a PDF and solve a tiny
 routing problem, and returns 0 or 1 without showing a window.
 """
@@ -220,7 +221,7 @@ def fill_demo_with_progress(app, parent=None) -> None:
 
 
 def run(db: str | None = None, user: str | None = None, selftest: bool = False,
-        demo_if_empty: bool = True, today: dt.date | None = None) -> int:
+        demo_if_empty: bool = False, today: dt.date | None = None) -> int:
     if selftest:
         return globals()["selftest"](db)
     from PySide6.QtWidgets import QApplication

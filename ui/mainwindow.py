@@ -18,8 +18,12 @@ from PySide6.QtWidgets import (
 )
 
 from ui import icons
+from ui.ops import Op
 
 QLocale.setDefault(QLocale(QLocale.Language.Danish, QLocale.Country.Denmark))
+
+TITLE = "Hjemmeprøve – blodprøvetagning i eget hjem"
+DEMO_MARK = "DEMODATA"  # title and status bar of a database filled by ``hjemmeprove demo``
 
 NAV = [
     ("requests", "Henvisninger", "Bestillinger, aflysninger, historik"),
@@ -59,7 +63,8 @@ class MainWindow(QMainWindow):
         self.app = app
         self.today = today
         self.qsettings = settings or QSettings("hjemmeprove", "hjemmeprove")
-        self.setWindowTitle("Hjemmeprøve – blodprøvetagning i eget hjem")
+        self.demo = False  # set by _mark_demo once the database has said so
+        self.setWindowTitle(TITLE)
         self.setWindowIcon(icons.app_icon())
         self.resize(1360, 860)
 
@@ -100,8 +105,19 @@ class MainWindow(QMainWindow):
             app.store.engine.url.render_as_string(hide_password=True)
         status = QLabel(f"Bruger: {app.store.user}   ·   Database: {db}")
         status.setStyleSheet("color: #555;")
+        self.demo_mark = QLabel(f"{DEMO_MARK}: opdigtede borgere, kommuner og takster")
+        self.demo_mark.setObjectName("demoMark")
+        self.demo_mark.setStyleSheet("color: white; background: #b26a00; padding: 1px 6px;")
+        self.demo_mark.hide()
+        self.statusBar().addPermanentWidget(self.demo_mark)
         self.statusBar().addPermanentWidget(status)
+        Op(self, app.holds_demo_data).success(self._mark_demo).run_in_background()
         self.restore_layout()
+
+    def _mark_demo(self, demo: bool) -> None:
+        self.demo = demo
+        self.setWindowTitle(f"{TITLE} – {DEMO_MARK}" if demo else TITLE)
+        self.demo_mark.setVisible(demo)
 
     def _menus(self) -> None:
         file_menu = self.menuBar().addMenu("&Filer")

@@ -1,4 +1,5 @@
-"""Small widgets every view uses: tables, headers, the "ikke tilgængelig" state, field errors."""
+"""Small widgets every view uses: tables, headers, the "ikke tilgængelig" state (a Qt module
+missing), field errors."""
 
 from __future__ import annotations
 
@@ -96,11 +97,9 @@ def hbox(*widgets, stretch_at: int | None = None) -> QHBoxLayout:
 
 
 def service_or_none(app, name: str):
-    """A core service, or None with the reason when its module is not there yet."""
-    try:
-        return getattr(app, name), ""
-    except ImportError as exc:
-        return None, f"Modulet mangler i denne version ({exc.name or exc})."
+    """``(app.<name>, "")``: ``App`` has every service. Stays only until views/day_close.py
+    (another branch) calls ``app.day_close`` directly, and then goes."""
+    return getattr(app, name), ""
 
 
 class ServiceView(QWidget):
@@ -108,7 +107,8 @@ class ServiceView(QWidget):
 
     It loads its data the first time it is shown (so starting the program loads one view,
     not six) and again whenever one of its ``areas`` is named on the one "what changed"
-    signal. A view whose service is missing calls ``mark_unavailable()`` and never loads.
+    signal. A view that cannot work (a Qt module missing) calls ``mark_unavailable()`` and
+    never loads.
     """
 
     areas: set[str] = set()
@@ -125,13 +125,10 @@ class ServiceView(QWidget):
         self._unavailable = True
 
     def service_or_unavailable(self, layout, name: str, label: str):
-        """The App's service ``name``; if it is missing, shows why in ``layout`` and marks the
-        view unavailable (it then never loads) and returns None."""
-        service, why = service_or_none(self.app, name)
-        if service is None:
-            layout.addWidget(Unavailable(label, why), 1)
-            self.mark_unavailable()
-        return service
+        """The App's service ``name``. ``App`` has every service, so this is ``app.<name>``;
+        it stays only until the billing, day-close and planning views (other branches) call
+        the service directly, and then goes."""
+        return getattr(self.app, name)
 
     def reload(self) -> None:  # pragma: no cover - every view defines it
         raise NotImplementedError

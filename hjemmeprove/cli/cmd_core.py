@@ -23,7 +23,9 @@ def register(sub) -> None:
 
     p = sub.add_parser("gui", help="start skrivebordsprogrammet")
     p.add_argument("--selftest", action="store_true", help="kør selvtest og afslut")
-    p.add_argument("--demo-if-empty", action="store_true", default=True)
+    p.add_argument("--demo-if-empty", action="store_true",
+                   help="fyld en tom database med demodata før vinduet åbner (som 'demo'); "
+                        "vinduet viser da at data er demodata")
     p.set_defaults(func=gui)
 
     p = sub.add_parser("calendar", help="hverdage og frister")
@@ -88,9 +90,12 @@ def demo(args) -> int:
 
 
 def gui(args) -> int:
-    from ui.main import run  # Qt only here: the core never imports it
+    """A thin call into the desktop program's launcher, ``ui.main.run``: the UI (and Qt) is
+    imported only when this command runs, so every other command works without it."""
+    from ui.main import run
 
-    return run(db=args.db, user=args.user, selftest=args.selftest)
+    return run(db=args.db, user=args.user, selftest=args.selftest,
+               demo_if_empty=args.demo_if_empty)
 
 
 def _calendar(args):

@@ -398,3 +398,27 @@ def test_settings_new_absence_is_saved_and_listed(qtbot, window):
     assert (absence.start, absence.end, absence.reason) == (dt.date(2024, 4, 15),
                                                             dt.date(2024, 4, 17), "Kursus")
     assert page.absence_model.rowCount() == 1
+
+
+def test_demo_data_is_marked_in_the_title_and_status_bar(qtbot, demo_window, window):
+    """A database filled by ``hjemmeprove demo`` says so; a department's own does not."""
+    assert "DEMODATA" in demo_window.windowTitle()
+    assert demo_window.demo_mark.isVisible()
+    assert "DEMODATA" not in window.windowTitle()
+    assert not window.demo_mark.isVisible()
+
+
+def test_settings_options_show_distance_sources_by_their_labels(qtbot, window):
+    from PySide6.QtWidgets import QComboBox
+
+    from hjemmeprove.domain import labels
+
+    view = window.show_view("settings")
+    settle(qtbot)
+    page = view.pages["options"]
+    combo = page.edits["distance.source"]
+    assert isinstance(combo, QComboBox)
+    shown = [combo.itemText(i) for i in range(combo.count())]
+    assert shown == [labels.DISTANCE_SOURCE[c] for c in labels.DISTANCE_SOURCES]
+    assert combo.currentData() == "estimate"
+    assert "demo.data" not in page.edits  # kept by the program, not edited here

@@ -21,9 +21,9 @@ from PySide6.QtWidgets import (
     QSpinBox,
     QSplitter,
     QVBoxLayout,
-    QWidget,
 )
 
+from ui import fmt
 from ui.errors import show_error, show_info
 from ui.map.widget import ROUTE_COLORS
 from ui.models.table import Column, RowTableModel, sorted_proxy
@@ -33,8 +33,6 @@ from ui.widgets import ServiceView, table_view, title
 MEASURES = [("requests_received", "Henvisninger modtaget"),
             ("samplings_done", "Prøvetagninger udført"),
             ("distinct_citizens", "Forskellige borgere")]
-MONTH_SHORT = ["jan", "feb", "mar", "apr", "maj", "jun", "jul", "aug", "sep", "okt", "nov",
-               "dec"]
 
 
 class FollowupView(ServiceView):
@@ -49,9 +47,7 @@ class FollowupView(ServiceView):
         lay.addWidget(title("Opfølgning", "Antal pr. kommune og måned til opfølgningsudvalgene "
                                           "(KLU og SOF): modtagne henvisninger, udførte "
                                           "prøvetagninger og forskellige borgere."))
-        self.stats = self.service_or_unavailable(lay, "stats", "Opfølgning")
-        if self.stats is None:
-            return
+        self.stats = app.stats
         bar = QHBoxLayout()
         self.year = QSpinBox()
         self.year.setRange(2020, 2100)
@@ -98,7 +94,7 @@ class FollowupView(ServiceView):
         cols = [Column("Kommune", lambda m: f"{m.name} ({m.code})")]
         for i in range(12):
             month = f"{{y}}-{i + 1:02d}"
-            cols.append(Column(MONTH_SHORT[i].capitalize(),
+            cols.append(Column(fmt.MONTHS_SHORT_DA[i].capitalize(),
                                lambda m, month=month: str(getattr(
                                    m.months.get(month.format(y=self.year.value())),
                                    key(), 0) or 0),
@@ -136,7 +132,7 @@ class FollowupView(ServiceView):
         self.chart.removeAllSeries()
         if not hasattr(self, "x_axis"):
             self.x_axis = QBarCategoryAxis()
-            self.x_axis.append(MONTH_SHORT)
+            self.x_axis.append(fmt.MONTHS_SHORT_DA)
             self.y_axis = QValueAxis()
             self.y_axis.setLabelFormat("%d")
             self.chart.addAxis(self.x_axis, Qt.AlignmentFlag.AlignBottom)
