@@ -422,3 +422,25 @@ def test_settings_options_show_distance_sources_by_their_labels(qtbot, window):
     assert shown == [labels.DISTANCE_SOURCE[c] for c in labels.DISTANCE_SOURCES]
     assert combo.currentData() == "estimate"
     assert "demo.data" not in page.edits  # kept by the program, not edited here
+
+
+def test_a_bug_in_a_route_sheet_is_shown_not_replaced_by_another_document(
+        qtbot, window, dialogs, monkeypatch):
+    """An AttributeError while rendering used to switch silently to an HTML copy."""
+    from hjemmeprove.documents import route_sheet
+
+    app = window.app
+    _requests(app, 2)
+    app.planning.plan(DAY, DAY, time_limit_s=1.0)
+    view = window.show_view("planning")
+    view.set_period(DAY, 1)
+    settle(qtbot)
+
+    def broken(*_a, **_k):
+        raise AttributeError("'RouteSheet' object has no attribute 'lab'")
+
+    monkeypatch.setattr(route_sheet, "render", broken)
+    view.print_documents("route_sheets")
+    settle(qtbot)
+    assert getattr(view, "document_dialog", None) is None
+    assert dialogs and "lab" in " ".join(text for _t, text in dialogs)

@@ -540,29 +540,15 @@ class PlanningView(ServiceView):
             return
 
         def work():
-            try:
-                if kind == "route_sheets":
-                    return "pdf", printing.route_sheet_pdfs(planning, routes)
-                if kind == "letters":
-                    return "pdf", printing.letter_pdfs(planning, first, last)
-                return "pdf", printing.reply_pdfs(planning, rows)
-            except (ImportError, AttributeError):  # the core's document is not there
-                if kind == "route_sheets":
-                    return "html", printing.route_sheets_html(routes, self.department)
-                if kind == "letters":
-                    return "html", printing.letters_html(
-                        [r for r in self.routes if first <= r.date <= last], self.department)
-                return "html", printing.replies_html(rows)
+            return printing.documents(kind, planning, routes, first, last, rows)
 
-        Op(self, work).success(lambda res: self._show_documents(titles[kind], *res)) \
+        Op(self, work).success(lambda res: self._show_documents(titles[kind], res)) \
             .run_in_background()
 
-    def _show_documents(self, title_text: str, kind: str, content) -> None:
+    def _show_documents(self, title_text: str, content) -> None:
         from ui import printing
 
-        if kind == "html":
-            self.document_dialog = printing.show_document(self, title_text, content)
-        elif not content:
+        if not content:
             show_info(self, title_text, "Der er ingen planlagte besøg i perioden.")
         else:
             self.document_dialog = printing.show_pdfs(self, title_text, content)
