@@ -5,6 +5,12 @@ follow the DIMACS convention (floor(10 × euclidean) / 10), the one bks.csv's
 ``distance_only_dimacs_trunc1dec`` rows use. Objective: total distance (no vehicle cost).
 
     .venv/bin/python bench/solomon.py [--instances C101,R101,...] [--size 100] [--seconds 10]
+                                      [--data DIR]
+
+The six default instances and the best-known costs ship in bench/data/solomon/ (SOURCES.md
+there); ``--data DIR`` reads ``<NAME>.txt`` (and ``bks.csv`` if there) from another folder.
+``--size 25`` or ``50`` keeps the first 25 or 50 customers (Solomon's small sets). PyVRP is
+the peer (``pip install -e '.[bench]'``).
 """
 
 from __future__ import annotations
@@ -22,17 +28,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from hjemmeprove.planning.model import Job, Problem, Vehicle, solve  # noqa: E402
 
-ROOT = Path("/work/shared/bench/solomon")
+DATA = Path(__file__).resolve().parent / "data" / "solomon"
 DEFAULT = "C101,R101,RC101,R201,C201,RC201"
 
 
-def read(path: Path):
+def read(path: Path, size: int | None = None):
+    """(name, vehicles, capacity, rows: depot first); ``size`` keeps the first customers."""
     lines = [ln.split() for ln in path.read_text().splitlines() if ln.strip()]
     name = lines[0][0]
     nveh, cap = int(lines[3][0]), int(lines[3][1])
     rows = [list(map(float, ln)) for ln in lines if ln and ln[0].replace(".", "").isdigit()
             and len(ln) == 7]
-    return name, nveh, cap, rows
+    return name, nveh, cap, rows if size is None else rows[:size + 1]
 
 
 def dist_matrix(rows) -> np.ndarray:
@@ -83,9 +90,11 @@ def pyvrp(rows, nveh, cap, seconds) -> tuple[float, int]:
     return best.distance() / 10, best.num_routes(), res.is_feasible()
 
 
-def bks_table() -> dict[str, float]:
-    out = {}
-    with open(ROOT / "bks.csv", encoding="utf-8") as f:
+def bks_table(data: Path) -> dict[str, float]:
+    out: dict[str, float] = {}
+    if not (data / "bks.csv").exists():
+        return out
+    with open(data / "bks.csv", encoding="utf-8") as f:
         for r in csv.DictReader(f):
             if r["convention"] == "distance_only_dimacs_trunc1dec":
                 out.setdefault(r["instance"], float(r["distance"]))
@@ -96,16 +105,24 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--instances", default=DEFAULT, help=f"comma list (default {DEFAULT})")
     ap.add_argument("--size", default="100", choices=["25", "50", "100"])
-    ap.add_argument("--seconds", type=float, default=10.0)
+    ap.add_argument("--seconds", type=float, default=10.0, help="time limit per solver "
+                    "and instance (default 10)")
+    ap.add_argument("--data", type=Path, default=DATA,
+                    help="folder with <NAME>.txt instances and bks.csv (default "
+                         "bench/data/solomon, which holds the six default instances)")
     args = ap.parse_args(argv)
-    bks = bks_table()
+    bks = bks_table(args.data)
     print(f"Solomon {args.size} customers, {args.seconds:g} s each, distance-only objective")
     print(f"{'instance':9} {'ours':>9} {'veh':>4} {'drop':>4} {'pyvrp':>9} {'veh':>4} "
           f"{'ratio':>6} {'bks':>8} {'gap%':>6} {'pyvrp gap%':>10}")
     ratios = []
     for name in args.instances.split(","):
         name = name.strip().upper()
-        _n, nveh, cap, rows = read(ROOT / args.size / f"{name}.txt")
+        path = args.data / f"{name}.txt"
+        if not path.exists():
+            ap.error(f"{path} does not exist (bench/data/solomon has {DEFAULT}; "
+                     f"--data DIR for others)")
+        _n, nveh, cap, rows = read(path, None if args.size == "100" else int(args.size))
         t0 = time.monotonic()
         o_dist, o_veh, o_drop = ours(rows, nveh, cap, args.seconds)
         t1 = time.monotonic()
