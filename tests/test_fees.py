@@ -1,4 +1,4 @@
-"""The fee model of domain.md, exactly (pure functions)."""
+"""The fee model of docs/domain.md, exactly (pure functions)."""
 
 import datetime as dt
 from decimal import Decimal as D

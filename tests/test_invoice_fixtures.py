@@ -77,7 +77,7 @@ def visits_of(app, route_id: int) -> list[Visit]:
 
 
 def set_2020_rates(app, mileage="3.52"):
-    """Rates as in domain.md's worked example (entered by hand)."""
+    """Rates as in docs/domain.md's worked example (entered by hand)."""
     from hjemmeprove.db.models import MileageRate
 
     with app.store.session() as s:

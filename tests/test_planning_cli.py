@@ -1,4 +1,4 @@
-"""`hjemmeprove plan --json` as cli.md fixes it, and the demo's planned history."""
+"""`hjemmeprove plan --json` as docs/cli.md fixes it, and the demo's planned history."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 # Builds the one-folder desktop bundle (build.spec) and runs its self-test offscreen.
 #   tools/build_bundle.sh            -> dist/hjemmeprove/, exit 0 when the self-test passes
 # Uses the project's venv (.venv) when there is one. The self-test opens a fresh database,
-# computes domain.md's worked example fee, renders a PDF, solves a tiny routing problem and
+# computes docs/domain.md's worked example fee, renders a PDF, solves a tiny routing problem and
 # loads Qt with the map, charts and PDF modules; it exits 0 or 1 without showing a window.
 set -euo pipefail
 cd "$(dirname "$0")/.."

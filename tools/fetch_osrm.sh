@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fetches OSRM's executables (osrm-extract, osrm-contract, osrm-routed and the car profile) from
 # the PyPI wheel osrm-bindings into DEST (default: ~/.cache/hjemmeprove/osrm). Tagged for Python >= 3.12, so
-# it is downloaded for 3.12 and unzipped, not installed (ecosystem-notes.md). Prints DEST/bin.
+# it is downloaded for 3.12 and unzipped, not installed (docs/libraries.md, Distances). Prints DEST/bin.
 # Exit 0 and the directory on success; exit 1 with a reason on stderr otherwise.
 set -euo pipefail
 DEST="${1:-${XDG_CACHE_HOME:-$HOME/.cache}/hjemmeprove/osrm}"

@@ -64,7 +64,7 @@ def _st_fee() -> str:
 
     _lines, total = quote(Quantities(referrals=10, km=Decimal("84.3")),
                           LineRates(Decimal("147.38"), Decimal("5.16"), Decimal("3.52")))
-    if total != Decimal("2205.53"):  # domain.md's worked example
+    if total != Decimal("2205.53"):  # docs/domain.md's worked example
         raise AssertionError(f"total {total}, ventet 2205.53")
     return f"eksemplet giver {total} kr."
 

@@ -1,4 +1,5 @@
-"""Allocating a route's km and ferry minutes to the visits on it (domain.md). Pure.
+"""Allocating a route's km and ferry minutes to the visits on it (docs/domain.md,
+Allocating a route to its visits). Pure.
 
 Every visit the bioanalyst drove to carries a share. Rule "standalone" (default): weight
 s_i = the stand-alone trip lab→visit→lab; km shares D × s_i / Σs. Ferry minutes go only to the

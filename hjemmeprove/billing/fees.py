@@ -1,4 +1,4 @@
-"""The fee model of domain.md (§11 and Bilag 2), exactly. Pure: no database, no floats.
+"""The fee model of docs/domain.md (§11 and Bilag 2), exactly. Pure: no database, no floats.
 
 ``invoice_lines`` turns a month's quantities, grouped by the rates in force on their sampling
 dates, into invoice lines: one line per distinct rate, so a month that spans a change of the
@@ -28,7 +28,7 @@ ORDER = ("per_referral", "transport_km", "ferry", "mileage", "ekg")
 
 
 def round2(x) -> Decimal:
-    """Half up to 0.01 kr. (domain.md)."""
+    """Half up to 0.01 kr. (docs/domain.md, The fee model)."""
     if isinstance(x, float):
         raise TypeError("penge må aldrig være float")
     return Decimal(x).quantize(CENT, rounding=ROUND_HALF_UP)

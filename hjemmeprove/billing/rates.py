@@ -1,5 +1,6 @@
 """Rates in force on a sampling date: P(Y), T(Y) by wage indexation from the 2020 base or
-as officially announced, M(d) the state high mileage rate by effective date (domain.md).
+as officially announced, M(d) the state high mileage rate by effective date (docs/domain.md,
+The fee model).
 
 A year whose wage percentage (or announced rate) is missing cannot be billed: ``rates_on``
 raises ``MissingRate`` naming the figure and the year; it never assumes 0 %.

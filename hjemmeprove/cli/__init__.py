@@ -1,4 +1,4 @@
-"""The ``hjemmeprove`` command: the program's stable, scriptable face (shared/cli.md).
+"""The ``hjemmeprove`` command: the program's stable, scriptable face (docs/cli.md).
 
 Each ``cmd_*.py`` module here adds its commands with ``register(subparsers)``; they are found
 by name, so adding a command touches no other file. Errors go to stderr naming the field;

@@ -1,4 +1,4 @@
-"""fees quote: what a month with given totals costs at a date's rates (shared/cli.md)."""
+"""fees quote: what a month with given totals costs at a date's rates (docs/cli.md)."""
 
 from __future__ import annotations
 

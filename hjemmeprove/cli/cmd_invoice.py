@@ -1,4 +1,4 @@
-"""invoice run / list / issue / credit / export (shared/cli.md)."""
+"""invoice run / list / issue / credit / export (docs/cli.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""rates set … / rates show (shared/cli.md)."""
+"""rates set … / rates show (docs/cli.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""stats --year Y [--json | --csv] [--pdf FILE] (shared/cli.md)."""
+"""stats --year Y [--json | --csv] [--pdf FILE] (docs/cli.md)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The data model (SQLAlchemy 2.x typed mappings).
 
 Money is Numeric (Decimal in Python), never Float. Kilometres and ferry minutes that end up on
-an invoice are Numeric too, with the decimals domain.md prescribes (km 3, minutes 1).
+an invoice are Numeric too, with the decimals docs/domain.md prescribes (km 3, minutes 1).
 Schema changes go through Alembic (``hjemmeprove/db/migrations``).
 """
 
@@ -83,7 +83,7 @@ class Municipality(Base):
 class Agreement(Base):
     """A standard agreement (Bilag 1) between one municipality and one department.
 
-    The billing settings domain.md marks **(choice)** live here, with their defaults, and are
+    The billing settings docs/domain.md marks **(choice)** live here, with their defaults, and are
     printed on every statement.
     """
 
@@ -326,7 +326,7 @@ class Visit(Base):
     outcome: Mapped[str | None] = mapped_column(String(20), nullable=True)
     outcome_note: Mapped[str] = mapped_column(String(200), default="")
     ekg_done: Mapped[bool] = mapped_column(Boolean, default=False)
-    # billing shares: stand-alone weight and allocated km/ferry minutes (domain.md)
+    # billing shares: stand-alone weight and allocated km/ferry minutes (docs/domain.md)
     standalone_km: Mapped[Decimal | None] = mapped_column(KM, nullable=True)
     ferry_link: Mapped[str] = mapped_column(String(100), default="")
     km_share: Mapped[Decimal | None] = mapped_column(KM, nullable=True)

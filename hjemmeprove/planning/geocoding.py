@@ -1,6 +1,6 @@
 """Where a request is: coordinates given, a local address register, a postcode centroid, or an
 online geocoder only when the user has named one in the settings (nothing leaves the machine
-otherwise; domain.md, Personal data).
+otherwise; docs/domain.md, Personal data).
 
 The local address register is the open Danish address data (DAR, "Danmarks Adresseregister"),
 which the user downloads once and imports:

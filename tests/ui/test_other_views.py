@@ -138,7 +138,7 @@ def test_run_a_month_and_see_the_core_total(qtbot, window, dialogs):
     view.set_month("2020-03")
     settle(qtbot)
     bill = view.bill_for(479)
-    assert bill is not None and bill.total == Decimal("2205.53")  # domain.md's example
+    assert bill is not None and bill.total == Decimal("2205.53")  # docs/domain.md's worked example
     assert "2.205,53" in view.status.text()
     lines = [view.line_model.index(r, 3).data() for r in range(view.line_model.rowCount())]
     assert any("1.473,80" in x for x in lines)
@@ -239,7 +239,7 @@ def test_settings_wage_index_changes_the_year_rate(qtbot, window):
     settle(qtbot)
     settle(qtbot)
     years = {r.year: r for r in page.year_model.rows}
-    assert years[2021].per_referral.startswith("150,33")  # domain.md's indexation example
+    assert years[2021].per_referral.startswith("150,33")  # docs/domain.md's indexation example
     assert years[2022].per_referral == "mangler"
 
 

@@ -1,7 +1,7 @@
 """A small table model over a list of plain rows (dataclasses), with declared columns.
 
 Used for every list that is small enough to load whole (settings tables, billing lines, a
-day's visits). The long request list has its own lazy model (models/requests.py).
+day's visits). The long request list has its own lazy model (ui/models/requests.py).
 """
 
 from __future__ import annotations
