@@ -15,12 +15,8 @@ from dataclasses import dataclass, field, replace
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor
 
-from hjemmeprove.services.requests import (
-    ACTIVE_STATUSES,
-    DEFAULT_SORT,
-    RequestRow,
-    status_label,
-)
+from hjemmeprove.domain.labels import ACTIVE_STATUSES, status_label
+from hjemmeprove.services.requests import DEFAULT_SORT, RequestRow
 from ui import fmt
 
 PAGE = 200
