@@ -88,13 +88,10 @@ def _st_pdf() -> str:
 
 
 def _st_solve() -> str:
-    """A tiny plan through the core's planner (OR-Tools routing: the bundle's hidden imports);
-    falls back to a bare OR-Tools routing solve when the planner is not in this version."""
-    try:
-        from hjemmeprove.planning import planner
-        from hjemmeprove.planning.distances import DistanceSource
-    except ImportError:
-        return _st_solve_bare() + " (kernens planlægger mangler: ren OR-Tools)"
+    """A tiny plan through the core's planner (OR-Tools routing: the bundle's hidden imports)."""
+    from hjemmeprove.planning import planner
+    from hjemmeprove.planning.distances import DistanceSource
+
     day = dt.date(2024, 3, 12)
     analyst = planner.PlanAnalyst(1, "Selvtest", dt.time(8), dt.time(15))
     towns = [(55.0598, 10.6068), (55.0951, 10.2423), (55.3127, 10.7897)]
@@ -107,29 +104,6 @@ def _st_solve() -> str:
         raise AssertionError(f"planlagt {planned}, uplanlagt {outcome.unplanned}")
     km = sum(r.km for r in outcome.routes)
     return f"3 besøg på 1 rute, {km:.1f} km"
-
-
-def _st_solve_bare() -> str:
-    import itertools
-
-    from ortools.constraint_solver import pywrapcp, routing_enums_pb2
-
-    matrix = [[0, 9, 7, 8], [9, 0, 4, 6], [7, 4, 0, 3], [8, 6, 3, 0]]
-    best = min(sum(matrix[a][b] for a, b in zip((0, *p), (*p, 0)))
-               for p in itertools.permutations((1, 2, 3)))
-    manager = pywrapcp.RoutingIndexManager(len(matrix), 1, 0)
-    routing = pywrapcp.RoutingModel(manager)
-    cb = routing.RegisterTransitMatrix(matrix)
-    routing.SetArcCostEvaluatorOfAllVehicles(cb)
-    params = pywrapcp.DefaultRoutingSearchParameters()
-    params.first_solution_strategy = routing_enums_pb2.FirstSolutionStrategy.PATH_CHEAPEST_ARC
-    params.local_search_metaheuristic = (
-        routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH)
-    params.time_limit.FromSeconds(1)
-    solution = routing.SolveWithParameters(params)
-    if solution is None or solution.ObjectiveValue() != best:
-        raise AssertionError(f"ingen optimal løsning (ventet {best})")
-    return f"4 punkter, omkostning {best}"
 
 
 def _st_qt() -> str:
@@ -151,8 +125,10 @@ def _st_qt() -> str:
 
 
 def _setup_logging() -> Path | None:
+    from hjemmeprove.logging_setup import CprMaskingFilter
+    from hjemmeprove.paths import data_dir
+
     try:
-        from hjemmeprove.paths import data_dir
 
         path = data_dir() / "hjemmeprove.log"
         handler = logging.FileHandler(path, encoding="utf-8")
@@ -162,12 +138,7 @@ def _setup_logging() -> Path | None:
     handler.setLevel(logging.INFO)
     logging.getLogger().addHandler(handler)
     logging.getLogger("hjemmeprove").setLevel(logging.INFO)  # not every library's INFO
-    try:
-        from hjemmeprove.logging_setup import CprMaskingFilter  # type: ignore
-
-        handler.addFilter(CprMaskingFilter())
-    except Exception:  # noqa: BLE001 - the filter is the core's; logging works without it
-        pass
+    handler.addFilter(CprMaskingFilter())
     return path
 
 
