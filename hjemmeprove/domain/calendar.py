@@ -1,5 +1,5 @@
-"""Working days (hverdage) per docs/domain.md, The calendar: Monday–Friday that is neither a Danish public
-holiday nor a department closing day.
+"""Working days (hverdage), docs/domain.md "The calendar": Monday–Friday that is neither a
+Danish public holiday nor a department closing day.
 
 Movable holidays come from python-dateutil's ``easter()``; the ``holidays`` package is not used
 because it pins python-dateutil<3 (docs/libraries.md, Calendar).

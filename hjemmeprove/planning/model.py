@@ -14,7 +14,7 @@ Vocabulary:
   laid end to end: day ``d`` starts at ``d * 86400`` seconds).
 
 Every job may be dropped at its penalty (``AddDisjunction``): with tight windows OR-Tools
-finds no first solution otherwise (docs/libraries.md, OR-Tools). Soft preferences (preferred days, area
+finds no first solution otherwise (docs/libraries.md). Soft preferences (preferred days, area
 days, the regular bioanalyst) are extra costs on entering a job with a given vehicle, through
 one arc-cost matrix per class of vehicles with equal preferences.
 """

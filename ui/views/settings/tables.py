@@ -29,7 +29,7 @@ OUTCOME_CHOICES = ", ".join(f"{code} ({labels.outcome_label(code).lower()})"
 
 
 def _outcomes_text(codes: str) -> str:
-    """"taken,not_home" -> "Taget, Ikke hjemme" (an agreement keeps codes, a person reads labels)."""
+    """An agreement's outcome codes as labels: "taken,not_home" -> "Taget, Ikke hjemme"."""
     return ", ".join(labels.outcome_label(c.strip()) for c in codes.split(",") if c.strip())
 
 
@@ -269,8 +269,8 @@ class BioanalystsPage(_TablePage):
             return planning.add_absence(r.bioanalyst_id, r.start, r.end, r.reason)
 
         self.dialog = EditDialog(self, "Fravær", row, spec, save,
-                                 "Ved nyt fravær lægges de berørte dages ruter om; låste besøg "
-                                 "bliver i deres tidsvindue.")
+                                 "Ved nyt fravær lægges de berørte dages ruter om; låste "
+                                 "besøg bliver i deres tidsvindue.")
         self.dialog.saved.connect(lambda _r: (emit_changed("settings", "planning"),
                                               self.reload()))
         self.dialog.open()
