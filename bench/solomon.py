@@ -134,7 +134,7 @@ def main(argv=None) -> None:
         gap = f"{100 * (o_dist / b - 1):6.2f}" if b else "     -"
         pgap = f"{100 * (p_dist / b - 1):10.2f}" if b else "         -"
         print(f"{name:9} {o_dist:9.1f} {o_veh:4d} {o_drop:4d} {p_dist:9.1f} {p_veh:4d} "
-              f"{ratio:6.3f} {b or 0:8.1f} {gap} {pgap}   ({t1 - t0:.1f} s ours)")
+              f"{ratio:6.3f} {f'{b:8.1f}' if b else '       -'} {gap} {pgap}   ({t1 - t0:.1f} s ours)")
     if ratios:
         geo = math.exp(sum(math.log(r) for r in ratios) / len(ratios))
         print(f"geometric mean ratio ours/PyVRP: {geo:.3f} (goal ≤ 1.02)")
