@@ -1,5 +1,5 @@
-"""Danish display formats shared by the views (no Qt here); codes become labels through
-``hjemmeprove/domain/labels.py``, re-exported here."""
+"""Danish display formats shared by the views (no Qt here). Codes become labels through
+``hjemmeprove/domain/labels.py``, which views import directly."""
 
 from __future__ import annotations
 
@@ -9,13 +9,6 @@ from decimal import Decimal
 from hjemmeprove.documents.common import kr as _kr
 from hjemmeprove.documents.common import number as _number
 from hjemmeprove.domain import labels
-from hjemmeprove.domain.labels import (  # noqa: F401 - the views' labels, one table
-    allocation_rule_label,
-    channel_label,
-    distance_source_label,
-    outcome_label,
-    status_label,
-)
 
 # Codes -> Danish labels live in hjemmeprove/domain/labels.py; this name stays for the views
 # that still look a channel up here (views/requests.py).
