@@ -17,7 +17,7 @@ from functools import lru_cache
 from lxml import etree
 
 from hjemmeprove import paths
-from hjemmeprove.billing.docmodel import InvoiceDoc
+from hjemmeprove.documents.model import InvoiceDoc
 
 NS_INV = "urn:oasis:names:specification:ubl:schema:xsd:Invoice-2"
 NS_CN = "urn:oasis:names:specification:ubl:schema:xsd:CreditNote-2"

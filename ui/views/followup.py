@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import io
 from pathlib import Path
@@ -24,6 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from hjemmeprove.documents import csvsafe
 from ui.errors import show_error, show_info
 from ui.map.widget import ROUTE_COLORS
 from ui.models.table import Column, RowTableModel, sorted_proxy
@@ -160,7 +160,7 @@ class FollowupView(ServiceView):
 
     def csv_bytes(self) -> bytes:
         buf = io.StringIO()
-        csv.writer(buf, delimiter=";").writerows(self.stats_data.csv_rows())
+        csvsafe.writer(buf).writerows(self.stats_data.csv_rows())
         return buf.getvalue().encode("utf-8-sig")
 
     def export(self, kind: str, path: str | None = None) -> None:
