@@ -25,7 +25,8 @@ def add_department(app, codes=(479, 492, 430), start=dt.date(2020, 1, 1)) -> int
     with app.store.session() as s:
         dept = Department(name="KBA Svendborg", hospital="OUH", lab_address="Baagøes Allé 15",
                           lab_postcode="5700", lab_city="Svendborg", lab_lat=SVENDBORG_LAB[0],
-                          lab_lon=SVENDBORG_LAB[1], cvr="29190925", ean="5798000000018")
+                          lab_lon=SVENDBORG_LAB[1], cvr="29190925", ean="5798000000018",
+                          bank_reg="0216", bank_account="4069063213")
         s.add(dept)
         s.flush()
         s.add_all([Bioanalyst(name="Mette Holm", department_id=dept.id, skills="ekg"),

@@ -37,7 +37,8 @@ ZERO = Decimal("0")
 
 def check_einvoice_address(inv: Invoice) -> None:
     """A municipality accepts only an e-invoice to its EAN (GS1 check digit right) with its
-    person reference and its postal address (street, postcode, city)."""
+    person reference and its postal address (street, postcode, city), from a department with
+    a valid EAN and, on an invoice, the bank account to pay to."""
     ag, muni = inv.agreement, inv.municipality
     ean = ag.invoice_ean or muni.ean
     who = f"{muni.name} Kommune"
@@ -48,6 +49,11 @@ def check_einvoice_address(inv: Invoice) -> None:
     problem = ean_problem(inv.department.ean)
     if problem:
         errors.append(FieldError("afdelingens EAN", f"{inv.department.name}: {problem}"))
+    dept = inv.department
+    if inv.kind == "invoice" and not (re.fullmatch(r"\d{4}", dept.bank_reg or "")
+                                      and re.fullmatch(r"\d{1,10}", dept.bank_account or "")):
+        errors.append(FieldError("bankkonto", f"{dept.name} mangler reg.nr. (4 cifre) og "
+                                              "kontonummer, som kommunen betaler til"))
     if not ag.person_reference.strip():
         errors.append(FieldError("personreference", f"aftalen med {who} mangler kommunens "
                                                     "personreference"))
