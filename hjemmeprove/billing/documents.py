@@ -79,8 +79,8 @@ def settings_rows(ag: Agreement, month, planned, example, missing, notes, table,
             ("Sådan fordeles en rute",
              "en rutes km (registreret, ellers planlagt) fordeles på de besøg, bioanalytikeren "
              "kørte til, efter aftalens regel; andele i km med 3 decimaler og færgeminutter med "
-             "1 decimal, så andelene summer præcis til rutens tal. Færgetid henføres til "
-             "besøgene på den ø, overfarten går til"),
+             "1 decimal, så andelene summer præcis til rutens tal; opgørelsen viser hver rutes "
+             "km og færgeminutter i alt og jeres andel"),
             ("Udfald der faktureres som henvisning", outcomes),
             ("Færgetid omregnet", f"1 minut = {_n(ag.ferry_speed_kmh)}/60 km "
                                   f"({_n(ag.ferry_speed_kmh)} km/t)"),

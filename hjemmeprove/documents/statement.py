@@ -81,6 +81,7 @@ def render_pdf(doc: InvoiceDoc) -> bytes:
                             initialFontName=FONT,
                             subject=f"{doc.buyer.name} {doc.month}")
     small, normal = st["Small"], st["Normal"]
+    st["Heading3"].keepWithNext = 1  # a heading never ends a page alone
     story = [Paragraph(_e(_title(doc)), st["Heading1"]),
              Paragraph(f"<b>Fra:</b> {_e(doc.seller.name)}, {_e(doc.seller.unit)} &nbsp; "
                        f"<b>Til:</b> {_e(doc.buyer.name)} (EAN {_e(doc.buyer.ean)}) &nbsp; "
@@ -109,7 +110,8 @@ def render_pdf(doc: InvoiceDoc) -> bytes:
               Spacer(1, 5 * mm), Paragraph("Anvendte indstillinger og kilder", st["Heading3"])]
     story.append(Table([[Paragraph(_e(k), small), Paragraph(_e(v), small)]
                         for k, v in doc.settings] or [["", ""]],
-                       colWidths=[70 * mm, 180 * mm], splitInRow=1, style=TableStyle([
+                       colWidths=[70 * mm, 180 * mm], splitInRow=1, hAlign="LEFT",
+                       style=TableStyle([
                            ("VALIGN", (0, 0), (-1, -1), "TOP"), ("FONT", (0, 0), (-1, -1), FONT),
                            ("TOPPADDING", (0, 0), (-1, -1), 1),
                            ("BOTTOMPADDING", (0, 0), (-1, -1), 1)])))
@@ -182,7 +184,7 @@ def _visits_table(doc: InvoiceDoc, small) -> LongTable:
               number(t.ferry, 1)]
     rows.append(total)
     first_num = len(head) - 6
-    table = LongTable(rows, colWidths=widths, repeatRows=1, splitInRow=1)
+    table = LongTable(rows, colWidths=widths, repeatRows=1, splitInRow=1, hAlign="LEFT")
     table.setStyle(TableStyle([
         ("FONT", (0, 0), (-1, -1), FONT, 8.5), ("FONT", (0, 0), (-1, 0), FONT_BOLD, 8.5),
         ("FONT", (0, -1), (-1, -1), FONT_BOLD, 8.5),
@@ -197,16 +199,16 @@ def _visits_table(doc: InvoiceDoc, small) -> LongTable:
 
 
 def _routes_table(doc: InvoiceDoc, small) -> LongTable:
-    rows = [["Dato", "Rute", "Rutens km", "Rutens færge-min.", "Besøg på ruten",
-             "Heraf jeres", "Jeres km-andel", "Jeres færge-min.", ""]]
+    rows = [["Dato", "Rute", "Km i alt", "Færge-min. i alt", "Besøg i alt", "Heraf jeres",
+             "Jeres km", "Jeres færge-min.", ""]]
     for r in doc.routes:
         rows.append([date_short(r.date), _route_label(r.route_id),
                      number(r.km, 3) + (" *" if r.km_planned else ""),
                      number(r.ferry_minutes, 1), str(r.visits), str(r.own_visits),
                      number(r.own_km, 3), number(r.own_ferry, 1),
                      "delt med andre besøg" if r.shared else "kun jeres besøg"])
-    t = LongTable(rows, colWidths=[21 * mm, 18 * mm, 26 * mm, 30 * mm, 26 * mm, 22 * mm,
-                                   28 * mm, 28 * mm, 40 * mm], repeatRows=1)
+    t = LongTable(rows, colWidths=[21 * mm, 18 * mm, 24 * mm, 30 * mm, 22 * mm, 22 * mm,
+                                   24 * mm, 30 * mm, 42 * mm], repeatRows=1, hAlign="LEFT")
     t.setStyle(TableStyle([
         ("FONT", (0, 0), (-1, -1), FONT, 8.5), ("FONT", (0, 0), (-1, 0), FONT_BOLD, 8.5),
         ("BACKGROUND", (0, 0), (-1, 0), HEAD), ("LINEBELOW", (0, 0), (-1, 0), 0.6, colors.black),
@@ -229,7 +231,7 @@ def _lines_table(doc: InvoiceDoc) -> Table:
     if doc.vat_percent:
         rows.append([f"Moms {number(doc.vat_percent, 2)} %", "", "", "", kr(doc.vat_amount)])
         rows.append(["I alt inkl. moms", "", "", "", kr(doc.payable)])
-    t = Table(rows, colWidths=[100 * mm, 30 * mm, 18 * mm, 30 * mm, 35 * mm])
+    t = Table(rows, colWidths=[100 * mm, 30 * mm, 18 * mm, 30 * mm, 35 * mm], hAlign="LEFT")
     t.setStyle(TableStyle([
         ("FONT", (0, 0), (-1, -1), FONT, 9), ("FONT", (0, 0), (-1, 0), FONT_BOLD, 9),
         ("FONT", (0, -1), (-1, -1), FONT_BOLD, 9), ("BACKGROUND", (0, 0), (-1, 0), HEAD),
