@@ -217,6 +217,10 @@ def test_settings_edit_municipality_ean_with_error_at_the_field(qtbot, window):
     dlg.save()
     settle(qtbot)
     assert dlg.isVisible() and "13 cifre" in dlg.field_error("ean")
+    dlg.set_text("ean", "5798000000125")  # a wrong GS1 check digit
+    dlg.save()
+    settle(qtbot)
+    assert dlg.isVisible() and "kontrolciffer" in dlg.field_error("ean")
     dlg.set_text("ean", "5798000000124")
     dlg.save()
     settle(qtbot)

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from hjemmeprove.domain.labels import PERSONAL_DATA
 from hjemmeprove.errors import HjemmeproveError, ValidationError
 from hjemmeprove.services.admin import (
     AbsenceRow,
@@ -165,7 +166,9 @@ class AgreementsPage(_TablePage):
               help="1 færgeminut = v/60 km-ækvivalenter (standard 60 km/t)"),
             F("ekg_price", "EKG-pris", "decimal", optional=True, help="Tom = ingen EKG-aftale"),
             F("vat_percent", "Moms %", "decimal"),
-            F("statement_full_cpr", "Fuldt CPR på opgørelsen", "bool"),
+            F("statement_personal_data", "Personoplysninger på opgørelsen", "choice",
+              choices=tuple(PERSONAL_DATA.items())),
+            F("statement_full_cpr", "Fuldt CPR på opgørelsen (når CPR vises)", "bool"),
             F("invoice_ean", "Faktura-EAN"),
             F("person_reference", "Personreference"),
             F("order_reference", "Ordrereference"),
