@@ -310,3 +310,16 @@ def test_long_notes_flow_to_the_next_page(department_app, tmp_path):
     statement = app.billing.document(d.id, "statement_pdf")
     assert pdf_pages(statement, tmp_path) >= 2
     assert "Slut på bemærkningen" in pdf_text(statement, tmp_path)
+
+
+def test_a_long_credit_reason_flows_on_the_credit_note(department_app, tmp_path):
+    app = department_app
+    shared_route(app)
+    d = {b.municipality_code: b for b in app.billing.run(MARCH)}[479]
+    inv = app.billing.issue(d.id, issue_date=dt.date(2020, 4, 1))
+    reason = " ".join(f"Punkt {i}: udfaldet var registreret forkert." for i in range(160))
+    cn = app.billing.credit_note(inv.id, reason + " Slut.", issue_date=dt.date(2020, 4, 2))
+    for kind in ("invoice_pdf", "statement_pdf"):
+        data = app.billing.document(cn.id, kind)
+        assert pdf_pages(data, tmp_path) >= 2, kind
+        assert "Slut." in pdf_text(data, tmp_path), kind

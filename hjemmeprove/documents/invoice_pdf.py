@@ -56,7 +56,7 @@ def render(doc: InvoiceDoc) -> bytes:
         facts.append(["Forfaldsdato", date_short(doc.due_date) if doc.due_date else
                       "fastsættes ved udstedelse"])
     ft = Table([[Paragraph(e(k), n), Paragraph(e(v), n)] for k, v in facts],
-               colWidths=[45 * mm, 125 * mm])
+               colWidths=[45 * mm, 125 * mm], splitInRow=1)
     ft.setStyle(TableStyle([("TOPPADDING", (0, 0), (-1, -1), 1), ("FONT", (0, 0), (-1, -1), FONT),
                             ("BOTTOMPADDING", (0, 0), (-1, -1), 1)]))
 
@@ -72,7 +72,7 @@ def render(doc: InvoiceDoc) -> bytes:
         rows.append([f"Moms {number(doc.vat_percent, 2)} %", "", "", "", kr(doc.vat_amount)])
     rows.append(["I alt at betale" if not doc.is_credit else "I alt krediteret", "", "", "",
                  kr(doc.payable)])
-    lt = Table(rows, colWidths=[72 * mm, 26 * mm, 14 * mm, 26 * mm, 32 * mm])
+    lt = Table(rows, colWidths=[72 * mm, 26 * mm, 14 * mm, 26 * mm, 32 * mm], splitInRow=1)
     lt.setStyle(TableStyle([
         ("FONT", (0, 0), (-1, -1), FONT, 9.5), ("FONT", (0, 0), (-1, 0), FONT_BOLD, 9.5),
         ("FONT", (0, -1), (-1, -1), FONT_BOLD, 10.5), ("BACKGROUND", (0, 0), (-1, 0), HEAD),

@@ -59,7 +59,7 @@ def render_pdf(rows, department: str = "") -> bytes:
                      Paragraph(escape(r.address), small), date_short(r.date),
                      f"{clock(r.window_start)}–{clock(r.window_end)}"])
     t = LongTable(data, colWidths=[14 * mm, 38 * mm, 24 * mm, 60 * mm, 22 * mm, 22 * mm],
-                  repeatRows=1)
+                  repeatRows=1, splitInRow=1)
     t.setStyle(TableStyle([
         ("FONT", (0, 0), (-1, -1), FONT, 8.5), ("FONT", (0, 0), (-1, 0), FONT_BOLD, 8.5),
         ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8eef4")),
