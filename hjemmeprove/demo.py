@@ -24,6 +24,7 @@ from hjemmeprove.db.models import (
     Visit,
     WageIndex,
 )
+from hjemmeprove.domain.ean import with_check_digit
 from hjemmeprove.domain.request_input import RequestInput
 from hjemmeprove.errors import HjemmeproveError
 from hjemmeprove.services.reference import load_defaults
@@ -31,7 +32,7 @@ from hjemmeprove.settings import DEMO_DATA
 
 LAB = dict(name="Klinisk Biokemisk Afdeling, Svendborg", hospital="Odense Universitetshospital",
            lab_address="Baagøes Allé 15", lab_postcode="5700", lab_city="Svendborg",
-           lab_lat=55.0587, lab_lon=10.5931, cvr="29190925", ean="5798000000013",
+           lab_lat=55.0587, lab_lon=10.5931, cvr="29190925", ean="5798000000018",
            bank_reg="0216", bank_account="4069063213", contact_name="Økonomiafdelingen, OUH",
            contact_email="okonomi.demo@example.invalid", contact_phone="65 41 10 00")
 
@@ -51,6 +52,10 @@ TOWNS = [
     ("Marstal", "5960", 492, 54.8557, 10.5176, 3, 1.0),  # Ærø: ferry
     ("Ærøskøbing", "5970", 492, 54.8880, 10.4117, 2, 1.0),
 ]
+# the municipalities' town halls: the invoice address (street, postcode, city)
+TOWN_HALLS = {479: ("Ramsherred 5", "5700", "Svendborg"), 430: ("Tinghøj Allé 2", "5750", "Ringe"),
+              450: ("Torvet 1", "5800", "Nyborg"), 482: ("Fredensvej 1", "5900", "Rudkøbing"),
+              492: ("Statene 2", "5970", "Ærøskøbing")}
 STREETS = ["Vestergade", "Østergade", "Skovvej", "Møllevej", "Kirkevej", "Strandvejen",
            "Bakkevej", "Engvej", "Græsvænget", "Solvænget", "Rosenvej", "Ahornvej",
            "Nørregade", "Søndergade", "Havnegade", "Bøgevej", "Lindevej", "Kildevej"]
@@ -124,10 +129,11 @@ def fill_demo(app, seed: int = 1, today: dt.date | None = None, months: int = 3,
         codes = sorted({t[2] for t in TOWNS})
         for code in codes:
             muni = s.scalar(select(Municipality).where(Municipality.code == code))
-            muni.ean = f"57980000{code:03d}{rng.randrange(10, 99)}"
+            # made up, but with a valid GS1 check digit (NemHandel refuses a wrong one)
+            muni.ean = with_check_digit(f"57980000{code:03d}{rng.randrange(10, 99) // 10}")
             muni.contact_name = "Hjemmesygeplejen"
             muni.contact_email = f"hjemmesygepleje.{code}@example.invalid"
-            muni.address = "Rådhuset"
+            muni.address, muni.postcode, muni.city = TOWN_HALLS[code]
             s.add(Agreement(municipality_id=muni.id, department_id=dept.id,
                             start=dt.date(2020, 1, 1), reference=f"BPH-{code}",
                             ekg_price=Decimal("95.00") if code == 479 else None,

@@ -19,12 +19,12 @@ from hjemmeprove.services.admin import (
 def test_municipality_ean_saved_and_bad_ean_refused(department_app):
     admin = AdminService(department_app.store)
     odense = next(m for m in admin.list_municipalities() if m.code == 461)
-    admin.save_municipality(replace(odense, ean="5798000000123"))
-    assert next(m for m in admin.list_municipalities() if m.code == 461).ean == "5798000000123"
+    admin.save_municipality(replace(odense, ean="5798000000124"))
+    assert next(m for m in admin.list_municipalities() if m.code == 461).ean == "5798000000124"
     with pytest.raises(ValidationError) as e:
         admin.save_municipality(replace(odense, ean="12ab"))
     assert "EAN" in e.value.fields
-    assert next(m for m in admin.list_municipalities() if m.code == 461).ean == "5798000000123"
+    assert next(m for m in admin.list_municipalities() if m.code == 461).ean == "5798000000124"
 
 
 def test_duplicate_municipality_code_refused(department_app):

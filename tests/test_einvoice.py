@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from hjemmeprove.db.models import Agreement
 from hjemmeprove.documents.einvoice import CAC, CBC, check_danish_rules, validate
+from tests.factories import municipality_ean
 from tests.test_invoice_fixtures import add_route, set_2020_rates
 
 NS = {"cac": CAC, "cbc": CBC}
@@ -49,7 +50,7 @@ def test_buyer_endpoint_contact_order_reference_and_zero_rated(department_app):
     root = etree.fromstring(app.billing.document(inv.id, "oioubl"))
     party = root.find("cac:AccountingCustomerParty/cac:Party", NS)
     ep = party.find("cbc:EndpointID", NS)
-    assert (ep.text, ep.get("schemeID")) == ("5798000000492", "GLN")
+    assert (ep.text, ep.get("schemeID")) == (municipality_ean(492), "GLN")
     contacts = party.findall("cac:Contact", NS)
     assert len(contacts) == 1 and contacts[0].findtext("cbc:ID", namespaces=NS) == "P492"
     assert root.findtext("cac:OrderReference/cbc:ID", namespaces=NS) == "ORD-77"

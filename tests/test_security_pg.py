@@ -240,3 +240,73 @@ def test_a_month_by_roles_fits_the_database_privileges(pg):
     finally:
         kari.close()
         fin.close()
+
+
+def test_nothing_can_be_added_to_an_issued_invoice_by_any_role(pg):
+    """A finance login (or the owner) cannot add lines, items or a forged PDF to an issued
+    invoice, nor move a draft's rows onto it; drafts stay editable and issuing still works."""
+    from tests.test_concurrency import _drafts
+
+    owner, urls = pg
+    drafts = _drafts(owner, 1)
+    fin = App(urls["finance"], user="frank", upgrade=False)
+    try:
+        issued = fin.billing.issue(drafts[0], issue_date=dt.date(2020, 2, 1))
+    finally:
+        fin.close()
+    with owner.store.session() as s:
+        visit_id = s.execute(text("SELECT visit_id FROM invoice_items WHERE invoice_id = :i"),
+                             {"i": issued.id}).scalar()
+    forged = {
+        "invoice_lines": "INSERT INTO invoice_lines (invoice_id, position, code, text, quantity, "
+                         "unit, rate, amount) VALUES (:i, 9, 'x', 'Ekstra', 1, 'stk.', 500, 500)",
+        "invoice_items": "INSERT INTO invoice_items (invoice_id, visit_id, date, citizen_name, "
+                         "cpr, outcome, billable, km_share, ferry_share, km_planned, ekg) VALUES "
+                         "(:i, :v, '2020-01-10', 'X', '010150-XXXX', 'taken', true, 1, 0, "
+                         "false, false)",
+        "invoice_documents": "INSERT INTO invoice_documents (invoice_id, kind, filename, content, "
+                             "sha256) VALUES (:i, 'invoice_pdf', 'falsk.pdf', '\\x25504446', "
+                             "'0')",
+    }
+    for url in (urls["finance"], owner.store.url):
+        for table, stmt in forged.items():
+            msg = _refused(url, stmt, i=issued.id, v=visit_id)
+            assert "kan ikke tilføjes" in msg, (table, msg)
+        # rows of a draft moved onto the issued invoice
+        assert "er udstedt" in _refused(
+            url, "UPDATE invoice_lines SET invoice_id = :i WHERE invoice_id = :d",
+            i=issued.id, d=drafts[1])
+    # a draft's rows may still change (the run replaces drafts)
+    _sql(urls["finance"], "UPDATE invoice_lines SET text = text WHERE invoice_id = :d",
+         d=drafts[1])
+
+
+def test_invoice_numbers_come_only_from_issuing(pg):
+    """No role advances the counter by hand (that would leave a gap) or sets a number that
+    was not taken from it in the same transaction; the issuing path still numbers 1, 2, 3."""
+    from tests.test_concurrency import _drafts
+
+    owner, urls = pg
+    drafts = _drafts(owner, 1)
+    fin = App(urls["finance"], user="frank", upgrade=False)
+    try:
+        assert fin.billing.issue(drafts[0], issue_date=dt.date(2020, 2, 1)).number == 1
+        for url in (urls["finance"], owner.store.url):
+            msg = _refused(url, "UPDATE number_sequences SET last_value = last_value + 1")
+            assert "kun tælles op ved udstedelse" in msg
+            msg = _refused(url, "UPDATE number_sequences SET last_value = last_value + 5")
+            assert "kun tælles op ved udstedelse" in msg
+            # a number put on a draft without the counter
+            msg = _refused(url, "UPDATE invoices SET number = 7, status = 'issued', "
+                                "issue_date = '2020-02-01' WHERE id = :d", d=drafts[1])
+            assert "ikke taget fra nummerserien" in msg
+        assert fin.billing.issue(drafts[1], issue_date=dt.date(2020, 2, 1)).number == 2
+        assert fin.billing.credit_note(drafts[0], "forkert", issue_date=dt.date(2020, 2, 2)
+                                       ).number == 3
+        assert fin.billing.issue(drafts[2], issue_date=dt.date(2020, 2, 3)).number == 4
+    finally:
+        fin.close()
+    with owner.store.session() as s:
+        numbers = sorted(s.scalars(text("SELECT number FROM invoices WHERE number IS NOT NULL")))
+        assert numbers == [1, 2, 3, 4]
+        assert s.execute(text("SELECT last_value FROM number_sequences")).scalar() == 4

@@ -22,7 +22,6 @@ import calendar as _cal
 import datetime as dt
 import hashlib
 import re
-import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -33,7 +32,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from hjemmeprove.billing.allocation import VisitWeight, allocate_route
-from hjemmeprove.billing.docmodel import RULE_TEXT, InvoiceDoc, ItemRow, OUTCOME_TEXT, Party
+from hjemmeprove.billing.documents import check_einvoice_address as _check_einvoice_address
+from hjemmeprove.billing.documents import doc_for as _doc
+from hjemmeprove.billing.documents import render_all, terms_json
+from hjemmeprove.billing.documents import lines_of as _lines
+from hjemmeprove.billing.documents import settings_rows as _settings_rows
 from hjemmeprove.billing.fees import Line, Quantities, invoice_lines, round2, total
 from hjemmeprove.billing.rates import RateService
 from hjemmeprove.db.models import (
@@ -51,7 +54,8 @@ from hjemmeprove.db.models import (
     Visit,
 )
 from hjemmeprove.domain.cpr import mask_cpr
-from hjemmeprove.errors import ConflictError, FieldError, NotFound, ValidationError
+from hjemmeprove.documents.model import InvoiceDoc, ItemRow
+from hjemmeprove.errors import ConflictError, NotFound, ValidationError
 from hjemmeprove.security import require
 
 ZERO = Decimal("0")
@@ -114,13 +118,6 @@ def parse_month(month: str) -> tuple[dt.date, dt.date]:
         raise ValidationError(f"'{month}' er ikke en måned (ÅÅÅÅ-MM)", "måned")
     y, mo = int(m.group(1)), int(m.group(2))
     return dt.date(y, mo, 1), dt.date(y, mo, _cal.monthrange(y, mo)[1])
-
-
-def slug(text: str) -> str:
-    text = text.replace("æ", "ae").replace("Æ", "Ae").replace("ø", "oe").replace("Ø", "Oe")
-    text = text.replace("å", "aa").replace("Å", "Aa")
-    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower()
 
 
 class BillingService:
@@ -262,7 +259,7 @@ class BillingService:
                               municipality_id=ag.municipality_id,
                               department_id=ag.department_id, month=month, status="draft",
                               total=b.total, vat_amount=b.vat_amount,
-                              settings_text=_settings_text(b.settings))
+                              terms=terms_json(b.settings))
                 inv.lines = [InvoiceLine(position=i + 1, code=ln.code, text=ln.text,
                                          quantity=ln.quantity, unit=ln.unit, rate=ln.rate,
                                          amount=ln.amount) for i, ln in enumerate(b.lines)]
@@ -367,7 +364,7 @@ class BillingService:
                          department_id=orig.department_id, month=orig.month, status="issued",
                          total=orig.total, vat_amount=orig.vat_amount,
                          credits_invoice_id=orig.id,
-                         settings_text=f"Begrundelse: {reason.strip()}\n" + orig.settings_text)
+                         credit_reason=reason.strip(), terms=list(orig.terms or []))
             cn.lines = [InvoiceLine(position=ln.position, code=ln.code, text=ln.text,
                                     quantity=ln.quantity, unit=ln.unit, rate=ln.rate,
                                     amount=ln.amount) for ln in orig.lines]
@@ -468,138 +465,11 @@ def _take_write_lock(s, is_sqlite: bool) -> None:
                   .with_for_update())
 
 
-def _check_einvoice_address(inv: Invoice) -> None:
-    """A municipality accepts only an e-invoice to its EAN with its person reference."""
-    ag = inv.agreement
-    ean = ag.invoice_ean or inv.municipality.ean
-    errors = []
-    if not (ean.isdigit() and len(ean) == 13):
-        errors.append(FieldError("EAN", f"{inv.municipality.name} Kommunes EAN-nummer mangler "
-                                        "eller er ikke 13 cifre (aftalen eller kommunen)"))
-    if not ag.person_reference.strip():
-        errors.append(FieldError("personreference", f"aftalen med {inv.municipality.name} "
-                                                    "mangler kommunens personreference"))
-    if errors:
-        raise ValidationError(errors)
-
-
 def _carries_share(v: Visit, req: Request) -> bool:
     """Driven to (taken, not home, refused), or planned and not yet recorded."""
     if v.outcome is not None:
         return v.outcome in DRIVEN_OUTCOMES
     return req.status != "cancelled"
-
-
-def _lines(inv: Invoice) -> list[Line]:
-    """The stored lines with the decimals they were billed with (Numeric columns pad)."""
-    places = {"km": Decimal("0.001"), "min": Decimal("0.1")}
-    out = []
-    for ln in inv.lines:
-        qty = ln.quantity.quantize(places.get(ln.unit, Decimal("1")))
-        rate = ln.rate.quantize(Decimal("0.01")) if ln.rate == ln.rate.quantize(
-            Decimal("0.01")) else ln.rate.normalize()
-        out.append(Line(ln.code, ln.text, qty, ln.unit, rate, ln.amount))
-    return out
-
-
-def _settings_rows(ag: Agreement, month, planned, example, missing, notes, table,
-                   dates) -> list[tuple[str, str]]:
-    outcomes = ", ".join(OUTCOME_TEXT.get(o, o).lower() for o in sorted(ag.billable_outcome_set))
-    rows = [("Fordeling af ruters km og færgetid", RULE_TEXT.get(ag.allocation_rule,
-                                                                 ag.allocation_rule)),
-            ("Udfald der faktureres som henvisning", outcomes),
-            ("Færgetid omregnet", f"1 minut = {_n(ag.ferry_speed_kmh)}/60 km "
-                                  f"({_n(ag.ferry_speed_kmh)} km/t)"),
-            ("CPR på opgørelsen", "fuldt" if ag.statement_full_cpr else "maskeret"),
-            ("Moms", f"{_n(ag.vat_percent)} %" if ag.vat_percent else
-                     "ingen (offentlig sundhedsydelse mellem myndigheder)"),
-            ("EKG-pris", f"{_n(ag.ekg_price)} kr." if ag.ekg_price is not None else "ikke aftalt")]
-    seen = set()
-    for d in dates:
-        r = table.rates_on(d)
-        for label, src in (("Fast pris", r.per_referral_source),
-                           ("Transporttid", r.transport_time_source),
-                           ("Kørselstakst", r.mileage_source)):
-            if (label, src) not in seen:
-                seen.add((label, src))
-                rows.append((f"Kilde – {label} {d.year}", src))
-    if example:
-        rows.append(("BEMÆRK", "satserne bygger på EKSEMPEL-procenter (demodata), ikke "
-                               "offentliggjorte tal"))
-    if planned:
-        rows.append(("Planlagte km", "* = rutens km er endnu ikke registreret; planlagte km er brugt"))
-    for note in notes:
-        rows.append(("Bemærkning", note))
-    if missing:
-        days = ", ".join(sorted({m.date.strftime("%d.%m.") for m in missing}))
-        rows.append(("Mangler udfald", f"{len(missing)} besøg uden registreret udfald "
-                                       f"({days}) faktureres ved en senere kørsel"))
-    return rows
-
-
-def _n(d) -> str:
-    return format(Decimal(d).normalize(), "f").replace(".", ",")
-
-
-def _settings_text(rows: list[tuple[str, str]]) -> str:
-    return "\n".join(f"{k}: {v}" for k, v in rows)
-
-
-def _parse_settings(text: str) -> list[tuple[str, str]]:
-    out = []
-    for line in text.splitlines():
-        if ": " in line:
-            k, v = line.split(": ", 1)
-            out.append((k, v))
-    return out
-
-
-def _doc(s, inv: Invoice) -> InvoiceDoc:
-    ag, dept, muni = inv.agreement, inv.department, inv.municipality
-    first, last = parse_month(inv.month)
-    seller = Party(name=dept.name, unit=dept.hospital, address=dept.lab_address,
-                   postcode=dept.lab_postcode, city=dept.lab_city, ean=dept.ean, cvr=dept.cvr,
-                   contact_name=dept.contact_name, contact_email=dept.contact_email,
-                   contact_phone=dept.contact_phone, bank_reg=dept.bank_reg,
-                   bank_account=dept.bank_account)
-    buyer = Party(name=f"{muni.name} Kommune", unit=muni.contact_name, address=muni.address,
-                  postcode=muni.postcode, city=muni.city, ean=ag.invoice_ean or muni.ean,
-                  contact_name=muni.contact_name, contact_email=muni.contact_email,
-                  contact_phone=muni.contact_phone, person_reference=ag.person_reference,
-                  order_reference=ag.order_reference)
-    items = sorted((ItemRow(it.visit_id, it.date, it.citizen_name, it.cpr, it.outcome,
-                            it.billable, it.km_share, it.ferry_share, it.km_planned, it.ekg)
-                    for it in inv.items), key=lambda i: (i.date, i.citizen_name, i.visit_id))
-    settings = _parse_settings(inv.settings_text)
-    reason = ""
-    if settings and settings[0][0] == "Begrundelse":
-        reason = settings[0][1]
-    credits_number = credits_date = None
-    if inv.credits_invoice_id:
-        orig = s.get(Invoice, inv.credits_invoice_id)
-        credits_number, credits_date = orig.number, orig.issue_date
-    return InvoiceDoc(inv.id, inv.kind, inv.number, inv.status, inv.month, first, last,
-                      inv.issue_date, inv.due_date, seller, buyer, muni.code,
-                      ag.reference or f"Standardaftale {ag.id}", _lines(inv), inv.total,
-                      ag.vat_percent, inv.vat_amount, items, settings, credits_number,
-                      credits_date, reason)
-
-
-def filenames(doc: InvoiceDoc) -> dict[str, str]:
-    word = "kreditnota" if doc.is_credit else "faktura"
-    base = f"{doc.month}_{doc.municipality_code}-{slug(doc.buyer.name)}_{word}-{doc.ref.lower()}"
-    return {"invoice_pdf": f"{base}.pdf", "statement_pdf": f"{base}_opgoerelse.pdf",
-            "statement_csv": f"{base}_opgoerelse.csv", "oioubl": f"{base}_oioubl.xml"}
-
-
-def render_all(doc: InvoiceDoc) -> dict[str, tuple[str, bytes]]:
-    from hjemmeprove.documents import einvoice, invoice_pdf, statement
-
-    names = filenames(doc)
-    return {"invoice_pdf": (names["invoice_pdf"], invoice_pdf.render(doc)),
-            "statement_pdf": (names["statement_pdf"], statement.render_pdf(doc)),
-            "statement_csv": (names["statement_csv"], statement.render_csv(doc)),
-            "oioubl": (names["oioubl"], einvoice.render(doc))}
 
 
 def _locked_invoice(s, invoice_id: int) -> Invoice:

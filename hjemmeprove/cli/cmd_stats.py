@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import csv
 import sys
 from pathlib import Path
 
 from hjemmeprove.cli import open_app
 from hjemmeprove.cli.output import print_json
+from hjemmeprove.documents import csvsafe
 
 
 def register(sub) -> None:
@@ -31,7 +31,7 @@ def stats(args) -> int:
     if args.json:
         print_json(st.as_json())
     elif args.csv:
-        w = csv.writer(sys.stdout, delimiter=";", lineterminator="\n")
+        w = csvsafe.writer(sys.stdout, lineterminator="\n")
         w.writerows(st.csv_rows())
     else:
         for row in st.csv_rows():

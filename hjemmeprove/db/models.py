@@ -17,6 +17,7 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     Integer,
+    JSON,
     Numeric,
     String,
     Text,
@@ -103,6 +104,9 @@ class Agreement(Base):
     ferry_speed_kmh: Mapped[Decimal] = mapped_column(Numeric(6, 2), default=Decimal("60"))
     # (choice) the specified statement masks CPR unless this is set
     statement_full_cpr: Mapped[bool] = mapped_column(Boolean, default=False)
+    # (choice) personal data on a statement line: "referral" (the referral number only,
+    # default), "name", "name_cpr" (CPR masked unless statement_full_cpr)
+    statement_personal_data: Mapped[str] = mapped_column(String(20), default="referral")
     # (choice) VAT percentage; 0 = public health service between authorities (ZeroRated)
     vat_percent: Mapped[Decimal] = mapped_column(Numeric(5, 2), default=Decimal("0"))
     # e-invoice: the municipality's EAN for this unit, its person reference, order reference
@@ -212,6 +216,8 @@ class Request(Base):
     window_end: Mapped[dt.time | None] = mapped_column(Time, nullable=True)  # fasting: 10:00
     stability_minutes: Mapped[int | None] = mapped_column(Integer, nullable=True)
     note: Mapped[str] = mapped_column(Text, default="")
+    # the municipality's own reference for the referral, when it gave one (on the statement)
+    municipality_reference: Mapped[str] = mapped_column(String(100), default="")
     status: Mapped[str] = mapped_column(String(20), default="open", index=True)
     not_eligible_reason: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
@@ -400,7 +406,9 @@ class Invoice(Base):
     credits_invoice_id: Mapped[int | None] = mapped_column(
         ForeignKey("invoices.id"), nullable=True
     )
-    settings_text: Mapped[str] = mapped_column(Text, default="")  # settings used, as printed
+    # the statement's terms (settings used, sources, notes): [[label, value], ...]
+    terms: Mapped[list] = mapped_column(JSON, default=list)
+    credit_reason: Mapped[str] = mapped_column(Text, default="")  # a credit note's reason
     issued_by: Mapped[str] = mapped_column(String(100), default="")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 

@@ -8,10 +8,15 @@ that hold for *everyone*, the owner included:
 - the audit trail (``audit_log``) takes inserts only; an update may only *redact* (replace
   values in ``before``/``after`` by the erasure marker, as retention does); deletes and
   TRUNCATE are refused; the user column is set to the database login that wrote it;
-- an issued invoice (``status = 'issued'``), its lines and items cannot be updated or deleted
-  (an item's citizen name and CPR may be redacted); its documents cannot be changed, and only
-  statements more than 5 years old (the accounting retention period) may be deleted;
-- the invoice number counter never goes back and is never deleted (numbers stay gapless).
+- an issued invoice (``status = 'issued'``), its lines and items cannot be inserted, updated or
+  deleted (an item's citizen name and CPR may be redacted); nothing can be added to its
+  documents, they cannot be changed, and only statements more than 5 years old (the
+  accounting retention period) may be deleted. The transaction that issues an invoice (or
+  inserts a credit note as issued) may still complete it before it commits;
+- the invoice number counter never goes back and is never deleted; at COMMIT, every number it
+  advanced over must be on an invoice, and a number set on an invoice must have been taken
+  from the counter in that same transaction and be the highest so far: numbers come from the
+  issuing path only and stay gapless.
 
 A login belongs to one group: ``hjemmeprove users add NAME --role R`` grants it (and creates a
 login role without password if there is none; the DBA sets its authentication).
@@ -124,15 +129,36 @@ BEGIN
   RETURN NEW;
 END $fn$;
 
+CREATE OR REPLACE FUNCTION hjemmeprove_invoice_is_final(invoice_id integer)
+RETURNS boolean LANGUAGE sql STABLE AS $fn$
+  -- issued, and not by the current transaction (which may still complete what it issues)
+  SELECT COALESCE((SELECT status = 'issued' FROM invoices WHERE id = invoice_id), false)
+         AND NOT hjemmeprove_issued_in_this_transaction(invoice_id)
+$fn$;
+
 CREATE OR REPLACE FUNCTION hjemmeprove_invoice_part_guard() RETURNS trigger
 LANGUAGE plpgsql AS $fn$
-DECLARE inv record;
+DECLARE inv record; target integer;
 BEGIN
-  SELECT status, number, issue_date INTO inv FROM invoices WHERE id = OLD.invoice_id;
-  IF inv.status IS DISTINCT FROM 'issued'
-     OR hjemmeprove_issued_in_this_transaction(OLD.invoice_id) THEN
+  IF TG_OP = 'INSERT' THEN
+    target := NEW.invoice_id;
+  ELSE
+    target := OLD.invoice_id;
+  END IF;
+  IF TG_OP = 'UPDATE' THEN
+    IF NEW.invoice_id IS DISTINCT FROM OLD.invoice_id
+       AND hjemmeprove_invoice_is_final(NEW.invoice_id) THEN
+      target := NEW.invoice_id;  -- moving a row onto an issued invoice adds to it
+    END IF;
+  END IF;
+  SELECT status, number, issue_date INTO inv FROM invoices WHERE id = target;
+  IF NOT hjemmeprove_invoice_is_final(target) THEN
     IF TG_OP = 'DELETE' THEN RETURN OLD; END IF;
     RETURN NEW;
+  END IF;
+  IF TG_OP = 'INSERT' THEN
+    RAISE EXCEPTION 'faktura nr. % er udstedt: der kan ikke tilføjes til dens %',
+                    inv.number, TG_TABLE_NAME USING ERRCODE = 'insufficient_privilege';
   END IF;
   IF TG_TABLE_NAME = 'invoice_items' AND TG_OP = 'UPDATE' THEN
     -- (nested: plpgsql does not promise to stop at the first false AND)
@@ -161,6 +187,43 @@ BEGIN
   END IF;
   RETURN NEW;
 END $fn$;
+
+CREATE OR REPLACE FUNCTION hjemmeprove_sequence_used() RETURNS trigger
+LANGUAGE plpgsql AS $fn$
+DECLARE unused integer;
+BEGIN
+  -- deferred to COMMIT: every number the counter advanced over went to an invoice or credit
+  -- note in the same transaction (the issuing path); advancing it by hand leaves a gap
+  SELECT n INTO unused FROM generate_series(OLD.last_value + 1, NEW.last_value) n
+   WHERE NOT EXISTS (SELECT 1 FROM invoices i WHERE i.number = n) ORDER BY n LIMIT 1;
+  IF unused IS NOT NULL THEN
+    RAISE EXCEPTION 'nummerserien % kan kun tælles op ved udstedelse (nr. % er ikke brugt)',
+                    NEW.name, unused USING ERRCODE = 'insufficient_privilege';
+  END IF;
+  RETURN NULL;
+END $fn$;
+
+CREATE OR REPLACE FUNCTION hjemmeprove_number_from_sequence() RETURNS trigger
+LANGUAGE plpgsql AS $fn$
+DECLARE seq record; current_number integer;
+BEGIN
+  -- deferred to COMMIT: a number set on an invoice in this transaction was taken from the
+  -- counter in this same transaction, and numbers only go up
+  SELECT number INTO current_number FROM invoices WHERE id = NEW.id;
+  IF current_number IS NULL OR (TG_OP = 'UPDATE' AND OLD.number IS NOT DISTINCT FROM NEW.number)
+  THEN
+    RETURN NULL;
+  END IF;
+  SELECT last_value, xmin = pg_current_xact_id()::xid AS advanced INTO seq
+    FROM number_sequences WHERE name = 'invoice';
+  IF seq IS NULL OR NOT seq.advanced OR current_number > seq.last_value
+     OR EXISTS (SELECT 1 FROM invoices WHERE number > current_number
+                AND xmin <> pg_current_xact_id()::xid) THEN
+    RAISE EXCEPTION 'fakturanummer % er ikke taget fra nummerserien ved udstedelse',
+                    current_number USING ERRCODE = 'insufficient_privilege';
+  END IF;
+  RETURN NULL;
+END $fn$;
 """
 
 TRIGGERS = {
@@ -168,10 +231,20 @@ TRIGGERS = {
                   ("hjemmeprove_refuse_truncate", "BEFORE TRUNCATE", "STATEMENT")],
     "invoices": [("hjemmeprove_invoice_guard", "BEFORE UPDATE OR DELETE", "ROW"),
                  ("hjemmeprove_refuse_truncate", "BEFORE TRUNCATE", "STATEMENT")],
-    "invoice_lines": [("hjemmeprove_invoice_part_guard", "BEFORE UPDATE OR DELETE", "ROW")],
-    "invoice_items": [("hjemmeprove_invoice_part_guard", "BEFORE UPDATE OR DELETE", "ROW")],
-    "invoice_documents": [("hjemmeprove_invoice_part_guard", "BEFORE UPDATE OR DELETE", "ROW")],
+    "invoice_lines": [("hjemmeprove_invoice_part_guard", "BEFORE INSERT OR UPDATE OR DELETE",
+                       "ROW")],
+    "invoice_items": [("hjemmeprove_invoice_part_guard", "BEFORE INSERT OR UPDATE OR DELETE",
+                       "ROW")],
+    "invoice_documents": [("hjemmeprove_invoice_part_guard", "BEFORE INSERT OR UPDATE OR DELETE",
+                           "ROW")],
     "number_sequences": [("hjemmeprove_sequence_guard", "BEFORE UPDATE OR DELETE", "ROW")],
+}
+
+# checked at COMMIT (constraint triggers, deferred): the counter and the numbers on invoices
+# move together, in the issuing transaction only
+DEFERRED_TRIGGERS = {
+    "number_sequences": [("hjemmeprove_sequence_used", "AFTER UPDATE")],
+    "invoices": [("hjemmeprove_number_from_sequence", "AFTER INSERT OR UPDATE OF number")],
 }
 
 
@@ -202,6 +275,13 @@ def setup_sql() -> list[str]:
             stmts.append(f"DROP TRIGGER IF EXISTS {name} ON {_q(table)}")
             stmts.append(f"CREATE TRIGGER {name} {when} ON {_q(table)} "
                          f"FOR EACH {level} EXECUTE FUNCTION {function}()")
+    for table, triggers in DEFERRED_TRIGGERS.items():
+        for function, when in triggers:
+            name = f"{function}_commit"
+            stmts.append(f"DROP TRIGGER IF EXISTS {name} ON {_q(table)}")
+            stmts.append(f"CREATE CONSTRAINT TRIGGER {name} {when} ON {_q(table)} "
+                         f"DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION "
+                         f"{function}()")
     return stmts
 
 

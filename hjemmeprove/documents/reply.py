@@ -5,7 +5,6 @@ identifies the booking on both sides.
 
 from __future__ import annotations
 
-import csv
 import io
 from itertools import groupby
 from xml.sax.saxutils import escape
@@ -15,6 +14,7 @@ from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
 from reportlab.platypus import LongTable, Paragraph, SimpleDocTemplate, Spacer, TableStyle
 
+from hjemmeprove.documents import csvsafe
 from hjemmeprove.documents.common import FONT, FONT_BOLD, clock, date_long, date_short, styles
 
 HEADER = ["kommunekode", "kommune", "henvisning", "borger", "cpr", "adresse", "dato",
@@ -28,7 +28,7 @@ def by_municipality(rows) -> dict[int, list]:
 
 def render_csv(rows) -> bytes:
     buf = io.StringIO()
-    w = csv.writer(buf, delimiter=";", lineterminator="\r\n")
+    w = csvsafe.writer(buf)
     w.writerow(HEADER)
     for r in rows:
         w.writerow([r.municipality_code, r.municipality, r.request_id, r.citizen_name,
@@ -59,7 +59,7 @@ def render_pdf(rows, department: str = "") -> bytes:
                      Paragraph(escape(r.address), small), date_short(r.date),
                      f"{clock(r.window_start)}–{clock(r.window_end)}"])
     t = LongTable(data, colWidths=[14 * mm, 38 * mm, 24 * mm, 60 * mm, 22 * mm, 22 * mm],
-                  repeatRows=1)
+                  repeatRows=1, splitInRow=1)
     t.setStyle(TableStyle([
         ("FONT", (0, 0), (-1, -1), FONT, 8.5), ("FONT", (0, 0), (-1, 0), FONT_BOLD, 8.5),
         ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8eef4")),

@@ -88,7 +88,7 @@ def render(route, department_name: str = "", lab_address: str = "") -> bytes:
         ("GRID", (0, 0), (-1, -1), 0.3, GRID), ("VALIGN", (0, 0), (-1, -1), "TOP"),
         ("TOPPADDING", (0, 0), (-1, -1), 2), ("BOTTOMPADDING", (0, 0), (-1, -1), 2),
     ]
-    t = LongTable(rows, colWidths=widths, repeatRows=1)
+    t = LongTable(rows, colWidths=widths, repeatRows=1, splitInRow=1)
     t.setStyle(TableStyle(table_style + styles_extra))
     home_ferry = Decimal(route.ferry_minutes or 0) - sum(
         (Decimal(s.leg_ferry_minutes or 0) for s in route.stops), Decimal(0))
@@ -99,7 +99,7 @@ def render(route, department_name: str = "", lab_address: str = "") -> bytes:
                      "", "", "", "", "", ""])
         t = None
     if t is None or home_ferry > 0:
-        t = LongTable(rows, colWidths=widths, repeatRows=1)
+        t = LongTable(rows, colWidths=widths, repeatRows=1, splitInRow=1)
         t.setStyle(TableStyle(table_style + styles_extra
                               + [("SPAN", (3, len(rows) - 1), (-1, len(rows) - 1)),
                                  ("BACKGROUND", (0, len(rows) - 1), (-1, len(rows) - 1),

@@ -65,3 +65,15 @@ def distance_source_label(code: str | None) -> str:
 
 def allocation_rule_label(code: str | None) -> str:
     return ALLOCATION_RULE.get(code or "", code or MISSING)
+
+# Which personal data a statement line shows (an agreement's choice; minimal by default).
+PERSONAL_DATA_LEVELS = ("referral", "name", "name_cpr")
+PERSONAL_DATA = {
+    "referral": "Kun henvisningsnummer",
+    "name": "Henvisningsnummer og navn",
+    "name_cpr": "Henvisningsnummer, navn og CPR-nummer",
+}
+
+
+def personal_data_label(code: str | None) -> str:
+    return PERSONAL_DATA.get(code or "", code or MISSING)

@@ -25,6 +25,8 @@ from hjemmeprove.db.models import (
     Municipality,
     OUTCOMES,
 )
+from hjemmeprove.domain.ean import ean_problem
+from hjemmeprove.domain.labels import PERSONAL_DATA_LEVELS
 from hjemmeprove.errors import FieldError, NotFound, ValidationError
 from hjemmeprove.security import require
 
@@ -78,6 +80,7 @@ class AgreementRow:
     allocation_rule: str = "standalone"
     ferry_speed_kmh: Decimal = Decimal("60")
     statement_full_cpr: bool = False
+    statement_personal_data: str = "referral"  # labels.PERSONAL_DATA_LEVELS; minimal
     vat_percent: Decimal = Decimal("0")
     invoice_ean: str = ""
     person_reference: str = ""
@@ -140,9 +143,10 @@ def _save(s, model, row, what: str, skip=("id",)) -> int:
 
 
 def _ean_errors(label: str, ean: str) -> list[FieldError]:
-    if ean and not re.fullmatch(r"\d{13}", ean):
-        return [FieldError(label, f"'{ean}' skal være 13 cifre")]
-    return []
+    """An EAN/GLN may be left empty here; one that is given must be 13 digits with a valid
+    GS1 check digit (issuing requires one)."""
+    problem = ean_problem(ean) if ean else None
+    return [FieldError(label, problem)] if problem else []
 
 
 class AdminService:
@@ -236,6 +240,9 @@ class AdminService:
         except (InvalidOperation, TypeError):
             errors.append(FieldError("beløb", "er ikke et tal"))
         errors += _ean_errors("faktura-EAN", row.invoice_ean)
+        if row.statement_personal_data not in PERSONAL_DATA_LEVELS:
+            errors.append(FieldError("personoplysninger på opgørelsen",
+                                     f"skal være en af {', '.join(PERSONAL_DATA_LEVELS)}"))
         if not (15 <= row.reply_window_minutes <= 600):
             errors.append(FieldError("svarvindue", "skal være 15–600 minutter"))
         if errors:

@@ -217,13 +217,17 @@ def test_settings_edit_municipality_ean_with_error_at_the_field(qtbot, window):
     dlg.save()
     settle(qtbot)
     assert dlg.isVisible() and "13 cifre" in dlg.field_error("ean")
-    dlg.set_text("ean", "5798000000123")
+    dlg.set_text("ean", "5798000000125")  # a wrong GS1 check digit
+    dlg.save()
+    settle(qtbot)
+    assert dlg.isVisible() and "kontrolciffer" in dlg.field_error("ean")
+    dlg.set_text("ean", "5798000000124")
     dlg.save()
     settle(qtbot)
     settle(qtbot)
     assert not dlg.isVisible()
     odense = next(m for m in window.app.admin.list_municipalities() if m.code == 461)
-    assert odense.ean == "5798000000123"
+    assert odense.ean == "5798000000124"
 
 
 def test_settings_wage_index_changes_the_year_rate(qtbot, window):

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import io
 from pathlib import Path
@@ -23,6 +22,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
+from hjemmeprove.documents import csvsafe
 from ui import fmt
 from ui.errors import show_error, show_info
 from ui.map.widget import ROUTE_COLORS
@@ -156,7 +156,7 @@ class FollowupView(ServiceView):
 
     def csv_bytes(self) -> bytes:
         buf = io.StringIO()
-        csv.writer(buf, delimiter=";").writerows(self.stats_data.csv_rows())
+        csvsafe.writer(buf).writerows(self.stats_data.csv_rows())
         return buf.getvalue().encode("utf-8-sig")
 
     def export(self, kind: str, path: str | None = None) -> None:
