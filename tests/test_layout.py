@@ -141,9 +141,6 @@ def test_no_upward_arrows():
     assert not bad, "\n".join(bad)
 
 
-@pytest.mark.xfail(strict=False, reason="documents/ still imports billing/docmodel.py; the "
-                   "document data moves into documents/ on branch i9docs: make this strict "
-                   "after that merge")
 def test_documents_take_their_data_from_documents():
     bad = _upward(DOCUMENTS_UPWARD)
     assert not bad, "\n".join(bad)
