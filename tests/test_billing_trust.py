@@ -338,7 +338,7 @@ def test_only_the_administrator_may_override(department_app):
 
     app = department_app
     set_2020_rates(app)
-    add_route(app, DAY, [dict(code=479, outcome=None)], km="30", closed=False)
+    add_route(app, DAY, [dict(code=479), dict(code=479, outcome=None)], km="30", closed=False)
     add_user(app.store, "test", "administrator")
     add_user(app.store, "okonomi", "finance")
     finance = App(app.store.url, user="okonomi")
