@@ -27,6 +27,10 @@ from hjemmeprove.security import require
 FAR_FACTOR = Decimal("1.5")  # driven km over 1.5 × planned, or under planned / 1.5: confirm
 
 
+class KmNeedsConfirmation(ValidationError):
+    """The only problem is driven km far from the plan: ask, then save with ``confirm``."""
+
+
 @dataclass(frozen=True)
 class MissingItem:
     kind: str  # "km" | "outcome" | "ferry"
@@ -156,6 +160,8 @@ class DayCloseService:
                         "km", f"{_n(km)} km er langt fra de planlagte {_n(planned)} km; "
                               "kontrollér tallet og bekræft det (--bekraeft)"))
             if errors:
+                if all(e.message.endswith("(--bekraeft)") for e in errors):
+                    raise KmNeedsConfirmation(errors)
                 raise ValidationError(errors)
             for visit_id, outcome in outcomes.items():
                 v = visits[visit_id]

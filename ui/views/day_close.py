@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from hjemmeprove.domain.labels import DRIVEN_OUTCOMES, outcome_label
 from hjemmeprove.errors import ValidationError
 from ui import fmt
 from ui.errors import show_error
@@ -41,9 +42,18 @@ from ui.ops import Op
 from ui.signals import emit_changed
 from ui.widgets import ServiceView, error_label, service_or_none, table_view, title
 
-OUTCOMES = [(None, "— mangler —"), ("taken", "Taget"), ("not_home", "Ikke hjemme"),
-            ("refused", "Afvist / ikke muligt")]
+OUTCOMES = [(None, "— mangler —")] + [(code, outcome_label(code)) for code in DRIVEN_OUTCOMES]
 LOOKBACK_DAYS = 45
+
+
+def _ask(parent, title_: str, text: str) -> bool:
+    """A yes/no question (tests replace the view's ``ask``)."""
+    from PySide6.QtWidgets import QMessageBox
+
+    answer = QMessageBox.question(parent, title_, text,
+                                  QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                                  QMessageBox.StandardButton.No)
+    return answer == QMessageBox.StandardButton.Yes
 
 
 def missing_visits(route) -> int:
@@ -87,6 +97,7 @@ class DayCloseView(ServiceView):
         self.today = today or dt.date.today()
         self.routes = []
         self.route = None
+        self.ask = lambda title_, text: _ask(self, title_, text)
         lay = QVBoxLayout(self)
         lay.addWidget(title("Dagsafslutning", "Kørte km (kilometertæller) og færgeminutter pr. "
                                               "rute, udfald pr. besøg. Indtil de er registreret, "
@@ -309,7 +320,7 @@ class DayCloseView(ServiceView):
             raise ValidationError("kan ikke være negativ", label)
         return value
 
-    def save(self) -> None:
+    def save(self, confirm: bool = False) -> None:
         if self.route is None or self.service is None:
             return
         self.error.hide()
@@ -324,11 +335,18 @@ class DayCloseView(ServiceView):
         outcomes = self.outcomes()
         service = self.service
         # one call, one transaction: the outcomes, km and ferry minutes, or nothing at all
-        Op(self, lambda: service.close_route(route_id, km, ferry, outcomes)) \
+        Op(self, lambda: service.close_route(route_id, km, ferry, outcomes, confirm=confirm)) \
             .success(lambda _r: emit_changed("day_close", "planning", "billing", "requests")) \
             .failure(self._failed).run_in_background()
 
     def _failed(self, exc) -> None:
+        from hjemmeprove.services.day_close import KmNeedsConfirmation
+
+        if isinstance(exc, KmNeedsConfirmation):
+            text = "\n".join(e.message.replace(" (--bekraeft)", "") for e in exc.errors)
+            if self.ask("Kørte km", f"{text}.\n\nEr tallet rigtigt?"):
+                self.save(confirm=True)
+                return
         if isinstance(exc, ValidationError):
             self.error.setText("\n".join(str(e) for e in exc.errors))
             self.error.show()
