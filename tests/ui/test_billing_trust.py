@@ -125,3 +125,58 @@ def test_day_close_questions_km_far_from_the_plan(qtbot, window, dialogs):
     settle(qtbot)
     settle(qtbot)
     assert app.planning.routes(day, day)[0].driven_km == Decimal("40")
+
+
+def test_day_close_shows_unexplained_ferry_and_names_the_visit(qtbot, window, dialogs):
+    app = window.app
+    day = dt.date(2024, 3, 20)
+    rid = add_route(app, day, [dict(code=479), dict(code=492)], km="50", ferry="150")
+    view = window.show_view("day_close")
+    view.set_day(day)
+    settle(qtbot)
+    assert "150 færgeminutter" in view.summary.text()
+    assert view.ferry_button.isEnabled()
+    vid = visits_of(app, rid)[1].id
+    view.resolve_ferry(vid)
+    settle(qtbot)
+    settle(qtbot)
+    assert app.day_close.unexplained_ferry(rid) == 0
+    assert "færgeminutter" not in view.summary.text()
+    assert not view.ferry_button.isEnabled()
+
+
+def test_day_close_of_a_billed_route_is_refused_naming_the_invoice(qtbot, window, dialogs):
+    app = window.app
+    set_2020_rates(app)
+    day = dt.date(2020, 3, 10)
+    add_route(app, day, [dict(code=479)], km="30", planned_km="30")
+    (draft,) = app.billing.run(MARCH)
+    info = app.billing.issue(draft.id)
+    view = window.show_view("day_close")
+    view.set_day(day)
+    settle(qtbot)
+    view.km.setText("35")
+    view.save()
+    settle(qtbot)
+    assert f"faktura nr. {info.number}" in view.error.text()
+    assert app.planning.routes(day, day)[0].driven_km == Decimal("30")
+
+
+def test_partial_credit_note_from_the_view(qtbot, window, dialogs):
+    app = window.app
+    set_2020_rates(app)
+    rid = add_route(app, dt.date(2020, 3, 10), [dict(code=479, standalone="5"),
+                                                dict(code=479, standalone="9")], km="28")
+    (draft,) = app.billing.run(MARCH)
+    info = app.billing.issue(draft.id)
+    view = _billing(qtbot, window)
+    view.select_invoice(info.id)
+    vid = visits_of(app, rid)[0].id
+    view.credit("ikke hjemme", visit_ids=[vid])
+    settle(qtbot)
+    settle(qtbot)
+    (cn,) = [i for i in view.invoices if i.kind == "credit_note"]
+    assert 0 < cn.total < info.total and cn.reason == "ikke hjemme"
+    current = view.current_invoice()
+    assert current.id == info.id and current.credited_by_id and not current.fully_credited
+    assert view.credit_button.isEnabled()  # the rest can still be credited

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from hjemmeprove.errors import ValidationError
 from ui import fmt
 from ui.errors import show_error, show_info
 from ui.models.table import ROW_ROLE, Column, RowTableModel, sorted_proxy
@@ -475,7 +476,6 @@ class BillingView(ServiceView):
             return
         if inv.status != "issued":
             from hjemmeprove.billing.service import DRAFT_NOT_SENDABLE
-            from hjemmeprove.errors import ValidationError
 
             show_error(self, ValidationError(DRAFT_NOT_SENDABLE, "e-faktura"))
             return
@@ -502,7 +502,9 @@ class BillingView(ServiceView):
             .success(lambda files: show_info(self, "Gemt", "\n".join(files.values()))) \
             .run_in_background()
 
-    def credit(self, reason: str | None = None) -> None:
+    def credit(self, reason: str | None = None, visit_ids: list[int] | None = None) -> None:
+        """A credit note for the selected invoice: in full, or only some of its visits
+        (``visit_ids``; asked for when the reason is asked for, blank = the whole invoice)."""
         inv = self.current_invoice()
         if inv is None:
             return
@@ -511,8 +513,19 @@ class BillingView(ServiceView):
                                               f"Årsag til kreditering af faktura {inv.number}:")
             if not ok:
                 return
+            text, ok = QInputDialog.getText(
+                self, "Kreditnota", "Kreditér kun disse besøg (numre adskilt af komma; tomt = "
+                                    "hele fakturaen):")
+            if not ok:
+                return
+            try:
+                visit_ids = [int(x) for x in text.replace(";", ",").split(",") if x.strip()] \
+                    or None
+            except ValueError:
+                show_error(self, ValidationError(f"'{text}' er ikke besøgsnumre", "besøg"))
+                return
         self._keep_invoice_id = inv.id
-        Op(self, lambda: self.billing.credit_note(inv.id, reason)) \
+        Op(self, lambda: self.billing.credit_note(inv.id, reason, visit_ids=visit_ids)) \
             .success(lambda _r: emit_changed("billing")).run_in_background()
 
     def save_layout(self, s, key: str) -> None:

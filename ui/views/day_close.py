@@ -169,8 +169,14 @@ class DayCloseView(ServiceView):
         self.save_button = QPushButton("Gem (Ctrl+S)")
         self.save_button.setEnabled(self.service is not None)
         self.all_taken.clicked.connect(self._all_taken)
-        self.save_button.clicked.connect(self.save)
+        self.save_button.clicked.connect(lambda: self.save())
+        self.ferry_button = QPushButton("Færgetid til valgt besøg")
+        self.ferry_button.setToolTip("Rutens færgeminutter, som intet besøg forklarer, hører til "
+                                     "det valgte besøg (eller ret færgeminutterne og gem)")
+        self.ferry_button.setEnabled(False)
+        self.ferry_button.clicked.connect(lambda: self.resolve_ferry())
         h.addWidget(self.all_taken)
+        h.addWidget(self.ferry_button)
         h.addStretch(1)
         h.addWidget(self.save_button)
         rv.addLayout(h)
@@ -179,7 +185,7 @@ class DayCloseView(ServiceView):
         split.setStretchFactor(1, 2)
         self.splitter = split
         lay.addWidget(split, 1)
-        QShortcut(QKeySequence.StandardKey.Save, self, activated=self.save,
+        QShortcut(QKeySequence.StandardKey.Save, self, activated=lambda: self.save(),
                   context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
 
         self.day.dateChanged.connect(self.reload)
@@ -207,11 +213,15 @@ class DayCloseView(ServiceView):
         today = self.today
         planning = self.planning
 
+        service = self.service
+
         def work():
             routes = planning.routes(day, day)
             past = planning.routes(today - dt.timedelta(days=LOOKBACK_DAYS),
                                    min(today, day + dt.timedelta(days=LOOKBACK_DAYS)))
-            return routes, past
+            ferry = ([m for m in service.status(day).missing if m.kind == "ferry"]
+                     if service is not None and hasattr(service, "status") else [])
+            return routes, past, ferry
 
         self._generation = getattr(self, "_generation", 0) + 1
         gen = self._generation
@@ -219,7 +229,8 @@ class DayCloseView(ServiceView):
                                else None).run_in_background()
 
     def _loaded_data(self, result) -> None:
-        routes, past = result
+        routes, past, ferry = result
+        self.ferry_problems = {m.route_id: m for m in ferry}
         keep = self.route.route_id if self.route is not None else None
         self.routes = routes
         self.model.set_rows(routes)
@@ -232,9 +243,12 @@ class DayCloseView(ServiceView):
             self.summary.setText(
                 f"<span style='color:#c62828'><b>Mangler:</b> {no_km} rute(r) uden kørte km, "
                 f"{no_outcome} besøg uden udfald</span>")
-        else:
+        elif not ferry:
             self.summary.setText("<span style='color:#2e7d32'><b>Alt er registreret</b> for "
                                  "dagen.</span>")
+        if ferry:
+            self.summary.setText(self.summary.text() + "<br><span style='color:#c62828'>"
+                                 + "<br>".join(m.text for m in ferry) + "</span>")
         # earlier days with gaps (the day being today or in the past)
         gaps: dict[dt.date, list[int]] = {}
         for r in past:
@@ -271,6 +285,8 @@ class DayCloseView(ServiceView):
     def _show_route(self, route) -> None:
         self.route = route
         self.error.hide()
+        self.ferry_button.setEnabled(bool(route is not None and self.service is not None and
+                                          route.route_id in getattr(self, "ferry_problems", {})))
         self.visits.setRowCount(0)
         if route is None:
             self.km.clear()
@@ -337,6 +353,22 @@ class DayCloseView(ServiceView):
         # one call, one transaction: the outcomes, km and ferry minutes, or nothing at all
         Op(self, lambda: service.close_route(route_id, km, ferry, outcomes, confirm=confirm)) \
             .success(lambda _r: emit_changed("day_close", "planning", "billing", "requests")) \
+            .failure(self._failed).run_in_background()
+
+    def resolve_ferry(self, visit_id: int | None = None) -> None:
+        """The route's unexplained ferry minutes belong to the selected visit."""
+        if self.route is None or self.service is None:
+            return
+        if visit_id is None:
+            row = self.visits.currentRow()
+            if row < 0:
+                self.error.setText("Vælg det besøg, færgeminutterne hører til")
+                self.error.show()
+                return
+            visit_id = self.route.stops[row].visit_id
+        route_id, service = self.route.route_id, self.service
+        Op(self, lambda: service.resolve_ferry(route_id, visit_id)) \
+            .success(lambda _r: emit_changed("day_close", "billing")) \
             .failure(self._failed).run_in_background()
 
     def _failed(self, exc) -> None:
