@@ -437,3 +437,57 @@ def test_a_draft_is_never_exported_as_an_einvoice(department_app, tmp_path, caps
     assert pdf.startswith(b"%PDF")
     info = app.billing.issue(draft.id)
     assert app.billing.document(info.id, "oioubl").lstrip().startswith(b"<?xml")
+
+
+# --- by roles on PostgreSQL -----------------------------------------------------------------
+
+@pytest.mark.postgres
+def test_the_decisions_by_roles_fit_the_database_privileges(pg_url):
+    """The coordinator names the ferry visit, finance decides the duplicate, the
+    administrator overrides a missing outcome, finance issues: each on its own login."""
+    import uuid
+
+    from sqlalchemy.engine import make_url
+
+    from hjemmeprove.app import App
+    from hjemmeprove.db import pg_roles
+    from hjemmeprove.security import add_user
+    from hjemmeprove.services.reference import load_defaults
+    from tests.factories import add_department
+    from tests.test_security_pg import _drop_logins
+
+    owner = App(pg_url, user="test")
+    load_defaults(owner.store)
+    add_department(owner)
+    pg_roles.setup(owner.store)
+    suffix = uuid.uuid4().hex[:6]
+    logins = {role: f"hp_{role[:5]}_{suffix}" for role in ("coordinator", "finance",
+                                                           "administrator")}
+    for role, login in logins.items():
+        add_user(owner.store, login, role)
+    base = make_url(pg_url)
+    apps = {role: App(base.set(username=login).render_as_string(hide_password=False),
+                      user=role, upgrade=False) for role, login in logins.items()}
+    try:
+        set_2020_rates(owner)
+        rid = add_route(owner, DAY, [dict(code=479, name="Karen Jensen"), dict(code=479),
+                                     dict(code=492)], km="50", ferry="20")
+        add_route(owner, dt.date(2020, 3, 12), [dict(code=479, outcome=None, name="Ole")],
+                  km="10", analyst=1, closed=False)
+        a, b, aero = (v.id for v in visits_of(owner, rid))
+        with owner.store.session() as s:
+            va, vb = s.get(Visit, a), s.get(Visit, b)
+            s.get(Request, vb.request_id).citizen_id = s.get(Request, va.request_id).citizen_id
+        apps["coordinator"].day_close.resolve_ferry(rid, aero)
+        apps["finance"].billing.decide_duplicates(bill=[a], drop=[b])
+        apps["administrator"].billing.allow_incomplete(MARCH, 479, "kommunen beder om den")
+        drafts = apps["finance"].billing.run(MARCH)
+        issued = [apps["finance"].billing.issue(d.id) for d in drafts]
+        assert sorted(i.number for i in issued) == [1, 2]
+        with pytest.raises(ValidationError, match="faktura nr."):
+            apps["coordinator"].day_close.record_route(rid, "55", "20")
+    finally:
+        for x in apps.values():
+            x.close()
+        owner.close()
+        _drop_logins(pg_url, logins.values())

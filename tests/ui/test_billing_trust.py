@@ -7,7 +7,6 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from sqlalchemy import select
 
 from hjemmeprove.db.models import Request, Visit
 from tests.test_invoice_fixtures import add_route, set_2020_rates, visits_of
