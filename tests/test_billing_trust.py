@@ -247,6 +247,9 @@ def test_day_km_and_outcome_after_issuing_are_refused_naming_the_invoice(departm
     app.day_close.record_outcome(vid, "not_home")
     (replacement,) = app.billing.run(MARCH)
     assert [i.visit_id for i in app.billing.document_data(replacement.id).items] == [vid]
+    bill = _bill(app, 479)
+    assert any(f"kreditnota nr. {cn.number}" in n and f"faktura nr. {info.number}" in n
+               for n in bill.notes)
 
 
 def test_partial_credit_notes_then_the_rest_add_up_to_the_invoice(department_app, capsys):

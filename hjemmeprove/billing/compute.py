@@ -17,7 +17,7 @@ from __future__ import annotations
 import calendar as _cal
 import datetime as dt
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
@@ -205,6 +205,22 @@ def billed_visits(s, visit_ids=None) -> dict[int, tuple[int, int | None]]:
     return {vid: ref for vid, ref in on_invoice.items() if (ref[0], vid) not in credited}
 
 
+def credited_visits(s, visit_ids) -> dict[int, tuple[int, int]]:
+    """visit id -> (credit note number, invoice number) for visits credited off an issued
+    invoice (the latest credit note), i.e. those a new invoice bills as a replacement."""
+    visit_ids = list(visit_ids)
+    if not visit_ids:
+        return {}
+    out = {}
+    for vid, cn_number, inv_id in s.execute(
+            select(InvoiceItem.visit_id, Invoice.number, Invoice.credits_invoice_id)
+            .join(Invoice).where(Invoice.kind == "credit_note",
+                                 InvoiceItem.visit_id.in_(visit_ids))
+            .order_by(Invoice.number)):
+        out[vid] = (cn_number, s.get(Invoice, inv_id).number)
+    return out
+
+
 def carries_share(v: Visit, req: Request) -> bool:
     """Driven to (taken, not home, refused), or planned and not yet recorded."""
     if v.route_id is None:
@@ -298,6 +314,7 @@ def compute(s, month: str, table, today: dt.date | None = None):
     analysts = {b.id: b.name for b in s.scalars(select(Bioanalyst))}
     decisions = {d.visit_id: d.decision for d in s.scalars(select(DuplicateDecision).where(
         DuplicateDecision.visit_id.in_([r[0].id for r in rows])))} if rows else {}
+    rebilled = credited_visits(s, [r[0].id for r in rows])
 
     per_agreement: dict[int, list] = defaultdict(list)
     for row in rows:
@@ -371,6 +388,10 @@ def compute(s, month: str, table, today: dt.date | None = None):
                             else "faktureres ikke") + " (uden km-andel)")
         if dropped:
             notes.append(f"{len(dropped)} dublet-besøg droppet efter økonomis beslutning")
+        for (cn_number, inv_number), n in sorted(Counter(
+                rebilled[i.visit_id] for i in items if i.visit_id in rebilled).items()):
+            notes.append(f"Erstatning: {n} besøg krediteret fra faktura nr. {inv_number} ved "
+                         f"kreditnota nr. {cn_number} faktureres her efter de rettede oplysninger")
         if not any(i.billable or i.km_share or i.ferry_share for i in items):
             continue
 
