@@ -494,3 +494,32 @@ def test_the_decisions_by_roles_fit_the_database_privileges(pg_url):
             x.close()
         owner.close()
         _drop_logins(pg_url, logins.values())
+
+
+def test_cli_problems_duplicate_allow_and_issue_all(department_app, capsys, tmp_path):
+    app = department_app
+    set_2020_rates(app)
+    rid = add_route(app, DAY, [dict(code=479, name="Karen Jensen"), dict(code=479),
+                               dict(code=492)], km="30")
+    add_route(app, dt.date(2020, 3, 12), [dict(code=492, outcome=None, name="Ole")],
+              km="10", analyst=1, closed=False)
+    a, b, _ = (v.id for v in visits_of(app, rid))
+    with app.store.session() as s:
+        va, vb = s.get(Visit, a), s.get(Visit, b)
+        s.get(Request, vb.request_id).citizen_id = s.get(Request, va.request_id).citizen_id
+    url = app.store.url
+    assert main(["--db", url, "invoice", "problems", "--month", MARCH, "--json"]) == 0
+    problems = {p["municipality"]: p for p in json.loads(capsys.readouterr().out)}
+    assert problems[479]["duplicates"][0]["visits"] == [a, b]
+    assert any("Ole" in p for p in problems[492]["problems"])
+    assert main(["--db", url, "invoice", "duplicate", "--bill", str(a), "--bill", str(b)]) == 0
+    assert main(["--db", url, "invoice", "allow", "--month", MARCH, "--municipality", "492",
+                 "--reason", "hastesag"]) == 0
+    assert "Ole" in capsys.readouterr().out
+    assert main(["--db", url, "invoice", "run", "--month", MARCH, "--out", str(tmp_path)]) == 0
+    capsys.readouterr()
+    assert main(["--db", url, "invoice", "issue-all", "--month", MARCH, "--json"]) == 0
+    issued = json.loads(capsys.readouterr().out)
+    assert [i["number"] for i in issued] == [1, 2]
+    assert {ln["text"]: ln["quantity"] for ln in issued[0]["lines"]}[
+        "Faste priser pr. henvisning"] == "2"
