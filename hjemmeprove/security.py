@@ -54,6 +54,8 @@ PERMISSIONS: dict[str, tuple[frozenset[str], str]] = {
     "agreements.edit": (frozenset({FINANCE}), "rette aftaler"),
     "invoices.draft": (frozenset({FINANCE}), "danne fakturakladder"),
     "invoices.issue": (frozenset({FINANCE}), "udstede fakturaer og kreditnotaer"),
+    "invoices.override": (frozenset({ADMINISTRATOR}),
+                          "tillade udstedelse af en måned, der ikke er færdig"),
     "municipalities.edit": (frozenset({FINANCE, ADMINISTRATOR}), "rette kommuner"),
     "departments.edit": (frozenset({FINANCE, ADMINISTRATOR}), "rette afdelingen"),
     # the program itself: the administrator's

@@ -50,8 +50,6 @@ OPTIONS: dict[str, Option] = {
         Option("planning.time_limit_s", 10, "Længste beregningstid for ruteplan (sek.)", int),
         Option("geocoder.address_file", "", "Importeret adresseregister (fil)"),
         Option("reply.window_minutes", 120, "Tidsvindue i svar til kommunen (min)", int),
-        Option("billing.mileage_rule", "statens høje takst for alle km",
-               "Kørselstakst (statens højeste takst)"),
         Option("billing.allocation_rule", "standalone",
                "Fordeling af ruters km for nye aftaler", choices=labels.ALLOCATION_RULE),
         Option("retention.years", 5, "Opbevaring af borgerdata efter sidste faktura (år)", int),

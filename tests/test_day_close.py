@@ -32,7 +32,7 @@ def test_missing_until_recorded(planned):
     assert "XXXX" in " ".join(m.text for m in st.missing)  # CPR masked
     for s in route.stops:
         app.day_close.record_outcome(s.visit_id, "taken")
-    app.day_close.record_route(route.route_id, "41,5", "0")
+    app.day_close.record_route(route.route_id, "41,5", "0", confirm=True)
     st = app.day_close.status(MON)
     assert st.complete
     assert app.day_close.missing_days(MON, MON) == []
@@ -70,7 +70,7 @@ def test_closed_day_is_not_replanned(planned):
     app, route, _ids = planned
     for s in route.stops:
         app.day_close.record_outcome(s.visit_id, "taken")
-    app.day_close.record_route(route.route_id, "40")
+    app.day_close.record_route(route.route_id, "40", confirm=True)
     again = app.planning.plan(MON, MON, time_limit_s=1.0)
     (r,) = again.routes
     assert r.route_id == route.route_id
@@ -83,7 +83,7 @@ def test_route_closes_only_when_km_and_every_outcome_are_in(planned):
     app, route, _ids = planned
     first, *rest = route.stops
     app.day_close.record_outcome(first.visit_id, "taken")
-    app.day_close.record_route(route.route_id, "41,5", "0")
+    app.day_close.record_route(route.route_id, "41,5", "0", confirm=True)
     assert not app.planning.route(route.route_id).closed  # two outcomes still missing
     for s in rest:
         app.day_close.record_outcome(s.visit_id, "taken")

@@ -9,6 +9,7 @@ from collections import defaultdict
 from decimal import ROUND_HALF_UP, Decimal as D
 
 import pytest
+from sqlalchemy import select
 from lxml import etree
 from sqlalchemy import text
 
@@ -81,11 +82,22 @@ def test_demo_month_issued_and_credited_passes_xsd_and_schematron(demo_app):
     app = demo_app
     if not app.billing.preview(MONTH):
         pytest.skip(f"demo data has no routes for {MONTH}")
+    from tests.test_invoice_demo import _correct_unexplained_ferry
+
+    _correct_unexplained_ferry(app, MONTH)  # the demo's one unexplained ferry figure
     issued = app.billing.run(MONTH, issue=True, issue_date=dt.date(2026, 11, 5))
     assert len(issued) >= 3
     credits = [app.billing.credit_note(inv.id, "Forkert udfald registreret",
                                        issue_date=dt.date(2026, 11, 6))
-               for inv in issued[:2]]  # part of the month is credited
+               for inv in issued[:2]]  # part of the month is credited in full ...
+    with app.store.session() as s:  # ... and one invoice for two of its visits
+        from hjemmeprove.db.models import InvoiceItem
+        two = list(s.scalars(select(InvoiceItem.visit_id)
+                             .where(InvoiceItem.invoice_id == issued[2].id,
+                                    InvoiceItem.billable.is_(True))
+                             .order_by(InvoiceItem.visit_id).limit(2)))
+    credits.append(app.billing.credit_note(issued[2].id, "To besøg var ikke hjemme",
+                                           issue_date=dt.date(2026, 11, 6), visit_ids=two))
     with app.store.engine.connect() as conn:
         for inv in issued + credits:
             xml = app.billing.document(inv.id, "oioubl")
@@ -108,7 +120,8 @@ def test_demo_month_issued_and_credited_passes_xsd_and_schematron(demo_app):
             line_tag = "cac:CreditNoteLine" if inv.kind == "credit_note" else "cac:InvoiceLine"
             assert sum(D(e.text) for e in root.findall(f"{line_tag}/cbc:LineExtensionAmount",
                                                        NS)) == total
-    assert [c.kind for c in credits] == ["credit_note", "credit_note"]
+    assert [c.kind for c in credits] == ["credit_note"] * 3
+    assert 0 < credits[2].total < issued[2].total
 
 
 def test_schematron_finds_what_nemhandel_would_refuse(department_app):
@@ -116,7 +129,10 @@ def test_schematron_finds_what_nemhandel_would_refuse(department_app):
     from tests.test_einvoice import _setup
 
     drafts = _setup(department_app)
-    root = etree.fromstring(department_app.billing.document(drafts[479].id, "oioubl"))
+    from hjemmeprove.documents import einvoice
+
+    # a draft is never sendable; its data through the renderer is what issuing would send
+    root = etree.fromstring(einvoice.render(department_app.billing.document_data(drafts[479].id)))
     assert check_schematron(etree.tostring(root)) == []
     root.find("cbc:ProfileID", NS).text = "nonsense"
     root.find("cac:LegalMonetaryTotal/cbc:PayableAmount", NS).text = "1.00"

@@ -228,7 +228,7 @@ def test_a_month_by_roles_fits_the_database_privileges(pg):
         for vid in visits:
             kari.day_close.record_outcome(vid, "taken")
         for rid in routes:
-            kari.day_close.record_route(rid, "42.5")
+            kari.day_close.record_route(rid, "42.5", confirm=True)
         from tests.test_invoice_fixtures import set_2020_rates
 
         set_2020_rates(fin)

@@ -54,7 +54,7 @@ def test_coordinator_closes_the_day(users):
     kari = users["kari"]
     visit_id, route_id, _day = _a_planned_visit(kari)
     kari.day_close.record_outcome(visit_id, "taken")
-    kari.day_close.record_route(route_id, "42.5", "0")
+    kari.day_close.record_route(route_id, "42.5", "0", confirm=True)
     with kari.store.session() as s:
         v = s.get(Visit, visit_id)
         assert v.outcome == "taken" and str(v.route.driven_km) == "42.500"

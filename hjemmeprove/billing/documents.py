@@ -17,6 +17,7 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
+from hjemmeprove.billing.facts import carries_share, parse_month
 from hjemmeprove.db.models import Agreement, Invoice, Request, Route, Visit
 from hjemmeprove.documents.model import (
     DocLine,
@@ -137,8 +138,6 @@ def lines_of(inv: Invoice):
 
 def doc_for(s, inv: Invoice) -> InvoiceDoc:
     """The plain data every document of ``inv`` is rendered from."""
-    from hjemmeprove.billing.service import _carries_share, parse_month
-
     ag, dept, muni = inv.agreement, inv.department, inv.municipality
     first, last = parse_month(inv.month)
     seller = Party(name=dept.name, unit=dept.hospital, address=dept.lab_address,
@@ -175,7 +174,7 @@ def doc_for(s, inv: Invoice) -> InvoiceDoc:
         carriers: dict[int, int] = defaultdict(int)
         for v, req in s.execute(select(Visit, Request).join(Request, Visit.request_id == Request.id)
                                 .where(Visit.route_id.in_(list(own)))):
-            if _carries_share(v, req):
+            if carries_share(v, req):
                 carriers[v.route_id] += 1
         for r in s.scalars(select(Route).where(Route.id.in_(list(own)))):
             mine = own[r.id]

@@ -1,96 +1,46 @@
-"""The monthly billing run: shares, drafts, issuing with gapless numbers, credit notes.
+"""The monthly billing run: the façade over computing (``compute``), issuing and crediting
+(``issuing``) and the documents.
 
-Which visits a month bills (per agreement, by sampling date):
-- visits on a route with a recorded outcome that are not already on an issued invoice that
-  has not been credited (so two runs never bill a visit twice);
-- visits with no recorded outcome yet are *not billable yet*: they are listed on the
-  statement as missing and billed by a later run, after the day close;
-- a visit's km/ferry share comes from its route: recorded km and ferry minutes, else the
-  planned ones (then the item is marked planned). Visits without an outcome still carry their
-  share of the route (the bioanalyst is planned to drive there), so shares do not move when
-  their outcome arrives.
-
-A draft can be re-run (it is replaced). ``issue`` numbers it from the gapless sequence under
-a row lock, locks the visits' shares and stores the documents' bytes, in one transaction.
-An issued invoice is never changed: ``credit_note`` credits it in full (and frees its visits
-for a new invoice).
+A draft can be re-run (it is replaced). ``issue`` recomputes from the current facts under
+locks, compares with the draft and numbers it from the gapless sequence, in one transaction;
+``credit_note`` credits an issued invoice in full or for selected visits. A draft is never
+sendable: no OIOUBL file is made for it (the PDFs say KLADDE).
 """
 
 from __future__ import annotations
 
-import calendar as _cal
 import datetime as dt
 import hashlib
-import re
-from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
-from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import selectinload
+from sqlalchemy import select
 
-from hjemmeprove.billing.allocation import VisitWeight, allocate_route
+from hjemmeprove.billing import issuing
+from hjemmeprove.billing.compute import Bill, MissingVisit, compute, parse_month  # noqa: F401
 from hjemmeprove.billing.documents import check_einvoice_address as _check_einvoice_address
 from hjemmeprove.billing.documents import doc_for as _doc
-from hjemmeprove.billing.documents import render_all, terms_json
+from hjemmeprove.billing.documents import filenames, render_all, slug, terms_json  # noqa: F401
 from hjemmeprove.billing.documents import lines_of as _lines
-from hjemmeprove.billing.documents import settings_rows as _settings_rows
-from hjemmeprove.billing.fees import Line, Quantities, invoice_lines, round2, total
+from hjemmeprove.billing.fees import Line
 from hjemmeprove.billing.rates import RateService
 from hjemmeprove.db.models import (
-    DRIVEN_OUTCOMES,
     Agreement,
-    Citizen,
     Invoice,
     InvoiceDocument,
     InvoiceItem,
     InvoiceLine,
-    NumberSequence,
-    Request,
-    Route,
-    Setting,
     Visit,
 )
-from hjemmeprove.domain.cpr import mask_cpr
-from hjemmeprove.documents.model import InvoiceDoc, ItemRow
-from hjemmeprove.errors import ConflictError, NotFound, ValidationError
+from hjemmeprove.documents.model import InvoiceDoc
+from hjemmeprove.errors import NotFound, ValidationError
 from hjemmeprove.security import require
 
 ZERO = Decimal("0")
-SEQUENCE = "invoice"  # invoices and credit notes share one gapless series
 DOC_KINDS = ("invoice_pdf", "statement_pdf", "statement_csv", "oioubl")
-
-
-@dataclass(frozen=True)
-class MissingVisit:
-    visit_id: int
-    date: dt.date
-    citizen_name: str
-
-
-@dataclass
-class Bill:
-    """One municipality's month as it would be billed (plain data)."""
-
-    agreement_id: int
-    municipality_code: int
-    municipality_name: str
-    month: str
-    lines: list[Line]
-    total: Decimal
-    vat_amount: Decimal
-    items: list[ItemRow]
-    missing: list[MissingVisit]
-    notes: list[str]
-    settings: list[tuple[str, str]]
-    planned_km: bool  # some km share comes from planned figures
-    example_rates: bool  # a demo (example) wage percentage is behind a rate
-
-    @property
-    def billable_count(self) -> int:
-        return sum(1 for i in self.items if i.billable)
+DRAFT_NOT_SENDABLE = ("en kladde kan ikke sendes som e-faktura (OIOUBL): udsted den først; "
+                      "kladdens PDF er mærket KLADDE")
 
 
 @dataclass
@@ -108,16 +58,11 @@ class InvoiceInfo:
     vat_amount: Decimal
     lines: list[Line]
     credits_invoice_id: int | None = None
-    credited_by_id: int | None = None
+    credited_by_id: int | None = None  # the first credit note (full or partial)
     files: dict[str, str] = field(default_factory=dict)
-
-
-def parse_month(month: str) -> tuple[dt.date, dt.date]:
-    m = re.fullmatch(r"(\d{4})-(\d{2})", str(month).strip())
-    if not m or not 1 <= int(m.group(2)) <= 12:
-        raise ValidationError(f"'{month}' er ikke en måned (ÅÅÅÅ-MM)", "måned")
-    y, mo = int(m.group(1)), int(m.group(2))
-    return dt.date(y, mo, 1), dt.date(y, mo, _cal.monthrange(y, mo)[1])
+    fully_credited: bool = False
+    reason: str = ""  # a credit note's reason
+    override_reason: str = ""  # issued although incomplete (administrator's override)
 
 
 class BillingService:
@@ -133,102 +78,9 @@ class BillingService:
             s.rollback()
         return bills
 
-    def _setting(self, s, key: str, default: str) -> str:
-        row = s.get(Setting, key)
-        return row.value if row is not None else default
-
     def _compute(self, s, month: str):
-        first, last = parse_month(month)
-        table = self.rates.table()
-        default_rule = self._setting(s, "billing.allocation_rule", "standalone")
-        agreements = {a.id: a for a in s.scalars(
-            select(Agreement).options(selectinload(Agreement.municipality),
-                                      selectinload(Agreement.department)))}
-        rows = s.execute(
-            select(Visit, Request, Citizen, Route)
-            .join(Request, Visit.request_id == Request.id)
-            .join(Citizen, Request.citizen_id == Citizen.id)
-            .join(Route, Visit.route_id == Route.id)
-            .where(Visit.date >= first, Visit.date <= last)
-        ).all()
-        credited = set(s.scalars(select(Invoice.credits_invoice_id).where(
-            Invoice.kind == "credit_note", Invoice.credits_invoice_id.is_not(None))))
-        billed = {vid for vid, inv_id in s.execute(
-            select(InvoiceItem.visit_id, Invoice.id).join(Invoice)
-            .where(Invoice.kind == "invoice", Invoice.status == "issued")) if inv_id not in credited}
-
-        by_route: dict[int, list] = defaultdict(list)
-        for row in rows:
-            by_route[row[3].id].append(row)
-        shares: dict[int, tuple[Decimal, Decimal]] = {}
-        route_notes: dict[int, str] = {}
-        for route_id, rrows in by_route.items():
-            route = rrows[0][3]
-            carriers = [r for r in rrows if _carries_share(r[0], r[1])]
-            rules = {agreements[r[1].agreement_id].allocation_rule for r in carriers}
-            rule = rules.pop() if len(rules) == 1 else default_rule
-            weights = [VisitWeight(v.id, v.standalone_km, v.ferry_link or "",
-                                   v.km_share if v.shares_locked else None,
-                                   (v.ferry_share or ZERO) if v.shares_locked else None)
-                       for v, *_ in sorted(carriers, key=lambda r: (r[0].sequence, r[0].id))]
-            alloc = allocate_route(route.km or ZERO, route.ferry_minutes or ZERO, weights, rule)
-            for sh in alloc.shares:
-                shares[sh.visit_id] = (sh.km, sh.ferry_minutes)
-            if alloc.note:
-                route_notes[route_id] = alloc.note
-
-        per_agreement: dict[int, list] = defaultdict(list)
-        for row in rows:
-            per_agreement[row[1].agreement_id].append(row)
-        bills = []
-        for agreement_id in sorted(per_agreement, key=lambda a: agreements[a].municipality.code):
-            ag = agreements[agreement_id]
-            billable_outcomes = ag.billable_outcome_set
-            items, missing, notes, groups = [], [], [], {}
-            planned = example = False
-            outside = 0
-            for v, req, cit, route in sorted(per_agreement[agreement_id],
-                                             key=lambda r: (r[0].date, r[0].id)):
-                if v.id in billed:
-                    continue
-                if req.status == "not_eligible" or not ag.in_force(v.date):
-                    outside += 1  # §13 / rule 1: never billed
-                    continue
-                if v.outcome is None:
-                    if req.status != "cancelled":
-                        missing.append(MissingVisit(v.id, v.date, cit.name))
-                    continue
-                km, ferry = shares.get(v.id, (ZERO, ZERO))
-                is_billable = v.outcome in billable_outcomes
-                ekg = v.outcome == "taken" and (
-                    v.ekg_done or (req.ekg and route.closed_at is None))
-                km_planned = route.km_is_planned and v.id in shares
-                cpr = cit.cpr if ag.statement_full_cpr else mask_cpr(cit.cpr)
-                items.append(ItemRow(v.id, v.date, cit.name, cpr, v.outcome, is_billable,
-                                     km, ferry, km_planned, ekg))
-                planned |= km_planned
-                if route.id in route_notes and route_notes[route.id] not in notes:
-                    notes.append(route_notes[route.id])
-                r = table.rates_on(v.date)  # MissingRate refuses the month, naming the figure
-                example |= r.example
-                key = r.line_rates()
-                q = groups.get(key, Quantities())
-                groups[key] = q + Quantities(int(is_billable), km, ferry,
-                                             int(ekg and ag.ekg_price is not None))
-            if outside:
-                notes.append(f"{outside} besøg uden for aftalens periode eller ikke omfattet "
-                             "faktureres ikke")
-            if not any(i.billable or i.km_share or i.ferry_share for i in items):
-                continue
-            lines = invoice_lines([(q, r) for r, q in groups.items()], ag.ekg_price,
-                                  ag.ferry_speed_kmh)
-            tot = total(lines)
-            vat = round2(tot * ag.vat_percent / 100)
-            settings = _settings_rows(ag, month, planned, example, missing, notes, table,
-                                      sorted({i.date for i in items}))
-            bills.append(Bill(agreement_id, ag.municipality.code, ag.municipality.name, month,
-                              lines, tot, vat, items, missing, notes, settings, planned, example))
-        return bills, shares
+        bills, facts = compute(s, month, self.rates.table(), today=issuing.today())
+        return bills, facts.shares
 
     # --- the run ----------------------------------------------------------------------------
     def run(self, month: str, out_dir: str | Path | None = None, issue: bool = False,
@@ -272,9 +124,11 @@ class BillingService:
                 s.add(inv)
                 s.flush()
                 ids.append(inv.id)
-        if issue:  # all or none: check every address before the first number is taken
+        if issue:  # all or none: check every one before the first number is taken
+            day = issue_date or issuing.today()
             with self.store.session() as s:
-                for inv_id in ids:
+                for inv_id, b in zip(ids, bills):
+                    issuing.refuse_incomplete(s, b, day)
                     _check_einvoice_address(s.get(Invoice, inv_id))
         results = []
         for inv_id in ids:
@@ -286,104 +140,35 @@ class BillingService:
             results.append(info)
         return results
 
-    # --- issuing ----------------------------------------------------------------------------
-    def _ensure_sequence(self) -> None:
-        with self.store.session() as s:
-            if s.get(NumberSequence, SEQUENCE) is not None:
-                return
-            first = int(self._setting(s, "invoice.first_number", "1"))
-        try:
-            with self.store.session() as s:
-                s.add(NumberSequence(name=SEQUENCE, last_value=first - 1))
-        except IntegrityError:  # someone else created it at the same moment: fine
-            pass
-
-    def _next_number(self, s) -> int:
-        seq = s.execute(select(NumberSequence).where(NumberSequence.name == SEQUENCE)
-                        .with_for_update()).scalar_one()
-        seq.last_value += 1
-        return seq.last_value
-
+    # --- issuing (billing.issuing) -----------------------------------------------------------
     def issue(self, invoice_id: int, issue_date: dt.date | None = None,
               user: str | None = None) -> InvoiceInfo:
-        """Numbers a draft and locks it, its statement and its visits' shares; one transaction.
+        """Recomputes, compares with the draft and numbers it; see ``issuing.issue``."""
+        return issuing.issue(self, invoice_id, issue_date, user)
 
-        The number comes from NumberSequence incremented under SELECT … FOR UPDATE (on SQLite
-        the database write lock serialises it), in the same transaction that sets the
-        invoice's number and status, so numbers are gapless and unique however many issue at
-        once. Refuses (ConflictError) an invoice that is not a draft, or whose visits another
-        issued invoice has billed meanwhile.
-        """
-        require(self.store, "invoices.issue")
-        self._ensure_sequence()
-        issue_date = issue_date or dt.date.today()
-        with self.store.session(user=user) as s:
-            _take_write_lock(s, self.store.is_sqlite)
-            inv = _locked_invoice(s, invoice_id)
-            if inv.status != "draft":
-                raise ConflictError(f"faktura {invoice_id} er allerede udstedt (nr. {inv.number})")
-            _check_einvoice_address(inv)
-            visit_ids = [it.visit_id for it in inv.items]
-            visits = list(s.scalars(select(Visit).where(Visit.id.in_(visit_ids))
-                                    .with_for_update())) if visit_ids else []
-            locked = [v.id for v in visits if v.shares_locked]
-            if locked:
-                raise ConflictError(f"{len(locked)} besøg er allerede faktureret på en udstedt "
-                                    "faktura; kør måneden igen")
-            items = {it.visit_id: it for it in inv.items}
-            for v in visits:
-                v.km_share, v.ferry_share = items[v.id].km_share, items[v.id].ferry_share
-                v.shares_locked = True
-            inv.number = self._next_number(s)
-            inv.status = "issued"
-            inv.issue_date = issue_date
-            inv.due_date = issue_date + dt.timedelta(days=inv.department.payment_days or 30)
-            inv.issued_by = s.info.get("user", "")
-            s.flush()
-            self._store_documents(s, inv)
-            return self._info(s, inv)
+    def issue_month(self, month: str, issue_date: dt.date | None = None,
+                    user: str | None = None) -> list[InvoiceInfo]:
+        """Issues every draft of the month ("Udsted alle"), one transaction each, in
+        municipality order; stops at the first refusal (those issued stay issued)."""
+        drafts = [i for i in self.list_invoices(month)
+                  if i.status == "draft" and i.kind == "invoice"]
+        return [self.issue(i.id, issue_date, user)
+                for i in sorted(drafts, key=lambda i: i.municipality_code)]
 
     def credit_note(self, invoice_id: int, reason: str, issue_date: dt.date | None = None,
-                    user: str | None = None) -> InvoiceInfo:
-        """Credits an issued invoice in full with a numbered credit note that references it,
-        and frees its visits for a new invoice (run the month again). One transaction."""
-        if not reason or not reason.strip():
-            raise ValidationError("angiv hvorfor fakturaen krediteres", "begrundelse")
-        require(self.store, "invoices.issue")
-        self._ensure_sequence()
-        issue_date = issue_date or dt.date.today()
-        with self.store.session(user=user) as s:
-            _take_write_lock(s, self.store.is_sqlite)
-            orig = _locked_invoice(s, invoice_id)
-            if orig.kind != "invoice" or orig.status != "issued":
-                raise ValidationError("kun en udstedt faktura kan krediteres", "faktura")
-            if s.scalar(select(Invoice.id).where(Invoice.credits_invoice_id == orig.id)):
-                raise ConflictError(f"faktura nr. {orig.number} er allerede krediteret")
-            cn = Invoice(kind="credit_note", agreement_id=orig.agreement_id,
-                         municipality_id=orig.municipality_id,
-                         department_id=orig.department_id, month=orig.month, status="issued",
-                         total=orig.total, vat_amount=orig.vat_amount,
-                         credits_invoice_id=orig.id,
-                         credit_reason=reason.strip(), terms=list(orig.terms or []))
-            cn.lines = [InvoiceLine(position=ln.position, code=ln.code, text=ln.text,
-                                    quantity=ln.quantity, unit=ln.unit, rate=ln.rate,
-                                    amount=ln.amount) for ln in orig.lines]
-            cn.items = [InvoiceItem(visit_id=it.visit_id, date=it.date,
-                                    citizen_name=it.citizen_name, cpr=it.cpr, outcome=it.outcome,
-                                    billable=it.billable, km_share=it.km_share,
-                                    ferry_share=it.ferry_share, km_planned=it.km_planned,
-                                    ekg=it.ekg) for it in orig.items]
-            s.add(cn)
-            visit_ids = [it.visit_id for it in orig.items]
-            for v in s.scalars(select(Visit).where(Visit.id.in_(visit_ids))):
-                v.shares_locked = False
-            cn.number = self._next_number(s)
-            cn.issue_date = issue_date
-            cn.due_date = issue_date
-            cn.issued_by = s.info.get("user", "")
-            s.flush()
-            self._store_documents(s, cn)
-            return self._info(s, cn)
+                    user: str | None = None, visit_ids=None) -> InvoiceInfo:
+        """Credits an issued invoice in full, or the selected visits (``visit_ids``)."""
+        return issuing.credit_note(self, invoice_id, reason, issue_date, user, visit_ids)
+
+    def allow_incomplete(self, month: str, municipality_code: int, reason: str,
+                         user: str | None = None) -> list[str]:
+        """The administrator's audited override for an incomplete month."""
+        return issuing.allow_incomplete(self, month, municipality_code, reason, user)
+
+    def decide_duplicates(self, bill=(), drop=(), note: str = "",
+                          user: str | None = None) -> None:
+        """Finance's decision on visits flagged as duplicates on the draft."""
+        issuing.decide_duplicates(self, bill, drop, note, user)
 
     # --- documents --------------------------------------------------------------------------
     def _store_documents(self, s, inv: Invoice) -> None:
@@ -409,12 +194,15 @@ class BillingService:
             if inv.status == "issued":
                 return {d.kind: (d.filename, d.content) for d in inv.documents}
             doc = _doc(s, inv)
-        return render_all(doc)
+        return _draft_documents(doc)
 
     def document(self, invoice_id: int, kind: str) -> bytes:
         if kind not in DOC_KINDS:
             raise ValidationError(f"ukendt dokumenttype '{kind}'", "dokument")
-        return self.documents(invoice_id)[kind][1]
+        docs = self.documents(invoice_id)
+        if kind not in docs:
+            raise ValidationError(DRAFT_NOT_SENDABLE, "e-faktura")
+        return docs[kind][1]
 
     def write_files(self, invoice_id: int, out_dir: str | Path) -> dict[str, str]:
         out = Path(out_dir)
@@ -443,39 +231,25 @@ class BillingService:
             return [self._info(s, inv) for inv in s.scalars(q)]
 
     def _info(self, s, inv: Invoice) -> InvoiceInfo:
-        credited_by = s.scalar(select(Invoice.id).where(Invoice.credits_invoice_id == inv.id))
+        credits = list(s.scalars(select(Invoice).where(Invoice.credits_invoice_id == inv.id)
+                                 .order_by(Invoice.id)))
+        credited = {it.visit_id for cn in credits for it in cn.items}
         return InvoiceInfo(inv.id, inv.kind, inv.number, inv.status, inv.month,
                            inv.municipality.code, inv.municipality.name, inv.issue_date,
                            inv.due_date, inv.total, inv.vat_amount, _lines(inv),
-                           inv.credits_invoice_id, credited_by)
+                           inv.credits_invoice_id, credits[0].id if credits else None,
+                           fully_credited=bool(credits) and all(
+                               it.visit_id in credited for it in inv.items),
+                           reason=inv.credit_reason, override_reason=inv.override_reason)
 
 
 # --- helpers ------------------------------------------------------------------------------------
 
-def _take_write_lock(s, is_sqlite: bool) -> None:
-    """Serialise issuing before anything is read. PostgreSQL: the sequence row under
-    SELECT … FOR UPDATE (a second officer waits here until the first commits). SQLite: a
-    first statement that writes takes the database write lock (waiting up to busy_timeout),
-    so a deferred read snapshot can never go stale and fail with 'database is locked'."""
-    if is_sqlite:
-        s.execute(update(NumberSequence).where(NumberSequence.name == SEQUENCE)
-                  .values(last_value=NumberSequence.last_value))
-    else:
-        s.execute(select(NumberSequence.name).where(NumberSequence.name == SEQUENCE)
-                  .with_for_update())
+def _draft_documents(doc: InvoiceDoc) -> dict[str, tuple[str, bytes]]:
+    """A draft's preview documents: PDFs (marked KLADDE) and the CSV, never an OIOUBL file."""
+    from hjemmeprove.documents import invoice_pdf, statement
 
-
-def _carries_share(v: Visit, req: Request) -> bool:
-    """Driven to (taken, not home, refused), or planned and not yet recorded."""
-    if v.outcome is not None:
-        return v.outcome in DRIVEN_OUTCOMES
-    return req.status != "cancelled"
-
-
-def _locked_invoice(s, invoice_id: int) -> Invoice:
-    """The invoice row, locked for this transaction (FOR UPDATE on PostgreSQL)."""
-    inv = s.execute(select(Invoice).where(Invoice.id == invoice_id)
-                    .with_for_update()).scalar_one_or_none()
-    if inv is None:
-        raise NotFound(f"faktura {invoice_id} findes ikke")
-    return inv
+    names = filenames(doc)
+    return {"invoice_pdf": (names["invoice_pdf"], invoice_pdf.render(doc)),
+            "statement_pdf": (names["statement_pdf"], statement.render_pdf(doc)),
+            "statement_csv": (names["statement_csv"], statement.render_csv(doc))}

@@ -30,9 +30,34 @@ def register(sub) -> None:
     c = isub.add_parser("credit", help="kreditér en udstedt faktura")
     c.add_argument("id", type=int)
     c.add_argument("--reason", required=True)
+    c.add_argument("--visit", dest="visits", type=int, action="append", default=None,
+                   metavar="BESØG", help="kreditér kun dette besøg (kan gentages): delvis "
+                                         "kreditnota; ellers hele (resten af) fakturaen")
     c.add_argument("--out", default=None)
     c.add_argument("--json", action="store_true")
     c.set_defaults(func=credit)
+    a = isub.add_parser("issue-all", help="udsted alle månedens kladder")
+    a.add_argument("--month", required=True, help="ÅÅÅÅ-MM")
+    a.add_argument("--out", default=None)
+    a.add_argument("--json", action="store_true")
+    a.set_defaults(func=issue_all)
+    o = isub.add_parser("allow", help="administrator: tillad udstedelse af en måned, der ikke "
+                                      "er færdig (begrundet, logget)")
+    o.add_argument("--month", required=True, help="ÅÅÅÅ-MM")
+    o.add_argument("--municipality", required=True, type=int, help="kommunekode")
+    o.add_argument("--reason", required=True)
+    o.set_defaults(func=allow)
+    d = isub.add_parser("duplicate", help="beslut om dubletter på kladden: fakturér eller drop")
+    d.add_argument("--bill", type=int, action="append", default=[], metavar="BESØG",
+                   help="faktureres (kan gentages)")
+    d.add_argument("--drop", type=int, action="append", default=[], metavar="BESØG",
+                   help="droppes: ingen fast pris (kan gentages)")
+    d.add_argument("--note", default="")
+    d.set_defaults(func=duplicate)
+    pr = isub.add_parser("problems", help="hvad står i vejen for at udstede måneden")
+    pr.add_argument("--month", required=True, help="ÅÅÅÅ-MM")
+    pr.add_argument("--json", action="store_true")
+    pr.set_defaults(func=problems)
     e = isub.add_parser("export", help="skriv en fakturas filer (udstedte: byte for byte)")
     e.add_argument("id", type=int)
     e.add_argument("--out", required=True)
@@ -101,11 +126,62 @@ def issue(args) -> int:
 
 
 def credit(args) -> int:
-    return _one(args, open_app(args).billing.credit_note(args.id, args.reason))
+    return _one(args, open_app(args).billing.credit_note(args.id, args.reason,
+                                                         visit_ids=args.visits))
+
+
+def issue_all(args) -> int:
+    app = open_app(args)
+    results = app.billing.issue_month(args.month)
+    for info in results:
+        if args.out:
+            info.files = app.billing.write_files(info.id, args.out)
+    if args.json:
+        print_json([_info_json(r) for r in results])
+        return 0
+    if not results:
+        print(f"ingen kladder at udstede i {args.month}")
+    for r in results:
+        _print(r)
+    return 0
+
+
+def allow(args) -> int:
+    covered = open_app(args).billing.allow_incomplete(args.month, args.municipality,
+                                                      args.reason)
+    print(f"udstedelse tilladt for {args.municipality} {args.month} trods:")
+    for p in covered:
+        print(f"  {p}")
+    return 0
+
+
+def duplicate(args) -> int:
+    open_app(args).billing.decide_duplicates(args.bill, args.drop, args.note)
+    return 0
+
+
+def problems(args) -> int:
+    bills = open_app(args).billing.preview(args.month)
+    if args.json:
+        print_json([{"municipality": b.municipality_code, "name": b.municipality_name,
+                     "problems": b.problems,
+                     "duplicates": [{"date": g.date, "visits": list(g.visit_ids),
+                                     "decided": g.decided} for g in b.duplicates]}
+                    for b in bills])
+        return 0
+    for b in bills:
+        print(f"{b.municipality_code} {b.municipality_name}: "
+              + ("klar til udstedelse" if b.complete else f"{len(b.problems)} mangler"))
+        for p in b.problems:
+            print(f"  {p}")
+    return 0
 
 
 def export(args) -> int:
     app = open_app(args)
-    for path in app.billing.write_files(args.id, args.out).values():
+    files = app.billing.write_files(args.id, args.out)
+    for path in files.values():
         print(path)
+    if "oioubl" not in files:
+        print("kladde: ingen e-faktura (OIOUBL), før fakturaen er udstedt")
     return 0

@@ -71,7 +71,17 @@ def register(sub) -> None:
     x.add_argument("route", type=int)
     x.add_argument("--km", required=True)
     x.add_argument("--ferry-minutes")
+    x.add_argument("--bekraeft", "--confirm", dest="confirm", action="store_true",
+                   help="km langt fra de planlagte (over 1,5 gange eller under 1/1,5) er rigtige")
     x.set_defaults(func=day_km)
+    x = ds.add_parser("ferry", help="henfør rutens uforklarede færgeminutter til et besøg")
+    x.add_argument("route", type=int)
+    x.add_argument("--visit", required=True, type=int)
+    x.add_argument("--note", default="")
+    x.set_defaults(func=day_ferry)
+    x = ds.add_parser("clear", help="fjern et besøgs udfald (ruten åbnes igen)")
+    x.add_argument("visit", type=int)
+    x.set_defaults(func=day_clear)
     x = ds.add_parser("outcome", help="udfald for et besøg")
     x.add_argument("visit", type=int)
     x.add_argument("outcome", choices=["taken", "not_home", "refused", "cancelled_late"])
@@ -245,7 +255,18 @@ def day_status(args) -> int:
 
 def day_km(args) -> int:
     app = open_app(args)
-    app.day_close.record_route(args.route, args.km, args.ferry_minutes)
+    app.day_close.record_route(args.route, args.km, args.ferry_minutes, confirm=args.confirm)
+    return 0
+
+
+def day_ferry(args) -> int:
+    minutes = open_app(args).day_close.resolve_ferry(args.route, args.visit, args.note)
+    print(f"{minutes} færgeminutter henført til besøg {args.visit}")
+    return 0
+
+
+def day_clear(args) -> int:
+    open_app(args).day_close.clear_outcome(args.visit)
     return 0
 
 

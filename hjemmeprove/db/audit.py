@@ -33,6 +33,9 @@ AUDITED = (
     models.Setting,
     models.ClosingDay,
     models.User,
+    models.FerryResolution,
+    models.DuplicateDecision,
+    models.IssueOverride,
 )
 SKIP_COLUMNS = {"version"}
 _installed = False

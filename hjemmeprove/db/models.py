@@ -12,6 +12,7 @@ from decimal import Decimal
 
 from sqlalchemy import (
     Boolean,
+    CheckConstraint,
     Date,
     DateTime,
     Float,
@@ -409,6 +410,8 @@ class Invoice(Base):
     # the statement's terms (settings used, sources, notes): [[label, value], ...]
     terms: Mapped[list] = mapped_column(JSON, default=list)
     credit_reason: Mapped[str] = mapped_column(Text, default="")  # a credit note's reason
+    # issued although incomplete: the administrator's override (reason and what was missing)
+    override_reason: Mapped[str] = mapped_column(Text, default="")
     issued_by: Mapped[str] = mapped_column(String(100), default="")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
@@ -473,6 +476,57 @@ class InvoiceDocument(Base):
     sha256: Mapped[str] = mapped_column(String(64))
 
     invoice: Mapped[Invoice] = relationship(back_populates="documents")
+
+
+class FerryResolution(Base):
+    """The coordinator's answer to ferry minutes that no visit on a route explains: the
+    ``minutes`` (the unexplained part when resolved) belong to ``visit_id``. When the route's
+    figures change so that another amount is unexplained, the resolution no longer applies."""
+
+    __tablename__ = "ferry_resolutions"
+    route_id: Mapped[int] = mapped_column(ForeignKey("routes.id"), primary_key=True)
+    visit_id: Mapped[int] = mapped_column(ForeignKey("visits.id"))
+    minutes: Mapped[Decimal] = mapped_column(MINUTES)
+    note: Mapped[str] = mapped_column(String(200), default="")
+    decided_by: Mapped[str] = mapped_column(String(100), default="")
+    decided_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+    __table_args__ = (CheckConstraint("minutes > 0", name="ck_ferry_resolution_minutes"),)
+
+
+DUPLICATE_DECISIONS = ("bill", "drop")
+
+
+class DuplicateDecision(Base):
+    """Finance's decision on a visit flagged as a duplicate (same citizen, municipality and
+    day as another billable visit): ``bill`` it, or ``drop`` its fee."""
+
+    __tablename__ = "duplicate_decisions"
+    visit_id: Mapped[int] = mapped_column(ForeignKey("visits.id"), primary_key=True)
+    decision: Mapped[str] = mapped_column(String(10))
+    note: Mapped[str] = mapped_column(String(200), default="")
+    decided_by: Mapped[str] = mapped_column(String(100), default="")
+    decided_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+    __table_args__ = (CheckConstraint("decision IN ('bill', 'drop')",
+                                      name="ck_duplicate_decision"),)
+
+
+class IssueOverride(Base):
+    """The administrator's explicit permission to issue an incomplete month for one agreement:
+    the reason and the problems it covers (one a line). New problems are not covered."""
+
+    __tablename__ = "issue_overrides"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agreement_id: Mapped[int] = mapped_column(ForeignKey("agreements.id"))
+    month: Mapped[str] = mapped_column(String(7))
+    reason: Mapped[str] = mapped_column(Text)
+    problems: Mapped[str] = mapped_column(Text, default="")
+    decided_by: Mapped[str] = mapped_column(String(100), default="")
+    decided_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+    __table_args__ = (UniqueConstraint("agreement_id", "month"),
+                      CheckConstraint("length(reason) > 0", name="ck_issue_override_reason"))
 
 
 class NumberSequence(Base):

@@ -53,6 +53,11 @@ TABLE_PRIVILEGES: dict[str, dict[str, str]] = {
     "invoice_items": {FINANCE: WRITE, ADMINISTRATOR: "UPDATE (citizen_name, cpr)"},
     "invoice_documents": {FINANCE: WRITE, ADMINISTRATOR: "DELETE"},
     "number_sequences": {FINANCE: "SELECT, INSERT, UPDATE"},
+    # billing decisions as data: the coordinator's ferry answers, finance's duplicate
+    # decisions, the administrator's override of an incomplete month
+    "ferry_resolutions": {COORDINATOR: WRITE},
+    "duplicate_decisions": {FINANCE: WRITE},
+    "issue_overrides": {ADMINISTRATOR: WRITE},
     "municipalities": {FINANCE: WRITE, ADMINISTRATOR: WRITE},
     "departments": {FINANCE: WRITE, ADMINISTRATOR: WRITE},
     "settings": {ADMINISTRATOR: WRITE},

@@ -15,12 +15,14 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QInputDialog,
     QLabel,
+    QMessageBox,
     QPushButton,
     QSplitter,
     QVBoxLayout,
     QWidget,
 )
 
+from hjemmeprove.errors import ValidationError
 from ui import fmt
 from ui.errors import show_error, show_info
 from ui.models.table import ROW_ROLE, Column, RowTableModel, sorted_proxy
@@ -50,6 +52,9 @@ BILL_COLUMNS = [
         (["planlagte km"] if b.planned_km else []) + (["eksempeltakst"] if b.example_rates
                                                        else [])),
         color=lambda b: "#b26a00" if (b.planned_km or b.example_rates) else None),
+    Column("Klar", lambda b: "ja" if b.complete else f"{len(b.problems)} mangler",
+           sort=lambda b: len(b.problems),
+           color=lambda b: None if b.complete else "#c62828"),
 ]
 LINE_COLUMNS = [
     Column("Tekst", lambda ln: ln.text),
@@ -64,12 +69,21 @@ INVOICE_COLUMNS = [
     Column("Type", lambda i: KIND_DA.get(i.kind, i.kind)),
     Column("Kommune", lambda i: i.municipality_name),
     Column("Status", lambda i: STATUS_DA.get(i.status, i.status) +
-           (" (krediteret)" if i.credited_by_id else ""),
+           (" (krediteret)" if i.fully_credited else
+            " (delvis krediteret)" if i.credited_by_id else ""),
            color=lambda i: "#2e7d32" if i.status == "issued" else "#555"),
     Column("Udstedt", lambda i: fmt.date(i.issue_date)),
     Column("Forfald", lambda i: fmt.date(i.due_date)),
     Column("I alt", lambda i: fmt.kr(i.total), sort=lambda i: i.total, right=True),
 ]
+
+
+def ask(parent, title: str, text: str) -> bool:
+    """A yes/no question (tests replace the view's ``ask``)."""
+    answer = QMessageBox.question(parent, title, text,
+                                  QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                                  QMessageBox.StandardButton.No)
+    return answer == QMessageBox.StandardButton.Yes
 
 
 def _months_back(today: dt.date, n: int = 15) -> list[str]:
@@ -132,6 +146,8 @@ class BillingView(ServiceView):
         self.bills = []
         self.invoices = []
         self.documents: dict[str, tuple[str, bytes]] = {}
+        self.ask = lambda title_, text: ask(self, title_, text)
+        self._keep_invoice_id: int | None = None  # selected again after a reload
         lay = QVBoxLayout(self)
         lay.addWidget(title("Fakturering", "Pr. kommune og kalendermåned (efter prøvetagnings"
                                            "dato): specificeret opgørelse og faktura (§10)."))
@@ -171,6 +187,14 @@ class BillingView(ServiceView):
         self.notes.setWordWrap(True)
         self.notes.setStyleSheet("color: #444;")
         bv.addWidget(self.notes)
+        dh = QHBoxLayout()
+        self.duplicate_button = QPushButton("Afgør dublet…")
+        self.duplicate_button.setToolTip("Samme borger to gange samme dag: fakturér begge, "
+                                         "eller drop det ene besøgs faste pris")
+        self.duplicate_button.setEnabled(False)
+        dh.addWidget(self.duplicate_button)
+        dh.addStretch(1)
+        bv.addLayout(dh)
         lv.addWidget(box, 3)
         ibox = QGroupBox("Fakturaer og kreditnotaer for måneden")
         iv = QVBoxLayout(ibox)
@@ -179,10 +203,14 @@ class BillingView(ServiceView):
         iv.addWidget(self.inv_table)
         h = QHBoxLayout()
         self.issue_button = QPushButton("Udsted")
+        self.issue_all_button = QPushButton("Udsted alle")
+        self.issue_all_button.setToolTip("Udsteder alle månedens kladder")
         self.export_button = QPushButton("Eksportér e-faktura…")
+        self.export_button.setToolTip("Kun udstedte fakturaer: en kladde sendes aldrig")
         self.files_button = QPushButton("Gem filer…")
         self.credit_button = QPushButton("Kreditnota…")
-        for b in (self.issue_button, self.export_button, self.files_button, self.credit_button):
+        for b in (self.issue_button, self.issue_all_button, self.export_button,
+                  self.files_button, self.credit_button):
             b.setEnabled(False)
             h.addWidget(b)
         h.addStretch(1)
@@ -218,7 +246,9 @@ class BillingView(ServiceView):
         self.month.currentIndexChanged.connect(self.reload)
         self.bill_table.selectionModel().currentRowChanged.connect(self._bill_selected)
         self.inv_table.selectionModel().currentRowChanged.connect(self._invoice_selected)
-        self.issue_button.clicked.connect(self.issue)
+        self.issue_button.clicked.connect(lambda: self.issue())
+        self.issue_all_button.clicked.connect(lambda: self.issue_all())
+        self.duplicate_button.clicked.connect(lambda: self.decide_duplicate())
         self.export_button.clicked.connect(lambda: self.export_einvoice())
         self.files_button.clicked.connect(lambda: self.save_files())
         self.credit_button.clicked.connect(lambda: self.credit())
@@ -282,16 +312,33 @@ class BillingView(ServiceView):
             self.notes.setText("Ingen besøg at fakturere i måneden.")
 
     def _set_invoices(self, invoices) -> None:
+        keep = self._keep_invoice_id
+        if keep is None and self.current_invoice() is not None:
+            keep = self.current_invoice().id
+        self._keep_invoice_id = None
         self.invoices = invoices
         self.inv_model.set_rows(invoices)
         self.inv_table.resizeColumnsToContents()
+        self.issue_all_button.setEnabled(any(i.status == "draft" for i in invoices))
         if invoices:
-            self.inv_table.selectRow(0)
+            self.select_invoice(keep)
         else:
             self.preview.clear()
             for b in (self.issue_button, self.export_button, self.files_button,
                       self.credit_button):
                 b.setEnabled(False)
+
+    def select_invoice(self, invoice_id: int | None) -> None:
+        """Selects the invoice with this id (the first row when it is not listed)."""
+        model = self.inv_table.model()
+        row = 0
+        for r in range(model.rowCount()):
+            inv = model.index(r, 0).data(ROW_ROLE)
+            if inv is not None and inv.id == invoice_id:
+                row = r
+                break
+        self.inv_table.selectRow(row)
+        self._invoice_selected(self.inv_table.currentIndex(), None)
 
     def bill_for(self, code: int):
         return next((b for b in self.bills if b.municipality_code == code), None)
@@ -302,8 +349,16 @@ class BillingView(ServiceView):
         bill = current.data(ROW_ROLE)
         self.line_model.set_rows(bill.lines)
         self.line_table.resizeColumnsToContents()
+        self.duplicate_button.setEnabled(any(not g.decided for g in bill.duplicates))
         parts = [f"<b>I alt {fmt.kr(bill.total)}</b>"]
-        if bill.missing:
+        if bill.problems:
+            shown = "<br>".join(f"• {p}" for p in bill.problems[:8])
+            parts.append(f'<span style="color:#c62828"><b>Kan ikke udstedes endnu:</b><br>'
+                         f'{shown}{"<br>…" if len(bill.problems) > 8 else ""}</span>')
+        for g in bill.duplicates:
+            if g.decided:
+                parts.append(g.text)
+        if bill.missing and not bill.problems:
             names = ", ".join(f"{fmt.date(m.date)} {m.citizen_name}" for m in bill.missing[:6])
             parts.append(f'<span style="color:#c62828">Mangler udfald: {names}'
                          f'{" …" if len(bill.missing) > 6 else ""}</span>')
@@ -319,10 +374,10 @@ class BillingView(ServiceView):
     def _invoice_selected(self, current, _prev) -> None:
         inv = current.data(ROW_ROLE) if current.isValid() else None
         self.issue_button.setEnabled(bool(inv and inv.status == "draft"))
-        self.export_button.setEnabled(inv is not None)
+        self.export_button.setEnabled(bool(inv and inv.status == "issued"))
         self.files_button.setEnabled(inv is not None)
         self.credit_button.setEnabled(bool(inv and inv.status == "issued"
-                                           and inv.kind == "invoice" and not inv.credited_by_id))
+                                           and inv.kind == "invoice" and not inv.fully_credited))
         if inv is None:
             return
         Op(self, lambda: self.billing.documents(inv.id)).success(self._got_documents) \
@@ -347,18 +402,82 @@ class BillingView(ServiceView):
 
     def issue(self) -> None:
         inv = self.current_invoice()
-        if inv is None:
+        if inv is None or inv.status != "draft":
             return
-        Op(self, lambda: self.billing.issue(inv.id)).success(self._issued).run_in_background()
+        lines = len(inv.lines)
+        if not self.ask("Udsted faktura",
+                        f"Udsted fakturaen til {inv.municipality_name} Kommune for "
+                        f"{fmt.month(inv.month)}: {lines} linje{'r' if lines != 1 else ''}, "
+                        f"i alt {fmt.kr(inv.total)}?\n\nEn udstedt faktura kan ikke ændres; "
+                        "den kan kun krediteres."):
+            return
+        self._keep_invoice_id = inv.id
+        Op(self, lambda: self.billing.issue(inv.id)).success(self._issued) \
+            .failure(self._issue_failed).run_in_background()
+
+    def _issue_failed(self, exc) -> None:
+        self._keep_invoice_id = None
+        show_error(self, exc)
+        emit_changed("billing")  # a stale draft: show the facts as they are now
 
     def _issued(self, info) -> None:
+        self._keep_invoice_id = info.id
         emit_changed("billing")
         show_info(self, "Udstedt", f"Faktura nr. {info.number} til {info.municipality_name} er "
                                    f"udstedt ({fmt.kr(info.total)}).")
 
+    def issue_all(self) -> None:
+        drafts = [i for i in self.invoices if i.status == "draft" and i.kind == "invoice"]
+        if not drafts:
+            return
+        total = sum((i.total for i in drafts), start=0)
+        names = ", ".join(i.municipality_name for i in drafts)
+        if not self.ask("Udsted alle",
+                        f"Udsted {len(drafts)} fakturaer for {fmt.month(self.current_month())} "
+                        f"({names}), i alt {fmt.kr(total)}?\n\nUdstedte fakturaer kan ikke "
+                        "ændres; de kan kun krediteres."):
+            return
+        month = self.current_month()
+
+        def done(infos):
+            if infos:
+                self._keep_invoice_id = infos[-1].id
+            emit_changed("billing")
+            show_info(self, "Udstedt", "\n".join(
+                f"Nr. {i.number}: {i.municipality_name} {fmt.kr(i.total)}" for i in infos))
+
+        Op(self, lambda: self.billing.issue_month(month)).success(done) \
+            .failure(self._issue_failed).run_in_background()
+
+    def decide_duplicate(self, choice: str | None = None) -> None:
+        """The first undecided duplicate of the selected municipality: bill every visit, or
+        drop the fee of all but the first ("drop")."""
+        idx = self.bill_table.currentIndex()
+        bill = idx.data(ROW_ROLE) if idx.isValid() else None
+        group = next((g for g in (bill.duplicates if bill else []) if not g.decided), None)
+        if group is None:
+            return
+        keep, *others = group.visit_ids
+        options = ["Fakturér alle besøg",
+                   f"Drop {', '.join(str(o) for o in others)} (fakturér kun {keep})"]
+        if choice is None:
+            picked, ok = QInputDialog.getItem(self, "Dublet", group.text, options, 0, False)
+            if not ok:
+                return
+            choice = "bill" if picked == options[0] else "drop"
+        bill_ids, drop_ids = ((group.visit_ids, ()) if choice == "bill"
+                              else ((keep,), tuple(others)))
+        Op(self, lambda: self.billing.decide_duplicates(bill_ids, drop_ids)) \
+            .success(lambda _r: emit_changed("billing")).run_in_background()
+
     def export_einvoice(self, path: str | None = None) -> None:
         inv = self.current_invoice()
         if inv is None:
+            return
+        if inv.status != "issued":
+            from hjemmeprove.billing.service import DRAFT_NOT_SENDABLE
+
+            show_error(self, ValidationError(DRAFT_NOT_SENDABLE, "e-faktura"))
             return
         if path is None:
             name = self.documents.get("oioubl", (f"efaktura-{inv.id}.xml", b""))[0]
@@ -383,7 +502,9 @@ class BillingView(ServiceView):
             .success(lambda files: show_info(self, "Gemt", "\n".join(files.values()))) \
             .run_in_background()
 
-    def credit(self, reason: str | None = None) -> None:
+    def credit(self, reason: str | None = None, visit_ids: list[int] | None = None) -> None:
+        """A credit note for the selected invoice: in full, or only some of its visits
+        (``visit_ids``; asked for when the reason is asked for, blank = the whole invoice)."""
         inv = self.current_invoice()
         if inv is None:
             return
@@ -392,7 +513,19 @@ class BillingView(ServiceView):
                                               f"Årsag til kreditering af faktura {inv.number}:")
             if not ok:
                 return
-        Op(self, lambda: self.billing.credit_note(inv.id, reason)) \
+            text, ok = QInputDialog.getText(
+                self, "Kreditnota", "Kreditér kun disse besøg (numre adskilt af komma; tomt = "
+                                    "hele fakturaen):")
+            if not ok:
+                return
+            try:
+                visit_ids = [int(x) for x in text.replace(";", ",").split(",") if x.strip()] \
+                    or None
+            except ValueError:
+                show_error(self, ValidationError(f"'{text}' er ikke besøgsnumre", "besøg"))
+                return
+        self._keep_invoice_id = inv.id
+        Op(self, lambda: self.billing.credit_note(inv.id, reason, visit_ids=visit_ids)) \
             .success(lambda _r: emit_changed("billing")).run_in_background()
 
     def save_layout(self, s, key: str) -> None:

@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from hjemmeprove.domain.labels import DRIVEN_OUTCOMES, outcome_label
 from hjemmeprove.errors import ValidationError
 from ui import fmt
 from ui.errors import show_error
@@ -41,9 +42,18 @@ from ui.ops import Op
 from ui.signals import emit_changed
 from ui.widgets import ServiceView, error_label, service_or_none, table_view, title
 
-OUTCOMES = [(None, "— mangler —"), ("taken", "Taget"), ("not_home", "Ikke hjemme"),
-            ("refused", "Afvist / ikke muligt")]
+OUTCOMES = [(None, "— mangler —")] + [(code, outcome_label(code)) for code in DRIVEN_OUTCOMES]
 LOOKBACK_DAYS = 45
+
+
+def _ask(parent, title_: str, text: str) -> bool:
+    """A yes/no question (tests replace the view's ``ask``)."""
+    from PySide6.QtWidgets import QMessageBox
+
+    answer = QMessageBox.question(parent, title_, text,
+                                  QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                                  QMessageBox.StandardButton.No)
+    return answer == QMessageBox.StandardButton.Yes
 
 
 def missing_visits(route) -> int:
@@ -87,6 +97,7 @@ class DayCloseView(ServiceView):
         self.today = today or dt.date.today()
         self.routes = []
         self.route = None
+        self.ask = lambda title_, text: _ask(self, title_, text)
         lay = QVBoxLayout(self)
         lay.addWidget(title("Dagsafslutning", "Kørte km (kilometertæller) og færgeminutter pr. "
                                               "rute, udfald pr. besøg. Indtil de er registreret, "
@@ -158,8 +169,14 @@ class DayCloseView(ServiceView):
         self.save_button = QPushButton("Gem (Ctrl+S)")
         self.save_button.setEnabled(self.service is not None)
         self.all_taken.clicked.connect(self._all_taken)
-        self.save_button.clicked.connect(self.save)
+        self.save_button.clicked.connect(lambda: self.save())
+        self.ferry_button = QPushButton("Færgetid til valgt besøg")
+        self.ferry_button.setToolTip("Rutens færgeminutter, som intet besøg forklarer, hører til "
+                                     "det valgte besøg (eller ret færgeminutterne og gem)")
+        self.ferry_button.setEnabled(False)
+        self.ferry_button.clicked.connect(lambda: self.resolve_ferry())
         h.addWidget(self.all_taken)
+        h.addWidget(self.ferry_button)
         h.addStretch(1)
         h.addWidget(self.save_button)
         rv.addLayout(h)
@@ -168,7 +185,7 @@ class DayCloseView(ServiceView):
         split.setStretchFactor(1, 2)
         self.splitter = split
         lay.addWidget(split, 1)
-        QShortcut(QKeySequence.StandardKey.Save, self, activated=self.save,
+        QShortcut(QKeySequence.StandardKey.Save, self, activated=lambda: self.save(),
                   context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
 
         self.day.dateChanged.connect(self.reload)
@@ -196,11 +213,15 @@ class DayCloseView(ServiceView):
         today = self.today
         planning = self.planning
 
+        service = self.service
+
         def work():
             routes = planning.routes(day, day)
             past = planning.routes(today - dt.timedelta(days=LOOKBACK_DAYS),
                                    min(today, day + dt.timedelta(days=LOOKBACK_DAYS)))
-            return routes, past
+            ferry = ([m for m in service.status(day).missing if m.kind == "ferry"]
+                     if service is not None and hasattr(service, "status") else [])
+            return routes, past, ferry
 
         self._generation = getattr(self, "_generation", 0) + 1
         gen = self._generation
@@ -208,7 +229,8 @@ class DayCloseView(ServiceView):
                                else None).run_in_background()
 
     def _loaded_data(self, result) -> None:
-        routes, past = result
+        routes, past, ferry = result
+        self.ferry_problems = {m.route_id: m for m in ferry}
         keep = self.route.route_id if self.route is not None else None
         self.routes = routes
         self.model.set_rows(routes)
@@ -221,9 +243,12 @@ class DayCloseView(ServiceView):
             self.summary.setText(
                 f"<span style='color:#c62828'><b>Mangler:</b> {no_km} rute(r) uden kørte km, "
                 f"{no_outcome} besøg uden udfald</span>")
-        else:
+        elif not ferry:
             self.summary.setText("<span style='color:#2e7d32'><b>Alt er registreret</b> for "
                                  "dagen.</span>")
+        if ferry:
+            self.summary.setText(self.summary.text() + "<br><span style='color:#c62828'>"
+                                 + "<br>".join(m.text for m in ferry) + "</span>")
         # earlier days with gaps (the day being today or in the past)
         gaps: dict[dt.date, list[int]] = {}
         for r in past:
@@ -260,6 +285,8 @@ class DayCloseView(ServiceView):
     def _show_route(self, route) -> None:
         self.route = route
         self.error.hide()
+        self.ferry_button.setEnabled(bool(route is not None and self.service is not None and
+                                          route.route_id in getattr(self, "ferry_problems", {})))
         self.visits.setRowCount(0)
         if route is None:
             self.km.clear()
@@ -309,7 +336,7 @@ class DayCloseView(ServiceView):
             raise ValidationError("kan ikke være negativ", label)
         return value
 
-    def save(self) -> None:
+    def save(self, confirm: bool = False) -> None:
         if self.route is None or self.service is None:
             return
         self.error.hide()
@@ -324,11 +351,34 @@ class DayCloseView(ServiceView):
         outcomes = self.outcomes()
         service = self.service
         # one call, one transaction: the outcomes, km and ferry minutes, or nothing at all
-        Op(self, lambda: service.close_route(route_id, km, ferry, outcomes)) \
+        Op(self, lambda: service.close_route(route_id, km, ferry, outcomes, confirm=confirm)) \
             .success(lambda _r: emit_changed("day_close", "planning", "billing", "requests")) \
             .failure(self._failed).run_in_background()
 
+    def resolve_ferry(self, visit_id: int | None = None) -> None:
+        """The route's unexplained ferry minutes belong to the selected visit."""
+        if self.route is None or self.service is None:
+            return
+        if visit_id is None:
+            row = self.visits.currentRow()
+            if row < 0:
+                self.error.setText("Vælg det besøg, færgeminutterne hører til")
+                self.error.show()
+                return
+            visit_id = self.route.stops[row].visit_id
+        route_id, service = self.route.route_id, self.service
+        Op(self, lambda: service.resolve_ferry(route_id, visit_id)) \
+            .success(lambda _r: emit_changed("day_close", "billing")) \
+            .failure(self._failed).run_in_background()
+
     def _failed(self, exc) -> None:
+        from hjemmeprove.services.day_close import KmNeedsConfirmation
+
+        if isinstance(exc, KmNeedsConfirmation):
+            text = "\n".join(e.message.replace(" (--bekraeft)", "") for e in exc.errors)
+            if self.ask("Kørte km", f"{text}.\n\nEr tallet rigtigt?"):
+                self.save(confirm=True)
+                return
         if isinstance(exc, ValidationError):
             self.error.setText("\n".join(str(e) for e in exc.errors))
             self.error.show()

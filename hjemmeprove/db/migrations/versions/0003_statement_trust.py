@@ -2,7 +2,7 @@
 structured statement terms
 
 Revision ID: 0003
-Revises: 0001
+Revises: 0002
 
 - agreements.statement_personal_data: which personal data a statement line shows ("referral"
   only by default; an agreement that asked for the full CPR keeps name and CPR);
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0003"
-down_revision: Union[str, Sequence[str], None] = "0001"
+down_revision: Union[str, Sequence[str], None] = "0002"
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
