@@ -13,6 +13,7 @@ from sqlalchemy.orm import joinedload
 
 from hjemmeprove.db.models import OUTCOMES, Request, Route, Visit
 from hjemmeprove.domain.cpr import mask_cpr
+from hjemmeprove.domain.lifecycle import settle
 from hjemmeprove.errors import FieldError, NotFound, ValidationError
 from hjemmeprove.security import require
 
@@ -143,7 +144,7 @@ class DayCloseService:
                         v.outcome = None
                         v.outcome_note = ""
                         v.ekg_done = False
-                        v.request.status = "locked" if v.locked else "planned"
+                        _settle(s, v)
                     continue
                 ekg = ekg_done.get(visit_id, v.ekg_done if outcome == v.outcome
                                    else v.request.ekg)
@@ -153,7 +154,7 @@ class DayCloseService:
                 v.outcome = outcome
                 v.outcome_note = note[:200]
                 v.ekg_done = ekg
-                v.request.status = "cancelled" if outcome == "cancelled_late" else "done"
+                _settle(s, v)
             if km is not None:
                 r.driven_km = km
                 if ferry is not None:
@@ -181,10 +182,7 @@ class DayCloseService:
             v.outcome = outcome
             v.outcome_note = note[:200]
             v.ekg_done = bool(req.ekg if ekg_done is None else ekg_done) and outcome == "taken"
-            if outcome == "cancelled_late":
-                req.status = "cancelled"
-            else:
-                req.status = "done"
+            _settle(s, v)
             s.flush()
             _close_if_complete(v.route)
 
@@ -198,8 +196,7 @@ class DayCloseService:
                 raise ValidationError("besøget er faktureret og kan ikke ændres", "udfald")
             v.outcome = None
             v.ekg_done = False
-            req = s.get(Request, v.request_id)
-            req.status = "locked" if v.locked else "planned"
+            _settle(s, v)
 
     def status(self, day: dt.date) -> DayStatus:
         """What is still missing for a day: routes without km, visits without outcome."""
@@ -237,6 +234,12 @@ class DayCloseService:
                                            Visit.outcome.is_(None)).distinct())
             days += list(s.scalars(q2))
         return sorted(set(days))
+
+
+def _settle(s, visit: Visit) -> None:
+    """The request's status from its facts (``domain.lifecycle``), after a visit changed."""
+    s.flush()
+    settle(visit.request, s.scalars(select(Visit).where(Visit.request_id == visit.request_id)))
 
 
 def _close_if_complete(route: Route | None) -> None:
