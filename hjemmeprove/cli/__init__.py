@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
 
         conflict = conflict_message(e)
         if conflict is not None:  # two users at once: say what to do, exit 1
-            log.warning("konflikt: %s: %s", type(e).__name__, mask_cpr_in_text(str(e)))
+            log.info("konflikt: %s: %s", type(e).__name__, mask_cpr_in_text(str(e)))
             print(f"fejl: {conflict}", file=sys.stderr)
             return 1
         log.exception("uventet fejl")

@@ -159,7 +159,10 @@ def conflict_message(exc: BaseException) -> str | None:
                     "igen.")
         if "aflyst henvisning" in text_:
             return ("Henvisningen blev aflyst samtidig. Intet er gemt; kør handlingen igen.")
-        return None
+        # input is checked before it is written: a broken rule here means the data changed
+        # underneath (another user or program wrote the same rows first)
+        return ("Data blev ændret af en anden samtidig, så ændringen ikke længere passer. Intet "
+                "er gemt; hent data igen (eller kør kommandoen igen).")
     if isinstance(exc, DBAPIError):
         code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
         if code in _PG_CONFLICT:
