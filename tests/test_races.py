@@ -203,6 +203,8 @@ def test_a_writer_waits_and_a_conflict_is_named_in_danish(dept, db_url, tmp_path
     """SQLite: while another program holds the write lock (a large import), a cancellation
     waits for it instead of failing; past the busy timeout the CLI says what to do (exit 1),
     never "uventet fejl"."""
+    if not db_url.startswith("sqlite"):
+        pytest.skip("SQLite's write lock and busy timeout")
     app = dept
     rid, rid2 = _add(app, 2, "2024-03-01", tag="8")
     path = db_url.split("///", 1)[1]
@@ -307,8 +309,8 @@ def test_the_losing_invoice_run_ends_in_a_danish_message(dept, db_url, tmp_path)
     assert a.returncode == 0, err_a
     assert b.returncode in (0, 1), err_b
     assert "uventet fejl" not in err_b, err_b
-    if b.returncode == 1:
-        assert "Intet er gemt" in err_b, err_b
+    if b.returncode == 1:  # a Danish message that says what to do
+        assert "fejl: " in err_b and ("igen" in err_b), err_b
     numbers = sorted(i.number for i in app.billing.list_invoices() if i.number is not None)
     assert numbers == list(range(1, len(numbers) + 1)) and len(numbers) == 3
     print(f"\nconcurrent invoice run --issue ({_engine(db_url)}): loser exit "

@@ -230,8 +230,7 @@ class RequestService:
             raise ValidationError(errors)
         # the request row is locked first (a plan being written waits, or is waited for)
         with self.store.session(write=True) as s:
-            req = s.get(Request, request_id, options=[joinedload(Request.citizen)],
-                        with_for_update=not self.store.is_sqlite)
+            req = s.get(Request, request_id, with_for_update=not self.store.is_sqlite)
             if req is None:
                 raise NotFound(f"henvisning {request_id} findes ikke")
             if req.status in ("cancelled", "done", "not_eligible"):
