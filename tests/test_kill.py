@@ -196,6 +196,7 @@ def planned(db_url, tmp_path):
     a.close()
 
 
+@pytest.mark.slow
 def test_killed_plan_leaves_the_plan_before(planned, db_url, tmp_path):
     """`plan` killed while it solves and while its write is flushed but not committed: the
     database is exactly as before (statuses, visits, routes, km); a re-run completes."""
@@ -261,6 +262,7 @@ class _app:
         self.a.close()
 
 
+@pytest.mark.slow
 def test_killed_replies_are_all_sent_or_none(planned, db_url, tmp_path):
     """`routes replies` killed before its files are renamed, before its commit and after it:
     either no reply is recorded and no file exists, or every visit is recorded and its
@@ -354,6 +356,7 @@ def _all_files_written(app, folder: Path, month: str) -> None:
             assert (folder / name).read_bytes() == content, name
 
 
+@pytest.mark.slow
 def test_killed_issuing_completes_on_retry(months, db_url, tmp_path):
     """`invoice run --issue` killed before an issue commits, after it commits (files not yet
     written) and while renaming its files: numbers stay gapless, no file under a final name is
