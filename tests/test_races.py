@@ -115,6 +115,7 @@ def test_cancellation_and_outcome_during_plan_are_kept(dept, db_url, tmp_path):
         free = [rid for rid in ids if by_request.get(rid) and not by_request[rid].locked]
         assert locked and free, (locked, free)
         cancel_me, visit_me = free[0], locked[0]
+        lock_me = free[1] if len(free) > 1 else None
 
         marker, go = tmp_path / f"solving{k}", tmp_path / f"go{k}"
         proc = subprocess.Popen([sys.executable, str(script), db_url, mon.isoformat(),
@@ -125,6 +126,9 @@ def test_cancellation_and_outcome_during_plan_are_kept(dept, db_url, tmp_path):
             app.requests.cancel(cancel_me, dt.datetime.combine(mon, dt.time(6)) -
                                 dt.timedelta(days=2), "Hjemmeplejen", "electronic")
             app.day_close.record_outcome(by_request[visit_me].id, "taken")
+            if lock_me is not None:  # locked by hand (reply given by phone)
+                app.planning.lock([by_request[lock_me].id])
+                held = _visits(app, lock_me)[0]
             go.write_text("go")
             out, err = proc.communicate(timeout=120)
         finally:
@@ -142,10 +146,16 @@ def test_cancellation_and_outcome_during_plan_are_kept(dept, db_url, tmp_path):
         skipped = dict((rid, why) for rid, why in result["skipped"])
         assert "aflyst" in skipped[cancel_me]
         assert "udfald" in skipped[visit_me]
+        if lock_me is not None:
+            races += 1
+            (now,) = _visits(app, lock_me)
+            assert (now.date, now.window_start, now.window_end, now.locked) == \
+                (held.date, held.window_start, held.window_end, True)
+            assert "låst" in skipped[lock_me]
         _consistent(app)
     STATS[_engine(db_url)] = races
     print(f"\nraces during plan ({_engine(db_url)}): {races} run "
-          f"({ROUNDS} cancellations, {ROUNDS} outcomes), all kept")
+          f"(cancellations, outcomes, locks by hand), all kept")
 
 
 def _consistent(app) -> None:
@@ -340,3 +350,71 @@ def _until_waiting(db_url: str, proc: subprocess.Popen) -> None:
             time.sleep(0.05)
     finally:
         eng.dispose()
+
+
+COMMITTER = textwrap.dedent("""
+    import os, sys, time, pathlib
+    sys.path.insert(0, {root!r})
+    from sqlalchemy.orm import Session
+    from hjemmeprove.services import planning as P
+
+    url, marker, go = sys.argv[1:4]
+    real = P.PlanningService._apply_plan
+
+    def apply(self, s, *a, **kw):  # the write transaction holds its locks: wait here
+        out = real(self, s, *a, **kw)
+        s.flush()
+        pathlib.Path(marker).write_text("holding")
+        limit = time.time() + 90
+        while not os.path.exists(go) and time.time() < limit:
+            time.sleep(0.02)
+        return out
+
+    P.PlanningService._apply_plan = apply
+    from hjemmeprove.app import App
+    import datetime as dt
+    App(url, user="planlaegger", upgrade=False).planning.plan(
+        dt.date(2024, 3, 4), dt.date(2024, 3, 8), time_limit_s=1.0)
+""")
+
+
+def test_a_cancellation_waits_for_the_plan_being_written(dept, db_url, tmp_path):
+    """A cancellation arriving while a plan's write transaction holds its locks waits for it
+    (no "database is locked", no lost update), then removes the visit the plan just wrote."""
+    import threading
+
+    app = dept
+    ids = _add(app, 4, "2024-03-01", tag="7")
+    script = tmp_path / "committer.py"
+    script.write_text(COMMITTER.format(root=str(ROOT)))
+    marker, go = tmp_path / "holding", tmp_path / "go"
+    proc = subprocess.Popen([sys.executable, str(script), db_url, str(marker), str(go)],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    result: list = []
+
+    def cancel():
+        try:
+            result.append(app.requests.cancel(ids[0], dt.datetime(2024, 3, 2, 9),
+                                              "Hjemmeplejen", "electronic"))
+        except BaseException as e:  # judged below
+            result.append(e)
+
+    try:
+        _wait_for(marker, proc)
+        t = threading.Thread(target=cancel)
+        t.start()
+        _until_waiting(db_url, proc) if not db_url.startswith("sqlite") else t.join(1.0)
+        assert t.is_alive(), f"the cancellation did not wait: {result}"
+        go.write_text("go")
+        out, err = proc.communicate(timeout=120)
+        t.join(120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert len(result) == 1 and not isinstance(result[0], BaseException), result
+    assert app.requests.get(ids[0]).status == "cancelled"
+    assert [v for v in _visits(app, ids[0]) if v.outcome is None] == []
+    assert all(app.requests.get(r).status == "planned" for r in ids[1:])
+    _consistent(app)
