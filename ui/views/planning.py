@@ -501,7 +501,12 @@ class PlanningView(ServiceView):
             text += (f"<br><b>{len(result.unplanned)} henvisninger kunne ikke planlægges:</b> "
                      + "; ".join(f"nr. {u.request_id}: {u.reason}"
                                  for u in result.unplanned[:8]))
-        self.show_message(text, error=bool(result.unplanned))
+        skipped = getattr(result, "skipped", [])
+        if skipped:  # changed by someone else while the plan was computed: left as they are
+            text += (f"<br><b>{len(skipped)} henvisninger blev ændret undervejs og er ikke "
+                     "ændret af planen:</b> "
+                     + "; ".join(f"nr. {u.request_id}: {u.reason}" for u in skipped[:8]))
+        self.show_message(text, error=bool(result.unplanned or skipped))
         self.unplanned_label.setText(
             "" if not result.unplanned else f"{len(result.unplanned)} uplanlagte – se "
                                             "beskeden øverst.")
