@@ -418,3 +418,58 @@ def test_a_cancellation_waits_for_the_plan_being_written(dept, db_url, tmp_path)
     assert [v for v in _visits(app, ids[0]) if v.outcome is None] == []
     assert all(app.requests.get(r).status == "planned" for r in ids[1:])
     _consistent(app)
+
+
+def test_migration_repairs_rows_the_old_races_left(db_url):
+    """A database at 0001 with what the old races left (a cancelled request planned again, a
+    visited request with a second visit) is repaired by 0004 before its rules are enforced:
+    the cancellation and the recorded outcome win."""
+    from alembic import command
+
+    from hjemmeprove.db import migrate
+    from hjemmeprove.db.store import Store
+
+    store = Store(db_url, user="test")
+    cfg = migrate.alembic_config(store.url)
+    with store.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0001")
+    store.dispose()
+    old = App(db_url, user="test", upgrade=False)
+    load_defaults(old.store)
+    add_department(old)
+    from sqlalchemy import text
+
+    with old.store.engine.begin() as c:
+        c.execute(text("UPDATE alembic_version SET version_num = '0001'"))
+    ids = []
+    with old.store.session() as s:  # requests written through the ORM, visits by hand
+        for i in range(3):
+            ids.append(old.requests.add_validated(s, old.requests.validate(request_values(
+                cpr=f"0{i + 1}0150-12{i}4", name=f"B{i}"))[0]).id)
+    day = dt.date(2024, 3, 4)
+    with old.store.engine.begin() as c:
+        def visit(rid, outcome):
+            c.execute(text("INSERT INTO visits (request_id, sequence, date, locked, leg_km, "
+                           "leg_ferry_minutes, outcome, outcome_note, ekg_done, ferry_link, "
+                           "shares_locked, version) VALUES (:r, 0, :d, false, 0, 0, :o, '', "
+                           "false, '', false, 1)"), {"r": rid, "d": day, "o": outcome})
+        c.execute(text("INSERT INTO cancellations (request_id, at, \"by\", channel, late, "
+                       "recorded_by, note) VALUES (:r, :a, 'x', 'electronic', false, '', '')"),
+                  {"r": ids[0], "a": dt.datetime(2024, 3, 1, 9)})
+        visit(ids[0], None)  # cancelled, planned again
+        visit(ids[1], "taken")
+        visit(ids[1], None)  # visited, and a second visit
+        visit(ids[2], None)
+        visit(ids[2], None)  # two active visits
+        c.execute(text("UPDATE requests SET status = 'planned'"))
+    old.close()
+    new = App(db_url, user="test")  # upgrades to 0004
+    try:
+        with new.store.session() as s:
+            left = {rid: [v.outcome for v in s.scalars(select(Visit).where(
+                Visit.request_id == rid))] for rid in ids}
+        assert left == {ids[0]: [], ids[1]: ["taken"], ids[2]: [None]}
+        assert [new.requests.get(r).status for r in ids] == ["cancelled", "done", "planned"]
+    finally:
+        new.close()

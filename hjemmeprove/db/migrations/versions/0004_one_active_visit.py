@@ -39,6 +39,9 @@ _REPAIR = [
                      AND o.outcome IS NULL AND o.id <> visits.id
                      AND (o.locked > visits.locked
                           OR (o.locked = visits.locked AND o.id < visits.id)))""",
+    """UPDATE requests SET status = 'done' WHERE status <> 'done'
+         AND EXISTS (SELECT 1 FROM visits v WHERE v.request_id = requests.id
+                     AND v.outcome IN ('taken', 'not_home', 'refused'))""",
     """UPDATE requests SET status = 'cancelled' WHERE status <> 'cancelled'
          AND EXISTS (SELECT 1 FROM cancellations c WHERE c.request_id = requests.id)
          AND NOT EXISTS (SELECT 1 FROM visits v WHERE v.request_id = requests.id
