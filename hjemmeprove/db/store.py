@@ -158,7 +158,8 @@ def conflict_message(exc: BaseException) -> str | None:
             return ("Henvisningen fik et besøg af en anden samtidig. Intet er gemt; planlæg "
                     "igen.")
         if "aflyst henvisning" in text_:
-            return ("Henvisningen blev aflyst samtidig. Intet er gemt; kør handlingen igen.")
+            return ("Henvisningen er aflyst (måske lige nu af en anden), så den kan ikke have "
+                    "et besøg, der endnu skal ske. Intet er gemt; hent data igen.")
         # input is checked before it is written: a broken rule here means the data changed
         # underneath (another user or program wrote the same rows first)
         return ("Data blev ændret af en anden samtidig, så ændringen ikke længere passer. Intet "
