@@ -1,17 +1,21 @@
 """Consistent online copies of the database, checked after they are written, and back.
 
 SQLite: the online backup API copies a consistent snapshot while others keep writing; the
-copy is written next to the destination as ``*.partial``, checked (``PRAGMA integrity_check``,
-foreign keys, a hjemmeprøve schema, the same tables as the source) and only then renamed
-into place, so a destination either holds a good copy or is untouched.
+copy is written next to the destination under a hidden temporary name (``.<name>.*.tmp``,
+mode 0600), checked (``PRAGMA integrity_check``, foreign keys, a hjemmeprøve schema, the same
+tables as the source), flushed and only then renamed into place, so a destination either
+holds a good copy or is untouched, and a killed backup leaves nothing a user would take for
+one.
 
-PostgreSQL: ``pg_dump --format=custom`` (one consistent snapshot), checked by reading its
-table of contents back with ``pg_restore --list``; the password goes through the
-environment, never the command line.
+PostgreSQL: ``pg_dump --format=custom`` (one consistent snapshot) to the same kind of
+temporary name, checked by reading its table of contents back with ``pg_restore --list``; the
+password goes through the environment, never the command line.
 
-Restore checks the copy first, keeps a copy of the current database (SQLite:
-``<name>.before-restore-<time>``), refuses a copy from a newer program version, and on
-PostgreSQL restores in a single transaction (all or nothing).
+Restore checks the copy first: a hjemmeprøve schema at a revision this program knows, with
+every table that revision has (a copy without the audit trail is refused); it keeps a copy of
+the current database (SQLite: ``<name>.before-restore-<time>`` next to it; PostgreSQL: a
+``pg_dump`` next to the restore file), and on PostgreSQL restores in a single transaction (all
+or nothing).
 """
 
 from __future__ import annotations
@@ -25,10 +29,12 @@ from pathlib import Path
 
 from alembic.script import ScriptDirectory
 
-from hjemmeprove.db.schema_scripts import alembic_config
+from hjemmeprove.db.schema_scripts import MIGRATIONS, alembic_config, head_revision
 from hjemmeprove.domain.cpr import mask_cpr_in_text
 from hjemmeprove.errors import HjemmeproveError, PermissionDenied
 from hjemmeprove.security import require
+
+FILE_MODE = 0o600
 
 
 def _sqlite_path(store) -> Path:
@@ -51,8 +57,7 @@ def _backup_sqlite(store, dest: Path) -> Path:
         raise HjemmeproveError(f"{source}: databasen findes ikke")
     if dest.resolve() == source.resolve():
         raise HjemmeproveError("kopien kan ikke skrives oven i selve databasen")
-    tmp = dest.with_name(dest.name + ".partial")
-    _unlink_db(tmp)
+    tmp = _temporary(dest)
     try:
         src = sqlite3.connect(source, timeout=30)
         try:
@@ -66,9 +71,7 @@ def _backup_sqlite(store, dest: Path) -> Path:
         finally:
             src.close()
         _check_sqlite(tmp, expect_tables=src_tables)
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        tmp.replace(dest)
+        _finish(tmp, dest)
     except BaseException:
         _unlink_db(tmp)
         raise
@@ -77,18 +80,41 @@ def _backup_sqlite(store, dest: Path) -> Path:
 
 def _backup_pg(store, dest: Path) -> Path:
     pg_dump = _pg_tool("pg_dump")
-    tmp = dest.with_name(dest.name + ".partial")
-    tmp.unlink(missing_ok=True)
+    tmp = _temporary(dest)
     try:
         _run([pg_dump, "--format=custom", f"--file={tmp}"], store)
         listing = _run([_pg_tool("pg_restore"), "--list", str(tmp)], None)
         if "TABLE DATA public alembic_version" not in listing:
             raise HjemmeproveError(f"{dest}: kopien mangler hjemmeprøve-skemaet")
-        tmp.replace(dest)
+        _finish(tmp, dest)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
     return dest
+
+
+def _temporary(dest: Path) -> Path:
+    """A new, empty, owner-only file next to ``dest`` under a hidden name no user takes for a
+    backup; stale ones of a killed backup to the same destination are removed first."""
+    import tempfile
+
+    for stale in dest.parent.glob(f".{dest.name}.*.tmp"):
+        _unlink_db(stale)
+    fd, name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+    os.close(fd)
+    os.chmod(name, FILE_MODE)
+    return Path(name)
+
+
+def _finish(tmp: Path, dest: Path) -> None:
+    """Flushed to disk, owner-only, then renamed into place (and the folder flushed)."""
+    from hjemmeprove.fileio import _fsync_dir
+
+    os.chmod(tmp, FILE_MODE)
+    with open(tmp, "rb") as f:
+        os.fsync(f.fileno())
+    tmp.replace(dest)
+    _fsync_dir(dest.parent)
 
 
 def restore_database(store, src: Path | str) -> Path | None:
@@ -102,10 +128,40 @@ def restore_database(store, src: Path | str) -> Path | None:
     listing = _run([_pg_tool("pg_restore"), "--list", str(src)], None)
     if "TABLE DATA public alembic_version" not in listing:
         raise HjemmeproveError(f"{src}: ikke en hjemmeprøve-kopi fra pg_dump")
+    _check_pg_listing(src, listing, store)
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    kept = src.parent / f"{store.engine.url.database}.before-restore-{stamp}.dump"
+    backup_database(store, kept)  # the current database, kept first (checked like any copy)
     store.dispose()
     _run([_pg_tool("pg_restore"), "--clean", "--if-exists", "--no-owner", "--single-transaction",
           "--exit-on-error", str(src)], store, dbname_flag=True)
-    return None
+    return kept
+
+
+def _expected_tables(revision: str | None, store) -> set[str]:
+    """The tables a database at ``revision`` has: today's model at the newest revision; at an
+    older one, those of the first revision (later ones are added by the upgrade that follows
+    the restore)."""
+    import re
+
+    from hjemmeprove.db.models import Base
+
+    if revision == head_revision(store):
+        return set(Base.metadata.tables) | {"alembic_version"}
+    first = (MIGRATIONS / "versions" / "0001_initial.py").read_text(encoding="utf-8")
+    return set(re.findall(r"op\.create_table\(\s*'(\w+)'", first)) | {"alembic_version"}
+
+
+def _check_pg_listing(src: Path, listing: str, store) -> None:
+    import re
+
+    tables = set(re.findall(r"\bTABLE public (\w+)\b", listing))
+    # the revision is in the data, not in the listing: every table of the first revision is
+    # required (the audit trail among them); later ones come with the upgrade after restore
+    missing = _expected_tables(None, store) - tables
+    if missing:
+        raise HjemmeproveError(f"{src}: kopien mangler tabeller ({', '.join(sorted(missing))}); "
+                               "den gendannes ikke")
 
 
 def _require_restore(store) -> None:
@@ -124,7 +180,15 @@ def _restore_sqlite(store, src: Path) -> Path:
     if src.resolve() == target.resolve():
         raise HjemmeproveError("kopien og databasen er den samme fil")
     _check_sqlite(src)
-    _refuse_newer(src, store)
+    revision = _refuse_newer(src, store)
+    con = sqlite3.connect(src)
+    try:
+        missing = _expected_tables(revision, store) - _tables(con)
+    finally:
+        con.close()
+    if missing:
+        raise HjemmeproveError(f"{src}: kopien mangler tabeller ({', '.join(sorted(missing))}); "
+                               "den gendannes ikke")
     kept = None
     if target.exists():
         stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -143,7 +207,7 @@ def _restore_sqlite(store, src: Path) -> Path:
     return kept
 
 
-def _refuse_newer(src: Path, store) -> None:
+def _refuse_newer(src: Path, store) -> str:
     con = sqlite3.connect(src)
     try:
         revision = con.execute("SELECT version_num FROM alembic_version").fetchone()
@@ -151,9 +215,12 @@ def _refuse_newer(src: Path, store) -> None:
         con.close()
     known = {r.revision for r in
              ScriptDirectory.from_config(alembic_config(store.url)).walk_revisions()}
-    if revision and revision[0] not in known:
+    if not revision:
+        raise HjemmeproveError(f"{src}: kopien har ingen skemaversion; den gendannes ikke")
+    if revision[0] not in known:
         raise HjemmeproveError(f"{src}: kopien er fra en nyere udgave af programmet "
                                f"(skema {revision[0]}); opdatér programmet først")
+    return revision[0]
 
 
 def _tables(con) -> set[str]:

@@ -241,4 +241,6 @@ def _reopen_visit(app, request_id: int, visit_id: int) -> None:
         visit.outcome = None
         visit.locked = True
         req = s.get(Request, request_id)
-        req.status = "locked"
+        from hjemmeprove.domain.lifecycle import settle
+
+        settle(req, [visit])

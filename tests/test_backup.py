@@ -167,12 +167,16 @@ def test_cli_backup_and_restore(tmp_path, capsys):
 def test_the_database_is_copied_before_a_migration(tmp_path, monkeypatch):
     """A temporary copy of the migration scripts with a second revision: upgrading an
     existing database first writes a checked copy at the old revision."""
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(migrate.alembic_config("sqlite://")).get_current_head()
     scripts = tmp_path / "migrations"
     shutil.copytree(schema_scripts.MIGRATIONS, scripts,
                     ignore=shutil.ignore_patterns("__pycache__"))
-    (scripts / "versions" / "0002_test.py").write_text(
+    (scripts / "versions" / "9002_test.py").write_text(
         '"""test"""\nfrom alembic import op\nimport sqlalchemy as sa\n'
-        'revision = "0002"\ndown_revision = "0001"\nbranch_labels = None\ndepends_on = None\n'
+        f'revision = "9002"\ndown_revision = "{head}"\nbranch_labels = None\n'
+        'depends_on = None\n'
         'def upgrade():\n    op.create_table("x_test", sa.Column("id", sa.Integer, '
         'primary_key=True))\n'
         'def downgrade():\n    op.drop_table("x_test")\n')
@@ -183,13 +187,13 @@ def test_the_database_is_copied_before_a_migration(tmp_path, monkeypatch):
     b = App(f"sqlite:///{db}", user="test", upgrade=False)
     try:
         copy = migrate.upgrade(b.store)
-        assert migrate.current_revision(b.store) == "0002"
+        assert migrate.current_revision(b.store) == "9002"
     finally:
         b.close()
     assert copy is not None and copy.exists() and "before-migration" in copy.name
     con = sqlite3.connect(copy)
     try:
-        assert con.execute("SELECT version_num FROM alembic_version").fetchone()[0] == "0001"
+        assert con.execute("SELECT version_num FROM alembic_version").fetchone()[0] == head
         assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     finally:
         con.close()
@@ -243,3 +247,122 @@ def test_only_the_administrator_restores(department_app, tmp_path):
     finally:
         kari.close()
     restore_database(app.store, dest)
+
+
+@pytest.mark.sqlite_only
+def test_restore_refuses_a_copy_without_the_audit_trail(department_app, tmp_path):
+    """A copy that passes integrity_check but lacks a table of its revision (the audit
+    trail) is refused: every later write would fail. The database is untouched."""
+    app = department_app
+    app.requests.create(request_values(), today=TODAY)
+    src = backup_database(app.store, tmp_path / "kopi.sqlite3")
+    con = sqlite3.connect(src)
+    con.execute("DROP TABLE audit_log")
+    con.commit()
+    con.close()
+    with pytest.raises(HjemmeproveError, match="audit_log"):
+        restore_database(app.store, src)
+    assert main(["--db", app.store.url, "restore", str(src)]) == 1
+    again = App(app.store.url, user="test")
+    try:
+        assert _count(again) == 1
+        again.requests.create(request_values(cpr="020260-4321"), today=TODAY)  # still writes
+    finally:
+        again.close()
+
+
+KILLED_BACKUP = """
+import sys, time, pathlib
+sys.path.insert(0, {root!r})
+from hjemmeprove import backup
+from hjemmeprove.app import App
+
+marker = pathlib.Path(sys.argv[3])
+real = backup._finish
+
+def finish(tmp, dest):  # the copy is written and checked; killed before it is renamed
+    marker.write_text(str(tmp))
+    time.sleep(120)
+
+backup._finish = finish
+backup.backup_database(App(sys.argv[1], user="test", upgrade=False).store, sys.argv[2])
+"""
+
+
+def test_a_killed_backup_leaves_nothing_that_looks_like_a_backup(department_app, tmp_path):
+    """kill -9 of a backup after its copy is written, before it is renamed: the folder holds
+    no file a user would take for a backup (the temporary one is hidden, and the next backup
+    to the same name removes it); a finished copy is owner-only (0600)."""
+    import os
+    import signal
+    import stat
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    app = department_app
+    app.requests.create(request_values(), today=TODAY)
+    root = Path(__file__).resolve().parent.parent
+    script = tmp_path / "killed_backup.py"
+    script.write_text(KILLED_BACKUP.format(root=str(root)))
+    out = tmp_path / "kopier"
+    out.mkdir()
+    marker = tmp_path / "written"
+    proc = subprocess.Popen([sys.executable, str(script), app.store.url,
+                             str(out / "kopi.backup"), str(marker)], cwd=root)
+    limit = time.time() + 120
+    while not marker.exists():
+        assert proc.poll() is None and time.time() < limit, "backup ended early"
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(30)
+    assert [p.name for p in out.iterdir() if not p.name.startswith(".")] == []
+    dest = backup_database(app.store, out / "kopi.backup")
+    assert sorted(p.name for p in out.iterdir()) == ["kopi.backup"]  # the stale one went
+    assert stat.S_IMODE(os.stat(dest).st_mode) == 0o600
+
+
+@pytest.mark.postgres
+def test_postgres_restore_keeps_the_current_database_and_checks_the_copy(pg_url, tmp_path):
+    """PostgreSQL: restore keeps a pg_dump of the database it replaces (the README says so),
+    and a dump without the audit trail is refused before anything is touched."""
+    import subprocess
+
+    from sqlalchemy.engine import make_url
+
+    from hjemmeprove.services.reference import load_defaults
+    from tests.factories import add_department
+
+    app = App(pg_url, user="test")
+    try:
+        load_defaults(app.store)
+        add_department(app)
+        first = app.requests.create(request_values(), today=TODAY)
+        dest = backup_database(app.store, tmp_path / "kopi.dump")
+        later = app.requests.create(request_values(cpr="020260-4321"), today=TODAY)
+        kept = restore_database(app.store, dest)
+        assert kept is not None and kept.exists() and "before-restore" in kept.name
+        listing = subprocess.run(["pg_restore", "--list", str(kept)], capture_output=True,
+                                 text=True, check=True).stdout
+        assert "TABLE DATA public requests" in listing
+        again = App(pg_url, user="test")
+        try:
+            assert [r.id for r in again.requests.list()] == [first]
+        finally:
+            again.close()
+        assert later != first
+        url = make_url(pg_url)
+        no_audit = tmp_path / "uden-revision.dump"
+        subprocess.run(["pg_dump", "--format=custom", f"--file={no_audit}",
+                        "--exclude-table=audit_log", f"--host={url.host}", f"--port={url.port}",
+                        f"--username={url.username}", url.database], check=True)
+        with pytest.raises(HjemmeproveError, match="audit_log"):
+            restore_database(app.store, no_audit)
+        again = App(pg_url, user="test")
+        try:
+            assert [r.id for r in again.requests.list()] == [first]
+        finally:
+            again.close()
+    finally:
+        app.close()

@@ -20,7 +20,7 @@ def test_plan_json(department_app, capsys):
     out = capsys.readouterr().out
     assert code == 0
     data = json.loads(out)
-    assert set(data) == {"routes", "unplanned", "distance"}
+    assert set(data) == {"routes", "unplanned", "distance", "skipped"}
     (route,) = data["routes"]
     assert {"analyst", "date", "km", "minutes", "ferry_minutes", "stops"} <= set(route)
     assert route["date"] == "2024-03-04"

@@ -232,7 +232,7 @@ def test_plan_json_shape(department_app):
     add(app, 0, MARSTAL, 54.8557, 10.5176, received="2024-03-01")
     result = app.planning.plan(MON, MON, time_limit_s=1.0)
     data = result.as_json()
-    assert set(data) == {"routes", "unplanned", "distance"}
+    assert set(data) == {"routes", "unplanned", "distance", "skipped"}
     assert data["distance"]["source"] == "estimate"
     assert data["distance"]["detour_factor"] == 1.3
     stop = data["routes"][0]["stops"][0]

@@ -79,11 +79,25 @@ class _Runnable(QRunnable):
             try:
                 result = op._fn(op.progress) if op._label is not None else op._fn()
             except BaseException as exc:  # noqa: BLE001 - handed to the GUI thread, never lost
-                op._signals.failed.emit(exc)
+                op._signals.failed.emit(_as_user_error(exc))
             else:
                 op._signals.done.emit(result)
         except RuntimeError:  # the program is closing: nobody is left to tell
             pass
+
+
+def _as_user_error(exc: BaseException) -> BaseException:
+    """Two users changing the same data at once is not an unexpected error: it becomes a
+    ConflictError with a Danish message naming what to do (the original is kept as cause)."""
+    from hjemmeprove.db.store import conflict_message
+    from hjemmeprove.errors import ConflictError
+
+    message = conflict_message(exc)
+    if message is None:
+        return exc
+    err = ConflictError(message)
+    err.__cause__ = exc
+    return err
 
 
 class Op:

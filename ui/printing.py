@@ -84,9 +84,10 @@ def show_pdfs(parent, title: str, documents: list[tuple[str, str, bytes]]) -> Pd
 
 def route_sheet_pdfs(planning, routes) -> list[tuple[str, str, bytes]]:
     from hjemmeprove.documents import route_sheet
+    from hjemmeprove.services.planning import route_sheet_filename
 
     name, _hospital, lab = planning.department_header()
-    return [(r.analyst, f"koerselsliste-{r.date}-{r.analyst.replace(' ', '_')}.pdf",
+    return [(r.analyst, route_sheet_filename(r.date, r.analyst),
              route_sheet.render(r, name, lab)) for r in routes]
 
 

@@ -138,7 +138,25 @@ class BillingService:
             if out_dir is not None:
                 info.files = self.write_files(inv_id, out_dir)
             results.append(info)
+        if out_dir is not None:  # a run cut short (killed, disk full) is completed here:
+            results += self._complete_files(month, out_dir, set(ids))  # issued, files missing
         return results
+
+    def _complete_files(self, month: str, out_dir, skip: set[int]) -> list[InvoiceInfo]:
+        """The month's issued invoices whose files are not (all) in ``out_dir``: written
+        from their stored bytes, so a re-run after an interrupted one leaves every file."""
+        out = []
+        with self.store.session() as s:
+            issued = [(inv.id, [d.filename for d in inv.documents]) for inv in s.scalars(
+                select(Invoice).where(Invoice.month == month, Invoice.status == "issued")
+                .order_by(Invoice.id))]
+        for inv_id, names in issued:
+            if inv_id in skip or all((Path(out_dir) / n).is_file() for n in names):
+                continue
+            info = self.get(inv_id)
+            info.files = self.write_files(inv_id, out_dir)
+            out.append(info)
+        return out
 
     # --- issuing (billing.issuing) -----------------------------------------------------------
     def issue(self, invoice_id: int, issue_date: dt.date | None = None,
@@ -205,14 +223,12 @@ class BillingService:
         return docs[kind][1]
 
     def write_files(self, invoice_id: int, out_dir: str | Path) -> dict[str, str]:
+        from hjemmeprove.fileio import write_all_atomic
+
         out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        files = {}
-        for kind, (filename, content) in self.documents(invoice_id).items():
-            path = out / filename
-            path.write_bytes(content)
-            files[kind] = str(path)
-        return files
+        docs = self.documents(invoice_id)
+        write_all_atomic({out / filename: content for filename, content in docs.values()})
+        return {kind: str(out / filename) for kind, (filename, _c) in docs.items()}
 
     # --- lists ------------------------------------------------------------------------------
     def get(self, invoice_id: int) -> InvoiceInfo:

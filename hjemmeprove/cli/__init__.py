@@ -61,6 +61,13 @@ def main(argv: list[str] | None = None) -> int:
         print("afbrudt", file=sys.stderr)
         return 1
     except Exception as e:  # never a bare traceback with personal data to the terminal
+        from hjemmeprove.db.store import conflict_message
+
+        conflict = conflict_message(e)
+        if conflict is not None:  # two users at once: say what to do, exit 1
+            log.info("konflikt: %s: %s", type(e).__name__, mask_cpr_in_text(str(e)))
+            print(f"fejl: {conflict}", file=sys.stderr)
+            return 1
         log.exception("uventet fejl")
         print(f"uventet fejl: {type(e).__name__}: {mask_cpr_in_text(str(e))}", file=sys.stderr)
         return 1

@@ -184,6 +184,6 @@ def restore(args) -> int:
     from hjemmeprove.backup import restore_database
 
     app = open_app(args, upgrade=False)
-    restore_database(app.store, args.src)
-    print("databasen er gendannet")
+    kept = restore_database(app.store, args.src)
+    print("databasen er gendannet" + (f"; den forrige er gemt i {kept}" if kept else ""))
     return 0

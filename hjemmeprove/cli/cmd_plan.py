@@ -40,6 +40,8 @@ def register(sub) -> None:
     x.add_argument("--from", dest="first", required=True)
     x.add_argument("--to", dest="last")
     x.add_argument("--out", default=".", help="mappe til CSV og PDF pr. kommune")
+    x.add_argument("--again", action="store_true",
+                   help="send igen: genskab de svar, der allerede er sendt i perioden")
     x.add_argument("--json", action="store_true")
     x.set_defaults(func=routes_replies)
     x = rs.add_parser("move", help="flyt et besøg til en anden bioanalytiker/dag")
@@ -117,6 +119,8 @@ def plan(args) -> int:
               + (f", færge {r.ferry_minutes} min" if r.ferry_minutes else ""))
     for u in result.unplanned:
         print(f"ikke planlagt: henvisning {u.request_id}: {u.reason}")
+    for u in result.skipped:
+        print(f"sprunget over: henvisning {u.request_id}: {u.reason}")
     print(f"afstande: {result.distance['source']}; {result.solutions} løsninger på "
           f"{result.seconds:.1f} s ({result.status})")
     return 0
@@ -148,22 +152,19 @@ def _analyst_match(route, wanted: str | None) -> bool:
 
 def routes_sheet(args) -> int:
     from hjemmeprove.documents import route_sheet
+    from hjemmeprove.fileio import write_all_atomic
+    from hjemmeprove.services.planning import route_sheet_filename
 
     day = parse_date_arg(args.date, "dato")
     app = open_app(args)
     name, _hospital, lab = app.planning.department_header()
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    n = 0
-    for r in app.planning.routes(day, day):
-        if not _analyst_match(r, args.analyst):
-            continue
-        path = out / f"koerselsliste-{day}-{r.analyst.replace(' ', '_')}.pdf"
-        path.write_bytes(route_sheet.render(r, name, lab))
-        print(path)
-        n += 1
-    if not n:
+    files = {out / route_sheet_filename(r.date, r.analyst): route_sheet.render(r, name, lab)
+             for r in app.planning.routes(day, day) if _analyst_match(r, args.analyst)}
+    if not files:
         raise ValidationError(f"ingen ruter {day}", "dato")
+    for path in write_all_atomic(files):  # all sheets whole, or none
+        print(path)
     return 0
 
 
@@ -175,32 +176,28 @@ def routes_letters(args) -> int:
     letters = app.planning.letters(first, last)
     if not letters:
         raise ValidationError("ingen planlagte besøg i perioden", "fra")
-    Path(args.out).write_bytes(citizen_letter.render_many(letters))
+    from hjemmeprove.fileio import write_atomic
+
+    write_atomic(args.out, citizen_letter.render_many(letters))
     paper = sum(1 for x in letters if x.paper)
     print(f"{args.out}: {len(letters)} breve ({paper} på papir)")
     return 0
 
 
 def routes_replies(args) -> int:
-    from hjemmeprove.documents import reply
-
+    """The files are written first (whole or not at all); only then are the visits recorded
+    as replied to and locked. ``--again`` re-creates the replies already sent."""
     first, last = _period(args)
     app = open_app(args)
-    name, _h, _l = app.planning.department_header()
-    rows = app.planning.send_replies(first, last)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    files = {}
-    for code, group in reply.by_municipality(rows).items():
-        csv_path = out / f"svar-{code}-{first}.csv"
-        pdf_path = out / f"svar-{code}-{first}.pdf"
-        csv_path.write_bytes(reply.render_csv(group))
-        pdf_path.write_bytes(reply.render_pdf(group, name))
-        files[code] = [str(csv_path), str(pdf_path)]
+    rows = app.planning.send_replies(first, last, out_dir=Path(args.out), again=args.again)
+    files = rows.files
     if args.json:
         print_json({"replies": [{"municipality": r.municipality_code, "request": r.request_id,
                                  "date": r.date, "window": [r.window_start, r.window_end]}
                                 for r in rows], "files": files})
+    elif args.again:
+        print(f"{len(rows)} svar genskabt; filer: "
+              + ", ".join(p for ps in files.values() for p in ps))
     else:
         print(f"{len(rows)} svar sendt og låst; filer: "
               + ", ".join(p for ps in files.values() for p in ps))

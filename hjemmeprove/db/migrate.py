@@ -8,10 +8,9 @@ from pathlib import Path
 
 from alembic import command
 from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 
 from hjemmeprove.backup import backup_database
-from hjemmeprove.db.schema_scripts import alembic_config
+from hjemmeprove.db.schema_scripts import alembic_config, head_revision
 
 __all__ = ["alembic_config", "current_revision", "head_revision", "upgrade"]
 
@@ -19,10 +18,6 @@ __all__ = ["alembic_config", "current_revision", "head_revision", "upgrade"]
 def current_revision(store) -> str | None:
     with store.engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
-
-
-def head_revision(store) -> str | None:
-    return ScriptDirectory.from_config(alembic_config(store.url)).get_current_head()
 
 
 def upgrade(store) -> Path | None:

@@ -25,6 +25,7 @@ from sqlalchemy import (
     Time,
     UniqueConstraint,
     Index,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -345,6 +346,13 @@ class Visit(Base):
     route: Mapped[Route | None] = relationship(back_populates="visits")
 
     __mapper_args__ = {"version_id_col": version}
+    # One referral, one visit: at most one *active* visit (no outcome yet) per request. A late
+    # cancellation's visit (outcome cancelled_late) is not active. Migration 0004 adds a
+    # trigger on both engines: a request with a cancellation has no active visit.
+    __table_args__ = (
+        Index("ux_visits_one_active", "request_id", unique=True,
+              sqlite_where=text("outcome IS NULL"), postgresql_where=text("outcome IS NULL")),
+    )
 
 
 # --- Rates --------------------------------------------------------------------------------

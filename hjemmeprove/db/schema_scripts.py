@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -17,3 +18,8 @@ def alembic_config(url: str) -> Config:
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return cfg
+
+
+def head_revision(store) -> str | None:
+    """The newest schema revision this program knows."""
+    return ScriptDirectory.from_config(alembic_config(store.url)).get_current_head()

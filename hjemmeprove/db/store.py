@@ -11,7 +11,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from sqlalchemy import create_engine, event, inspect
+from sqlalchemy import create_engine, event, inspect, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -26,14 +26,27 @@ def resolve_url(url: str | None = None) -> str:
     return url or os.environ.get(ENV_DB) or paths.default_database_url()
 
 
+ENV_BUSY = "HJEMMEPROVE_BUSY_TIMEOUT_S"
+DEFAULT_BUSY_TIMEOUT_S = 120.0  # a 50,000-row import holds the write lock for a while
+
+
+def busy_timeout_s() -> float:
+    """How long a SQLite writer waits for another one (seconds) before it gives up."""
+    try:
+        return max(0.0, float(os.environ.get(ENV_BUSY) or DEFAULT_BUSY_TIMEOUT_S))
+    except ValueError:
+        return DEFAULT_BUSY_TIMEOUT_S
+
+
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
     # WAL: readers never block the writer and a killed writer loses nothing committed.
     # foreign_keys: SQLite does not enforce them unless asked, per connection.
+    # busy_timeout: a writer waits for the one before it (an import) instead of failing.
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=FULL")
-    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_s() * 1000)}")
     cursor.close()
 
 
@@ -49,11 +62,18 @@ class Store:
         return self.engine.dialect.name == "sqlite"
 
     @contextlib.contextmanager
-    def session(self, user: str | None = None) -> Iterator[Session]:
-        """A unit of work: commits on success, rolls back on any error."""
+    def session(self, user: str | None = None, write: bool = False) -> Iterator[Session]:
+        """A unit of work: commits on success, rolls back on any error.
+
+        ``write=True`` for a transaction that reads what it is about to change: on SQLite it
+        starts with ``BEGIN IMMEDIATE`` (the write lock first, waiting for another writer up
+        to the busy timeout), so nothing it reads can change before it commits; on
+        PostgreSQL the caller locks the rows it re-reads (``lock_rows``)."""
         session = self._sessions()
         session.info["user"] = user or self.user
         try:
+            if write and self.is_sqlite:
+                session.execute(text("BEGIN IMMEDIATE"))
             yield session
             session.commit()
         except BaseException:
@@ -61,6 +81,13 @@ class Store:
             raise
         finally:
             session.close()
+
+    def lock_rows(self, s: Session, query):
+        """``query`` (a select of ORM rows) under SELECT … FOR UPDATE on PostgreSQL; on
+        SQLite the write transaction (``session(write=True)``) already holds the lock."""
+        if not self.is_sqlite:
+            query = query.with_for_update()
+        return s.scalars(query)
 
     def upgrade(self) -> None:
         from hjemmeprove.db.migrate import upgrade
@@ -86,7 +113,7 @@ def _make_engine(url: str, echo: bool) -> Engine:
         db_path = url.split("///", 1)[-1]
         if db_path and db_path != ":memory:":
             Path(db_path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, echo=echo, connect_args={"timeout": 30})
+        engine = create_engine(url, echo=echo, connect_args={"timeout": busy_timeout_s()})
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
         engine = create_engine(url, echo=echo, pool_pre_ping=True)
@@ -101,3 +128,51 @@ def _os_user() -> str:
         return getpass.getuser()
     except Exception:  # no login name in some containers
         return "ukendt"
+
+
+# --- conflicts between users, in words a user can act on ---------------------------------------
+
+_PG_CONFLICT = {
+    "40001": "Databasen kunne ikke gennemføre ændringen, fordi en anden ændrede de samme data "
+             "samtidig. Intet er gemt; prøv igen.",
+    "40P01": "To brugere ventede på hinanden (deadlock). Intet er gemt; prøv igen.",
+    "55P03": "Data er låst af en anden bruger, der arbejder med det samme lige nu. Intet er "
+             "gemt; vent lidt, og prøv igen.",
+    "57014": "Ændringen ventede for længe på en anden bruger og blev afbrudt. Intet er gemt; "
+             "prøv igen.",
+}
+
+
+def conflict_message(exc: BaseException) -> str | None:
+    """A Danish message for an error that comes from two users (or programs) changing the same
+    data at once, naming what to do; None for any other error."""
+    from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+    from sqlalchemy.orm.exc import StaleDataError
+
+    if isinstance(exc, StaleDataError):
+        return ("En anden har ændret de samme data, mens du arbejdede. Intet er gemt; hent "
+                "data igen (eller kør kommandoen igen).")
+    if isinstance(exc, IntegrityError):
+        text_ = str(exc.orig) if exc.orig is not None else str(exc)
+        if "ux_visits_one_active" in text_ or "visits.request_id" in text_:
+            return ("Henvisningen fik et besøg af en anden samtidig. Intet er gemt; planlæg "
+                    "igen.")
+        if "aflyst henvisning" in text_:
+            return ("Henvisningen er aflyst (måske lige nu af en anden), så den kan ikke have "
+                    "et besøg, der endnu skal ske. Intet er gemt; hent data igen.")
+        # input is checked before it is written: a broken rule here means the data changed
+        # underneath (another user or program wrote the same rows first)
+        return ("Data blev ændret af en anden samtidig, så ændringen ikke længere passer. Intet "
+                "er gemt; hent data igen (eller kør kommandoen igen).")
+    if isinstance(exc, DBAPIError):
+        code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+        if code in _PG_CONFLICT:
+            return _PG_CONFLICT[code]
+        if isinstance(exc, OperationalError):
+            msg = str(exc.orig).lower()
+            if "database is locked" in msg or "database table is locked" in msg \
+                    or "busy" in msg:
+                return ("Databasen er optaget af en anden (f.eks. en stor import) og blev ikke "
+                        f"ledig inden for {busy_timeout_s():.0f} sekunder. Intet er gemt; prøv "
+                        "igen, når den anden er færdig.")
+    return None

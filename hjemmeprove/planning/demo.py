@@ -23,6 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from hjemmeprove.db.models import Bioanalyst, Department, Request, Route, Visit
+from hjemmeprove.domain.lifecycle import settle
 from hjemmeprove.planning.distances import round_km, round_min, source_for_store
 
 PER_ANALYST = 7  # visits per bioanalyst per day at most
@@ -164,10 +165,8 @@ def _route(s, rng, dept, lab, day, today, locked_until, analyst, reqs, source, w
             roll = rng.random()
             v.outcome = "taken" if roll < 0.92 else ("not_home" if roll < 0.97 else "refused")
             v.ekg_done = r.ekg and v.outcome == "taken"
-            r.status = "done"
-        else:
-            r.status = "locked" if locked else "planned"
         s.add(v)
+        settle(r, [v])
         clock += service + sampling + (10 if r.ekg else 0)
         prev = i
     back = m.leg(prev, 0)

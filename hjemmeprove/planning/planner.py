@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from hjemmeprove.domain.lifecycle import first_allowed_day, last_allowed_day
 from hjemmeprove.planning import model
 from hjemmeprove.planning.distances import DistanceSource
 
@@ -253,11 +254,9 @@ def plan(lab: tuple[float, float], days: list[dt.date], analysts: list[PlanAnaly
                 continue  # locked outside the period: not ours to move
             allowed_days = {r.locked_date}
         else:
-            first_ok = (next_working_day(r.received) if next_working_day
-                        else r.received + dt.timedelta(days=1))
-            if r.earliest and r.earliest > first_ok:
-                first_ok = r.earliest
-            last_ok = min(r.deadline, r.agreement_end or r.deadline)
+            first_ok = first_allowed_day(r.received, r.earliest, next_working_day
+                                         or (lambda d: d + dt.timedelta(days=1)))
+            last_ok = last_allowed_day(r.deadline, r.agreement_end)
             allowed_days = {d for d in days if first_ok <= d <= last_ok}
             if r.deadline < days[0]:
                 unplanned.append((r.id, f"fristen {r.deadline.isoformat()} er overskredet"))

@@ -16,11 +16,12 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from sqlalchemy import select
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, object_session
 
 from hjemmeprove.db.models import OUTCOMES, Agreement, FerryResolution, Request, Route, Visit
 from hjemmeprove.domain.cpr import mask_cpr
 from hjemmeprove.domain.labels import outcome_label
+from hjemmeprove.domain.lifecycle import settle
 from hjemmeprove.errors import FieldError, NotFound, ValidationError
 from hjemmeprove.security import require
 
@@ -370,7 +371,7 @@ def _set_outcome(v: Visit, outcome: str | None, note: str | None, ekg: bool | No
             v.outcome = None
             v.outcome_note = ""
             v.ekg_done = False
-            v.request.status = "locked" if v.locked else "planned"
+            _settle(object_session(v), v)
         return
     same = outcome == v.outcome
     note = (v.outcome_note if same else "") if note is None else note
@@ -382,7 +383,7 @@ def _set_outcome(v: Visit, outcome: str | None, note: str | None, ekg: bool | No
     v.outcome = outcome
     v.outcome_note = note[:200]
     v.ekg_done = ekg
-    v.request.status = "cancelled" if outcome == "cancelled_late" else "done"
+    _settle(object_session(v), v)
 
 
 def _close_or_reopen(route: Route, visits) -> None:
@@ -393,3 +394,9 @@ def _close_or_reopen(route: Route, visits) -> None:
         route.closed_at = dt.datetime.now().replace(microsecond=0)
     elif not complete and route.closed_at is not None:
         route.closed_at = None
+
+
+def _settle(s, visit: Visit) -> None:
+    """The request's status from its facts (``domain.lifecycle``), after a visit changed."""
+    s.flush()
+    settle(visit.request, s.scalars(select(Visit).where(Visit.request_id == visit.request_id)))

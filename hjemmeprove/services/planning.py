@@ -12,8 +12,8 @@ import threading
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy import false, or_, select
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from hjemmeprove.db.models import (
     Absence,
@@ -25,6 +25,9 @@ from hjemmeprove.db.models import (
     Visit,
 )
 from hjemmeprove.domain.cpr import mask_cpr
+from hjemmeprove.domain.labels import ACTIVE_STATUSES
+from hjemmeprove.domain.lifecycle import day_problems, facts_of, refusal, settle
+from hjemmeprove.domain.lifecycle import status as lifecycle_status
 from hjemmeprove.errors import NotFound, ValidationError
 from hjemmeprove.planning import planner
 from hjemmeprove.planning.distances import (
@@ -38,7 +41,6 @@ from hjemmeprove.planning.planner import PlanAnalyst, PlanConfig, PlanRequest
 from hjemmeprove.settings import Settings
 from hjemmeprove.security import require
 
-ACTIVE = ("open", "planned", "locked")
 DEFAULT_TIME_LIMIT_S = 10.0
 
 
@@ -105,19 +107,78 @@ class PlanResult:
     solutions: int
     seconds: float
     status: str
+    # requests that changed while the plan was computed: left as they now are (Danish why)
+    skipped: list[Unplanned] = field(default_factory=list)
 
     def as_json(self) -> dict:
         return {
             "routes": [route_json(r) for r in self.routes],
             "unplanned": [{"request": u.request_id, "reason": u.reason} for u in self.unplanned],
             "distance": self.distance,
+            "skipped": [{"request": u.request_id, "reason": u.reason} for u in self.skipped],
         }
+
+
+@dataclass(frozen=True)
+class _Seen:
+    """What a solve saw of one request: compared with the truth when its result is written."""
+    version: int
+    visit_id: int | None
+    visit_version: int | None
+    locked: bool
+
+
+_MEANWHILE = "mens planen blev beregnet"
+
+
+def _changed(req, visits: list, seen: _Seen, frozen_now: set, placed_day) -> str | None:
+    """Why a request the solve saw may not be written as the solve placed it (Danish), or
+    None when nothing that matters changed meanwhile."""
+    if req is None:
+        return f"slettet, {_MEANWHILE}"
+    now = lifecycle_status(facts_of(req, visits))
+    if now == "cancelled":
+        return f"aflyst, {_MEANWHILE}; den planlægges ikke"
+    if now == "done":
+        return f"udfald registreret, {_MEANWHILE}; intet nyt besøg"
+    if now == "not_eligible":
+        return f"markeret ikke omfattet, {_MEANWHILE}"
+    active = [v for v in visits if v.outcome is None]
+    v = active[0] if active else None
+    if (v.id if v else None, v.version if v else None) != (seen.visit_id, seen.visit_version):
+        if v is not None and v.locked and not seen.locked:
+            return f"låst (svar sendt), {_MEANWHILE}; besøget beholder sin dag og tid"
+        if seen.visit_id is None:
+            return f"planlagt af en anden, {_MEANWHILE}"
+        if v is None:
+            return f"besøget blev fjernet, {_MEANWHILE}"
+        return f"besøget blev flyttet eller ændret, {_MEANWHILE}; ændringen står"
+    if req.version != seen.version:
+        return f"henvisningen blev ændret, {_MEANWHILE}; planlæg igen"
+    for day in (v.date if v is not None else None, placed_day):
+        if day is not None and day in frozen_now:
+            return f"dagen {day.isoformat()} blev afsluttet, {_MEANWHILE}"
+    return None
+
+
+def _position(req) -> tuple[float, float]:
+    return (req.effective_lat, req.effective_lon)
 
 
 @dataclass(frozen=True)
 class MoveResult:
     ok: bool
     problems: list[str] = field(default_factory=list)
+
+
+class ReplyList(list):
+    """The reply rows sent, and (when written) the files per municipality code."""
+
+    files: dict[int, list[str]]
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.files = {}
 
 
 @dataclass(frozen=True)
@@ -211,6 +272,12 @@ class PlanningService:
         ``progress(dict)`` is called for each better solution with ``solutions``,
         ``objective_kr`` and ``seconds``; setting ``cancel_event`` stops the search and keeps
         the best plan found so far. The time limit defaults to planning.time_limit_s.
+
+        The solve works on a snapshot and writes nothing. Its result is written in one short
+        transaction that re-reads, under locks, the requests and visits it touches: what
+        changed meanwhile (cancelled, visited, marked not eligible, moved or locked by hand,
+        edited, its day closed) is left as it now is and reported in ``skipped``, in Danish.
+        Killed at any moment, the database holds the plan before or the plan after.
         """
         require(self.store, "planning.edit")
         if last < first:
@@ -222,6 +289,7 @@ class PlanningService:
         source = self.distance_source()
         cfg = self.config(first)
         all_unplanned: list[Unplanned] = []
+        all_skipped: list[Unplanned] = []
         objective = 0.0
         solutions = 0
         seconds = 0.0
@@ -229,22 +297,26 @@ class PlanningService:
         with self.store.session() as s:
             dept_ids = list(s.scalars(select(Department.id).order_by(Department.id)))
         for dept_id in dept_ids:
-            with self.store.session() as s:
+            self._geocode_missing(dept_id, last)
+            with self.store.session() as s:  # the snapshot: read only
                 dept = s.get(Department, dept_id)
                 frozen_days = self._frozen_days(s, dept_id, days)
                 plan_days = [d for d in days if d not in frozen_days]
-                self._clear(s, dept_id, plan_days)
                 analysts = self._analysts(s, dept_id)
-                requests = self._requests(s, dept_id, plan_days, first, last)
+                requests, snap = self._requests(s, dept_id, plan_days, first, last)
                 lab = (dept.lab_lat, dept.lab_lon)
             outcome = planner.plan(lab, plan_days, analysts, requests, source, cfg,
                                    next_working_day=calendar.next_working_day,
                                    time_limit_s=time_limit_s, progress=progress,
                                    cancel_event=cancel_event)
-            with self.store.session() as s:
-                dept = s.get(Department, dept_id)
-                self._write(s, dept, outcome, source)
-            all_unplanned += [Unplanned(rid, why) for rid, why in outcome.unplanned]
+            standalone = self._standalone(source, lab, outcome)
+            positions = {r.id: (r.lat, r.lon) for r in requests if r.lat is not None}
+            skipped = self._commit(
+                lambda s: self._apply_plan(s, dept_id, plan_days, snap, outcome, source,
+                                           standalone, positions, lab))
+            all_unplanned += [Unplanned(rid, why) for rid, why in outcome.unplanned
+                              if rid not in skipped]
+            all_skipped += [Unplanned(rid, why) for rid, why in skipped.items()]
             objective += outcome.objective_kr
             solutions += outcome.solutions
             seconds += outcome.seconds
@@ -252,7 +324,22 @@ class PlanningService:
         routes = self.routes(first, last)
         return PlanResult(first, last, routes, sorted(all_unplanned, key=lambda u: u.request_id),
                           source.as_json(), Decimal(str(round(objective, 2))), solutions,
-                          round(seconds, 2), status)
+                          round(seconds, 2), status,
+                          sorted(all_skipped, key=lambda u: u.request_id))
+
+    def _commit(self, apply, attempts: int = 3):
+        """Runs ``apply(session)`` in one write transaction; a deadlock or serialization
+        failure (PostgreSQL) is retried from a fresh read, at most ``attempts`` times."""
+        from sqlalchemy.exc import DBAPIError
+
+        for attempt in range(attempts):
+            try:
+                with self.store.session(write=True) as s:
+                    return apply(s)
+            except DBAPIError as e:
+                code = getattr(e.orig, "sqlstate", None)
+                if code not in ("40001", "40P01") or attempt == attempts - 1:
+                    raise
 
     def _frozen_days(self, s: Session, dept_id: int, days: list[dt.date]) -> set[dt.date]:
         """Days whose routes are closed or have an outcome: those are history, not plans."""
@@ -265,22 +352,7 @@ class PlanningService:
         q2 = (select(Visit.date).join(Route, Visit.route_id == Route.id)
               .where(Route.department_id == dept_id, Visit.date.between(days[0], days[-1]),
                      Visit.outcome.is_not(None)))
-        return frozen | set(s.scalars(q2))
-
-    def _clear(self, s: Session, dept_id: int, days: list[dt.date]) -> None:
-        """Unlocked visits without outcome on these days leave their routes (re-planned)."""
-        if not days:
-            return
-        routes = list(s.scalars(select(Route).where(Route.department_id == dept_id,
-                                                    Route.date.in_(days))))
-        for route in routes:
-            for v in list(route.visits):
-                if v.outcome is None and not v.locked:
-                    req = s.get(Request, v.request_id)
-                    if req.status == "planned":
-                        req.status = "open"
-                    s.delete(v)
-        s.flush()
+        return (frozen | set(s.scalars(q2))) & set(days)
 
     def _analysts(self, s: Session, dept_id: int) -> list[PlanAnalyst]:
         out = []
@@ -296,31 +368,33 @@ class PlanningService:
                                    frozenset(b.skill_set), b.capacity, frozenset(absent)))
         return out
 
+    def _active_query(self, dept_id: int, last: dt.date):
+        return (select(Request).options(joinedload(Request.citizen),
+                                        joinedload(Request.agreement))
+                .where(Request.department_id == dept_id, Request.status.in_(ACTIVE_STATUSES),
+                       Request.received < last))
+
     def _requests(self, s: Session, dept_id: int, days: list[dt.date], first: dt.date,
-                  last: dt.date) -> list[PlanRequest]:
+                  last: dt.date) -> tuple[list[PlanRequest], dict[int, _Seen]]:
+        """The requests to place, and what the solve saw of each (to compare at commit)."""
         if not days:
-            return []
-        q = (select(Request).options(joinedload(Request.citizen))
-             .where(Request.department_id == dept_id, Request.status.in_(ACTIVE),
-                    Request.received < last))
-        reqs = list(s.scalars(q))
-        # active visits (no outcome) by request
-        visits = {}
+            return [], {}
+        reqs = list(s.scalars(self._active_query(dept_id, last)).unique())
+        visits = {}  # active visits (no outcome) by request
         for v in s.scalars(select(Visit).where(Visit.request_id.in_([r.id for r in reqs]),
                                                Visit.outcome.is_(None))):
             visits[v.request_id] = v
         regular = self._regular_analysts(s, {r.citizen_id for r in reqs})
-        self._geocode(s, reqs)
         out = []
+        seen: dict[int, _Seen] = {}
+        day_set = set(days)
         for r in reqs:
             v = visits.get(r.id)
-            if v is not None and (not v.locked) and v.date not in days:
-                continue  # planned on a day outside this period: leave it
-            if v is not None and v.locked and v.date not in days:
-                continue
-            if v is None and r.status == "locked":
-                r.status = "open"
+            if v is not None and v.date not in day_set:
+                continue  # planned (or locked) on a day outside this period: leave it
             locked = v is not None and v.locked
+            seen[r.id] = _Seen(r.version, v.id if v else None, v.version if v else None,
+                               locked)
             out.append(PlanRequest(
                 id=r.id, lat=r.effective_lat, lon=r.effective_lon, received=r.received,
                 deadline=r.deadline, earliest=r.earliest, window_start=r.window_start,
@@ -331,7 +405,7 @@ class PlanningService:
                 locked_end=(v.window_end or v.planned_arrival) if locked else None,
                 regular_analyst=regular.get(r.citizen_id), citizen_id=r.citizen_id,
                 agreement_end=r.agreement.end))
-        return out
+        return out, seen
 
     def _regular_analysts(self, s: Session, citizen_ids: set[int]) -> dict[int, int]:
         """The bioanalyst who most often sampled each citizen (seen at least twice)."""
@@ -346,6 +420,15 @@ class PlanningService:
             counts.setdefault(cid, {}).setdefault(aid, 0)
             counts[cid][aid] += 1
         return {cid: max(c, key=c.get) for cid, c in counts.items() if sum(c.values()) >= 2}
+
+    def _geocode_missing(self, dept_id: int, last: dt.date) -> None:
+        """Positions for the addresses that have none, in their own short transaction before
+        the snapshot (a cache of the register: it changes no plan)."""
+        with self.store.session() as s:
+            reqs = [r for r in s.scalars(self._active_query(dept_id, last)).unique()
+                    if r.effective_lat is None]
+            if reqs:
+                self._geocode(s, reqs)
 
     def _geocode(self, s: Session, reqs: list[Request]) -> None:
         missing = [r for r in reqs if r.effective_lat is None]
@@ -365,24 +448,72 @@ class PlanningService:
                 if hit:
                     c.lat, c.lon, c.position_quality = hit.lat, hit.lon, hit.quality
 
-    def _write(self, s: Session, dept: Department, outcome: planner.PlanOutcome,
-               source: DistanceSource) -> None:
-        describe = source.describe()
-        lab = (dept.lab_lat, dept.lab_lon)
-        existing = {(r.bioanalyst_id, r.date): r for r in s.scalars(
-            select(Route).where(Route.department_id == dept.id,
-                                Route.date.in_({r.date for r in outcome.routes} or {dt.date.min})))}
-        locked_visits = {}
-        for route in existing.values():
-            for v in route.visits:
-                if v.locked and v.outcome is None:
-                    locked_visits[v.request_id] = v
-        touched = set()
-        standalone_cache: dict[tuple, tuple] = {}
+    @staticmethod
+    def _standalone(source: DistanceSource, lab, outcome: planner.PlanOutcome) -> dict:
+        """lab → stop → lab per stop position, computed before the write transaction (a
+        remote source caches what it fetches in the database)."""
+        out: dict[tuple, tuple] = {}
         for pr in outcome.routes:
+            for st in pr.stops:
+                key = (round(st.lat, 5), round(st.lon, 5))
+                if key not in out:
+                    out[key] = standalone_trip(source, lab, st.lat, st.lon)
+        return out
+
+    def _apply_plan(self, s: Session, dept_id: int, plan_days: list[dt.date],
+                    seen: dict[int, _Seen], outcome: planner.PlanOutcome,
+                    source: DistanceSource, standalone: dict, positions: dict,
+                    lab) -> dict[int, str]:
+        """Writes a solve's result against what is true now; returns {request: why skipped}."""
+        if not plan_days:
+            return {}
+        ids = sorted(seen)
+        lock = self.store.lock_rows
+        reqs = {r.id: r for r in lock(s, select(Request).options(
+            selectinload(Request.cancellations)).where(Request.id.in_(ids))
+            .order_by(Request.id))} if ids else {}
+        routes = {r.id: r for r in lock(s, select(Route).where(
+            Route.department_id == dept_id, Route.date.in_(plan_days)).order_by(Route.id))}
+        visit_q = select(Visit).where(Visit.request_id.in_(ids) if ids else false())
+        if routes:
+            visit_q = select(Visit).where(or_(Visit.request_id.in_(ids) if ids else false(),
+                                              Visit.route_id.in_(list(routes))))
+        visits = list(lock(s, visit_q.order_by(Visit.id)))
+        by_request: dict[int, list[Visit]] = {}
+        for v in visits:
+            by_request.setdefault(v.request_id, []).append(v)
+        frozen_now = self._frozen_days(s, dept_id, plan_days)
+        placed_on = {rid: pr.date for pr in outcome.routes for st in pr.stops
+                     for rid in st.request_ids}
+
+        skipped: dict[int, str] = {}
+        for rid in ids:
+            req = reqs.get(rid)
+            why = _changed(req, by_request.get(rid, []), seen[rid], frozen_now,
+                           placed_on.get(rid))
+            if why:
+                skipped[rid] = why
+
+        # unlocked visits still to happen on the planned days are re-placed (or leave)
+        free: dict[int, Visit] = {}
+        for rid in ids:
+            if rid in skipped:
+                continue
+            for v in by_request.get(rid, []):
+                if v.outcome is None:
+                    free[rid] = v
+        written: dict[int, set[int]] = {}  # route → the requests the solve put there
+        existing = {(r.bioanalyst_id, r.date): r for r in routes.values()}
+        describe = source.describe()
+        for pr in outcome.routes:
+            if pr.date in frozen_now:
+                continue
+            stops = [st for st in pr.stops if any(r not in skipped for r in st.request_ids)]
+            if not stops:
+                continue
             route = existing.get((pr.analyst_id, pr.date))
             if route is None:
-                route = Route(bioanalyst_id=pr.analyst_id, department_id=dept.id, date=pr.date)
+                route = Route(bioanalyst_id=pr.analyst_id, department_id=dept_id, date=pr.date)
                 s.add(route)
                 s.flush()
                 existing[(pr.analyst_id, pr.date)] = route
@@ -390,22 +521,19 @@ class PlanningService:
             route.planned_minutes = pr.minutes
             route.planned_ferry_minutes = round_min(pr.ferry_minutes)
             route.distance_source = describe
-            touched.add(route.id)
+            written[route.id] = set()
             seq_in_trip: dict[int, int] = {}
-            for st in pr.stops:
-                key = (round(st.lat, 5), round(st.lon, 5))
-                if key not in standalone_cache:
-                    standalone_cache[key] = standalone_trip(source, lab, st.lat, st.lon)
-                sa_km, _sa_ferry, sa_link = standalone_cache[key]
+            for st in stops:
+                sa_km, _sa_ferry, sa_link = standalone[(round(st.lat, 5), round(st.lon, 5))]
                 for k, rid in enumerate(st.request_ids):
+                    if rid in skipped:
+                        continue
                     seq_in_trip[st.trip] = seq_in_trip.get(st.trip, 0) + 1
-                    v = locked_visits.pop(rid, None)
-                    if v is None:
-                        v = s.scalars(select(Visit).where(Visit.request_id == rid,
-                                                          Visit.outcome.is_(None))).first()
+                    v = free.pop(rid, None)
                     if v is None:
                         v = Visit(request_id=rid)
                         s.add(v)
+                        by_request.setdefault(rid, []).append(v)
                     v.route_id = route.id
                     v.date = pr.date
                     v.sequence = st.trip * 100 + seq_in_trip[st.trip]
@@ -416,17 +544,56 @@ class PlanningService:
                     v.leg_ferry_minutes = round_min(st.leg_ferry_minutes if k == 0 else 0.0)
                     v.standalone_km = sa_km
                     v.ferry_link = sa_link
-                    req = s.get(Request, rid)
-                    req.status = "locked" if v.locked else "planned"
+                    written[route.id].add(rid)
+            if written[route.id] != {r for st in pr.stops for r in st.request_ids}:
+                written[route.id] = set()  # lost a stop: its km are measured again
+        # a locked visit the solver could not keep stays where it was (reported as unplanned
+        # with its reason): nothing moves it out of its day and window
+        for rid, v in free.items():
+            if not v.locked:
+                by_request[rid].remove(v)
+                s.delete(v)
         s.flush()
-        # routes of planned days that lost all their visits go away (unless history)
-        for route in existing.values():
-            if route.id not in touched and route.closed_at is None and route.driven_km is None:
-                s.refresh(route)
-                if not route.visits:
-                    s.delete(route)
-        # a locked visit the solver could not keep stays where it was (reported as
-        # unplanned with its reason): nothing moves it out of its day and window
+        for rid in ids:
+            if rid not in skipped and rid in reqs:
+                settle(reqs[rid], by_request.get(rid, []))
+        # routes of planned days: empty ones go (unless history); one whose stops are not the
+        # solver's (a stop skipped or kept) gets its km measured over the stops it has
+        for route in list(existing.values()):
+            if route.date in frozen_now or route.closed_at is not None \
+                    or route.driven_km is not None:
+                continue
+            s.refresh(route, ["visits"])
+            if not route.visits:
+                s.delete(route)
+            elif {v.request_id for v in route.visits} != written.get(route.id):
+                self._measure(route, source, lab, positions)
+        return skipped
+
+    @staticmethod
+    def _measure(route: Route, source: DistanceSource, lab, positions: dict) -> None:
+        """A route's planned km and ferry minutes over the stops it has, in their order."""
+        road = DistanceSource(source.road, source.ferries, store=None)  # no cache writes here
+        stops = sorted(route.visits, key=lambda v: v.sequence)
+        pts = [lab] + [positions.get(v.request_id) or _position(v.request) for v in stops]
+        m = road.matrix(pts)
+        km = ferry = 0.0
+        prev, prev_trip = 0, None
+        for i, v in enumerate(stops, start=1):
+            trip = v.sequence // 100
+            if prev_trip is not None and trip != prev_trip:
+                back = m.leg(prev, 0)
+                km += back.km
+                ferry += back.ferry_minutes
+                prev = 0
+            leg = m.leg(prev, i)
+            v.leg_km, v.leg_ferry_minutes = round_km(leg.km), round_min(leg.ferry_minutes)
+            km += leg.km
+            ferry += leg.ferry_minutes
+            prev, prev_trip = i, trip
+        back = m.leg(prev, 0)
+        route.planned_km = round_km(km + back.km)
+        route.planned_ferry_minutes = round_min(ferry + back.ferry_minutes)
 
     # --- reading -----------------------------------------------------------------------------
 
@@ -518,49 +685,94 @@ class PlanningService:
 
     def lock(self, visit_ids: list[int], locked: bool = True) -> None:
         require(self.store, "planning.edit")
-        with self.store.session() as s:
+        with self.store.session(write=True) as s:
             for vid in visit_ids:
                 v = s.get(Visit, vid)
                 if v is None:
                     raise NotFound(f"besøg {vid} findes ikke")
                 v.locked = locked
                 req = s.get(Request, v.request_id)
-                if req.status in ("planned", "locked"):
-                    req.status = "locked" if locked else "planned"
+                settle(req, s.scalars(select(Visit).where(Visit.request_id == req.id)))
 
     def unlock(self, visit_ids: list[int]) -> None:
         self.lock(visit_ids, locked=False)
 
     def send_replies(self, first: dt.date, last: dt.date, now: dt.datetime | None = None,
-                     municipality_code: int | None = None) -> list[ReplyRow]:
+                     municipality_code: int | None = None, out_dir=None,
+                     again: bool = False) -> ReplyList:
         """Replies (date + window) for the planned visits in first..last not yet replied to;
-        sending locks each visit (domain rule 4). Returns the rows per municipality."""
+        sending locks each visit (domain rule 4). Returns the rows per municipality.
+
+        With ``out_dir`` each municipality's reply is written there (CSV and PDF) first, whole
+        or not at all, and only then are the visits recorded as replied to and locked, in the
+        same transaction: a full disk or a kill records nothing, and running it again sends
+        them all. ``again=True`` ("Send igen") re-creates the replies already recorded for the
+        period (their original send time) and changes nothing."""
         require(self.store, "planning.edit")
         now = now or dt.datetime.now().replace(microsecond=0)
-        rows = []
-        with self.store.session() as s:
+        rows = ReplyList()
+        with self.store.session(write=not again) as s:
             q = (select(Visit).options(joinedload(Visit.request).joinedload(Request.citizen))
                  .where(Visit.date.between(first, last), Visit.route_id.is_not(None),
-                        Visit.outcome.is_(None), Visit.reply_sent_at.is_(None))
+                        Visit.outcome.is_(None),
+                        Visit.reply_sent_at.is_not(None) if again
+                        else Visit.reply_sent_at.is_(None))
                  .order_by(Visit.date, Visit.sequence))
+            if not again and not self.store.is_sqlite:
+                q = q.with_for_update(of=Visit)
+            visits = []
             for v in s.scalars(q).unique():
                 req = v.request
                 muni = s.get(Municipality, req.municipality_id)
                 if municipality_code is not None and muni.code != municipality_code:
                     continue
-                v.locked = True
-                v.reply_sent_at = now
-                req.status = "locked"
+                if req.status not in ACTIVE_STATUSES:
+                    continue
+                visits.append(v)
                 rows.append(ReplyRow(muni.code, muni.name, req.id, v.id, req.citizen.name,
                                      mask_cpr(req.citizen.cpr), req.sampling_address, v.date,
-                                     v.window_start, v.window_end, now))
-        rows.sort(key=lambda r: (r.municipality_code, r.date, r.window_start or dt.time()))
+                                     v.window_start, v.window_end,
+                                     v.reply_sent_at if again else now))
+            rows.sort(key=lambda r: (r.municipality_code, r.date, r.window_start or dt.time()))
+            if out_dir is not None and rows:
+                rows.files = self._write_replies(s, rows, out_dir, first)
+            if not again:
+                for v in visits:
+                    v.locked = True
+                    v.reply_sent_at = now
+                s.flush()
+                for v in visits:
+                    settle(v.request, s.scalars(select(Visit).where(
+                        Visit.request_id == v.request_id)))
         return rows
+
+    def _write_replies(self, s: Session, rows: list[ReplyRow], out_dir, first: dt.date
+                       ) -> dict[int, list[str]]:
+        from pathlib import Path
+
+        from hjemmeprove.documents import reply
+        from hjemmeprove.fileio import write_all_atomic
+
+        d = s.scalars(select(Department).order_by(Department.id)).first()
+        name = d.name if d is not None else ""
+        out = Path(out_dir)
+        files: dict[Path, bytes] = {}
+        by_code: dict[int, list[str]] = {}
+        for code, group in reply.by_municipality(rows).items():
+            csv_path = out / reply_filename(code, first, "csv")
+            pdf_path = out / reply_filename(code, first, "pdf")
+            files[csv_path] = reply.render_csv(group)
+            files[pdf_path] = reply.render_pdf(group, name)
+            by_code[code] = [str(csv_path), str(pdf_path)]
+        write_all_atomic(files)
+        return by_code
 
     def move_visit(self, visit_id: int, analyst_id: int, day: dt.date, apply: bool = True
                    ) -> MoveResult:
         """Moves a visit to another bioanalyst and/or day; returns the problems (Danish) and
-        writes nothing when there are any. Both routes are re-ordered."""
+        writes nothing when there are any. Both routes are re-ordered and written in one
+        transaction, against the visit as it is then (a change meanwhile refuses the move).
+        The day must be one the planner could choose (``domain.lifecycle``)."""
         if apply:  # a dry run (drag preview) only reads
             require(self.store, "planning.edit")
         calendar = self.settings.calendar()
@@ -572,6 +784,9 @@ class PlanningService:
             if v.outcome is not None:
                 return MoveResult(False, ["besøget har allerede et udfald"])
             req = s.get(Request, v.request_id)
+            why_not = refusal(req.status, "plan")
+            if why_not:
+                return MoveResult(False, [why_not])
             b = s.get(Bioanalyst, analyst_id)
             if b is None:
                 raise ValidationError("findes ikke", "bioanalytiker")
@@ -581,13 +796,9 @@ class PlanningService:
                 problems.append(f"{day.isoformat()} er ikke en hverdag ({why})")
             if v.locked and day != v.date:
                 problems.append("besøget er låst (svar sendt): dagen kan ikke ændres")
-            first_ok = req.earliest or calendar.next_working_day(req.received)
-            if day < first_ok:
-                problems.append(f"for tidligt: tidligst {first_ok.isoformat()}")
-            if day > req.deadline:
-                problems.append(f"efter fristen {req.deadline.isoformat()}")
-            if req.agreement.end is not None and day > req.agreement.end:
-                problems.append(f"aftalen med kommunen ophørte {req.agreement.end.isoformat()}")
+            problems += day_problems(day, received=req.received, earliest=req.earliest,
+                                     deadline=req.deadline, agreement_end=req.agreement.end,
+                                     next_working_day=calendar.next_working_day)
             if any(a.start <= day <= a.end for a in b.absences):
                 problems.append(f"{b.name} er fraværende {day.isoformat()}")
             if req.ekg and "ekg" not in b.skill_set:
@@ -599,24 +810,52 @@ class PlanningService:
             if problems:
                 return MoveResult(False, problems)
             dept_id = req.department_id
+            seen_version = v.version
             target_ids = [x.request_id for x in (target.visits if target else [])
                           if x.outcome is None and x.id != v.id] + [req.id]
             old_ids = ([x.request_id for x in old_route.visits if x.outcome is None
                         and x.id != v.id] if old_route is not None else [])
             old_key = (old_route.bioanalyst_id, old_route.date) if old_route else None
-        problems += self._resolve_route(dept_id, analyst_id, day, target_ids, visit_id,
-                                        apply=False)
+        source = self.distance_source()
+        target_plan, problems = self._solve_route(dept_id, analyst_id, day, target_ids, source)
         if problems or not apply:
             return MoveResult(not problems, problems)
-        self._resolve_route(dept_id, analyst_id, day, target_ids, visit_id, apply=True)
+        old_plan = None
         if old_key is not None and old_key != (analyst_id, day):
-            self._resolve_route(dept_id, old_key[0], old_key[1], old_ids, None, apply=True)
-        return MoveResult(True, [])
+            old_plan, _ = self._solve_route(dept_id, old_key[0], old_key[1], old_ids, source)
+        standalone = {}
+        with self.store.session() as s:
+            dept = s.get(Department, dept_id)
+            lab = (dept.lab_lat, dept.lab_lon)
+        for outcome in (target_plan, old_plan):
+            if outcome is not None:
+                standalone.update(self._standalone(source, lab, outcome))
 
-    def _resolve_route(self, dept_id: int, analyst_id: int, day: dt.date, request_ids: list[int],
-                       moved_visit: int | None, apply: bool) -> list[str]:
-        """Orders one bioanalyst's day with exactly these requests; problems if any drops."""
-        source = self.distance_source()
+        def apply_move(s: Session) -> MoveResult:
+            mv = next(iter(self.store.lock_rows(s, select(Visit).where(Visit.id == visit_id))),
+                      None)
+            if mv is None or mv.version != seen_version or mv.outcome is not None:
+                return MoveResult(False, ["besøget er ændret af en anden imens; intet er "
+                                          "flyttet (hent planen igen)"])
+            tgt = next(iter(self.store.lock_rows(s, select(Route).where(
+                Route.bioanalyst_id == analyst_id, Route.date == day))), None)
+            if tgt is not None and (tgt.closed_at or tgt.driven_km is not None):
+                return MoveResult(False, ["ruten er afsluttet"])
+            mv.route_id = tgt.id if tgt is not None else None
+            mv.date = day
+            s.flush()
+            self._apply_route(s, dept_id, analyst_id, day, target_plan, source, standalone)
+            if old_plan is not None:
+                self._apply_route(s, dept_id, old_key[0], old_key[1], old_plan, source,
+                                  standalone)
+            return MoveResult(True, [])
+
+        return self._commit(apply_move)
+
+    def _solve_route(self, dept_id: int, analyst_id: int, day: dt.date, request_ids: list[int],
+                     source: DistanceSource):
+        """Orders one bioanalyst's day with exactly these requests (writes nothing); the
+        problems if any drops."""
         cfg = self.config(day)
         with self.store.session() as s:
             dept = s.get(Department, dept_id)
@@ -642,41 +881,69 @@ class PlanningService:
         outcome = planner.plan(lab, [day], analysts, preqs, source, cfg,
                                next_working_day=lambda d: d + dt.timedelta(days=1),
                                time_limit_s=1.0)
-        problems = [f"henvisning {rid}: {why}" for rid, why in outcome.unplanned]
-        if problems or not apply:
-            return problems
-        with self.store.session() as s:
-            dept = s.get(Department, dept_id)
-            route = s.scalars(select(Route).where(Route.bioanalyst_id == analyst_id,
-                                                  Route.date == day)).first()
-            if moved_visit is not None:
-                mv = s.get(Visit, moved_visit)
-                mv.route_id = None
-                if route is not None:
-                    mv.route_id = route.id
-                mv.date = day
-                s.flush()
-            if not outcome.routes and route is not None:
+        return outcome, [f"henvisning {rid}: {why}" for rid, why in outcome.unplanned]
+
+    def _apply_route(self, s: Session, dept_id: int, analyst_id: int, day: dt.date,
+                     outcome: planner.PlanOutcome, source: DistanceSource,
+                     standalone: dict) -> None:
+        """Writes one bioanalyst's day as ``outcome`` orders it (inside the caller's
+        transaction); a route left without visits goes."""
+        route = s.scalars(select(Route).where(Route.bioanalyst_id == analyst_id,
+                                              Route.date == day)).first()
+        if not outcome.routes:
+            if route is not None:
                 route.planned_km = Decimal("0")
                 route.planned_minutes = 0
                 route.planned_ferry_minutes = Decimal("0")
                 s.flush()
-                s.refresh(route)
+                s.refresh(route, ["visits"])
                 if not route.visits:
                     s.delete(route)
-                return []
-            self._write(s, dept, outcome, source)
-        return []
+            return
+        pr = outcome.routes[0]
+        if route is None:
+            route = Route(bioanalyst_id=analyst_id, department_id=dept_id, date=day)
+            s.add(route)
+            s.flush()
+        route.planned_km = round_km(pr.km)
+        route.planned_minutes = pr.minutes
+        route.planned_ferry_minutes = round_min(pr.ferry_minutes)
+        route.distance_source = source.describe()
+        seq_in_trip: dict[int, int] = {}
+        for st in pr.stops:
+            sa_km, _sa_ferry, sa_link = standalone[(round(st.lat, 5), round(st.lon, 5))]
+            for k, rid in enumerate(st.request_ids):
+                seq_in_trip[st.trip] = seq_in_trip.get(st.trip, 0) + 1
+                v = s.scalars(select(Visit).where(Visit.request_id == rid,
+                                                  Visit.outcome.is_(None))).first()
+                if v is None:
+                    continue
+                v.route_id = route.id
+                v.date = day
+                v.sequence = st.trip * 100 + seq_in_trip[st.trip]
+                v.planned_arrival = st.arrival
+                if not v.locked:
+                    v.window_start, v.window_end = st.reply_start, st.reply_end
+                v.leg_km = round_km(st.leg_km if k == 0 else 0.0)
+                v.leg_ferry_minutes = round_min(st.leg_ferry_minutes if k == 0 else 0.0)
+                v.standalone_km = sa_km
+                v.ferry_link = sa_link
+                s.flush()
+                settle(s.get(Request, rid), s.scalars(select(Visit).where(
+                    Visit.request_id == rid)))
 
     def replan_after_change(self, day: dt.date, last: dt.date | None = None,
                             time_limit_s: float = 5.0) -> PlanResult:
         """After a cancellation, a new urgent request or an absence: re-plans day..last
-        (default the day alone); locked visits keep their day and window."""
+        (default the day alone); locked visits keep their day and window. One write
+        transaction (see ``plan``)."""
         return self.plan(day, last or day, time_limit_s=time_limit_s)
 
     def cancel_and_replan(self, request_id: int, at: dt.datetime, by: str, channel: str,
                           note: str = "", time_limit_s: float = 5.0):
-        """Records the cancellation (RequestService) and re-plans the visit's day."""
+        """Records the cancellation (RequestService, one transaction) and re-plans the visit's
+        day (another): killed between the two, the cancellation stands and the day's route
+        is simply not yet re-optimised."""
         from hjemmeprove.services.requests import RequestService
 
         with self.store.session() as s:
@@ -700,3 +967,14 @@ class PlanningService:
         if replan:
             return self.plan(start, end, time_limit_s=time_limit_s)
         return None
+
+
+def route_sheet_filename(day: dt.date, analyst: str) -> str:
+    """The file name of a bioanalyst's route sheet (one rule for the CLI and the desktop)."""
+    safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in analyst.strip())
+    return f"koerselsliste-{day.isoformat()}-{safe or 'rute'}.pdf"
+
+
+def reply_filename(municipality_code: int, first: dt.date, ext: str) -> str:
+    """The file name of a municipality's reply for a period starting ``first``."""
+    return f"svar-{municipality_code}-{first.isoformat()}.{ext}"

@@ -26,13 +26,14 @@ from hjemmeprove.db.models import (
     Visit,
 )
 from hjemmeprove.domain.cpr import mask_cpr
+from hjemmeprove.domain.labels import ACTIVE_STATUSES
+from hjemmeprove.domain.lifecycle import settle
 from hjemmeprove.domain.request_input import RequestInput, parse_request
 from hjemmeprove.errors import ConflictError, FieldError, NotFound, ValidationError
 from hjemmeprove.security import require
 from hjemmeprove.settings import Settings
 
 LATE_CANCELLATION = dt.timedelta(hours=24)  # §6
-ACTIVE_STATUSES = ("open", "planned", "locked")  # "Aktive": not yet done, cancelled or refused
 
 # The columns a list can be sorted on (``RequestService.list(sort=...)``). The id always
 # follows as a tiebreaker so that pages of a sorted list neither overlap nor skip.
@@ -202,11 +203,12 @@ class RequestService:
             req = self._get(s, request_id)
             if req.status in ("done", "cancelled"):
                 raise ValidationError(f"henvisningen er {req.status}", "status")
-            req.status = "not_eligible"
             req.not_eligible_reason = reason.strip()
             for visit in s.scalars(select(Visit).where(Visit.request_id == request_id,
                                                        Visit.outcome.is_(None))):
                 s.delete(visit)
+            s.flush()
+            settle(req, s.scalars(select(Visit).where(Visit.request_id == request_id)))
 
     # --- cancellation -----------------------------------------------------------------------
 
@@ -226,8 +228,11 @@ class RequestService:
             errors.append(FieldError("kanal", f"skal være {' eller '.join(CANCEL_CHANNELS)}"))
         if errors:
             raise ValidationError(errors)
-        with self.store.session() as s:
-            req = self._get(s, request_id)
+        # the request row is locked first (a plan being written waits, or is waited for)
+        with self.store.session(write=True) as s:
+            req = s.get(Request, request_id, with_for_update=not self.store.is_sqlite)
+            if req is None:
+                raise NotFound(f"henvisning {request_id} findes ikke")
             if req.status in ("cancelled", "done", "not_eligible"):
                 raise ValidationError(
                     f"henvisning {request_id} er allerede {_STATUS_DA[req.status]}", "status")
@@ -236,16 +241,17 @@ class RequestService:
             start = _visit_start(visit)
             late = bool(visit is not None and visit.locked and start is not None
                         and at > start - LATE_CANCELLATION)
-            s.add(Cancellation(request=req, at=at, by=by.strip(), channel=channel, late=late,
-                               visit_start=start, recorded_by=s.info.get("user", ""),
-                               note=note))
-            req.status = "cancelled"
-            if visit is not None:
-                if late:
+            if visit is not None:  # the visit leaves first: the schema allows no active
+                if late:           # visit next to a cancellation
                     visit.outcome = "cancelled_late"
                     visit.route_id = None
                 else:
                     s.delete(visit)
+                s.flush()
+            s.add(Cancellation(request=req, at=at, by=by.strip(), channel=channel, late=late,
+                               visit_start=start, recorded_by=s.info.get("user", ""),
+                               note=note))
+            settle(req, s.scalars(select(Visit).where(Visit.request_id == request_id)))
             return CancellationResult(request_id, late, start, channel)
 
     # --- reading ----------------------------------------------------------------------------

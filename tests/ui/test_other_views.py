@@ -374,10 +374,12 @@ def test_print_route_sheets_letters_and_replies(qtbot, window, dialogs, tmp_path
     settle(qtbot)
     assert view.document_dialog.documents[0][2].startswith(b"%PDF")
     view.document_dialog.close()
+    view.reply_folder = str(tmp_path / "svar")
     view.send_replies()
     settle(qtbot)
     settle(qtbot)
     assert len(view.last_replies) == 2
+    assert {p.suffix for p in (tmp_path / "svar").iterdir()} == {".csv", ".pdf"}
     assert all(s.locked for r in app.planning.routes(DAY, DAY) for s in r.stops)
     assert view.document_dialog.documents[0][2].startswith(b"%PDF")
 

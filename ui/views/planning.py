@@ -218,6 +218,7 @@ class PlanningView(ServiceView):
         menu.addAction("Rutesedler", lambda: self.print_documents("route_sheets"))
         menu.addAction("Borgerbreve", lambda: self.print_documents("letters"))
         menu.addAction("Svar til kommuner", lambda: self.print_documents("replies"))
+        menu.addAction("Send svar igen (genskab sendte)", lambda: self.send_replies(again=True))
         self.print_button.setMenu(menu)
         for w in (QLabel("Fra:"), self.first, prev_b, next_b, self.n_days):
             bar.addWidget(w)
@@ -500,23 +501,48 @@ class PlanningView(ServiceView):
             text += (f"<br><b>{len(result.unplanned)} henvisninger kunne ikke planlægges:</b> "
                      + "; ".join(f"nr. {u.request_id}: {u.reason}"
                                  for u in result.unplanned[:8]))
-        self.show_message(text, error=bool(result.unplanned))
+        skipped = getattr(result, "skipped", [])
+        if skipped:  # changed by someone else while the plan was computed: left as they are
+            text += (f"<br><b>{len(skipped)} henvisninger blev ændret undervejs og er ikke "
+                     "ændret af planen:</b> "
+                     + "; ".join(f"nr. {u.request_id}: {u.reason}" for u in skipped[:8]))
+        self.show_message(text, error=bool(result.unplanned or skipped))
         self.unplanned_label.setText(
             "" if not result.unplanned else f"{len(result.unplanned)} uplanlagte – se "
                                             "beskeden øverst.")
         emit_changed("planning", "requests")
 
-    def send_replies(self) -> None:
-        first, last = self.period()
-        Op(self, lambda: self.planning.send_replies(first, last)) \
-            .success(self._replies_sent).run_in_background()
+    # the folder the reply files go to before a reply is recorded as sent (None: the user's
+    # data folder, "svar")
+    reply_folder: str | None = None
 
-    def _replies_sent(self, rows) -> None:
+    def _reply_folder(self):
+        from pathlib import Path
+
+        from hjemmeprove import paths
+
+        return Path(self.reply_folder) if self.reply_folder else paths.data_dir() / "svar"
+
+    def send_replies(self, again: bool = False) -> None:
+        """The reply files are written first (whole, to the reply folder); only then are the
+        visits recorded as replied to and locked. ``again`` ("Send igen") re-creates the
+        replies already sent in the period."""
+        first, last = self.period()
+        folder = self._reply_folder()
+        Op(self, lambda: self.planning.send_replies(first, last, out_dir=folder, again=again)) \
+            .success(lambda rows: self._replies_sent(rows, again)).run_in_background()
+
+    def _replies_sent(self, rows, again: bool = False) -> None:
         self.last_replies = rows
         emit_changed("planning", "requests")
         if not rows:
-            show_info(self, "Svar", "Der er ingen nye besøg at svare på i perioden.")
+            show_info(self, "Svar", "Der er ingen sendte svar i perioden." if again else
+                      "Der er ingen nye besøg at svare på i perioden.")
             return
+        files = getattr(rows, "files", {}) or {}
+        if files:
+            self.show_message(f"{len(rows)} svar {'genskabt' if again else 'sendt og låst'}; "
+                              f"filerne ligger i {self._reply_folder()}.")
         self.print_documents("replies")
 
     def print_documents(self, kind: str) -> None:
