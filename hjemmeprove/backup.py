@@ -23,6 +23,7 @@ import sqlite3
 import subprocess
 from pathlib import Path
 
+from hjemmeprove import paths
 from hjemmeprove.domain.cpr import mask_cpr_in_text
 from hjemmeprove.errors import HjemmeproveError
 
@@ -50,6 +51,7 @@ def _backup_sqlite(store, dest: Path) -> Path:
     tmp = dest.with_name(dest.name + ".partial")
     _unlink_db(tmp)
     try:
+        paths.private_file(tmp)  # the copy names citizens: owner-only from the start
         src = sqlite3.connect(source, timeout=30)
         try:
             out = sqlite3.connect(tmp)
@@ -76,6 +78,7 @@ def _backup_pg(store, dest: Path) -> Path:
     tmp = dest.with_name(dest.name + ".partial")
     tmp.unlink(missing_ok=True)
     try:
+        paths.private_file(tmp)
         _run([pg_dump, "--format=custom", f"--file={tmp}"], store)
         listing = _run([_pg_tool("pg_restore"), "--list", str(tmp)], None)
         if "TABLE DATA public alembic_version" not in listing:

@@ -38,6 +38,9 @@ class BadInput(ValidationError):
 
 def main(argv: list[str] | None = None) -> int:
     from hjemmeprove.logging_setup import install as install_logging
+    from hjemmeprove.paths import private_umask
+
+    private_umask()  # every file this command creates is owner-only
     install_logging()
     parser = build_parser()
     args = parser.parse_args(argv)
