@@ -204,12 +204,13 @@ def _cancellations(app, rng: random.Random, today: dt.date) -> tuple[int, int]:
     """
     with app.store.session() as s:
         candidates = list(s.execute(
-            select(Request.id, Visit.id, Visit.date, Visit.window_start)
+            select(Request.id, Visit.id, Visit.date, Visit.window_start, Request.received)
             .outerjoin(Visit, Visit.request_id == Request.id)
             .where(Request.status.in_(("open", "planned", "locked", "done")))).all())
     rng.shuffle(candidates)
     n = late = 0
-    for rid, vid, vdate, wstart in candidates[: max(3, len(candidates) // 25)]:
+    now = dt.datetime.combine(today, dt.time(7, 30))  # the demo's "now"
+    for rid, vid, vdate, wstart, received in candidates[: max(3, len(candidates) // 25)]:
         if vid is not None:
             _reopen_visit(app, rid, vid)
         if vdate is not None and wstart is not None and rng.random() < 0.35:
@@ -220,7 +221,10 @@ def _cancellations(app, rng: random.Random, today: dt.date) -> tuple[int, int]:
             at = dt.datetime.combine(base - dt.timedelta(days=rng.randrange(2, 5)),
                                      dt.time(rng.randrange(8, 15), 15))
             channel = "electronic"
-        result = app.requests.cancel(rid, at, "Hjemmesygeplejen", channel)
+        # a cancellation lies between the receipt and now (never in the future)
+        at = max(min(at, now), dt.datetime.combine(received, dt.time(8, 0)))
+        result = app.requests.cancel(rid, at, "Hjemmesygeplejen", channel,
+                                     now=max(now, at))
         n += 1
         late += result.late
     return n, late

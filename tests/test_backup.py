@@ -170,9 +170,13 @@ def test_the_database_is_copied_before_a_migration(tmp_path, monkeypatch):
     scripts = tmp_path / "migrations"
     shutil.copytree(migrate.MIGRATIONS, scripts,
                     ignore=shutil.ignore_patterns("__pycache__"))
-    (scripts / "versions" / "0002_test.py").write_text(
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory(str(migrate.MIGRATIONS)).get_current_head()  # after every branch's
+    (scripts / "versions" / "9002_test.py").write_text(
         '"""test"""\nfrom alembic import op\nimport sqlalchemy as sa\n'
-        'revision = "0002"\ndown_revision = "0001"\nbranch_labels = None\ndepends_on = None\n'
+        f'revision = "9002"\ndown_revision = "{head}"\nbranch_labels = None\n'
+        'depends_on = None\n'
         'def upgrade():\n    op.create_table("x_test", sa.Column("id", sa.Integer, '
         'primary_key=True))\n'
         'def downgrade():\n    op.drop_table("x_test")\n')
@@ -183,13 +187,13 @@ def test_the_database_is_copied_before_a_migration(tmp_path, monkeypatch):
     b = App(f"sqlite:///{db}", user="test", upgrade=False)
     try:
         copy = migrate.upgrade(b.store)
-        assert migrate.current_revision(b.store) == "0002"
+        assert migrate.current_revision(b.store) == "9002"
     finally:
         b.close()
     assert copy is not None and copy.exists() and "before-migration" in copy.name
     con = sqlite3.connect(copy)
     try:
-        assert con.execute("SELECT version_num FROM alembic_version").fetchone()[0] == "0001"
+        assert con.execute("SELECT version_num FROM alembic_version").fetchone()[0] == head
         assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     finally:
         con.close()

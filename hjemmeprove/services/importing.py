@@ -94,14 +94,15 @@ def read_rows(data: bytes) -> tuple[list[dict[str, str]], list[FieldError]]:
 
 def import_requests(service, source: Path | str | bytes, today: dt.date | None = None,
                     update_citizens: bool = False, allow_duplicates: bool = False,
-                    allow_passed_deadline: bool = False, report: list | None = None
+                    report: list | None = None
                     ) -> list[int]:
     """Validates every row, then saves all in one transaction; raises with every bad row.
 
     A row whose CPR is a stored citizen with another name, address or phone, a citizen who
     already has an open request from the same municipality, and a deadline already passed
-    are refused per row (NeedsConfirmation) unless the matching flag is given; ``report``
-    then receives one FieldError per row that changed a citizen or was flagged."""
+    are refused per row (NeedsConfirmation) unless the matching flag is given; a deadline
+    already passed is flagged on the request. ``report`` receives one FieldError per row that
+    changed a citizen or was flagged."""
     from hjemmeprove.services.requests import _ask
 
     today = today or dt.date.today()
@@ -111,9 +112,11 @@ def import_requests(service, source: Path | str | bytes, today: dt.date | None =
         raise ValidationError(errors)
     if not rows:
         raise ValidationError("indeholder ingen henvisninger", "fil")
+    # a passed deadline is flagged on the request and reported per row, not refused: a file
+    # is often a backlog; a changed citizen and a second open request need the flag
     confirm = {code for code, on in (("citizen_changed", update_citizens),
                                      ("duplicate", allow_duplicates),
-                                     ("deadline_passed", allow_passed_deadline)) if on}
+                                     ("deadline_passed", True)) if on}
     with service.store.session() as s:
         parsed, questions, seen = [], [], {}
         for row in rows:

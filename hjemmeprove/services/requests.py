@@ -162,19 +162,22 @@ class RequestService:
         return data, errors
 
     def create(self, values: dict[str, str], today: dt.date | None = None,
-               confirm=()) -> int:
+               confirm=None) -> int:
         """Saves a new request. Raises NeedsConfirmation when the CPR's stored citizen differs
-        from the form, the citizen has an open request from the same municipality, or the
-        deadline has passed, unless the matching codes are in ``confirm``."""
+        from the form, or the citizen has an open request from the same municipality, unless
+        the matching codes are in ``confirm``. A deadline already passed is asked about too
+        when the caller can ask (``confirm`` given: the form, the import); a caller that
+        cannot (``confirm=None``: scripts) gets it flagged on the request."""
         today = today or dt.date.today()
         with self.store.session() as s:
             data, errors = self.validate(values, today=today, session=s)
             if errors:
                 raise ValidationError(errors)
             questions = self.questions(s, data, today)
-            _ask(questions, confirm)
+            _ask(questions, {"deadline_passed"} if confirm is None else confirm)
             return self.add_validated(s, data, flags={c for c, _ in questions},
-                                      update_citizen="citizen_changed" in set(confirm)).id
+                                      update_citizen="citizen_changed" in set(confirm or ())
+                                      ).id
 
     def stored_citizen(self, cpr: str) -> StoredCitizen | None:
         """The citizen a (possibly half-typed, full-width) CPR belongs to, or None."""
@@ -277,7 +280,7 @@ class RequestService:
         return req
 
     def update(self, request_id: int, expected_version: int, values: dict[str, str],
-               today: dt.date | None = None, confirm=()) -> None:
+               today: dt.date | None = None, confirm=None) -> None:
         """Saves an edit made on ``expected_version``; refused if someone saved in between."""
         require(self.store, "requests.edit")
         today = today or dt.date.today()
@@ -298,14 +301,14 @@ class RequestService:
                                                                request_id=request_id)
                              if not (c == "deadline_passed" and (
                                  data.received == req.received or c in req.flags))]
-                _ask(questions, confirm)
+                _ask(questions, {"deadline_passed"} if confirm is None else confirm)
                 agreement = self._agreement_for(s, data.municipality, data.received)
                 req.municipality_id = agreement.municipality_id
                 req.agreement_id = agreement.id
                 req.department_id = agreement.department_id
                 req.received = data.received
                 req.deadline = self.settings.calendar().deadline(data.received)
-                req.citizen = self._citizen(s, data, "citizen_changed" in set(confirm))
+                req.citizen = self._citizen(s, data, "citizen_changed" in set(confirm or ()))
                 flags = set(filter(None, req.flags.split(","))) | {c for c, _ in questions}
                 req.flags = ",".join(sorted(flags))
                 _apply(req, data, req.citizen)
@@ -339,7 +342,7 @@ class RequestService:
     # --- cancellation -----------------------------------------------------------------------
 
     def cancel(self, request_id: int, at: dt.datetime, by: str, channel: str,
-               note: str = "") -> CancellationResult:
+               note: str = "", now: dt.datetime | None = None) -> CancellationResult:
         """§6: record who, when, channel; late when under 24 h before the locked window.
 
         A cancelled visit leaves its route. A late one is kept as outcome ``cancelled_late``
@@ -352,6 +355,12 @@ class RequestService:
             errors.append(FieldError("aflyst_af", "skal udfyldes"))
         if channel not in CANCEL_CHANNELS:
             errors.append(FieldError("kanal", f"skal være {' eller '.join(CANCEL_CHANNELS)}"))
+        if not isinstance(at, dt.datetime):
+            errors.append(FieldError("tidspunkt", "skal være et tidspunkt (dato og klokkeslæt)"))
+        elif at.tzinfo is not None:
+            errors.append(FieldError("tidspunkt", "skal være lokal tid uden tidszone"))
+        elif at > (now or dt.datetime.now()):
+            errors.append(FieldError("tidspunkt", f"{at:%Y-%m-%d %H:%M} ligger i fremtiden"))
         if errors:
             raise ValidationError(errors)
         with self.store.session() as s:
@@ -362,6 +371,15 @@ class RequestService:
             visit = s.scalars(select(Visit).where(Visit.request_id == request_id,
                                                   Visit.outcome.is_(None))).first()
             start = _visit_start(visit)
+            # a cancellation lies between the receipt and the end of the visit
+            if at < dt.datetime.combine(req.received, dt.time(0)):
+                raise ValidationError(f"{at:%Y-%m-%d %H:%M} ligger før henvisningen blev "
+                                      f"modtaget ({req.received.isoformat()})", "tidspunkt")
+            end = _visit_end(visit)
+            if end is not None and at > end:
+                raise ValidationError(f"{at:%Y-%m-%d %H:%M} ligger efter besøget "
+                                      f"({end:%Y-%m-%d %H:%M}); registrér et udfald i "
+                                      "stedet", "tidspunkt")
             late = bool(visit is not None and visit.locked and start is not None
                         and at > start - LATE_CANCELLATION)
             s.add(Cancellation(request=req, at=at, by=by.strip(), channel=channel, late=late,
@@ -644,6 +662,15 @@ def _visit_start(visit: Visit | None) -> dt.datetime | None:
         return None
     start = visit.window_start or visit.planned_arrival
     return dt.datetime.combine(visit.date, start) if start else None
+
+
+def _visit_end(visit: Visit | None) -> dt.datetime | None:
+    """The latest moment the visit can still be cancelled: its window's end, else its planned
+    arrival, else the end of its day."""
+    if visit is None:
+        return None
+    end = visit.window_end or visit.planned_arrival or dt.time(23, 59, 59)
+    return dt.datetime.combine(visit.date, end)
 
 
 def _row(rid, cpr, name, muni, code, received, deadline, status, req_addr, cit_addr, ekg, late,
