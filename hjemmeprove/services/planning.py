@@ -69,6 +69,7 @@ class StopInfo:
     position_quality: str
     outcome: str | None
     standalone_km: Decimal | None
+    cpr: str = ""  # full: only for the route sheet (the bioanalyst checks identity, labels tubes)
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,8 @@ class PlanResult:
     solutions: int
     seconds: float
     status: str
+    # promises the coordinator should check: (request id, Danish text); approximate positions
+    warnings: tuple = ()
 
     def as_json(self) -> dict:
         return {
@@ -142,9 +145,17 @@ def route_json(r: RouteInfo) -> dict:
         "stops": [{"request": s.request_id, "arrival": s.arrival,
                    "window": [s.window[0], s.window[1]], "lat": s.lat, "lon": s.lon,
                    "leg_km": s.leg_km, "leg_ferry_minutes": s.leg_ferry_minutes,
-                   "ferry_link": s.ferry_link, "trip": s.trip, "locked": s.locked}
+                   "ferry_link": s.ferry_link, "trip": s.trip, "locked": s.locked,
+                   "approximate": s.position_quality == "approximate"}
                   for s in r.stops],
     }
+
+
+def _quality(req: Request) -> str:
+    """exact | approximate | "" for the position the request is planned at."""
+    if req.lat is not None:
+        return req.position_quality or "exact"
+    return req.citizen.position_quality if req.effective_lat is not None else ""
 
 
 def _areas(text: str) -> dict[str, int]:
@@ -222,6 +233,7 @@ class PlanningService:
         source = self.distance_source()
         cfg = self.config(first)
         all_unplanned: list[Unplanned] = []
+        warnings: list = []
         objective = 0.0
         solutions = 0
         seconds = 0.0
@@ -245,6 +257,7 @@ class PlanningService:
                 dept = s.get(Department, dept_id)
                 self._write(s, dept, outcome, source)
             all_unplanned += [Unplanned(rid, why) for rid, why in outcome.unplanned]
+            warnings += outcome.warnings
             objective += outcome.objective_kr
             solutions += outcome.solutions
             seconds += outcome.seconds
@@ -252,7 +265,7 @@ class PlanningService:
         routes = self.routes(first, last)
         return PlanResult(first, last, routes, sorted(all_unplanned, key=lambda u: u.request_id),
                           source.as_json(), Decimal(str(round(objective, 2))), solutions,
-                          round(seconds, 2), status)
+                          round(seconds, 2), status, tuple(sorted(warnings)))
 
     def _frozen_days(self, s: Session, dept_id: int, days: list[dt.date]) -> set[dt.date]:
         """Days whose routes are closed or have an outcome: those are history, not plans."""
@@ -330,7 +343,9 @@ class PlanningService:
                 locked_start=(v.window_start or v.planned_arrival) if locked else None,
                 locked_end=(v.window_end or v.planned_arrival) if locked else None,
                 regular_analyst=regular.get(r.citizen_id), citizen_id=r.citizen_id,
-                agreement_end=r.agreement.end))
+                agreement_end=r.agreement.end,
+                reply_window_minutes=r.agreement.reply_window_minutes or None,
+                approximate=_quality(r) == "approximate"))
         return out
 
     def _regular_analysts(self, s: Session, citizen_ids: set[int]) -> dict[int, int]:
@@ -466,9 +481,8 @@ class PlanningService:
                 ekg=req.ekg, access_info=req.access_info,
                 presence_required=req.presence_required, identity_check=req.identity_check,
                 note=req.note,
-                position_quality=req.position_quality if req.lat is not None
-                else c.position_quality,
-                outcome=v.outcome, standalone_km=v.standalone_km))
+                position_quality=_quality(req),
+                outcome=v.outcome, standalone_km=v.standalone_km, cpr=c.cpr))
         b = r.bioanalyst
         return RouteInfo(r.id, b.id, b.name, b.phone, r.date, r.planned_km, r.planned_minutes,
                          r.planned_ferry_minutes, r.distance_source, r.driven_km,
