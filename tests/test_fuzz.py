@@ -241,7 +241,8 @@ def test_a_bad_row_anywhere_stops_the_whole_file(department_app):
 
 # --- fee inputs ------------------------------------------------------------------------------
 
-FEE_FIELDS = {"dato", "--date", "referrals", "km", "ferry-minutes", "ekg", "ekg-price"}
+FEE_FIELDS = {"dato", "--date", "referrals", "km", "ferry-minutes", "ekg", "ekg-price",
+              "--referrals", "--km", "--ferry-minutes", "--ekg", "--ekg-price"}
 
 
 @pytest.fixture

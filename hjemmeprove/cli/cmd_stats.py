@@ -6,17 +6,19 @@ import csv
 import sys
 from pathlib import Path
 
+from hjemmeprove.cli import args as A
 from hjemmeprove.cli import open_app
 from hjemmeprove.cli.output import print_json
 
 
 def register(sub) -> None:
     p = sub.add_parser("stats", help="opfølgning: henvisninger, prøvetagninger, borgere")
-    p.add_argument("--year", required=True)
+    p.add_argument("--year", required=True, type=A.year_text)
     g = p.add_mutually_exclusive_group()
     g.add_argument("--json", action="store_true")
     g.add_argument("--csv", action="store_true")
-    p.add_argument("--pdf", help="skriv også en side med søjlediagrammer til denne fil")
+    p.add_argument("--pdf",
+                   type=A.out_file, help="skriv også en side med søjlediagrammer til denne fil")
     p.add_argument("--all", action="store_true", help="også kommuner uden aktivitet")
     p.set_defaults(func=stats)
 
