@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 from hjemmeprove.cli import args as A
 from hjemmeprove.cli import open_app
 from hjemmeprove.cli.output import parse_date_arg, print_json
@@ -115,4 +117,6 @@ def retention_run(args) -> int:
     else:
         verb = "ville blive slettet" if args.dry_run else "slettet"
         print(f"{result.citizens} borgere {verb} (sidste faktura før {result.cutoff})")
+    if result.vacuum_problem:
+        print(f"advarsel: {result.vacuum_problem}", file=sys.stderr)
     return 0
