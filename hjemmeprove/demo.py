@@ -23,6 +23,7 @@ from hjemmeprove.db.models import (
     Visit,
     WageIndex,
 )
+from hjemmeprove.domain import postcodes
 from hjemmeprove.domain.request_input import RequestInput
 from hjemmeprove.errors import HjemmeproveError
 from hjemmeprove.services.reference import load_defaults
@@ -162,7 +163,8 @@ def _request(rng: random.Random, day: dt.date, town, citizens: list) -> RequestI
     plat, plon = _offset(rng, lat, lon, spread, ISLAND_OF.get(name, ""))
     data = RequestInput(
         cpr=_cpr(rng), name=f"{rng.choice(FIRST)} {rng.choice(LAST)}",
-        address=f"{rng.choice(STREETS)} {rng.randrange(1, 120)}", postcode=postcode, city=name,
+        address=f"{rng.choice(STREETS)} {rng.randrange(1, 120)}", postcode=postcode,
+        city=postcodes.town_of(postcode) or name,  # the postal town (Troense: 5700 Svendborg)
         municipality=code, received=day, lat=plat, lon=plon,
         phone=f"{rng.randrange(20, 99)} {rng.randrange(10, 99)} {rng.randrange(10, 99)} "
               f"{rng.randrange(10, 99)}")

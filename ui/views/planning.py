@@ -44,7 +44,9 @@ LOCKED_ROLE = Qt.ItemDataRole.UserRole + 11
 
 def _stop_text(n: int, stop) -> str:
     when = fmt.clock(stop.arrival)
-    return f"{n}. {when}  {stop.citizen_name}"
+    # ≈: placed by its postcode only; the time is not to be promised without checking
+    approx = "≈ " if stop.position_quality == "approximate" else ""
+    return f"{n}. {when}  {approx}{stop.citizen_name}"
 
 
 def _stop_tooltip(stop) -> str:
@@ -62,7 +64,8 @@ def _stop_tooltip(stop) -> str:
     if stop.locked:
         parts.append("Låst: svar er sendt, besøget bliver i sit tidsvindue")
     if stop.position_quality == "approximate":
-        parts.append("Position: omtrentlig (postnummer)")
+        parts.append("≈ Position: omtrentlig (kun postnummer): tiden er usikker; bekræft "
+                     "adressen, før svaret sendes")
     return "<br>".join(parts)
 
 
