@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import csv
 import sys
-from pathlib import Path
-
 from hjemmeprove.cli import args as A
 from hjemmeprove.cli import open_app
 from hjemmeprove.cli.output import print_json
+from hjemmeprove.fileio import write_atomic
 
 
 def register(sub) -> None:
@@ -29,7 +28,7 @@ def stats(args) -> int:
     if args.pdf:
         from hjemmeprove.documents.stats_pdf import render
 
-        Path(args.pdf).write_bytes(render(st))
+        write_atomic(args.pdf, render(st))  # 0600: whole or not at all
     if args.json:
         print_json(st.as_json())
     elif args.csv:

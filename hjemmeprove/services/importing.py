@@ -16,7 +16,9 @@ import unicodedata
 from pathlib import Path
 
 from hjemmeprove.domain.request_input import LABELS, REQUIRED
-from hjemmeprove.errors import FieldError, ValidationError
+from sqlalchemy.exc import IntegrityError
+
+from hjemmeprove.errors import ConflictError, FieldError, ValidationError
 
 MAX_BYTES = 20 * 1024 * 1024
 
@@ -98,13 +100,11 @@ def import_requests(service, source: Path | str | bytes, today: dt.date | None =
                     ) -> list[int]:
     """Validates every row, then saves all in one transaction; raises with every bad row.
 
-    A row whose CPR is a stored citizen with another name, address or phone, a citizen who
-    already has an open request from the same municipality, and a deadline already passed
-    are refused per row (NeedsConfirmation) unless the matching flag is given; a deadline
-    already passed is flagged on the request. ``report`` receives one FieldError per row that
-    changed a citizen or was flagged."""
-    from hjemmeprove.services.requests import _ask
-
+    A row whose CPR is a stored citizen with another name, address or phone, and a citizen
+    who already has an open request from the same municipality, are refused per row
+    (NeedsConfirmation) unless the matching flag is given; a deadline already passed is
+    flagged on the request. ``report`` receives one FieldError per row that changed a citizen
+    or was flagged."""
     today = today or dt.date.today()
     data = source if isinstance(source, bytes) else Path(source).read_bytes()
     rows, errors = read_rows(data)
@@ -117,6 +117,19 @@ def import_requests(service, source: Path | str | bytes, today: dt.date | None =
     confirm = {code for code, on in (("citizen_changed", update_citizens),
                                      ("duplicate", allow_duplicates),
                                      ("deadline_passed", True)) if on}
+    try:
+        return _save(service, rows, today, confirm, report)
+    except IntegrityError:
+        # another import or form saved the same citizen between our check and our insert;
+        # the database's message would print that row's values: say what happened instead
+        raise ConflictError("En anden har gemt en af borgerne i filen samtidig; intet er "
+                            "importeret. Importér filen igen.") from None
+
+
+def _save(service, rows, today, confirm, report) -> list[int]:
+    from hjemmeprove.services.requests import _ask
+
+    errors: list[FieldError] = []
     with service.store.session() as s:
         parsed, questions, seen = [], [], {}
         for row in rows:

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 
 from sqlalchemy import and_, case, exists, func, or_, select
 from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 from hjemmeprove.db.models import (
@@ -169,15 +170,20 @@ class RequestService:
         when the caller can ask (``confirm`` given: the form, the import); a caller that
         cannot (``confirm=None``: scripts) gets it flagged on the request."""
         today = today or dt.date.today()
-        with self.store.session() as s:
-            data, errors = self.validate(values, today=today, session=s)
-            if errors:
-                raise ValidationError(errors)
-            questions = self.questions(s, data, today)
-            _ask(questions, {"deadline_passed"} if confirm is None else confirm)
-            return self.add_validated(s, data, flags={c for c, _ in questions},
-                                      update_citizen="citizen_changed" in set(confirm or ())
-                                      ).id
+        try:
+            with self.store.session() as s:
+                data, errors = self.validate(values, today=today, session=s)
+                if errors:
+                    raise ValidationError(errors)
+                questions = self.questions(s, data, today)
+                _ask(questions, {"deadline_passed"} if confirm is None else confirm)
+                return self.add_validated(s, data, flags={c for c, _ in questions},
+                                          update_citizen="citizen_changed" in set(confirm or ())
+                                          ).id
+        except IntegrityError:  # the same CPR saved by someone else meanwhile: never print
+            raise ConflictError(  # the database's message (it carries that row's values)
+                "En anden har gemt samme borger samtidig; intet er gemt. Gem igen for at se "
+                "den gemte borger.") from None
 
     def stored_citizen(self, cpr: str) -> StoredCitizen | None:
         """The citizen a (possibly half-typed, full-width) CPR belongs to, or None."""
