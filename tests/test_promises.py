@@ -71,3 +71,22 @@ def test_approximate_position_is_marked_and_warned(department_app):
     assert [w[0] for w in result.warnings] == [rid] and "omtrentlig" in result.warnings[0][1]
     from hjemmeprove.services.planning import route_json
     assert any(s["approximate"] for r in result.routes for s in route_json(r)["stops"])
+
+
+def test_letter_says_exactly_the_promised_window(tmp_path):
+    import subprocess
+
+    from hjemmeprove.documents.citizen_letter import LetterInfo, render
+
+    letter = LetterInfo(1, 1, "Åse Østergaard", "Kirkestræde 4", "5960", "Marstal",
+                        "Kirkestræde 4, 5960 Marstal", MON, dt.time(8, 30), dt.time(10, 0),
+                        False, dt.time(10, 0), "", False, "KBA", "OUH", "Baagøes Allé 15",
+                        "5700", "Svendborg", "", MON)
+    path = tmp_path / "l.pdf"
+    path.write_bytes(render(letter))
+    text = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True,
+                          check=True).stdout
+    text = " ".join(text.split())
+    assert "08.30" in text or "08:30" in text
+    assert "omtrentlig" not in text and "10.30" not in text and "10:30" not in text
+    assert "senest kl. 10" in text
