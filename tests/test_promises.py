@@ -90,3 +90,22 @@ def test_letter_says_exactly_the_promised_window(tmp_path):
     assert "08.30" in text or "08:30" in text
     assert "omtrentlig" not in text and "10.30" not in text and "10:30" not in text
     assert "senest kl. 10" in text
+
+
+def test_two_addresses_at_one_postcode_centre_are_two_stops(department_app):
+    app = department_app
+    a = app.requests.create(request_values(cpr="010150-1234", lat="", lon="",
+                                           address="Vestergade 3", received="2024-03-01"))
+    b = app.requests.create(request_values(cpr="020260-1234", name="Ole Hansen", lat="",
+                                           lon="", address="Østergade 40",
+                                           received="2024-03-01"))
+    result = app.planning.plan(MON, MON, time_limit_s=1.0)
+    stops = [s for r in result.routes for s in r.stops if s.request_id in (a, b)]
+    assert len(stops) == 2 and all(s.position_quality == "approximate" for s in stops)
+    assert {w[0] for w in result.warnings} == {a, b}
+
+
+def test_copenhagen_postcodes_find_their_area():
+    from hjemmeprove.planning.geocoding import PostcodeCentroids
+
+    assert PostcodeCentroids().locate("Strøget 1", "1160") is not None

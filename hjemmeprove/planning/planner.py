@@ -286,7 +286,10 @@ def plan(lab: tuple[float, float], days: list[dt.date], analysts: list[PlanAnaly
     for r, allowed in cands:
         key = (round(r.lat, 5), round(r.lon, 5))
         placed = False
-        for g in by_loc.get(key, []):
+        # a postcode centre is not an address: two approximate citizens there are two stops
+        for g in ([] if r.approximate else by_loc.get(key, [])):
+            if any(x.approximate for x in g["reqs"]):
+                continue
             lock_key = (r.locked_date, r.locked_start, r.locked_end)
             if g["lock"] != lock_key:
                 continue
