@@ -112,6 +112,8 @@ def plan(args) -> int:
               + (f", færge {r.ferry_minutes} min" if r.ferry_minutes else ""))
     for u in result.unplanned:
         print(f"ikke planlagt: henvisning {u.request_id}: {u.reason}")
+    for rid, text in getattr(result, "warnings", ()):
+        print(f"advarsel: henvisning {rid}: {text}")
     print(f"afstande: {result.distance['source']}; {result.solutions} løsninger på "
           f"{result.seconds:.1f} s ({result.status})")
     return 0

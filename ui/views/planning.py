@@ -503,6 +503,10 @@ class PlanningView(ServiceView):
             text += (f"<br><b>{len(result.unplanned)} henvisninger kunne ikke planlægges:</b> "
                      + "; ".join(f"nr. {u.request_id}: {u.reason}"
                                  for u in result.unplanned[:8]))
+        warnings = getattr(result, "warnings", ())
+        if warnings:  # approximate positions: their times are not to be promised unchecked
+            text += (f"<br><b>{len(warnings)} besøg har omtrentlig position (≈)</b>: bekræft "
+                     "adressen, før svaret sendes.")
         self.show_message(text, error=bool(result.unplanned))
         self.unplanned_label.setText(
             "" if not result.unplanned else f"{len(result.unplanned)} uplanlagte – se "
