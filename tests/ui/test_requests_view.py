@@ -348,3 +348,20 @@ def test_known_cpr_shows_the_stored_citizen_and_a_change_is_asked(qtbot, window)
     new = app.requests.list(search="Grethe")
     assert {r.citizen_name for r in new} == {"Grethe Hansen"}
     assert app.requests.get(first).address == "Møllevej 7"
+
+
+def test_position_is_placed_on_the_forms_map(qtbot, window):
+    from PySide6.QtCore import QPoint
+    from PySide6.QtTest import QTest
+
+    view = window.views["requests"]
+    view.new_request()
+    form = view.form
+    form.show()
+    settle(qtbot)
+    vp = form.map.viewport()
+    QTest.mouseDClick(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
+                      QPoint(vp.width() // 2, vp.height() // 2))
+    settle(qtbot)
+    lat, lon = float(form.values()["lat"]), float(form.values()["lon"])
+    assert 54.0 <= lat <= 58.0 and 8.0 <= lon <= 15.5

@@ -76,6 +76,37 @@ GROUPS = [
 _KEY_OF_LABEL = {v: k for k, v in LABELS.items()}
 
 
+def _position_picker():
+    """A small offline map of the region: double-click places the citizen exactly (the
+    coordinator's own placement counts as an exact position)."""
+    from ui.map.geo import KX, KY
+    from ui.map.widget import MapRoute, MapStop, RouteMap
+
+    class PositionPicker(RouteMap):
+        picked = Signal(float, float)
+
+        def __init__(self, parent=None):
+            super().__init__(parent)
+            self.setMinimumSize(260, 170)
+            self.setToolTip("Dobbeltklik for at placere borgeren præcist; rul for at zoome")
+
+        def show_position(self, lat: float | None, lon: float | None) -> None:
+            if lat is None or lon is None:
+                self.clear_routes()
+                self.fit()
+                return
+            self.show_routes(None, [MapRoute("Borger", [MapStop(lat, lon, "●")])])
+            self.zoom(4)
+
+        def mouseDoubleClickEvent(self, event) -> None:
+            p = self.mapToScene(event.position().toPoint())
+            lat, lon = -p.y() / KY, p.x() / KX
+            if 54.0 <= lat <= 58.0 and 8.0 <= lon <= 15.5:
+                self.picked.emit(round(lat, 6), round(lon, 6))
+
+    return PositionPicker()
+
+
 class RequestForm(QDialog):
     """Create (request_id None) or edit a request. Emits ``saved(id)`` after a save."""
 
@@ -122,6 +153,10 @@ class RequestForm(QDialog):
                     self.known_label.setStyleSheet("color: #0d47a1;")
                     self.known_label.hide()
                     v.addWidget(self.known_label)
+                if key == "lon":
+                    self.map = _position_picker()
+                    self.map.picked.connect(self._placed)
+                    v.addWidget(self.map)
                 if key == "lat":
                     self.position_label = QLabel("Præcis position: fra henvisningen eller "
                                                  "placeret her. Tom: adresseregister, ellers "
@@ -244,6 +279,11 @@ class RequestForm(QDialog):
                 if not self.edits[key].text().strip():
                     self.edits[key].setText(getattr(known, key))
 
+    def _placed(self, lat: float, lon: float) -> None:
+        self.edits["lat"].setText(f"{lat:.6f}")
+        self.edits["lon"].setText(f"{lon:.6f}")
+        self.map.show_position(lat, lon)
+
     def ask(self, text: str) -> bool:
         """The explicit yes a change of a stored citizen, a second open request or a passed
         deadline needs (tests replace this)."""
@@ -263,6 +303,7 @@ class RequestForm(QDialog):
     def _loaded(self, detail) -> None:
         self.version = detail.version
         self.set_values(detail_to_form(detail))
+        self.map.show_position(detail.lat, detail.lon)
         if detail.status in ("cancelled", "done"):
             self.summary.setText("Henvisningen er afsluttet og kan ikke ændres.")
             self.summary.show()
