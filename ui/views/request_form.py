@@ -278,6 +278,8 @@ class RequestForm(QDialog):
             for key in ("name", "address", "postcode", "city", "phone"):
                 if not self.edits[key].text().strip():
                     self.edits[key].setText(getattr(known, key))
+            if not self.edits["lat"].text().strip():
+                self.map.show_position(known.lat, known.lon)  # where the stored citizen is
 
     def _placed(self, lat: float, lon: float) -> None:
         self.edits["lat"].setText(f"{lat:.6f}")
