@@ -490,7 +490,8 @@ def reply_window(arrival: int, reqs: list[PlanRequest], day_start: dt.time,
     starting on a half hour), and always inside what the request asked for: never earlier
     than its "tidligst", never later than its "senest" (a fasting citizen "senest 10:00" is
     never told 08:30–10:30, but 08:30–10:00). ``arrival`` is seconds after midnight."""
-    lengths = [r.reply_window_minutes * 60 for r in reqs if r.reply_window_minutes]
+    lengths = [r.reply_window_minutes * 60 for r in reqs
+               if getattr(r, "reply_window_minutes", None)]
     W = min(lengths) if lengths else default_seconds
     lo = max([_sec(r.window_start) for r in reqs if r.window_start] or [0])
     hi = min([_sec(r.window_end) for r in reqs if r.window_end] or [DAY - 60])
