@@ -109,3 +109,14 @@ def test_every_parser_refuses_generated_values_cleanly(tmp_path, capsys):
 
     check()
     assert seen["refused"] > 0 and seen["accepted"] > 0
+
+
+def test_cancellation_in_the_future_names_at(department_app, capsys):
+    from tests.factories import request_values
+
+    rid = department_app.requests.create(request_values())
+    code = main(["--db", department_app.store.url, "requests", "cancel", str(rid), "--at",
+                 "2099-01-01T08:00", "--by", "Hjemmeplejen", "--channel", "telephone"])
+    err = capsys.readouterr().err
+    assert code == 2 and "--at" in err and "fremtiden" in err, err
+    assert department_app.requests.get(rid).status == "open"

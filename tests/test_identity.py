@@ -177,3 +177,17 @@ def test_import_refuses_a_second_open_request_in_the_same_file(department_app):
     assert [(x.row, x.field) for x in e.value.errors] == [(3, "cpr")]
     assert len(import_requests(department_app.requests, text.encode(), today=TODAY,
                                allow_duplicates=True)) == 2
+
+
+def test_editing_keeps_an_approximate_position_approximate(department_app):
+    from hjemmeprove.services.requests import detail_to_form
+
+    app = department_app
+    rid = app.requests.create(request_values(**GRETHE, lat="", lon=""), today=TODAY)
+    with app.store.session() as s:
+        req = s.get(Request, rid)
+        req.lat, req.lon, req.position_quality = 55.06, 10.6, "approximate"
+    d = app.requests.get(rid)
+    app.requests.update(rid, d.version, detail_to_form(d), today=TODAY)
+    with app.store.session() as s:
+        assert s.get(Request, rid).position_quality != "exact"

@@ -8,7 +8,7 @@ import sys
 from hjemmeprove.cli import args as A
 from hjemmeprove.cli import open_app
 from hjemmeprove.cli.output import parse_date_arg, print_json
-from hjemmeprove.errors import ValidationError
+from hjemmeprove.errors import FieldError, ValidationError
 
 
 def register(sub) -> None:
@@ -174,7 +174,12 @@ def requests_cancel(args) -> int:
         at = dt.datetime.fromisoformat(args.at)
     except ValueError:
         raise ValidationError(f"'{args.at}' er ikke et tidspunkt", "--at") from None
-    result = app.requests.cancel(args.request, at, args.by, args.channel)
+    try:
+        result = app.requests.cancel(args.request, at, args.by, args.channel)
+    except ValidationError as e:  # name the options, as typed
+        names = {"tidspunkt": "--at", "aflyst_af": "--by", "kanal": "--channel"}
+        raise ValidationError([FieldError(names.get(x.field, x.field), x.message, x.row)
+                               for x in e.errors]) from None
     if args.json:
         print_json(result)
     else:

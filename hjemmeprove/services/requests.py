@@ -730,5 +730,7 @@ def detail_to_form(d: RequestDetail) -> dict[str, str]:
             "identity_check", "ekg", "requester", "preferred_days", "earliest", "window_start",
             "window_end", "stability_minutes", "note", "lat", "lon")
     out = {k: t(getattr(d, k)) for k in keys}
+    if d.position_quality == "approximate":  # a postcode centre is not the citizen's place:
+        out["lat"] = out["lon"] = ""          # saving the form must not make it "exact"
     out["municipality"] = str(d.municipality_code)
     return out
