@@ -29,6 +29,7 @@ from pathlib import Path
 
 from alembic.script import ScriptDirectory
 
+from hjemmeprove import paths
 from hjemmeprove.db.schema_scripts import MIGRATIONS, alembic_config, head_revision
 from hjemmeprove.domain.cpr import mask_cpr_in_text
 from hjemmeprove.errors import HjemmeproveError, PermissionDenied
@@ -59,6 +60,7 @@ def _backup_sqlite(store, dest: Path) -> Path:
         raise HjemmeproveError("kopien kan ikke skrives oven i selve databasen")
     tmp = _temporary(dest)
     try:
+        paths.private_file(tmp)  # the copy names citizens: owner-only from the start
         src = sqlite3.connect(source, timeout=30)
         try:
             out = sqlite3.connect(tmp)
@@ -82,6 +84,7 @@ def _backup_pg(store, dest: Path) -> Path:
     pg_dump = _pg_tool("pg_dump")
     tmp = _temporary(dest)
     try:
+        paths.private_file(tmp)
         _run([pg_dump, "--format=custom", f"--file={tmp}"], store)
         listing = _run([_pg_tool("pg_restore"), "--list", str(tmp)], None)
         if "TABLE DATA public alembic_version" not in listing:

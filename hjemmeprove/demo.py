@@ -24,6 +24,7 @@ from hjemmeprove.db.models import (
     Visit,
     WageIndex,
 )
+from hjemmeprove.domain import postcodes
 from hjemmeprove.domain.ean import with_check_digit
 from hjemmeprove.domain.request_input import RequestInput
 from hjemmeprove.errors import HjemmeproveError
@@ -171,7 +172,8 @@ def _request(rng: random.Random, day: dt.date, town, citizens: list) -> RequestI
     plat, plon = _offset(rng, lat, lon, spread, ISLAND_OF.get(name, ""))
     data = RequestInput(
         cpr=_cpr(rng), name=f"{rng.choice(FIRST)} {rng.choice(LAST)}",
-        address=f"{rng.choice(STREETS)} {rng.randrange(1, 120)}", postcode=postcode, city=name,
+        address=f"{rng.choice(STREETS)} {rng.randrange(1, 120)}", postcode=postcode,
+        city=postcodes.town_of(postcode) or name,  # the postal town (Troense: 5700 Svendborg)
         municipality=code, received=day, lat=plat, lon=plon,
         phone=f"{rng.randrange(20, 99)} {rng.randrange(10, 99)} {rng.randrange(10, 99)} "
               f"{rng.randrange(10, 99)}")
@@ -213,12 +215,13 @@ def _cancellations(app, rng: random.Random, today: dt.date) -> tuple[int, int]:
     """
     with app.store.session() as s:
         candidates = list(s.execute(
-            select(Request.id, Visit.id, Visit.date, Visit.window_start)
+            select(Request.id, Visit.id, Visit.date, Visit.window_start, Request.received)
             .outerjoin(Visit, Visit.request_id == Request.id)
             .where(Request.status.in_(("open", "planned", "locked", "done")))).all())
     rng.shuffle(candidates)
     n = late = 0
-    for rid, vid, vdate, wstart in candidates[: max(3, len(candidates) // 25)]:
+    now = dt.datetime.combine(today, dt.time(7, 30))  # the demo's "now"
+    for rid, vid, vdate, wstart, received in candidates[: max(3, len(candidates) // 25)]:
         if vid is not None:
             _reopen_visit(app, rid, vid)
         if vdate is not None and wstart is not None and rng.random() < 0.35:
@@ -229,7 +232,10 @@ def _cancellations(app, rng: random.Random, today: dt.date) -> tuple[int, int]:
             at = dt.datetime.combine(base - dt.timedelta(days=rng.randrange(2, 5)),
                                      dt.time(rng.randrange(8, 15), 15))
             channel = "electronic"
-        result = app.requests.cancel(rid, at, "Hjemmesygeplejen", channel)
+        # a cancellation lies between the receipt and now (never in the future)
+        at = max(min(at, now), dt.datetime.combine(received, dt.time(8, 0)))
+        result = app.requests.cancel(rid, at, "Hjemmesygeplejen", channel,
+                                     now=max(now, at))
         n += 1
         late += result.late
     return n, late

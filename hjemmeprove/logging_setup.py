@@ -35,6 +35,17 @@ class CprMaskingFilter(logging.Filter):
 _FILTER = CprMaskingFilter()
 
 
+def file_handler(path) -> logging.FileHandler:
+    """A log file that only its owner can read (0600, created so before the first line), with
+    the CPR filter: log lines name requests, and exceptions may carry addresses."""
+    from hjemmeprove.paths import private_file
+
+    private_file(path)
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.addFilter(_FILTER)
+    return handler
+
+
 def install(level: str | int | None = None) -> None:
     """A stderr handler (level from HJEMMEPROVE_LOG, default WARNING) with the CPR filter, and
     the filter on every handler the root logger already has."""

@@ -75,3 +75,47 @@ def test_upgrade_turns_settings_text_into_rows(db_url):
         assert level == "name_cpr"
     finally:
         engine.dispose()
+
+
+def test_the_program_upgrades_a_database_with_invoice_lines(tmp_path):
+    """The program's own upgrade (foreign keys enforced on its connections) copies the
+    invoices table in SQLite's batch mode although invoice lines refer to it."""
+    from hjemmeprove.app import App
+
+    url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
+    engine = create_engine(url)
+    try:
+        _upgrade(engine, url, "0001")
+        with engine.begin() as c:
+            c.execute(text(
+                "INSERT INTO departments (id, name, hospital, lab_address, lab_postcode, lab_city,"
+                " lab_lat, lab_lon, cvr, ean, bank_reg, bank_account, contact_name, "
+                "contact_email, contact_phone, payment_days) VALUES (1, 'KBA', 'OUH', 'Vej 1', "
+                "'5700', 'Svendborg', 55.0, 10.6, '', '', '', '', '', '', '', 30)"))
+            c.execute(text("INSERT INTO municipalities (id, code, name, ean, address, postcode, "
+                           "city, contact_name, contact_email, contact_phone) VALUES "
+                           "(1, 479, 'Svendborg', '', '', '', '', '', '', '')"))
+            c.execute(text(
+                "INSERT INTO agreements (id, municipality_id, department_id, start, reference, "
+                "billable_outcomes, allocation_rule, ferry_speed_kmh, statement_full_cpr, "
+                "vat_percent, invoice_ean, person_reference, order_reference, "
+                "reply_window_minutes, version) VALUES (1, 1, 1, '2020-01-01', '', 'taken', "
+                "'standalone', 60, false, 0, '', '', '', 120, 1)"))
+            c.execute(text(
+                "INSERT INTO invoices (id, kind, number, agreement_id, municipality_id, "
+                "department_id, month, status, issue_date, total, vat_amount, "
+                "credits_invoice_id, settings_text, issued_by, created_at) VALUES (1, 'invoice', "
+                "1, 1, 1, 1, '2020-03', 'issued', '2020-04-01', 10, 0, NULL, 'Moms: ingen', "
+                "'x', '2020-04-01')"))
+            c.execute(text("INSERT INTO invoice_lines (invoice_id, position, code, text, "
+                           "quantity, unit, rate, amount) VALUES (1, 1, 'per_referral', "
+                           "'Faste priser', 1, 'stk', 10, 10)"))
+    finally:
+        engine.dispose()
+    a = App(url, user="test")  # migrates to the newest revision
+    try:
+        with a.store.engine.connect() as c:
+            assert c.execute(text("SELECT count(*) FROM invoice_lines")).scalar() == 1
+            assert c.execute(text("PRAGMA foreign_keys")).scalar() == 1
+    finally:
+        a.close()

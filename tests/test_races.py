@@ -421,7 +421,7 @@ def test_a_cancellation_waits_for_the_plan_being_written(dept, db_url, tmp_path)
 
 
 def test_migration_repairs_rows_the_old_races_left(db_url):
-    """A database at 0001 with what the old races left (a cancelled request planned again, a
+    """A database at 0003 with what the old races left (a cancelled request planned again, a
     visited request with a second visit) is repaired by 0004 before its rules are enforced:
     the cancellation and the recorded outcome win."""
     from alembic import command
@@ -429,24 +429,29 @@ def test_migration_repairs_rows_the_old_races_left(db_url):
     from hjemmeprove.db import migrate
     from hjemmeprove.db.store import Store
 
-    store = Store(db_url, user="test")
-    cfg = migrate.alembic_config(store.url)
-    with store.engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "0001")
-    store.dispose()
-    old = App(db_url, user="test", upgrade=False)
+    old = App(db_url, user="test")  # at the newest revision: requests through the ORM
     load_defaults(old.store)
     add_department(old)
-    from sqlalchemy import text
-
-    with old.store.engine.begin() as c:
-        c.execute(text("UPDATE alembic_version SET version_num = '0001'"))
     ids = []
     with old.store.session() as s:  # requests written through the ORM, visits by hand
         for i in range(3):
             ids.append(old.requests.add_validated(s, old.requests.validate(request_values(
                 cpr=f"0{i + 1}0150-12{i}4", name=f"B{i}"))[0]).id)
+    old.close()
+    # back to the revision before 0004 (its rules dropped), where the old races could write
+    store = Store(db_url, user="test")
+    cfg = migrate.alembic_config(store.url)
+    with store.engine.connect() as conn:  # as migrate.upgrade does it (see there)
+        if store.is_sqlite:
+            conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            conn.commit()
+        with conn.begin():
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, "0003")
+    store.dispose()
+    from sqlalchemy import text
+
+    old = App(db_url, user="test", upgrade=False)
     day = dt.date(2024, 3, 4)
     with old.store.engine.begin() as c:
         def visit(rid, outcome):

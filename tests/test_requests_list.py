@@ -60,7 +60,7 @@ def many(department_app):
         _visit(app, rid, dt.date(2024, 3, 25) + dt.timedelta(days=k % 3), locked=k % 2 == 0)
     app.requests.cancel(ids[0], dt.datetime(2024, 3, 25, 8, 0), "Hjemmeplejen",
                         "telephone")  # late: an hour before a locked window
-    app.requests.cancel(ids[9], dt.datetime(2024, 3, 5, 8, 0), "Hjemmeplejen", "electronic")
+    app.requests.cancel(ids[9], dt.datetime(2024, 3, 7, 8, 0), "Hjemmeplejen", "electronic")
     app.requests.mark_not_eligible(ids[10], "Akut prøve")
     with app.store.session() as s:
         for rid in ids[11:14]:

@@ -48,8 +48,8 @@ def history(department_app):
     d = app.requests.create(request_values(cpr=NO_INVOICE[0], name=NO_INVOICE[1],
                                            received="2020-02-03", note="nøgle under måtten"),
                             today=dt.date(2020, 2, 3))
-    app.requests.cancel(d, dt.datetime(2020, 2, 4, 9), "Hjemmeplejen", "telephone",
-                        note="borgeren er indlagt")
+    app.requests.cancel(d, dt.datetime(2020, 2, 4, 9), "datter Hanne Lund 20304050",
+                        "telephone", note="borgeren er indlagt")
     app.requests.create(request_values(cpr=STILL_OPEN[0], name=STILL_OPEN[1],
                                        received="2020-02-03"), today=dt.date(2020, 2, 3))
     # an edit, so the trail holds before/after values of personal fields
@@ -110,7 +110,7 @@ def test_expired_citizens_are_erased_and_the_invoices_stay(history):
         assert cpr not in everything and cpr.replace("-", "") not in everything
         assert name not in everything
     for secret in ("Nørregade 9", "12345678", "nøgle under måtten", "borgeren er indlagt",
-                   "55.12345", "10.54321"):
+                   "55.12345", "10.54321", "Hanne Lund", "20304050"):
         assert secret not in everything
     # kept: the recent invoice's citizen, the open request's citizen
     for cpr, name in ((RECENT["cpr"], RECENT["name"]), STILL_OPEN):
@@ -224,3 +224,20 @@ def test_erasure_as_the_administrators_login_passes_the_database_guards(history)
         coord.close()
         app.store.dispose()
         _drop_logins(url.render_as_string(hide_password=False), logins.values())
+
+
+def test_erased_values_leave_the_database_files(history):
+    """Issue 11: the old row versions go too (SQLite: checkpoint and VACUUM; PostgreSQL:
+    VACUUM FULL of the touched tables, outside the transaction)."""
+    app, _, _ = history
+    result = RetentionService(app.store).erase_expired(today=TODAY)
+    assert result.citizens == 3 and result.vacuum_problem == "" and result.vacuumed
+    if app.store.is_sqlite:
+        from pathlib import Path
+
+        db = Path(app.store.engine.url.database)
+        raw = b"".join(p.read_bytes() for p in (db, Path(f"{db}-wal")) if p.exists())
+        for secret in (OLD["cpr"], OLD["name"], "Hanne Lund", "borgeren er indlagt"):
+            assert secret.encode() not in raw, secret
+    else:
+        assert "citizens" in result.vacuumed and "audit_log" in result.vacuumed

@@ -183,7 +183,7 @@ def test_cli_installs_the_filter_and_errors_never_show_a_full_cpr(tmp_path, caps
     url = f"sqlite:///{tmp_path / 'c.sqlite3'}"
     csv = tmp_path / "r.csv"
     csv.write_text("cpr;navn;adresse;postnr;by;kommunekode;modtaget\n"
-                   "010150-1234;A;B;5700;S;999;2024-03-01\n", encoding="utf-8")
+                   "010150-1234;A;B;5700;Svendborg;999;2024-03-01\n", encoding="utf-8")
     assert main(["--db", url, "requests", "import", str(csv)]) == 2
     err = capsys.readouterr().err
     assert "kommunekode" in err and "010150-1234" not in err

@@ -130,8 +130,10 @@ def _setup_logging() -> Path | None:
 
     try:
 
+        from hjemmeprove.logging_setup import file_handler
+
         path = data_dir() / "hjemmeprove.log"
-        handler = logging.FileHandler(path, encoding="utf-8")
+        handler = file_handler(path)  # 0600, CPR-masked
     except OSError:
         return None
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
@@ -201,6 +203,9 @@ def run(db: str | None = None, user: str | None = None, selftest: bool = False,
     from ui import errors
     from ui.mainwindow import MainWindow
 
+    from hjemmeprove.paths import private_umask
+
+    private_umask()  # the database, logs and every document: owner-only
     _setup_logging()
     qapp = QApplication.instance() or QApplication(sys.argv[:1])
     qapp.setApplicationName("Hjemmeprøve")

@@ -20,7 +20,9 @@ log = logging.getLogger("hjemmeprove")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    from hjemmeprove.cli.args import DanishArgumentParser
+
+    parser = DanishArgumentParser(
         prog="hjemmeprove",
         description="Blodprøvetagning i eget hjem: henvisninger, ruter, fakturering.")
     parser.add_argument("--db", help="SQLAlchemy-URL (ellers HJEMMEPROVE_DB eller SQLite i "
@@ -38,9 +40,15 @@ class BadInput(ValidationError):
 
 def main(argv: list[str] | None = None) -> int:
     from hjemmeprove.logging_setup import install as install_logging
+    from hjemmeprove.paths import private_umask
+
+    private_umask()  # every file this command creates is owner-only
     install_logging()
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # a bad value (exit 2, Danish message naming it) or --help (0)
+        return e.code if isinstance(e.code, int) else 2
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+
+from hjemmeprove.cli import args as A
 from hjemmeprove.cli import open_app
 from hjemmeprove.cli.output import parse_date_arg, print_json
 from hjemmeprove.errors import HjemmeproveError
@@ -20,15 +23,15 @@ def register(sub) -> None:
     p = sub.add_parser("users", help="brugere og deres roller")
     usub = p.add_subparsers(dest="users_command", metavar="HANDLING")
     a = usub.add_parser("add", help="opret en bruger eller skift dens rolle")
-    a.add_argument("username")
+    a.add_argument("username", type=A.text(100))
     a.add_argument("--role", required=True, help="coordinator, finance eller administrator")
-    a.add_argument("--name", default="", help="fulde navn")
+    a.add_argument("--name", default="", type=A.text(200), help="fulde navn")
     a.set_defaults(func=users_add)
     ls = usub.add_parser("list", help="vis brugerne")
     ls.add_argument("--json", action="store_true")
     ls.set_defaults(func=users_list)
     d = usub.add_parser("deactivate", help="luk en bruger")
-    d.add_argument("username")
+    d.add_argument("username", type=A.text(100))
     d.set_defaults(func=users_deactivate)
 
     p = sub.add_parser("retention", help="slet borgerdata efter opbevaringsperioden")
@@ -36,7 +39,8 @@ def register(sub) -> None:
     r = tsub.add_parser("run", help="slet personoplysninger om borgere, hvis sidste faktura er "
                         "ældre end 'retention.years' år; fakturaernes beløb bliver")
     r.add_argument("--dry-run", action="store_true", help="vis kun, hvor mange der slettes")
-    r.add_argument("--today", help="dato at regne fra (ÅÅÅÅ-MM-DD); ellers dags dato")
+    r.add_argument("--today",
+                   type=A.date_text, help="dato at regne fra (ÅÅÅÅ-MM-DD); ellers dags dato")
     r.add_argument("--json", action="store_true")
     r.set_defaults(func=retention_run)
 
@@ -113,4 +117,6 @@ def retention_run(args) -> int:
     else:
         verb = "ville blive slettet" if args.dry_run else "slettet"
         print(f"{result.citizens} borgere {verb} (sidste faktura før {result.cutoff})")
+    if result.vacuum_problem:
+        print(f"advarsel: {result.vacuum_problem}", file=sys.stderr)
     return 0

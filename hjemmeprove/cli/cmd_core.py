@@ -5,9 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import sys
 
+from hjemmeprove.cli import args as A
 from hjemmeprove.cli import open_app
 from hjemmeprove.cli.output import parse_date_arg, print_json
-from hjemmeprove.errors import ValidationError
+from hjemmeprove.errors import FieldError, ValidationError
 
 
 def register(sub) -> None:
@@ -17,8 +18,9 @@ def register(sub) -> None:
     up.set_defaults(func=db_upgrade)
 
     p = sub.add_parser("demo", help="fyld en tom database med demodata")
-    p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--today", help="demoens 'i dag' (ÅÅÅÅ-MM-DD); ellers dags dato")
+    p.add_argument("--seed", type=A.seed_int, default=1)
+    p.add_argument("--today",
+                   type=A.date_text, help="demoens 'i dag' (ÅÅÅÅ-MM-DD); ellers dags dato")
     p.set_defaults(func=demo)
 
     p = sub.add_parser("gui", help="start skrivebordsprogrammet")
@@ -31,36 +33,42 @@ def register(sub) -> None:
     p = sub.add_parser("calendar", help="hverdage og frister")
     csub = p.add_subparsers(dest="cal_command", metavar="HANDLING")
     d = csub.add_parser("deadline", help="seneste prøvetagningsdag for en modtagelsesdato")
-    d.add_argument("date")
+    d.add_argument("date", type=A.date_text, metavar="DATE")
     d.add_argument("--json", action="store_true")
     d.set_defaults(func=calendar_deadline)
     w = csub.add_parser("workdays", help="hverdage fra og med FRA til og med TIL")
-    w.add_argument("first")
-    w.add_argument("last")
+    w.add_argument("first", type=A.date_text, metavar="FROM")
+    w.add_argument("last", type=A.date_text, metavar="TO")
     w.add_argument("--json", action="store_true")
     w.set_defaults(func=calendar_workdays)
 
     p = sub.add_parser("requests", help="henvisninger")
     rsub = p.add_subparsers(dest="req_command", metavar="HANDLING")
     i = rsub.add_parser("import", help="importér henvisninger fra CSV (alle eller ingen)")
-    i.add_argument("file")
+    i.add_argument("file", type=A.in_file)
+    i.add_argument("--opdater-borgere", dest="update_citizens", action="store_true",
+                   help="en kendt CPR med andet navn/adresse/telefon opdaterer borgeren "
+                   "(tidligere henvisninger beholder deres adresse); ellers afvises rækken")
+    i.add_argument("--godkend-dubletter", dest="allow_duplicates", action="store_true",
+                   help="opret også, når borgeren har en åben henvisning fra samme kommune")
     i.add_argument("--json", action="store_true")
     i.set_defaults(func=requests_import)
     ls = rsub.add_parser("list", help="vis henvisninger (CPR maskeret)")
-    ls.add_argument("--status")
-    ls.add_argument("--search", default="")
+    ls.add_argument("--status", type=A.text(40))
+    ls.add_argument("--search", default="", type=A.text(200))
     ls.add_argument("--json", action="store_true")
     ls.set_defaults(func=requests_list)
     c = rsub.add_parser("cancel", help="registrér en aflysning")
-    c.add_argument("request", type=int)
-    c.add_argument("--at", required=True, help="tidspunkt, ÅÅÅÅ-MM-DDTTT:MM")
-    c.add_argument("--by", required=True, help="hvem aflyste")
+    c.add_argument("request", type=A.id_int)
+    c.add_argument("--at", required=True, type=A.datetime_text,
+                   help="tidspunkt, ÅÅÅÅ-MM-DDTTT:MM")
+    c.add_argument("--by", required=True, type=A.text(200), help="hvem aflyste")
     c.add_argument("--channel", required=True, choices=["electronic", "telephone"])
     c.add_argument("--json", action="store_true")
     c.set_defaults(func=requests_cancel)
 
     p = sub.add_parser("backup", help="en konsistent kopi af databasen")
-    p.add_argument("dest")
+    p.add_argument("dest", type=A.out_file)
     p.set_defaults(func=backup)
     p = sub.add_parser("restore", help="gendan databasen fra en kopi")
     p.add_argument("src")
@@ -134,13 +142,21 @@ def requests_import(args) -> int:
     from hjemmeprove.services.importing import import_requests
 
     app = open_app(args)
+    report: list = []
     try:
-        ids = import_requests(app.requests, args.file)
+        ids = import_requests(app.requests, args.file,
+                              update_citizens=getattr(args, "update_citizens", False),
+                              allow_duplicates=getattr(args, "allow_duplicates", False),
+                              report=report)
     except FileNotFoundError:
         raise ValidationError(f"{args.file} findes ikke", "FILE") from None
     if args.json:
-        print_json({"imported": len(ids), "ids": ids})
+        print_json({"imported": len(ids), "ids": ids,
+                    "notes": [{"row": e.row, "field": e.field, "text": e.message}
+                              for e in report]})
     else:
+        for e in report:
+            print(f"bemærk: {e}", file=sys.stderr)
         print(f"{len(ids)} henvisninger importeret")
     return 0
 
@@ -163,7 +179,12 @@ def requests_cancel(args) -> int:
         at = dt.datetime.fromisoformat(args.at)
     except ValueError:
         raise ValidationError(f"'{args.at}' er ikke et tidspunkt", "--at") from None
-    result = app.requests.cancel(args.request, at, args.by, args.channel)
+    try:
+        result = app.requests.cancel(args.request, at, args.by, args.channel)
+    except ValidationError as e:  # name the options, as typed
+        names = {"tidspunkt": "--at", "aflyst_af": "--by", "kanal": "--channel"}
+        raise ValidationError([FieldError(names.get(x.field, x.field), x.message, x.row)
+                               for x in e.errors]) from None
     if args.json:
         print_json(result)
     else:

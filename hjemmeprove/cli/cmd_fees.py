@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 
 from hjemmeprove.billing.fees import Quantities, quote
+from hjemmeprove.cli import args as A
 from hjemmeprove.cli import open_app
 from hjemmeprove.cli.output import parse_date_arg, print_json
 from hjemmeprove.documents.common import kr, number
@@ -15,12 +16,14 @@ def register(sub) -> None:
     p = sub.add_parser("fees", help="gebyrberegning")
     fsub = p.add_subparsers(dest="fees_command", metavar="HANDLING")
     q = fsub.add_parser("quote", help="pris for en måned med disse totaler")
-    q.add_argument("--date", required=True)
-    q.add_argument("--referrals", required=True, help="antal henvisninger (faktureret udfald)")
-    q.add_argument("--km", required=True, help="sum af km-andele")
-    q.add_argument("--ferry-minutes", default="0", help="sum af færgeminut-andele")
-    q.add_argument("--ekg", default="0", help="antal EKG (kræver --ekg-price)")
-    q.add_argument("--ekg-price", default=None, help="aftalt EKG-pris")
+    q.add_argument("--date", required=True, type=A.date_text)
+    q.add_argument("--referrals", required=True,
+                   type=A.amount(0), help="antal henvisninger (faktureret udfald)")
+    q.add_argument("--km", required=True, type=A.amount(3), help="sum af km-andele")
+    q.add_argument("--ferry-minutes", default="0",
+                   type=A.amount(1), help="sum af færgeminut-andele")
+    q.add_argument("--ekg", default="0", type=A.amount(0), help="antal EKG (kræver --ekg-price)")
+    q.add_argument("--ekg-price", default=None, type=A.amount(2), help="aftalt EKG-pris")
     q.add_argument("--json", action="store_true")
     q.set_defaults(func=fees_quote)
 

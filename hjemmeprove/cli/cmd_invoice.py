@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from hjemmeprove.cli import args as A
 from hjemmeprove.cli import open_app
 from hjemmeprove.cli.output import print_json
 from hjemmeprove.documents.common import kr
@@ -13,27 +14,28 @@ def register(sub) -> None:
     p = sub.add_parser("invoice", help="månedlig fakturering")
     isub = p.add_subparsers(dest="invoice_command", metavar="HANDLING")
     r = isub.add_parser("run", help="opgørelse, faktura og e-faktura pr. kommune for en måned")
-    r.add_argument("--month", required=True, help="ÅÅÅÅ-MM")
-    r.add_argument("--out", default=None, help="mappe til filerne (ellers ./fakturaer/ÅÅÅÅ-MM)")
+    r.add_argument("--month", required=True, type=A.month_text, help="ÅÅÅÅ-MM")
+    r.add_argument("--out", default=None,
+                   type=A.out_dir, help="mappe til filerne (ellers ./fakturaer/ÅÅÅÅ-MM)")
     r.add_argument("--issue", action="store_true", help="udsted: nummerér og lås")
     r.add_argument("--json", action="store_true")
     r.set_defaults(func=run)
     ls = isub.add_parser("list", help="fakturaer og kreditnotaer")
-    ls.add_argument("--month")
+    ls.add_argument("--month", type=A.month_text)
     ls.add_argument("--json", action="store_true")
     ls.set_defaults(func=list_invoices)
     i = isub.add_parser("issue", help="udsted en kladde (fortløbende nummer, låses)")
-    i.add_argument("id", type=int)
-    i.add_argument("--out", default=None)
+    i.add_argument("id", type=A.id_int)
+    i.add_argument("--out", default=None, type=A.out_dir)
     i.add_argument("--json", action="store_true")
     i.set_defaults(func=issue)
     c = isub.add_parser("credit", help="kreditér en udstedt faktura")
-    c.add_argument("id", type=int)
-    c.add_argument("--reason", required=True)
-    c.add_argument("--visit", dest="visits", type=int, action="append", default=None,
+    c.add_argument("id", type=A.id_int)
+    c.add_argument("--reason", required=True, type=A.text(200))
+    c.add_argument("--visit", dest="visits", type=A.id_int, action="append", default=None,
                    metavar="BESØG", help="kreditér kun dette besøg (kan gentages): delvis "
                                          "kreditnota; ellers hele (resten af) fakturaen")
-    c.add_argument("--out", default=None)
+    c.add_argument("--out", default=None, type=A.out_dir)
     c.add_argument("--json", action="store_true")
     c.set_defaults(func=credit)
     a = isub.add_parser("issue-all", help="udsted alle månedens kladder")
@@ -59,7 +61,7 @@ def register(sub) -> None:
     pr.add_argument("--json", action="store_true")
     pr.set_defaults(func=problems)
     e = isub.add_parser("export", help="skriv en fakturas filer (udstedte: byte for byte)")
-    e.add_argument("id", type=int)
+    e.add_argument("id", type=A.id_int)
     e.add_argument("--out", required=True)
     e.set_defaults(func=export)
 

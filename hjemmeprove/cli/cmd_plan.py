@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from hjemmeprove.cli import args as A
 from hjemmeprove.cli import open_app
 from hjemmeprove.cli.output import parse_date_arg, print_json
 from hjemmeprove.errors import FieldError, ValidationError
@@ -12,9 +13,11 @@ from hjemmeprove.errors import FieldError, ValidationError
 
 def register(sub) -> None:
     p = sub.add_parser("plan", help="planlæg (eller genplanlæg) de åbne henvisninger")
-    p.add_argument("--from", dest="first", required=True, help="første dag (ÅÅÅÅ-MM-DD)")
-    p.add_argument("--to", dest="last", required=True, help="sidste dag (ÅÅÅÅ-MM-DD)")
-    p.add_argument("--time-limit", type=float, default=None, help="sekunder (standard: "
+    p.add_argument("--from", dest="first", required=True, help="første dag (ÅÅÅÅ-MM-DD)",
+                   type=A.named(A.date_text, "fra"))
+    p.add_argument("--to", dest="last", required=True, help="sidste dag (ÅÅÅÅ-MM-DD)",
+                   type=A.named(A.date_text, "til"))
+    p.add_argument("--time-limit", type=A.seconds_float, default=None, help="sekunder (standard: "
                    "indstillingen planning.time_limit_s)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=plan)
@@ -22,57 +25,59 @@ def register(sub) -> None:
     p = sub.add_parser("routes", help="ruter: liste, kørselslister, breve, svar")
     rs = p.add_subparsers(dest="routes_command", metavar="HANDLING")
     x = rs.add_parser("list", help="ruterne i en periode")
-    x.add_argument("--from", dest="first", required=True)
-    x.add_argument("--to", dest="last")
+    x.add_argument("--from", dest="first", required=True, type=A.named(A.date_text, "fra"))
+    x.add_argument("--to", dest="last", type=A.named(A.date_text, "til"))
     x.add_argument("--json", action="store_true")
     x.set_defaults(func=routes_list)
     x = rs.add_parser("sheet", help="kørselslister (PDF) for en dag")
-    x.add_argument("--date", required=True)
-    x.add_argument("--analyst", help="navn eller id (ellers alle)")
-    x.add_argument("--out", default=".", help="mappe")
+    x.add_argument("--date", required=True, type=A.date_text)
+    x.add_argument("--analyst", help="navn eller id (ellers alle)", type=A.text(200))
+    x.add_argument("--out", default=".", help="mappe", type=A.out_dir)
     x.set_defaults(func=routes_sheet)
     x = rs.add_parser("letters", help="breve til borgerne (én PDF)")
-    x.add_argument("--from", dest="first", required=True)
-    x.add_argument("--to", dest="last")
-    x.add_argument("--out", required=True, help="PDF-fil")
+    x.add_argument("--from", dest="first", required=True, type=A.named(A.date_text, "fra"))
+    x.add_argument("--to", dest="last", type=A.named(A.date_text, "til"))
+    x.add_argument("--out", required=True, help="PDF-fil", type=A.out_file)
     x.set_defaults(func=routes_letters)
     x = rs.add_parser("replies", help="send svar til kommunerne (låser besøgene)")
-    x.add_argument("--from", dest="first", required=True)
-    x.add_argument("--to", dest="last")
-    x.add_argument("--out", default=".", help="mappe til CSV og PDF pr. kommune")
+    x.add_argument("--from", dest="first", required=True, type=A.named(A.date_text, "fra"))
+    x.add_argument("--to", dest="last", type=A.named(A.date_text, "til"))
+    x.add_argument("--out", default=".", help="mappe til CSV og PDF pr. kommune",
+                   type=A.out_dir)
     x.add_argument("--again", action="store_true",
                    help="send igen: genskab de svar, der allerede er sendt i perioden")
     x.add_argument("--json", action="store_true")
     x.set_defaults(func=routes_replies)
     x = rs.add_parser("move", help="flyt et besøg til en anden bioanalytiker/dag")
-    x.add_argument("visit", type=int)
-    x.add_argument("--analyst", required=True)
-    x.add_argument("--date", required=True)
+    x.add_argument("visit", type=A.id_int)
+    x.add_argument("--analyst", required=True, type=A.text(200))
+    x.add_argument("--date", required=True, type=A.date_text)
     x.add_argument("--check", action="store_true", help="kun kontrollér, gem intet")
     x.set_defaults(func=routes_move)
     for name, locked in (("lock", True), ("unlock", False)):
         x = rs.add_parser(name, help="lås besøg" if locked else "lås besøg op")
-        x.add_argument("visits", type=int, nargs="+")
+        x.add_argument("visits", type=A.id_int, nargs="+")
         x.set_defaults(func=routes_lock, locked=locked)
 
     p = sub.add_parser("geo", help="adresseregister til positioner")
     gs = p.add_subparsers(dest="geo_command", metavar="HANDLING")
     x = gs.add_parser("import", help="importér adressefilen (DAR/CSV med vejnavn, husnr, "
                       "postnr, wgs84koordinat_bredde, wgs84koordinat_længde)")
-    x.add_argument("file")
-    x.add_argument("--register", help="indeksfil (standard: i brugerens datamappe)")
+    x.add_argument("file", type=A.in_file)
+    x.add_argument("--register", help="indeksfil (standard: i brugerens "
+                   "datamappe)", type=A.out_file)
     x.set_defaults(func=geo_import)
 
     p = sub.add_parser("day", help="dagsafslutning: udfald og kørte km")
     ds = p.add_subparsers(dest="day_command", metavar="HANDLING")
     x = ds.add_parser("status", help="hvad mangler for en dag")
-    x.add_argument("date")
+    x.add_argument("date", type=A.date_text)
     x.add_argument("--json", action="store_true")
     x.set_defaults(func=day_status)
     x = ds.add_parser("km", help="kørte km (km-tæller) og færgeminutter for en rute")
-    x.add_argument("route", type=int)
-    x.add_argument("--km", required=True)
-    x.add_argument("--ferry-minutes")
+    x.add_argument("route", type=A.id_int)
+    x.add_argument("--km", required=True, type=A.amount(3))
+    x.add_argument("--ferry-minutes", type=A.amount(1))
     x.add_argument("--bekraeft", "--confirm", dest="confirm", action="store_true",
                    help="km langt fra de planlagte (over 1,5 gange eller under 1/1,5) er rigtige")
     x.set_defaults(func=day_km)
@@ -85,9 +90,9 @@ def register(sub) -> None:
     x.add_argument("visit", type=int)
     x.set_defaults(func=day_clear)
     x = ds.add_parser("outcome", help="udfald for et besøg")
-    x.add_argument("visit", type=int)
+    x.add_argument("visit", type=A.id_int)
     x.add_argument("outcome", choices=["taken", "not_home", "refused", "cancelled_late"])
-    x.add_argument("--note", default="")
+    x.add_argument("--note", default="", type=A.text(200))
     x.set_defaults(func=day_outcome)
 
 
@@ -121,6 +126,8 @@ def plan(args) -> int:
         print(f"ikke planlagt: henvisning {u.request_id}: {u.reason}")
     for u in result.skipped:
         print(f"sprunget over: henvisning {u.request_id}: {u.reason}")
+    for rid, text in getattr(result, "warnings", ()):
+        print(f"advarsel: henvisning {rid}: {text}")
     print(f"afstande: {result.distance['source']}; {result.solutions} løsninger på "
           f"{result.seconds:.1f} s ({result.status})")
     return 0

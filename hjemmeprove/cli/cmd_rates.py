@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
+from hjemmeprove.cli import args as A
 from hjemmeprove.cli import open_app
 from hjemmeprove.cli.output import parse_date_arg, print_json
 from hjemmeprove.documents.common import kr
@@ -13,24 +16,24 @@ def register(sub) -> None:
     s = rsub.add_parser("set", help="indtast en takst eller procent")
     ssub = s.add_subparsers(dest="rates_kind", metavar="TAKST")
     w = ssub.add_parser("wage-index", help="fremskrivningsprocent for løn for et år")
-    w.add_argument("--year", required=True)
-    w.add_argument("percent")
-    w.add_argument("--source", default="", help="hvor tallet kommer fra")
+    w.add_argument("--year", required=True, type=A.year_text)
+    w.add_argument("percent", type=A.amount(4, Decimal(100), negative=True))
+    w.add_argument("--source", default="", type=A.text(300), help="hvor tallet kommer fra")
     w.set_defaults(func=set_wage_index)
     for name, kind, text in (("per-referral", "per_referral", "fast pris pr. henvisning"),
                              ("transport-time", "transport_time", "transporttid pr. km")):
         a = ssub.add_parser(name, help=f"officielt meddelt {text} for et år (går forud)")
-        a.add_argument("--year", required=True)
-        a.add_argument("amount")
-        a.add_argument("--source", default="")
+        a.add_argument("--year", required=True, type=A.year_text)
+        a.add_argument("amount", type=A.amount(2, Decimal(100000)))
+        a.add_argument("--source", default="", type=A.text(300))
         a.set_defaults(func=set_announced, kind=kind)
     m = ssub.add_parser("mileage", help="statens høje takst fra en dato")
-    m.add_argument("--from", dest="valid_from", required=True)
-    m.add_argument("amount")
-    m.add_argument("--source", default="")
+    m.add_argument("--from", dest="valid_from", required=True, type=A.date_text)
+    m.add_argument("amount", type=A.amount(2, Decimal(1000)))
+    m.add_argument("--source", default="", type=A.text(300))
     m.set_defaults(func=set_mileage)
     sh = rsub.add_parser("show", help="taksterne på en dato")
-    sh.add_argument("--date", required=True)
+    sh.add_argument("--date", required=True, type=A.date_text)
     sh.add_argument("--json", action="store_true")
     sh.set_defaults(func=show)
 

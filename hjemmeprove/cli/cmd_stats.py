@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
-
+from hjemmeprove.cli import args as A
 from hjemmeprove.cli import open_app
 from hjemmeprove.cli.output import print_json
 from hjemmeprove.documents import csvsafe
+from hjemmeprove.fileio import write_atomic
 
 
 def register(sub) -> None:
     p = sub.add_parser("stats", help="opfølgning: henvisninger, prøvetagninger, borgere")
-    p.add_argument("--year", required=True)
+    p.add_argument("--year", required=True, type=A.year_text)
     g = p.add_mutually_exclusive_group()
     g.add_argument("--json", action="store_true")
     g.add_argument("--csv", action="store_true")
-    p.add_argument("--pdf", help="skriv også en side med søjlediagrammer til denne fil")
+    p.add_argument("--pdf",
+                   type=A.out_file, help="skriv også en side med søjlediagrammer til denne fil")
     p.add_argument("--all", action="store_true", help="også kommuner uden aktivitet")
     p.set_defaults(func=stats)
 
@@ -27,7 +28,7 @@ def stats(args) -> int:
     if args.pdf:
         from hjemmeprove.documents.stats_pdf import render
 
-        Path(args.pdf).write_bytes(render(st))
+        write_atomic(args.pdf, render(st))  # 0600: whole or not at all
     if args.json:
         print_json(st.as_json())
     elif args.csv:

@@ -30,9 +30,27 @@ def upgrade(store) -> Path | None:
         return None
     backup = _copy_before_migration(store) if current is not None else None
     cfg = alembic_config(store.url)
-    with store.engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+    with store.engine.connect() as conn:
+        if store.is_sqlite:
+            # SQLite's batch mode copies a table and drops the old one; with foreign keys
+            # enforced, dropping a table that other rows refer to fails. They are switched off
+            # for the migration (outside its transaction, as SQLite requires) and every
+            # reference is checked before it commits.
+            conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            conn.commit()
+        try:
+            with conn.begin():
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, "head")
+                if store.is_sqlite:
+                    broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        raise RuntimeError(f"migreringen efterlod {len(broken)} brudte "
+                                           f"referencer (første: {broken[0]})")
+        finally:
+            if store.is_sqlite:
+                conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+                conn.commit()
     return backup
 
 

@@ -25,6 +25,7 @@ from sqlalchemy import (
     Time,
     UniqueConstraint,
     Index,
+    false,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -222,6 +223,11 @@ class Request(Base):
     municipality_reference: Mapped[str] = mapped_column(String(100), default="")
     status: Mapped[str] = mapped_column(String(20), default="open", index=True)
     not_eligible_reason: Mapped[str] = mapped_column(String(200), default="")
+    # the address above is the citizen's registered one as it was at booking
+    address_is_registered: Mapped[bool] = mapped_column(Boolean, default=False,
+                                                        server_default=false())
+    # what the coordinator confirmed at booking: comma list (deadline_passed, duplicate, ...)
+    flags: Mapped[str] = mapped_column(String(200), default="", server_default="")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     created_by: Mapped[str] = mapped_column(String(100), default="")
     version: Mapped[int] = mapped_column(Integer, default=1)
@@ -237,11 +243,12 @@ class Request(Base):
 
     @property
     def effective_lat(self) -> float | None:
-        return self.lat if self.lat is not None else self.citizen.lat
+        # a request with its own (booked) address never takes the citizen's current position
+        return self.lat if self.lat is not None or self.address else self.citizen.lat
 
     @property
     def effective_lon(self) -> float | None:
-        return self.lon if self.lon is not None else self.citizen.lon
+        return self.lon if self.lon is not None or self.address else self.citizen.lon
 
     @property
     def sampling_address(self) -> str:

@@ -111,12 +111,15 @@ class Store:
 def _make_engine(url: str, echo: bool) -> Engine:
     if url.startswith("sqlite"):
         db_path = url.split("///", 1)[-1]
-        if db_path and db_path != ":memory:":
-            Path(db_path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, echo=echo, connect_args={"timeout": busy_timeout_s()})
+        if db_path and db_path != ":memory:" and not db_path.startswith("file:"):
+            Path(db_path).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            paths.private_file(db_path)  # 0600 before SQLite opens it (WAL files follow it)
+        # hide_parameters: an error never prints a row's values (names, addresses, phones)
+        engine = create_engine(url, echo=echo, connect_args={"timeout": busy_timeout_s()},
+                               hide_parameters=True)
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
-        engine = create_engine(url, echo=echo, pool_pre_ping=True)
+        engine = create_engine(url, echo=echo, pool_pre_ping=True, hide_parameters=True)
     audit.install()
     return engine
 

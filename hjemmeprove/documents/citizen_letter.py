@@ -92,13 +92,15 @@ def _letter(L: LetterInfo, st, body) -> list:
     parts += [Paragraph("Sådan foregår besøget", st["Heading3"]),
               Paragraph("En bioanalytiker fra Klinisk Biokemisk Afdeling ringer på og viser "
                         "legitimation. Hun eller han tager blodprøven, mens du sidder ned. "
-                        "Besøget tager normalt 10–15 minutter. Tidspunktet er omtrentligt: "
-                        "trafik og færger kan forsinke os lidt.", body), Spacer(1, 2 * mm)]
+                        "Besøget tager normalt 10–15 minutter, og vi kommer inden for "
+                        "tidsrummet ovenfor.", body), Spacer(1, 2 * mm)]
     if L.fasting_until:
+        # the promise is the window (which lies inside the request's "senest"): say that time
+        until = min(L.fasting_until, L.window_end) if L.window_end else L.fasting_until
         parts += [Paragraph(f"<b>Du skal være fastende:</b> spis ikke og drik kun vand fra kl. "
                             f"22.00 aftenen før, til prøven er taget. Tag din medicin som "
-                            f"sædvanligt, medmindre lægen har sagt andet. Vi kommer inden kl. "
-                            f"{clock(L.fasting_until)}.", body), Spacer(1, 2 * mm)]
+                            f"sædvanligt, medmindre lægen har sagt andet. Prøven er taget "
+                            f"senest kl. {clock(until)}.", body), Spacer(1, 2 * mm)]
     if L.ekg:
         parts += [Paragraph("Vi tager også et <b>EKG</b> (hjertekardiogram). Det gør ikke ondt "
                             "og tager få minutter; du ligger ned med bar overkrop.", body),

@@ -1,8 +1,11 @@
 """The route sheet (kørselsliste): one bioanalyst's day, in order, for the road.
 
-Per stop: planned time and the window promised to the citizen, citizen (CPR masked: the sheet
-travels in a car), address, how to get in, who must be present, how identity is checked, EKG,
-phone and notes; returns to the lab between trips; ferry crossings; the day's planned km.
+Per stop: planned time and the window promised to the citizen, citizen with the **full** CPR
+number (a clinical document handed to the person who takes the sample: identity is checked
+against it and the tubes are labelled with it; the footer says so, and every other output keeps
+CPR masked), address, how to get in, who must be present, how identity is checked, EKG, phone
+and notes; a stop placed only by its postcode is marked; returns to the lab between trips;
+ferry crossings; the day's planned km.
 """
 
 from __future__ import annotations
@@ -71,11 +74,13 @@ def render(route, department_name: str = "", lab_address: str = "") -> bytes:
         if s.access_info:
             address += f"<br/>Adgang: {escape(s.access_info)}"
         if s.position_quality == "approximate":
-            address += "<br/><i>Position kun ud fra postnummer</i>"
+            address += ("<br/><i>≈ Omtrentlig position (kun postnummer): tiden er usikker, "
+                        "find adressen</i>")
         presence = "<br/>".join(escape(x) for x in (s.presence_required, s.identity_check) if x)
         rows.append([
             str(n), _t(s.arrival), f"{_t(s.window[0])}–{_t(s.window[1])}",
-            Paragraph(f"{escape(s.citizen_name)}<br/>{escape(s.cpr_masked)}", small),
+            Paragraph(f"{escape(s.citizen_name)}<br/>"
+                      f"{escape(getattr(s, 'cpr', '') or s.cpr_masked)}", small),
             Paragraph(address, small), Paragraph(presence, small),
             "EKG" if s.ekg else "", s.phone or "", Paragraph(escape(s.note or ""), small),
             Paragraph("☐ taget<br/>☐ ikke hjemme<br/>☐ afvist", tiny),
@@ -116,7 +121,9 @@ def render(route, department_name: str = "", lab_address: str = "") -> bytes:
         canvas.saveState()
         canvas.setFont(FONT, 7.5)
         canvas.drawString(12 * mm, 7 * mm, f"{department_name} · {title} · "
-                                           "Fortroligt: personoplysninger")
+                                           "Fortroligt: personoplysninger. Fuldt CPR-nummer "
+                                           "til identifikation og mærkning af prøverør; "
+                                           "opbevares og destrueres som journalmateriale")
         canvas.drawRightString(landscape(A4)[0] - 12 * mm, 7 * mm, f"Side {_doc.page}")
         canvas.restoreState()
 

@@ -7,8 +7,25 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 
-_CPR = re.compile(r"^\s*(\d{2})(\d{2})(\d{2})-?(\d{4})\s*$")
+_CPR = re.compile(r"^([0-9]{2})([0-9]{2})([0-9]{2})([0-9]{4})$")
+# what may stand between the digits: spaces and dashes of any width (after NFKC)
+_SEPARATORS = set(" \t-\u2010\u2011\u2012\u2013\u2014\u2212\u00a0")
+
+
+def cpr_digits(value) -> str:
+    """The CPR as typed, reduced to ASCII digits: NFKC (full-width ０-９ become 0-9), any
+    Unicode decimal digit read as its value, spaces and dashes dropped. Anything else
+    (letters, other punctuation) is kept so that the format check refuses it."""
+    text = unicodedata.normalize("NFKC", "" if value is None else str(value))
+    out = []
+    for ch in text:
+        if ch in _SEPARATORS:
+            continue
+        digit = unicodedata.decimal(ch, None)
+        out.append(str(digit) if digit is not None else ch)
+    return "".join(out)
 
 
 def _century(yy: int, seventh: int) -> int:
@@ -25,7 +42,7 @@ def parse_cpr(value: str) -> tuple[str, dt.date]:
     """Returns (normalised 'DDMMYY-SSSS', birth date) or raises ValueError in Danish."""
     if value is None:
         raise ValueError("mangler")
-    m = _CPR.match(str(value))
+    m = _CPR.match(cpr_digits(value))
     if not m:
         raise ValueError("skal være 10 cifre som DDMMÅÅ-XXXX")
     dd, mm, yy, serial = m.groups()
@@ -45,7 +62,7 @@ def normalise_cpr(value: str) -> str:
 
 def mask_cpr(cpr: str) -> str:
     """DDMMYY-XXXX: lists, logs and error messages never show the serial part."""
-    digits = re.sub(r"\D", "", cpr or "")
+    digits = re.sub(r"[^0-9]", "", cpr_digits(cpr or ""))
     if len(digits) < 6:
         return "XXXXXX-XXXX"
     return f"{digits[:6]}-XXXX"

@@ -11,6 +11,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 
+from hjemmeprove.domain import postcodes
 from hjemmeprove.domain.cpr import parse_cpr
 from hjemmeprove.errors import FieldError
 
@@ -187,6 +188,12 @@ def parse_request(values: dict[str, str], today: dt.date | None = None,
     if raw.get("sampling_address") and not (raw.get("sampling_postcode") and
                                             raw.get("sampling_city")):
         err("sampling_postcode", "skal udfyldes, når der er en anden prøveadresse")
+    # the official postcode list: a postcode that exists, and its own town
+    for pkey, ckey in (("postcode", "city"), ("sampling_postcode", "sampling_city")):
+        if getattr(out, pkey):
+            problem = postcodes.check(getattr(out, pkey), getattr(out, ckey))
+            if problem:
+                err(pkey if problem[0] == "postcode" else ckey, problem[1])
     if raw.get("municipality"):
         text = raw["municipality"]
         if re.fullmatch(r"[0-9]{1,4}", text):

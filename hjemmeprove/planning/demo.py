@@ -25,6 +25,7 @@ from sqlalchemy.orm import joinedload
 from hjemmeprove.db.models import Bioanalyst, Department, Request, Route, Visit
 from hjemmeprove.domain.lifecycle import settle
 from hjemmeprove.planning.distances import round_km, round_min, source_for_store
+from hjemmeprove.planning.planner import reply_window
 
 PER_ANALYST = 7  # visits per bioanalyst per day at most
 LOCKED_AHEAD = 2  # working days after today with replies sent
@@ -151,9 +152,10 @@ def _route(s, rng, dept, lab, day, today, locked_until, analyst, reqs, source, w
         km += leg.km
         ferry += leg.ferry_minutes
         out, back = m.leg(0, i), m.leg(i, 0)
-        ws = max(start, _floor30(clock - window / 2))
+        # the promised window lies inside the request's own times (planner.reply_window)
+        rs, re_ = reply_window(int(clock * 60), [r], analyst.day_start, window * 60)
         v = Visit(request_id=r.id, route_id=route.id, sequence=100 + seq, date=day,
-                  planned_arrival=_t(clock), window_start=_t(ws), window_end=_t(ws + window),
+                  planned_arrival=_t(clock), window_start=rs, window_end=re_,
                   locked=locked,
                   reply_sent_at=(dt.datetime.combine(calendar.add_working_days(day, 0)
                                                      - dt.timedelta(days=2), dt.time(14, 0))

@@ -54,13 +54,22 @@ def split_address(address: str) -> tuple[str, str]:
 class PostcodeCentroids:
     def __init__(self, path=None):
         self.rows = {}
+        self.ranges = []  # inner Copenhagen: one area for 1000-1499 etc.
         with open(path or paths.resource("geodata", "postcode_centroids.csv"),
                   encoding="utf-8") as f:
             for r in csv.DictReader(f, delimiter=";"):
-                self.rows[r["postnr"]] = (float(r["lat"]), float(r["lon"]))
+                pos = (float(r["lat"]), float(r["lon"]))
+                lo, _, hi = r["postnr"].partition("-")
+                if hi:
+                    self.ranges.append((int(lo), int(hi), pos))
+                else:
+                    self.rows[r["postnr"]] = pos
 
     def locate(self, address: str, postcode: str, city: str = "") -> Position | None:
-        hit = self.rows.get((postcode or "").strip())
+        code = (postcode or "").strip()
+        hit = self.rows.get(code)
+        if hit is None and code.isdigit():
+            hit = next((pos for lo, hi, pos in self.ranges if lo <= int(code) <= hi), None)
         return Position(hit[0], hit[1], "approximate", "postnummer") if hit else None
 
 

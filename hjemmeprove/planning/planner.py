@@ -90,6 +90,10 @@ class PlanRequest:
     regular_analyst: int | None = None
     citizen_id: int | None = None
     agreement_end: dt.date | None = None  # §13: nothing is planned after the agreement ends
+    # the agreement's reply window (minutes); None: PlanConfig.reply_window_minutes
+    reply_window_minutes: int | None = None
+    # the position is a postcode centre, not the address: its time is not to be trusted
+    approximate: bool = False
 
 
 @dataclass
@@ -117,6 +121,7 @@ class PlannedStop:
     service_minutes: int
     reply_start: dt.time
     reply_end: dt.time
+    approximate: bool = False
 
 
 @dataclass
@@ -140,6 +145,8 @@ class PlanOutcome:
     solutions: int
     seconds: float
     status: str
+    # (request id, Danish text) for the coordinator: promises resting on an approximate position
+    warnings: list[tuple[int, str]] = field(default_factory=list)
 
 
 def _sec(t: dt.time) -> int:
@@ -278,7 +285,10 @@ def plan(lab: tuple[float, float], days: list[dt.date], analysts: list[PlanAnaly
     for r, allowed in cands:
         key = (round(r.lat, 5), round(r.lon, 5))
         placed = False
-        for g in by_loc.get(key, []):
+        # a postcode centre is not an address: two approximate citizens there are two stops
+        for g in ([] if r.approximate else by_loc.get(key, [])):
+            if any(x.approximate for x in g["reqs"]):
+                continue
             lock_key = (r.locked_date, r.locked_start, r.locked_end)
             if g["lock"] != lock_key:
                 continue
@@ -342,7 +352,9 @@ def plan(lab: tuple[float, float], days: list[dt.date], analysts: list[PlanAnaly
             t = trips[i]
             base = t.day_index * DAY
             lo = max(t.start + to_loc, base + ws)
-            hi = min(t.end - service - back, base + we)
+            # hard: the samples are taken by the citizen's "senest" (fasting: before 10:00),
+            # so the whole visit lies inside the window, not only the arrival
+            hi = min(t.end - service - back, base + (we - service if we < DAY else we))
             if hi >= lo:
                 windows.append((lo, hi))
                 vehicles.append(i)
@@ -420,6 +432,7 @@ def plan(lab: tuple[float, float], days: list[dt.date], analysts: list[PlanAnaly
         per_day.setdefault((t.analyst.id, t.date), []).append((t, stops, sol.starts[v],
                                                                 sol.ends[v]))
     routes = []
+    warnings: list[tuple[int, str]] = []
     W = cfg.reply_window_minutes * 60
     for (aid, date), parts in per_day.items():
         parts.sort(key=lambda p: p[0].start)
@@ -441,12 +454,18 @@ def plan(lab: tuple[float, float], days: list[dt.date], analysts: list[PlanAnaly
                 if job_groups[st.job]["lock"][0] is not None:
                     rs, re_ = g["lock"][1], g["lock"][2]
                 else:
-                    ws = max(_sec(t.analyst.day_start), (arr - W // 2) // 1800 * 1800)
-                    rs, re_ = _time(ws), _time(min(ws + W, DAY - 60))
+                    rs, re_ = reply_window(arr, g["reqs"], t.analyst.day_start, W)
+                approx = any(r.approximate for r in g["reqs"])
+                if approx:
+                    for r in g["reqs"]:
+                        warnings.append((r.id, (
+                            f"positionen er omtrentlig (kun postnummer): ankomst "
+                            f"{_time(arr):%H:%M} og tidsvinduet {rs:%H:%M}–{re_:%H:%M} er "
+                            "usikre; bekræft eller placér adressen, før svaret sendes")))
                 out_stops.append(PlannedStop(
                     [r.id for r in g["reqs"]], trip_no, _time(arr), g["key"][0], g["key"][1],
                     leg.km, leg.minutes, leg.ferry_minutes, leg.ferry_link,
-                    job.service // 60, rs, re_))
+                    job.service // 60, rs, re_, approx))
                 prev = loc
             back = m.leg(prev, 0)
             total_km += back.km
@@ -461,4 +480,22 @@ def plan(lab: tuple[float, float], days: list[dt.date], analysts: list[PlanAnaly
                                    _time(first_start), _time(last_end), len(parts) - 1))
     routes.sort(key=lambda r: (r.date, r.analyst_id))
     return PlanOutcome(routes, unplanned, sol.objective / 100.0, sol.solutions_found,
-                       sol.seconds, sol.status)
+                       sol.seconds, sol.status, warnings)
+
+
+def reply_window(arrival: int, reqs: list[PlanRequest], day_start: dt.time,
+                 default_seconds: int) -> tuple[dt.time, dt.time]:
+    """The window promised to the citizen: about the planned arrival (the agreement's length,
+    starting on a half hour), and always inside what the request asked for: never earlier
+    than its "tidligst", never later than its "senest" (a fasting citizen "senest 10:00" is
+    never told 08:30–10:30, but 08:30–10:00). ``arrival`` is seconds after midnight."""
+    lengths = [r.reply_window_minutes * 60 for r in reqs
+               if getattr(r, "reply_window_minutes", None)]
+    W = min(lengths) if lengths else default_seconds
+    lo = max([_sec(r.window_start) for r in reqs if r.window_start] or [0])
+    hi = min([_sec(r.window_end) for r in reqs if r.window_end] or [DAY - 60])
+    start = max(_sec(day_start), (arrival - W // 2) // 1800 * 1800, lo)
+    start = min(start, arrival)
+    end = min(start + W, hi, DAY - 60)
+    end = max(end, arrival)
+    return _time(start), _time(end)

@@ -71,6 +71,7 @@ class StopInfo:
     position_quality: str
     outcome: str | None
     standalone_km: Decimal | None
+    cpr: str = ""  # full: only for the route sheet (the bioanalyst checks identity, labels tubes)
 
 
 @dataclass(frozen=True)
@@ -109,6 +110,8 @@ class PlanResult:
     status: str
     # requests that changed while the plan was computed: left as they now are (Danish why)
     skipped: list[Unplanned] = field(default_factory=list)
+    # promises the coordinator should check: (request id, Danish text); approximate positions
+    warnings: tuple = ()
 
     def as_json(self) -> dict:
         return {
@@ -203,9 +206,17 @@ def route_json(r: RouteInfo) -> dict:
         "stops": [{"request": s.request_id, "arrival": s.arrival,
                    "window": [s.window[0], s.window[1]], "lat": s.lat, "lon": s.lon,
                    "leg_km": s.leg_km, "leg_ferry_minutes": s.leg_ferry_minutes,
-                   "ferry_link": s.ferry_link, "trip": s.trip, "locked": s.locked}
+                   "ferry_link": s.ferry_link, "trip": s.trip, "locked": s.locked,
+                   "approximate": s.position_quality == "approximate"}
                   for s in r.stops],
     }
+
+
+def _quality(req: Request) -> str:
+    """exact | approximate | "" for the position the request is planned at."""
+    if req.lat is not None:
+        return req.position_quality or "exact"
+    return req.citizen.position_quality if req.effective_lat is not None else ""
 
 
 def _areas(text: str) -> dict[str, int]:
@@ -290,6 +301,7 @@ class PlanningService:
         cfg = self.config(first)
         all_unplanned: list[Unplanned] = []
         all_skipped: list[Unplanned] = []
+        warnings: list = []
         objective = 0.0
         solutions = 0
         seconds = 0.0
@@ -317,6 +329,7 @@ class PlanningService:
             all_unplanned += [Unplanned(rid, why) for rid, why in outcome.unplanned
                               if rid not in skipped]
             all_skipped += [Unplanned(rid, why) for rid, why in skipped.items()]
+            warnings += outcome.warnings
             objective += outcome.objective_kr
             solutions += outcome.solutions
             seconds += outcome.seconds
@@ -325,7 +338,8 @@ class PlanningService:
         return PlanResult(first, last, routes, sorted(all_unplanned, key=lambda u: u.request_id),
                           source.as_json(), Decimal(str(round(objective, 2))), solutions,
                           round(seconds, 2), status,
-                          sorted(all_skipped, key=lambda u: u.request_id))
+                          sorted(all_skipped, key=lambda u: u.request_id),
+                          tuple(sorted(warnings)))
 
     def _commit(self, apply, attempts: int = 3):
         """Runs ``apply(session)`` in one write transaction; a deadlock or serialization
@@ -404,7 +418,9 @@ class PlanningService:
                 locked_start=(v.window_start or v.planned_arrival) if locked else None,
                 locked_end=(v.window_end or v.planned_arrival) if locked else None,
                 regular_analyst=regular.get(r.citizen_id), citizen_id=r.citizen_id,
-                agreement_end=r.agreement.end))
+                agreement_end=r.agreement.end,
+                reply_window_minutes=r.agreement.reply_window_minutes or None,
+                approximate=_quality(r) == "approximate"))
         return out, seen
 
     def _regular_analysts(self, s: Session, citizen_ids: set[int]) -> dict[int, int]:
@@ -633,9 +649,8 @@ class PlanningService:
                 ekg=req.ekg, access_info=req.access_info,
                 presence_required=req.presence_required, identity_check=req.identity_check,
                 note=req.note,
-                position_quality=req.position_quality if req.lat is not None
-                else c.position_quality,
-                outcome=v.outcome, standalone_km=v.standalone_km))
+                position_quality=_quality(req),
+                outcome=v.outcome, standalone_km=v.standalone_km, cpr=c.cpr))
         b = r.bioanalyst
         return RouteInfo(r.id, b.id, b.name, b.phone, r.date, r.planned_km, r.planned_minutes,
                          r.planned_ferry_minutes, r.distance_source, r.driven_km,

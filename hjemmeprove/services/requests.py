@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 
 from sqlalchemy import and_, case, exists, func, or_, select
 from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 from hjemmeprove.db.models import (
@@ -25,7 +26,7 @@ from hjemmeprove.db.models import (
     Request,
     Visit,
 )
-from hjemmeprove.domain.cpr import mask_cpr
+from hjemmeprove.domain.cpr import cpr_digits, mask_cpr
 from hjemmeprove.domain.labels import ACTIVE_STATUSES
 from hjemmeprove.domain.lifecycle import settle
 from hjemmeprove.domain.request_input import RequestInput, parse_request
@@ -89,6 +90,40 @@ class RequestDetail:
     lat: float | None
     lon: float | None
     cancellations: tuple = ()
+    flags: str = ""
+    position_quality: str = ""
+
+
+# What saving a request may need the user's explicit yes for (``confirm=`` of create/update,
+# the form's question, the import's flags). The code is stored in ``Request.flags``.
+CONFIRMATIONS = {
+    "citizen_changed": "opdatér den gemte borger (navn, adresse, telefon)",
+    "duplicate": "borgeren har allerede en åben henvisning fra samme kommune",
+    "deadline_passed": "fristen er allerede overskredet",
+}
+
+
+class NeedsConfirmation(ValidationError):
+    """Saving needs an explicit yes: ``codes`` (keys of CONFIRMATIONS) and one FieldError per
+    question, naming the row and field. Pass the codes as ``confirm=`` to save anyway."""
+
+    def __init__(self, errors: list[FieldError], codes: set[str]):
+        super().__init__(errors)
+        self.codes = set(codes)
+
+
+@dataclass(frozen=True)
+class StoredCitizen:
+    """The citizen a CPR already belongs to, as the form shows it."""
+    cpr: str
+    name: str
+    address: str
+    postcode: str
+    city: str
+    phone: str
+    lat: float | None
+    lon: float | None
+    open_requests: tuple = ()  # (request id, municipality code, received) still active
 
 
 @dataclass(frozen=True)
@@ -128,20 +163,113 @@ class RequestService:
                 errors += self._check_agreement(session, data, row)
         return data, errors
 
-    def create(self, values: dict[str, str], today: dt.date | None = None) -> int:
-        with self.store.session() as s:
-            data, errors = self.validate(values, today=today, session=s)
-            if errors:
-                raise ValidationError(errors)
-            return self.add_validated(s, data).id
+    def create(self, values: dict[str, str], today: dt.date | None = None,
+               confirm=None) -> int:
+        """Saves a new request. Raises NeedsConfirmation when the CPR's stored citizen differs
+        from the form, or the citizen has an open request from the same municipality, unless
+        the matching codes are in ``confirm``. A deadline already passed is asked about too
+        when the caller can ask (``confirm`` given: the form, the import); a caller that
+        cannot (``confirm=None``: scripts) gets it flagged on the request."""
+        today = today or dt.date.today()
+        try:
+            with self.store.session() as s:
+                data, errors = self.validate(values, today=today, session=s)
+                if errors:
+                    raise ValidationError(errors)
+                questions = self.questions(s, data, today)
+                _ask(questions, {"deadline_passed"} if confirm is None else confirm)
+                return self.add_validated(s, data, flags={c for c, _ in questions},
+                                          update_citizen="citizen_changed" in set(confirm or ())
+                                          ).id
+        except IntegrityError:  # the same CPR saved by someone else meanwhile: never print
+            raise ConflictError(  # the database's message (it carries that row's values)
+                "En anden har gemt samme borger samtidig; intet er gemt. Gem igen for at se "
+                "den gemte borger.") from None
 
-    def add_validated(self, s: Session, data: RequestInput, calendar=None) -> Request:
-        """Adds one already-validated request inside the caller's session (used by import)."""
+    def stored_citizen(self, cpr: str) -> StoredCitizen | None:
+        """The citizen a (possibly half-typed, full-width) CPR belongs to, or None."""
+        try:
+            from hjemmeprove.domain.cpr import normalise_cpr
+            cpr = normalise_cpr(cpr)
+        except ValueError:
+            return None
+        with self.store.session() as s:
+            c = s.scalar(select(Citizen).where(Citizen.cpr == cpr))
+            if c is None or c.erased_at is not None:
+                return None
+            rows = s.execute(select(Request.id, Municipality.code, Request.received)
+                             .join(Municipality, Request.municipality_id == Municipality.id)
+                             .where(Request.citizen_id == c.id,
+                                    Request.status.in_(ACTIVE_STATUSES))
+                             .order_by(Request.id)).all()
+            return StoredCitizen(c.cpr, c.name, c.address, c.postcode, c.city, c.phone,
+                                 c.lat, c.lon, tuple(tuple(r) for r in rows))
+
+    def questions(self, s: Session, data: RequestInput, today: dt.date, row: int | None = None,
+                  request_id: int | None = None, seen: dict | None = None
+                  ) -> list[tuple[str, FieldError]]:
+        """What saving ``data`` needs an explicit yes for, each naming its field (never showing
+        another citizen's data: only the stored citizen of this very CPR). ``seen`` holds the
+        earlier rows of the same import: cpr → (citizen fields, municipality codes)."""
+        out: list[tuple[str, FieldError]] = []
+        citizen = s.scalar(select(Citizen).where(Citizen.cpr == data.cpr))
+        mine = (_fold(data.name), _fold(data.address), data.postcode, _fold(data.city))
+        if citizen is not None:
+            stored = (_fold(citizen.name), _fold(citizen.address), citizen.postcode,
+                      _fold(citizen.city))
+            changed = _changed_fields(stored, mine)
+            if data.phone and citizen.phone and _fold(data.phone) != _fold(citizen.phone):
+                changed.append("telefon")
+            if changed:
+                out.append(("citizen_changed", FieldError(
+                    changed[0], "CPR-nummeret tilhører en gemt borger, og "
+                    f"{', '.join(changed)} afviger fra det gemte (gemt: {citizen.name}, "
+                    f"{citizen.address}, {citizen.postcode} {citizen.city}); bekræft for at "
+                    "opdatere borgeren. Tidligere henvisninger beholder deres adresse", row)))
+        if seen is not None and data.cpr in seen:
+            earlier, codes = seen[data.cpr]
+            changed = _changed_fields(earlier, mine)
+            if changed and not any(c == "citizen_changed" for c, _ in out):
+                out.append(("citizen_changed", FieldError(
+                    changed[0], f"samme CPR som en tidligere række, men {', '.join(changed)} "
+                    "afviger", row)))
+        dup_q = (select(Request.id).join(Municipality, Request.municipality_id == Municipality.id)
+                 .join(Citizen, Request.citizen_id == Citizen.id)
+                 .where(Citizen.cpr == data.cpr, Municipality.code == data.municipality,
+                        Request.status.in_(("open", "planned", "locked"))))
+        if request_id is not None:
+            dup_q = dup_q.where(Request.id != request_id)
+        dup = s.scalars(dup_q.order_by(Request.id)).first()
+        if dup is None and seen is not None and data.cpr in seen \
+                and data.municipality in seen[data.cpr][1]:
+            dup = "en tidligere række"
+        if dup is not None:
+            which = f"henvisning {dup}" if isinstance(dup, int) else dup
+            out.append(("duplicate", FieldError(
+                "cpr", f"borgeren har allerede en åben henvisning fra samme kommune ({which}); "
+                "bekræft, hvis det er en ny henvisning", row)))
+        if seen is not None:
+            seen.setdefault(data.cpr, (mine, set()))[1].add(data.municipality)
+        if data.received is not None:
+            deadline = self.settings.calendar().deadline(data.received)
+            if deadline < today:
+                out.append(("deadline_passed", FieldError(
+                    "modtaget", f"fristen ({deadline.isoformat()}) er allerede overskredet; "
+                    "bekræft for at oprette henvisningen alligevel (den markeres)", row)))
+        return out
+
+    def add_validated(self, s: Session, data: RequestInput, calendar=None, flags=(),
+                      update_citizen: bool = False) -> Request:
+        """Adds one already-validated request inside the caller's session (used by import).
+
+        A known CPR keeps its stored citizen; a different name, address or phone is refused
+        unless ``update_citizen`` (an explicit, audited change that never moves earlier
+        requests: each keeps the address it was booked with)."""
         if not s.info.get("may_edit_requests"):
             require(self.store, "requests.edit")
             s.info["may_edit_requests"] = True
         agreement = self._agreement_for(s, data.municipality, data.received)
-        citizen = self._citizen(s, data)
+        citizen = self._citizen(s, data, update_citizen)
         calendar = calendar or self.settings.calendar()  # a bulk caller passes one
         req = Request(
             citizen=citizen,
@@ -151,16 +279,18 @@ class RequestService:
             received=data.received,
             deadline=calendar.deadline(data.received),
             created_by=s.info.get("user", ""),
+            flags=",".join(sorted(set(flags))),
         )
-        _apply(req, data)
+        _apply(req, data, citizen)
         s.add(req)
         s.flush()
         return req
 
     def update(self, request_id: int, expected_version: int, values: dict[str, str],
-               today: dt.date | None = None) -> None:
+               today: dt.date | None = None, confirm=None) -> None:
         """Saves an edit made on ``expected_version``; refused if someone saved in between."""
         require(self.store, "requests.edit")
+        today = today or dt.date.today()
         try:
             with self.store.session() as s:
                 req = s.get(Request, request_id, with_for_update=not self.store.is_sqlite)
@@ -174,14 +304,21 @@ class RequestService:
                 data, errors = self.validate(values, today=today, session=s)
                 if errors:
                     raise ValidationError(errors)
+                questions = [(c, e) for c, e in self.questions(s, data, today,
+                                                               request_id=request_id)
+                             if not (c == "deadline_passed" and (
+                                 data.received == req.received or c in req.flags))]
+                _ask(questions, {"deadline_passed"} if confirm is None else confirm)
                 agreement = self._agreement_for(s, data.municipality, data.received)
                 req.municipality_id = agreement.municipality_id
                 req.agreement_id = agreement.id
                 req.department_id = agreement.department_id
                 req.received = data.received
                 req.deadline = self.settings.calendar().deadline(data.received)
-                req.citizen = self._citizen(s, data)
-                _apply(req, data)
+                req.citizen = self._citizen(s, data, "citizen_changed" in set(confirm or ()))
+                flags = set(filter(None, req.flags.split(","))) | {c for c, _ in questions}
+                req.flags = ",".join(sorted(flags))
+                _apply(req, data, req.citizen)
         except StaleDataError:
             with self.store.session() as s:
                 raise self._conflict(s.get(Request, request_id)) from None
@@ -213,7 +350,7 @@ class RequestService:
     # --- cancellation -----------------------------------------------------------------------
 
     def cancel(self, request_id: int, at: dt.datetime, by: str, channel: str,
-               note: str = "") -> CancellationResult:
+               note: str = "", now: dt.datetime | None = None) -> CancellationResult:
         """§6: record who, when, channel; late when under 24 h before the locked window.
 
         A cancelled visit leaves its route. A late one is kept as outcome ``cancelled_late``
@@ -226,6 +363,12 @@ class RequestService:
             errors.append(FieldError("aflyst_af", "skal udfyldes"))
         if channel not in CANCEL_CHANNELS:
             errors.append(FieldError("kanal", f"skal være {' eller '.join(CANCEL_CHANNELS)}"))
+        if not isinstance(at, dt.datetime):
+            errors.append(FieldError("tidspunkt", "skal være et tidspunkt (dato og klokkeslæt)"))
+        elif at.tzinfo is not None:
+            errors.append(FieldError("tidspunkt", "skal være lokal tid uden tidszone"))
+        elif at > (now or dt.datetime.now()):
+            errors.append(FieldError("tidspunkt", f"{at:%Y-%m-%d %H:%M} ligger i fremtiden"))
         if errors:
             raise ValidationError(errors)
         # the request row is locked first (a plan being written waits, or is waited for)
@@ -239,6 +382,15 @@ class RequestService:
             visit = s.scalars(select(Visit).where(Visit.request_id == request_id,
                                                   Visit.outcome.is_(None))).first()
             start = _visit_start(visit)
+            # a cancellation lies between the receipt and the end of the visit
+            if at < dt.datetime.combine(req.received, dt.time(0)):
+                raise ValidationError(f"{at:%Y-%m-%d %H:%M} ligger før henvisningen blev "
+                                      f"modtaget ({req.received.isoformat()})", "tidspunkt")
+            end = _visit_end(visit)
+            if end is not None and at > end:
+                raise ValidationError(f"{at:%Y-%m-%d %H:%M} ligger efter besøget "
+                                      f"({end:%Y-%m-%d %H:%M}); registrér et udfald i "
+                                      "stedet", "tidspunkt")
             late = bool(visit is not None and visit.locked and start is not None
                         and at > start - LATE_CANCELLATION)
             if visit is not None:  # the visit leaves first: the schema allows no active
@@ -295,7 +447,7 @@ class RequestService:
              .join(Municipality, Request.municipality_id == Municipality.id))
         if search:
             like = f"%{search.strip()}%"
-            digits = "".join(ch for ch in search if ch.isdigit())
+            digits = "".join(ch for ch in cpr_digits(search) if ch in "0123456789")
             clauses = [Citizen.name.ilike(like), Citizen.address.ilike(like),
                        Request.address.ilike(like), Municipality.name.ilike(like)]
             if digits:
@@ -359,15 +511,33 @@ class RequestService:
             raise ValidationError(f"ingen aftale i kraft {day}", "kommunekode")
         return agreement
 
-    def _citizen(self, s: Session, data: RequestInput) -> Citizen:
-        """One row per CPR; the registered address is updated to the newest one given."""
+    def _citizen(self, s: Session, data: RequestInput, update: bool = False) -> Citizen:
+        """One row per CPR. A known citizen is never silently renamed or moved: a different
+        name, address or phone is applied only with ``update`` (audited like every change)."""
         citizen = s.scalar(select(Citizen).where(Citizen.cpr == data.cpr))
         if citizen is None:
-            citizen = Citizen(cpr=data.cpr)
+            citizen = Citizen(cpr=data.cpr, name=data.name, address=data.address,
+                              postcode=data.postcode, city=data.city, phone=data.phone)
+            if not data.sampling_address and data.lat is not None:
+                citizen.lat, citizen.lon, citizen.position_quality = data.lat, data.lon, "exact"
             s.add(citizen)
-        citizen.name = data.name
-        moved = (citizen.address, citizen.postcode) != (data.address, data.postcode)
-        citizen.address, citizen.postcode, citizen.city = data.address, data.postcode, data.city
+            return citizen
+        stored = (_fold(citizen.name), _fold(citizen.address), citizen.postcode,
+                  _fold(citizen.city))
+        mine = (_fold(data.name), _fold(data.address), data.postcode, _fold(data.city))
+        changed = _changed_fields(stored, mine)
+        phone_changed = bool(data.phone and citizen.phone
+                             and _fold(data.phone) != _fold(citizen.phone))
+        if (changed or phone_changed) and not update:
+            raise NeedsConfirmation([FieldError(
+                (changed or ["telefon"])[0], "afviger fra den gemte borger med samme CPR; "
+                "bekræft for at opdatere borgeren")], {"citizen_changed"})
+        moved = (_fold(citizen.address), citizen.postcode) != (_fold(data.address),
+                                                               data.postcode)
+        if changed:
+            citizen.name = data.name
+            citizen.address, citizen.postcode, citizen.city = (data.address, data.postcode,
+                                                               data.city)
         if data.phone:
             citizen.phone = data.phone
         if not data.sampling_address and data.lat is not None:
@@ -378,6 +548,24 @@ class RequestService:
         return citizen
 
 
+def _fold(text: str) -> str:
+    return " ".join((text or "").split()).casefold()
+
+
+def _changed_fields(stored: tuple, mine: tuple) -> list[str]:
+    """Danish names of the fields (name, address, postcode, town) that differ."""
+    names = ("navn", "adresse", "postnr", "by")
+    return [n for n, a, b in zip(names, stored, mine) if a != b]
+
+
+def _ask(questions: list[tuple[str, FieldError]], confirm) -> None:
+    """Raises NeedsConfirmation for the questions whose code is not confirmed."""
+    confirm = set(confirm or ())
+    open_ = [(c, e) for c, e in questions if c not in confirm]
+    if open_:
+        raise NeedsConfirmation([e for _, e in open_], {c for c, _ in open_})
+
+
 _STATUS_DA = {"open": "åben", "planned": "planlagt", "locked": "låst", "done": "udført",
               "cancelled": "aflyst", "not_eligible": "ikke omfattet"}
 
@@ -386,15 +574,34 @@ def status_label(status: str) -> str:
     return _STATUS_DA.get(status, status)
 
 
-def _apply(req: Request, data: RequestInput) -> None:
-    req.address = data.sampling_address
-    req.postcode = data.sampling_postcode if data.sampling_address else ""
-    req.city = data.sampling_city if data.sampling_address else ""
-    if data.sampling_address and data.lat is not None:
-        req.lat, req.lon, req.position_quality = data.lat, data.lon, "exact"
+def _apply(req: Request, data: RequestInput, citizen: Citizen) -> None:
+    """The request's own fields. Its sampling address is stored on the request also when it is
+    the registered one, so a later move of the citizen never moves this request."""
+    if data.sampling_address:
+        req.address_is_registered = False
+        req.address, req.postcode, req.city = (data.sampling_address, data.sampling_postcode,
+                                               data.sampling_city)
+        pos = (data.lat, data.lon, "exact") if data.lat is not None else None
     else:
+        same = (_fold(req.address), req.postcode) == (_fold(data.address), data.postcode)
+        keep = (req.lat, req.lon, req.position_quality) if (
+            req.address_is_registered and same and req.lat is not None) else None
+        req.address_is_registered = True
+        req.address, req.postcode, req.city = data.address, data.postcode, data.city
+        if data.lat is not None:
+            pos = (data.lat, data.lon, "exact")
+        elif keep:
+            pos = keep
+        elif (citizen.lat is not None and (_fold(citizen.address), citizen.postcode)
+              == (_fold(data.address), data.postcode)):
+            pos = (citizen.lat, citizen.lon, citizen.position_quality)
+        else:
+            pos = None
+    if pos is None:
         req.lat = req.lon = None
         req.position_quality = ""
+    else:
+        req.lat, req.lon, req.position_quality = pos
     for key in ("access_info", "presence_required", "identity_check", "ekg", "requester",
                 "preferred_days", "earliest", "window_start", "window_end", "stability_minutes",
                 "note"):
@@ -469,6 +676,15 @@ def _visit_start(visit: Visit | None) -> dt.datetime | None:
     return dt.datetime.combine(visit.date, start) if start else None
 
 
+def _visit_end(visit: Visit | None) -> dt.datetime | None:
+    """The latest moment the visit can still be cancelled: its window's end, else its planned
+    arrival, else the end of its day."""
+    if visit is None:
+        return None
+    end = visit.window_end or visit.planned_arrival or dt.time(23, 59, 59)
+    return dt.datetime.combine(visit.date, end)
+
+
 def _row(rid, cpr, name, muni, code, received, deadline, status, req_addr, cit_addr, ekg, late,
          planned) -> RequestRow:
     return RequestRow(rid, mask_cpr(cpr), name, muni, code, received, deadline, status,
@@ -477,20 +693,29 @@ def _row(rid, cpr, name, muni, code, received, deadline, status, req_addr, cit_a
 
 def _detail(req: Request) -> RequestDetail:
     c = req.citizen
+    if req.address_is_registered:  # booked at the registered address: show that one
+        home = (req.address, req.postcode, req.city)
+        other = ("", "", "")
+    else:
+        home = (c.address, c.postcode, c.city)
+        other = (req.address, req.postcode, req.city)
     return RequestDetail(
-        id=req.id, version=req.version, cpr=c.cpr, name=c.name, address=c.address,
-        postcode=c.postcode, city=c.city, municipality_code=req.municipality.code,
+        id=req.id, version=req.version, cpr=c.cpr, name=c.name, address=home[0],
+        postcode=home[1], city=home[2], municipality_code=req.municipality.code,
         received=req.received, deadline=req.deadline, status=req.status,
-        sampling_address=req.address, sampling_postcode=req.postcode, sampling_city=req.city,
+        sampling_address=other[0], sampling_postcode=other[1], sampling_city=other[2],
         access_info=req.access_info, presence_required=req.presence_required,
         identity_check=req.identity_check, ekg=req.ekg, requester=req.requester,
         preferred_days=req.preferred_days, earliest=req.earliest,
         window_start=req.window_start, window_end=req.window_end,
         stability_minutes=req.stability_minutes, note=req.note,
         not_eligible_reason=req.not_eligible_reason,
-        lat=req.lat if req.lat is not None else c.lat,
-        lon=req.lon if req.lon is not None else c.lon,
+        lat=req.effective_lat,
+        lon=req.effective_lon,
         cancellations=tuple((x.at, x.by, x.channel, x.late) for x in req.cancellations),
+        flags=req.flags or "",
+        position_quality=(req.position_quality if req.lat is not None
+                          else c.position_quality if req.effective_lat is not None else ""),
     )
 
 
@@ -509,7 +734,9 @@ def detail_to_form(d: RequestDetail) -> dict[str, str]:
     keys = ("cpr", "name", "address", "postcode", "city", "received", "sampling_address",
             "sampling_postcode", "sampling_city", "access_info", "presence_required",
             "identity_check", "ekg", "requester", "preferred_days", "earliest", "window_start",
-            "window_end", "stability_minutes", "note")
+            "window_end", "stability_minutes", "note", "lat", "lon")
     out = {k: t(getattr(d, k)) for k in keys}
+    if d.position_quality == "approximate":  # a postcode centre is not the citizen's place:
+        out["lat"] = out["lon"] = ""          # saving the form must not make it "exact"
     out["municipality"] = str(d.municipality_code)
     return out

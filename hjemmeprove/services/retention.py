@@ -12,8 +12,8 @@ Erasing an expired citizen (one transaction for the whole run):
     address the marker ``[slettet]``, postcode, city, phone and position emptied, ``erased_at``
     set. The row stays, so statistics still count distinct citizens;
   - their requests: sampling address, position, access info, presence, identity check, note
-    and reason emptied; cancellations' and visits' notes emptied; dates, status, EKG and
-    every figure stay;
+    and reason emptied; cancellations' "by" (often a relative's name and phone) and free
+    text, and visits' notes, emptied; dates, status, EKG and every figure stay;
   - invoice items (the billed statement lines): citizen name and CPR become ``[slettet]``;
     km/ferry shares, outcome and every invoice line and total stay untouched;
   - statements (``invoice_documents`` of kind ``statement*``) of invoices issued before the
@@ -30,6 +30,14 @@ Erasing an expired citizen (one transaction for the whole run):
 
 The changes are made with SQL statements, not ORM objects, on purpose: the ORM audit hook
 would otherwise write the erased values into a new audit entry.
+
+After the transaction, the old row versions that still hold the erased values are dropped
+from the database files: on PostgreSQL ``VACUUM FULL`` of every touched table (an UPDATE
+leaves the old version in the table's data files until a vacuum; plain VACUUM only marks its
+space reusable, FULL writes the table anew), run outside a transaction; on SQLite a
+checkpoint of the write-ahead log and ``VACUUM`` (the file is rewritten without free pages).
+What remains elsewhere: backups made before the run, and PostgreSQL's WAL archive if one is
+kept, hold the data until they expire (README, "Personoplysninger").
 """
 
 from __future__ import annotations
@@ -63,7 +71,7 @@ PERSONAL_FIELDS: dict[str, tuple[str, ...]] = {
     "citizens": ("cpr", "name", "address", "postcode", "city", "lat", "lon", "phone"),
     "requests": ("address", "postcode", "city", "lat", "lon", "access_info",
                  "presence_required", "identity_check", "note", "not_eligible_reason"),
-    "cancellations": ("note",),
+    "cancellations": ("note", "by"),
     "visits": ("outcome_note",),
 }
 
@@ -78,6 +86,8 @@ class RetentionResult:
     audit_entries_redacted: int
     dry_run: bool
     distance_cache_rows: int = 0
+    vacuumed: tuple = ()  # the tables whose old row versions were dropped afterwards
+    vacuum_problem: str = ""  # why that could not be done (e.g. not the tables' owner)
 
 
 def years_before(day: dt.date, years: int) -> dt.date:
@@ -184,7 +194,8 @@ class RetentionService:
                     access_info="", presence_required="", identity_check="", note="",
                     not_eligible_reason="", version=Request.version + 1))
             for chunk in _chunks(cancel_ids):
-                s.execute(update(Cancellation).where(Cancellation.id.in_(chunk)).values(note=""))
+                s.execute(update(Cancellation).where(Cancellation.id.in_(chunk))
+                          .values(note="", by=ERASED))
             for chunk in _chunks(visit_ids):
                 s.execute(update(Visit).where(Visit.id.in_(chunk))
                           .values(outcome_note="", version=Visit.version + 1))
@@ -215,7 +226,52 @@ class RetentionService:
                           .where(InvoiceDocument.__table__.c.id.in_(chunk)))
             if log:
                 s.execute(insert(AuditEntry.__table__), log)
-            return replace(result, distance_cache_rows=cache_rows)
+            result = replace(result, distance_cache_rows=cache_rows)
+        tables, problem = drop_old_row_versions(self.store)
+        return replace(result, vacuumed=tables, vacuum_problem=problem)
+
+
+TOUCHED_TABLES = ("citizens", "requests", "cancellations", "visits", "invoice_items",
+                  "invoice_documents", "distance_cache")
+
+
+def drop_old_row_versions(store) -> tuple[tuple, str]:
+    """Makes the database files forget the erased values (see the module's docstring).
+    Returns (tables done, Danish problem or "")."""
+    import logging
+
+    from sqlalchemy import text
+
+    tables = TOUCHED_TABLES + (AuditEntry.__tablename__,)
+    try:
+        with store.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            if store.is_sqlite:
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+                conn.exec_driver_sql("VACUUM")
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+                return ("alle",), ""
+            # VACUUM skips (with a warning only) a table the login does not own
+            mine = set(conn.execute(text(
+                "SELECT relname FROM pg_class WHERE relname = ANY(:t) AND relkind = 'r' "
+                "AND pg_has_role(current_user, relowner, 'USAGE')"), {"t": list(tables)})
+                .scalars())
+            done = []
+            for table in tables:
+                if table in mine:
+                    conn.execute(text(f'VACUUM (FULL) "{table}"'))
+                    done.append(table)
+            missing = [t for t in tables if t not in mine]
+            if missing:
+                return tuple(done), ("de slettede værdier kan stadig ligge i databasens filer "
+                                     f"for {', '.join(missing)}: kør VACUUM FULL som "
+                                     "tabellernes ejer")
+            return tuple(done), ""
+    except Exception as e:  # noqa: BLE001 - the erasure itself is committed; say what is left
+        logging.getLogger(__name__).warning("oprydning efter sletning mislykkedes: %s",
+                                            type(e).__name__)
+        return (), ("de slettede værdier kan stadig ligge i databasens filer, indtil den "
+                    "ryddes op (VACUUM FULL som tabellernes ejer): "
+                    f"{type(e).__name__}")
 
 
 def _position_keys(rows) -> set[str]:

@@ -314,3 +314,54 @@ def test_view_is_active_by_default_and_header_click_sorts_on_the_server(qtbot, w
     assert view.model.total == 4 <= PAGE
     shown = [view.model.row_at(i).citizen_name for i in range(view.model.rowCount())]
     assert shown == sorted(names, reverse=again[0] > again[-1])
+
+
+def test_known_cpr_shows_the_stored_citizen_and_a_change_is_asked(qtbot, window):
+    """Issue 11: the form shows the stored citizen of a known CPR (typed with full-width
+    digits) and fills the empty fields; a different name is saved only after an explicit yes,
+    and the earlier request keeps its address."""
+    app = window.app
+    first = app.requests.create(request_values(name="Grethe Madsen", address="Møllevej 7",
+                                               received="2024-03-25"),
+                                today=dt.date(2024, 4, 2))
+    app.requests.mark_not_eligible(first, "test")  # no open duplicate in the way
+    view = window.views["requests"]
+    view.new_request()
+    form = view.form
+    form.set_values({"cpr": "０１０１５０－１２３４", "municipality": "479",
+                     "received": "2024-03-28"})
+    form.look_up_citizen()
+    assert "Grethe Madsen" in form.known_label.text() and form.known_label.isVisibleTo(form)
+    assert form.values()["name"] == "Grethe Madsen"
+    assert form.values()["address"] == "Møllevej 7"
+    form.edits["name"].setText("Grethe Hansen")
+    asked = []
+    form.ask = lambda text: asked.append(text) or False  # "Nej, ret"
+    form.save()
+    settle(qtbot)
+    assert asked and "navn" in asked[0] and form.isVisible()
+    assert app.requests.get(first).name == "Grethe Madsen"
+    form.ask = lambda text: asked.append(text) or True  # "Ja, gem"
+    form.save()
+    settle(qtbot)
+    assert not form.isVisible(), form.summary.text()
+    new = app.requests.list(search="Grethe")
+    assert {r.citizen_name for r in new} == {"Grethe Hansen"}
+    assert app.requests.get(first).address == "Møllevej 7"
+
+
+def test_position_is_placed_on_the_forms_map(qtbot, window):
+    from PySide6.QtCore import QPoint
+    from PySide6.QtTest import QTest
+
+    view = window.views["requests"]
+    view.new_request()
+    form = view.form
+    form.show()
+    settle(qtbot)
+    vp = form.map.viewport()
+    QTest.mouseDClick(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
+                      QPoint(vp.width() // 2, vp.height() // 2))
+    settle(qtbot)
+    lat, lon = float(form.values()["lat"]), float(form.values()["lon"])
+    assert 54.0 <= lat <= 58.0 and 8.0 <= lon <= 15.5

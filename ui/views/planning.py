@@ -44,7 +44,9 @@ LOCKED_ROLE = Qt.ItemDataRole.UserRole + 11
 
 def _stop_text(n: int, stop) -> str:
     when = fmt.clock(stop.arrival)
-    return f"{n}. {when}  {stop.citizen_name}"
+    # ≈: placed by its postcode only; the time is not to be promised without checking
+    approx = "≈ " if stop.position_quality == "approximate" else ""
+    return f"{n}. {when}  {approx}{stop.citizen_name}"
 
 
 def _stop_tooltip(stop) -> str:
@@ -62,7 +64,8 @@ def _stop_tooltip(stop) -> str:
     if stop.locked:
         parts.append("Låst: svar er sendt, besøget bliver i sit tidsvindue")
     if stop.position_quality == "approximate":
-        parts.append("Position: omtrentlig (postnummer)")
+        parts.append("≈ Position: omtrentlig (kun postnummer): tiden er usikker; bekræft "
+                     "adressen, før svaret sendes")
     return "<br>".join(parts)
 
 
@@ -506,6 +509,10 @@ class PlanningView(ServiceView):
             text += (f"<br><b>{len(skipped)} henvisninger blev ændret undervejs og er ikke "
                      "ændret af planen:</b> "
                      + "; ".join(f"nr. {u.request_id}: {u.reason}" for u in skipped[:8]))
+        warnings = getattr(result, "warnings", ())
+        if warnings:  # approximate positions: their times are not to be promised unchecked
+            text += (f"<br><b>{len(warnings)} besøg har omtrentlig position (≈)</b>: bekræft "
+                     "adressen, før svaret sendes.")
         self.show_message(text, error=bool(result.unplanned or skipped))
         self.unplanned_label.setText(
             "" if not result.unplanned else f"{len(result.unplanned)} uplanlagte – se "

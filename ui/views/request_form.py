@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QPlainTextEdit,
     QVBoxLayout,
     QWidget,
@@ -29,7 +30,7 @@ from PySide6.QtWidgets import (
 
 from hjemmeprove.domain.request_input import LABELS
 from hjemmeprove.errors import ConflictError, ValidationError
-from hjemmeprove.services.requests import detail_to_form
+from hjemmeprove.services.requests import NeedsConfirmation, detail_to_form
 from ui import fmt
 from ui.errors import show_error
 from ui.models.table import Column, RowTableModel, sorted_proxy
@@ -61,15 +62,49 @@ FIELDS = {
     "presence_required": ("Tilstedeværelse", "Personale/pårørende skal være til stede"),
     "identity_check": ("Identifikation", "ID-armbånd, personale bekræfter"),
     "note": ("Bemærkning", ""),
+    "lat": ("Position, bredde", "fx 55.0598 (tom = ud fra adressen)"),
+    "lon": ("Position, længde", "fx 10.6068"),
 }
 GROUPS = [
     ("Borger", ["cpr", "name", "address", "postcode", "city", "phone"]),
     ("Henvisning", ["municipality", "received", "requester", "ekg", "preferred_days",
                     "earliest", "window_start", "window_end", "stability_minutes"]),
     ("Prøveadresse og adgang", ["sampling_address", "sampling_postcode", "sampling_city",
-                                "access_info", "presence_required", "identity_check", "note"]),
+                                "access_info", "presence_required", "identity_check", "note",
+                                "lat", "lon"]),
 ]
 _KEY_OF_LABEL = {v: k for k, v in LABELS.items()}
+
+
+def _position_picker():
+    """A small offline map of the region: double-click places the citizen exactly (the
+    coordinator's own placement counts as an exact position)."""
+    from ui.map.geo import KX, KY
+    from ui.map.widget import MapRoute, MapStop, RouteMap
+
+    class PositionPicker(RouteMap):
+        picked = Signal(float, float)
+
+        def __init__(self, parent=None):
+            super().__init__(parent)
+            self.setMinimumSize(260, 170)
+            self.setToolTip("Dobbeltklik for at placere borgeren præcist; rul for at zoome")
+
+        def show_position(self, lat: float | None, lon: float | None) -> None:
+            if lat is None or lon is None:
+                self.clear_routes()
+                self.fit()
+                return
+            self.show_routes(None, [MapRoute("Borger", [MapStop(lat, lon, "●")])])
+            self.zoom(4)
+
+        def mouseDoubleClickEvent(self, event) -> None:
+            p = self.mapToScene(event.position().toPoint())
+            lat, lon = -p.y() / KY, p.x() / KX
+            if 54.0 <= lat <= 58.0 and 8.0 <= lon <= 15.5:
+                self.picked.emit(round(lat, 6), round(lon, 6))
+
+    return PositionPicker()
 
 
 class RequestForm(QDialog):
@@ -111,6 +146,24 @@ class RequestForm(QDialog):
                 v.setSpacing(1)
                 v.addWidget(w)
                 v.addWidget(err)
+                if key == "cpr":  # the stored citizen of a known CPR, shown as typed
+                    self.known_label = QLabel()
+                    self.known_label.setObjectName("known_citizen")
+                    self.known_label.setWordWrap(True)
+                    self.known_label.setStyleSheet("color: #0d47a1;")
+                    self.known_label.hide()
+                    v.addWidget(self.known_label)
+                if key == "lon":
+                    self.map = _position_picker()
+                    self.map.picked.connect(self._placed)
+                    v.addWidget(self.map)
+                if key == "lat":
+                    self.position_label = QLabel("Præcis position: fra henvisningen eller "
+                                                 "placeret her. Tom: adresseregister, ellers "
+                                                 "postnummerets midte (omtrentlig).")
+                    self.position_label.setWordWrap(True)
+                    self.position_label.setStyleSheet("color: #555;")
+                    v.addWidget(self.position_label)
                 if key == "received":
                     self.deadline_label = QLabel()
                     self.deadline_label.setObjectName("deadline")
@@ -128,8 +181,10 @@ class RequestForm(QDialog):
         top.addWidget(self.buttons)
         QShortcut(QKeySequence.StandardKey.Save, self, activated=self.save)
         self.edits["received"].dateChanged.connect(self._update_deadline)
+        self.edits["cpr"].editingFinished.connect(self.look_up_citizen)
         self._update_deadline()
         self.busy = False
+        self.known = None  # services.requests.StoredCitizen of the CPR typed, if any
         self.setMinimumWidth(1080)
         if request_id is not None:
             self.load(request_id)
@@ -203,6 +258,44 @@ class RequestForm(QDialog):
         self.deadline_label.setText(f"Frist (10. hverdag): {fmt.date(deadline)}")
         self.deadline = deadline
 
+    # --- a known CPR ------------------------------------------------------------------------
+
+    def look_up_citizen(self) -> None:
+        """Shows the stored citizen of the CPR typed and, on a new request, fills the empty
+        citizen fields with the stored values; a different name or address is then a change
+        the save asks about."""
+        known = self.app.requests.stored_citizen(self.edits["cpr"].text())
+        self.known = known
+        if known is None:
+            self.known_label.hide()
+            return
+        open_ = ", ".join(f"nr. {rid}" for rid, _code, _rec in known.open_requests)
+        self.known_label.setText(
+            f"Kendt borger: {known.name}, {known.address}, {known.postcode} {known.city}"
+            + (f"; åbne henvisninger: {open_}" if open_ else ""))
+        self.known_label.show()
+        if self.request_id is None:
+            for key in ("name", "address", "postcode", "city", "phone"):
+                if not self.edits[key].text().strip():
+                    self.edits[key].setText(getattr(known, key))
+            if not self.edits["lat"].text().strip():
+                self.map.show_position(known.lat, known.lon)  # where the stored citizen is
+
+    def _placed(self, lat: float, lon: float) -> None:
+        self.edits["lat"].setText(f"{lat:.6f}")
+        self.edits["lon"].setText(f"{lon:.6f}")
+        self.map.show_position(lat, lon)
+
+    def ask(self, text: str) -> bool:
+        """The explicit yes a change of a stored citizen, a second open request or a passed
+        deadline needs (tests replace this)."""
+        box = QMessageBox(QMessageBox.Icon.Question, "Bekræft", text,
+                          QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, self)
+        box.button(QMessageBox.StandardButton.Yes).setText("Ja, gem")
+        box.button(QMessageBox.StandardButton.No).setText("Nej, ret")
+        box.setDefaultButton(QMessageBox.StandardButton.No)
+        return box.exec() == QMessageBox.StandardButton.Yes
+
     # --- load/save --------------------------------------------------------------------------
 
     def load(self, request_id: int) -> None:
@@ -212,6 +305,7 @@ class RequestForm(QDialog):
     def _loaded(self, detail) -> None:
         self.version = detail.version
         self.set_values(detail_to_form(detail))
+        self.map.show_position(detail.lat, detail.lon)
         if detail.status in ("cancelled", "done"):
             self.summary.setText("Henvisningen er afsluttet og kan ikke ændres.")
             self.summary.show()
@@ -228,8 +322,6 @@ class RequestForm(QDialog):
         unplaced = []
         for e in exc.errors:
             key = _KEY_OF_LABEL.get(e.field, e.field)
-            if key in ("lat", "lon"):
-                key = "sampling_address" if self.values().get("sampling_address") else "address"
             if key in self.errors:
                 label = self.errors[key]
                 label.setText((label.text() + "\n" if label.isVisible() else "")
@@ -249,18 +341,19 @@ class RequestForm(QDialog):
         label = self.errors[key]
         return label.text() if not label.isHidden() else ""
 
-    def save(self) -> None:
+    def save(self, confirm: frozenset = frozenset()) -> None:
         if self.busy:
             return
         self.clear_errors()
         values = self.values()
         rid, version, today = self.request_id, self.version, self.today
         requests = self.app.requests
+        self.confirmed = frozenset(confirm)
 
         def work():
             if rid is None:
-                return requests.create(values, today=today)
-            requests.update(rid, version, values, today=today)
+                return requests.create(values, today=today, confirm=set(confirm))
+            requests.update(rid, version, values, today=today, confirm=set(confirm))
             return rid
 
         self.busy = True
@@ -277,7 +370,14 @@ class RequestForm(QDialog):
         self.accept()
 
     def _failed(self, exc: BaseException) -> None:
-        if isinstance(exc, ValidationError):
+        if isinstance(exc, NeedsConfirmation):
+            text = "\n\n".join(e.message[:1].upper() + e.message[1:] for e in exc.errors)
+            if self.ask(text + "\n\nGem alligevel?"):
+                self.busy = False
+                self.save(self.confirmed | exc.codes)
+                return
+            self.show_errors(exc)
+        elif isinstance(exc, ValidationError):
             self.show_errors(exc)
         elif isinstance(exc, ConflictError):
             show_error(self, exc)

@@ -248,7 +248,16 @@ class RequestsView(QWidget):
                 if d.sampling_address else f"{d.address}, {d.postcode} {d.city}")
         f["address"].setText(addr)
         f["received"].setText(fmt.date(d.received))
-        f["deadline"].setText(f"<b>{fmt.date(d.deadline)}</b>")
+        flags = {"deadline_passed": "fristen var overskredet ved oprettelsen",
+                 "duplicate": "bekræftet trods åben henvisning fra samme kommune",
+                 "citizen_changed": "borgerens navn/adresse ændret ved oprettelsen"}
+        marks = [flags[x] for x in (d.flags or "").split(",") if x in flags]
+        f["deadline"].setText(f"<b>{fmt.date(d.deadline)}</b>"
+                              + (f" <span style='color:#b71c1c'>({'; '.join(marks)})</span>"
+                                 if marks else ""))
+        if d.position_quality == "approximate":
+            addr += " ≈ omtrentlig position (postnummer)"
+            f["address"].setText(addr)
         f["status"].setText(status_label(d.status))
         row = self.model.row_of_id(d.id)
         planned = self.model.row_at(row).planned_date if row is not None else None
