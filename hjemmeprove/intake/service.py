@@ -25,6 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from hjemmeprove.db.models import (
     Agreement,
     Citizen,
+    Department,
     IntakeLogEntry,
     IntakeMessage,
     IntakeSegment,
@@ -230,6 +231,7 @@ class IntakeService:
                     problems.append(problem)
             if problems:
                 return self._refuse(s, msg, filename, problems)
+            _names_from_registry(s, msg)
             ack = build_acknowledgement(msg, "ok")
             thread = s.scalar(select(IntakeThread).where(IntakeThread.identifier == msg.thread))
             if thread is None:
@@ -672,28 +674,40 @@ class IntakeService:
               author: str | None = None, phone: str = "", now: dt.datetime | None = None
               ) -> Path:
         """Sends ``text`` (default: the planned date and window) as a CareCommunication reply
-        in the request's thread: written whole to the outbox, then recorded in the thread."""
+        in the thread the request came from."""
         require(self.store, "planning.edit")
         text = text or self.reply_text(request_id)
         with self.store.session() as s:
+            thread_id = s.scalars(select(IntakeMessage.thread_id).where(
+                IntakeMessage.request_id == request_id)).first()
+        if thread_id is None:
+            raise ValidationError(f"henvisning {request_id} kom ikke som elektronisk besked; "
+                                  "svar på anden vis", "henvisning")
+        return self.reply_in_thread(thread_id, text, outbox, author, phone, now,
+                                    request_id=request_id)
+
+    def reply_in_thread(self, thread_id: int, text: str, outbox: Path | str | None = None,
+                        author: str | None = None, phone: str = "",
+                        now: dt.datetime | None = None, request_id: int | None = None) -> Path:
+        """A CareCommunication reply to the thread's newest received message: written whole
+        to the outbox (in the format that message came in), then recorded in the thread."""
+        require(self.store, "requests.edit")
+        if not (text or "").strip():
+            raise ValidationError("skal udfyldes", "svartekst")
+        with self.store.session() as s:
             last = s.scalars(select(IntakeMessage).where(
-                IntakeMessage.thread_id.in_(select(IntakeMessage.thread_id).where(
-                    IntakeMessage.request_id == request_id)),
-                IntakeMessage.direction == "in")
+                IntakeMessage.thread_id == thread_id, IntakeMessage.direction == "in")
                 .order_by(IntakeMessage.sent_at.desc(), IntakeMessage.id.desc())).first()
             if last is None:
-                raise ValidationError(f"henvisning {request_id} kom ikke som elektronisk "
-                                      "besked; svar på anden vis", "henvisning")
-            raw, fmt, thread_id = last.raw, last.format, last.thread_id
+                raise NotFound(f"tråd {thread_id} har ingen modtagne beskeder")
+            raw, fmt = last.raw, last.format
             dept_phone = phone
             if not dept_phone:
-                from hjemmeprove.db.models import Department
-
                 dept = s.scalars(select(Department)).first()
                 dept_phone = dept.contact_phone if dept and dept.contact_phone else ""
         resource, _ = fhir.parse(raw)
         previous = read_message(resource, fmt)
-        bundle, header_id, _ = build_reply(previous, text, author or self.store.user,
+        bundle, header_id, _ = build_reply(previous, text.strip(), author or self.store.user,
                                            "Koordinator, Klinisk Biokemisk Afdeling",
                                            dept_phone or "ukendt", now)
         data = fhir.dumps(bundle, fmt)
@@ -714,14 +728,15 @@ class IntakeService:
                 receiver_name=sent.receiver.label()[:200],
                 municipality_id=thread.municipality_id, cpr=sent.patient.cpr,
                 patient_name=sent.patient.name[:200], category=sent.category,
-                topic=sent.topic[:200], read=True, handled="", request_id=request_id)
+                topic=sent.topic[:200], read=True, handled="", request_id=request_id,
+                ack_code="")
             s.add(row)
             s.flush()
             self._add_segments(s, thread, row, sent)
             thread.last_at = max(thread.last_at or sent.timestamp, sent.timestamp)
             s.add(IntakeLogEntry(filename=path.name, bundle_id=sent.bundle_id,
                                  header_id=header_id, outcome="sent", message_id=row.id,
-                                 problem=f"svar om henvisning {request_id}"))
+                                 problem=f"svar i tråd {thread_id}"))
         return path
 
 
@@ -758,6 +773,14 @@ def _sender_municipality(s, msg: CareMessage) -> tuple[int | None, Problem | Non
         return None, Problem("MessageHeader.sender", f"afsenderens kommune ({who}) har ingen "
                              "aftale med afdelingen", "not-found")
     return muni_id, None
+
+
+def _names_from_registry(s, msg: CareMessage) -> None:
+    """Organisation names the message leaves out (they are optional), from the registered
+    senders by SOR (the test protocol's "names from SOR")."""
+    for org in (msg.sender, msg.receiver):
+        if not org.name and org.sor:
+            org.name = s.scalar(select(IntakeSender.name).where(IntakeSender.sor == org.sor)) or ""
 
 
 def _ack_name(ack: dict, fmt: str) -> str:
