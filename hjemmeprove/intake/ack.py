@@ -292,3 +292,88 @@ def _patient_resource(last: CareMessage) -> dict:
     if p.cpr:
         out["identifier"].append({"system": CPR_SYSTEM, "value": p.cpr.replace("-", "")})
     return out
+
+
+# --- a new message (for demo data, tests and the benchmark) --------------------------------
+
+
+def build_new_message(text: str, cpr: str, name: str, sender_sor: str, sender_ean: str,
+                      receiver_sor: str, receiver_ean: str, when: dt.datetime,
+                      category: str = "regarding-referral", topic: str = "Blodprøve i hjemmet",
+                      sender_name: str = "", receiver_name: str = "", author: str = "Visitator",
+                      address: tuple[str, str, str] | None = None,
+                      thread: str | None = None) -> dict:
+    """A new CareCommunication as a municipality's system sends it."""
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.timezone.utc)
+    stamp = when.isoformat()
+    them = Organisation(sor=sender_sor, ean=sender_ean, name=sender_name)
+    us = Organisation(sor=receiver_sor, ean=receiver_ean, name=receiver_name)
+    them_res, us_res = _org_resource(them, new_id()), _org_resource(us, new_id())
+    given, _, family = name.rpartition(" ")
+    patient = {"resourceType": "Patient", "id": new_id(),
+               "meta": _meta("http://medcomfhir.dk/ig/core/StructureDefinition/"
+                             "medcom-core-patient"),
+               "text": _narrative(name),
+               "identifier": [{"system": CPR_SYSTEM, "value": cpr.replace("-", "")}],
+               "name": [{"use": "official", "family": family or name,
+                         **({"given": given.split()} if given else {})}]}
+    if address:
+        patient["address"] = [{"line": [address[0]], "city": address[2],
+                               "postalCode": address[1]}]
+    practitioner = {"resourceType": "Practitioner", "id": new_id(), "name": [{"text": author}]}
+    role = {"resourceType": "PractitionerRole", "id": new_id(),
+            "practitioner": {"reference": f"Practitioner/{practitioner['id']}"},
+            "code": [{"text": "Sygeplejerske"}]}
+    segment_id = f"urn:uuid:{new_id()}"
+    comm = {"resourceType": "Communication", "id": new_id(),
+            "meta": _meta(CC + "medcom-careCommunication-communication"),
+            "text": _narrative(text),
+            "identifier": [{"value": thread or f"urn:uuid:{new_id()}"}], "status": "unknown",
+            "category": [{"coding": [{"system": CATEGORY_SYSTEM, "code": category}]}],
+            "subject": {"reference": f"Patient/{patient['id']}"},
+            "topic": {"text": topic},
+            "payload": [{"extension": [
+                {"url": EXT_DATE, "valueDateTime": stamp},
+                {"url": EXT_IDENTIFIER, "valueIdentifier": {
+                    "value": segment_id,
+                    "assigner": {"reference": f"Organization/{them_res['id']}"}}},
+                {"url": EXT_AUTHOR, "valueReference": {
+                    "reference": f"PractitionerRole/{role['id']}"}},
+                {"url": EXT_CONTACT, "valueContactPoint": {"system": "phone",
+                                                           "value": "12345678"}}],
+                "contentString": text}]}
+    header_id = new_id()
+    header = {
+        "resourceType": "MessageHeader", "id": header_id,
+        "meta": _meta(CC + "medcom-careCommunication-messageHeader"),
+        "text": _narrative("Korrespondancemeddelelse"),
+        "eventCoding": {"system": EVENT_SYSTEM, "code": CARE_COMMUNICATION_EVENT},
+        "destination": [{
+            "extension": [{"url": DESTINATION_USE, "valueCoding": {
+                "system": DESTINATION_USE_SYSTEM, "code": "primary"}}],
+            "endpoint": SOR_ENDPOINT + receiver_sor,
+            "receiver": {"reference": f"Organization/{us_res['id']}"}}],
+        "sender": {"reference": f"Organization/{them_res['id']}"},
+        "source": {"endpoint": SOR_ENDPOINT + sender_sor},
+        "focus": [{"reference": f"Communication/{comm['id']}"}],
+        "definition": MESSAGE_DEFINITION + "|5.0",
+    }
+    provenance = {
+        "resourceType": "Provenance", "id": new_id(),
+        "meta": _meta(CC + "medcom-careCommunication-provenance"),
+        "target": [{"reference": f"MessageHeader/{header_id}"}],
+        "occurredDateTime": stamp, "recorded": stamp,
+        "activity": {"coding": [{"system": ACTIVITY_SYSTEM, "code": "new-message"}]},
+        "agent": [{"who": {"reference": f"Organization/{them_res['id']}"}}],
+        "entity": [{"role": "source", "what": {"identifier": {"value": segment_id}}}]}
+    entries = [_entry("MessageHeader", header, "carecommunication"),
+               _entry("Patient", patient, "carecommunication"),
+               _entry("Communication", comm, "carecommunication"),
+               _entry("PractitionerRole", role, "carecommunication"),
+               _entry("Practitioner", practitioner, "carecommunication"),
+               _entry("Organization", them_res, "carecommunication"),
+               _entry("Organization", us_res, "carecommunication"),
+               _entry("Provenance", provenance, "carecommunication")]
+    return {"resourceType": "Bundle", "id": new_id(), "meta": _meta(MESSAGE_PROFILE),
+            "type": "message", "timestamp": stamp, "entry": entries}

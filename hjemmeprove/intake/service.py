@@ -307,6 +307,10 @@ class IntakeService:
         salvaged = _salvage(data, fmt)
         problem = Problem("Bundle", f"filen {reason}", "structure")
         with self.store.session() as s:
+            for org in (salvaged.sender, salvaged.receiver):
+                if org.sor and not org.ean:
+                    org.ean = s.scalar(select(IntakeSender.ean).where(
+                        IntakeSender.sor == org.sor)) or ""
             return self._refuse(s, salvaged, filename, [problem])
 
     def _log_only(self, msg: CareMessage, filename: str, outcome: str, text: str) -> Receipt:
@@ -793,6 +797,14 @@ _ID_PATTERNS = {
     "xml": (r'<Bundle[^>]*>\s*<id\s+value="([^"]{1,100})"',
             r'<MessageHeader[^>]*>\s*<id\s+value="([^"]{1,100})"'),
 }
+_EAN_SOR = {  # an Organization's identifiers, EAN then SOR, as MedCom's senders write them
+    "json": re.compile(r'"system"\s*:\s*"https://www\.gs1\.org/gln"\s*,\s*"value"\s*:\s*'
+                       r'"(\d{13})"\s*}\s*,\s*{\s*"system"\s*:\s*"urn:oid:1\.2\.208\.176\.1\.1"'
+                       r'\s*,\s*"value"\s*:\s*"(\d{6,20})"'),
+    "xml": re.compile(r'<system value="https://www\.gs1\.org/gln"/>\s*<value value="(\d{13})"/>'
+                      r'\s*</identifier>\s*<identifier>\s*<system value="urn:oid:1\.2\.208\.176'
+                      r'\.1\.1"/>\s*<value value="(\d{6,20})"/>'),
+}
 _ENDPOINT = re.compile(r'https://sor2\.sum\.dsdn\.dk/#id=(\d{6,20})')
 
 
@@ -810,8 +822,9 @@ def _salvage(data: bytes, fmt: str) -> CareMessage:
         msg.header_id = m.group(1)
         endpoints = _ENDPOINT.findall(text[m.end():m.end() + 20000])
         if len(endpoints) >= 2:
-            msg.receiver = Organisation(sor=endpoints[0])
-            msg.sender = Organisation(sor=endpoints[1])
+            eans = {sor: ean for ean, sor in _EAN_SOR[fmt].findall(text)}
+            msg.receiver = Organisation(sor=endpoints[0], ean=eans.get(endpoints[0], ""))
+            msg.sender = Organisation(sor=endpoints[1], ean=eans.get(endpoints[1], ""))
             msg.destination_endpoint = SOR_ENDPOINT + endpoints[0]
             msg.source_endpoint = SOR_ENDPOINT + endpoints[1]
     return msg
