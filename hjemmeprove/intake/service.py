@@ -618,6 +618,19 @@ class IntakeService:
             s.get(IntakeThread, m.thread_id).unread = False
             return req.id
 
+    def link_request(self, message_id: int, request_id: int) -> None:
+        """Links a message to the request the form saved from it (the desktop form saves
+        through RequestService with its own checks and confirmations; this records where the
+        request came from)."""
+        with self.store.session() as s:
+            m = s.get(IntakeMessage, message_id)
+            if m is None:
+                raise NotFound(f"besked {message_id} findes ikke")
+            if s.get(Request, request_id) is None:
+                raise NotFound(f"henvisning {request_id} findes ikke")
+            m.request_id, m.handled, m.read = request_id, "request", True
+            s.get(IntakeThread, m.thread_id).unread = False
+
     def cancel_from_message(self, message_id: int, request_id: int | None = None,
                             by: str | None = None):
         """Records the cancellation a message asks for: the message's time, channel
