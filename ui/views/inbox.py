@@ -79,6 +79,7 @@ class InboxView(ServiceView):
         split.addWidget(self._detail_panel())
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 2)
+        split.setSizes([540, 520])
         lay.addWidget(split, 1)
         self.count_label = QLabel()
         self.count_label.setStyleSheet("color: #555;")
@@ -102,7 +103,7 @@ class InboxView(ServiceView):
         self.browser = QTextBrowser()
         self.browser.setOpenExternalLinks(False)
         v.addWidget(self.browser, 1)
-        self.hints_box = QGroupBox("Forslag fra teksten (bruges kun, hvis de er markeret)")
+        self.hints_box = QGroupBox("Forslag fra teksten (kun de markerede bruges)")
         self.hints_layout = QVBoxLayout(self.hints_box)
         self.hints_box.hide()
         v.addWidget(self.hints_box)
@@ -117,7 +118,7 @@ class InboxView(ServiceView):
         self.create_button.clicked.connect(self.create_request)
         self.cancel_button.clicked.connect(self.register_cancellation)
         self.reply_button.clicked.connect(self.reply)
-        box.setMinimumWidth(380)
+        box.setMinimumWidth(470)
         return box
 
     # --- polling ------------------------------------------------------------------------
@@ -177,12 +178,15 @@ class InboxView(ServiceView):
             return
         keep = self.detail.row.id if self.detail else None
         self.model.set_rows(rows)
-        unread = sum(r.unread for r in rows)
-        self.count_label.setText(f"{len(rows)} tråde, {unread} ulæste")
+        self._count()
         self.table.resizeColumnsToContents()
         self.table.setColumnWidth(COL_CATEGORY, min(self.table.columnWidth(COL_CATEGORY), 160))
         if keep is not None:
             self.select_thread(keep, load=False)
+
+    def _count(self) -> None:
+        rows = self.model.rows
+        self.count_label.setText(f"{len(rows)} tråde, {sum(r.unread for r in rows)} ulæste")
 
     def select_thread(self, thread_id: int, load: bool = True) -> None:
         row = self.model.row_of_id(thread_id)
@@ -225,7 +229,8 @@ class InboxView(ServiceView):
         for box, _h in self.hint_boxes:
             box.setParent(None)
         self.hint_boxes = []
-        hints = [h for h in (proposal.hints if proposal else ()) if h.field != "cancel"]
+        hints = [h for h in (proposal.hints if proposal else ())
+                 if h.field not in ("cancel", "fasting")]  # not form fields
         for h in hints:
             box = QCheckBox(f"{h.label}: {h.value}   («{h.source}»)")
             self.hints_layout.addWidget(box)
@@ -244,6 +249,7 @@ class InboxView(ServiceView):
                 top, bottom = self.model.index(row, 0), self.model.index(
                     row, self.model.columnCount() - 1)
                 self.model.dataChanged.emit(top, bottom)
+                self._count()
 
     # --- actions ----------------------------------------------------------------------------
 
