@@ -644,6 +644,7 @@ class IntakeSegment(Base):
     initiator: Mapped[bool] = mapped_column(Boolean, default=False)  # the thread's first sender
 
     thread: Mapped[IntakeThread] = relationship(back_populates="segments")
+    message: Mapped[IntakeMessage] = relationship()
 
     __table_args__ = (UniqueConstraint("thread_id", "identifier"),)
 
@@ -662,3 +663,5 @@ class IntakeLogEntry(Base):
     ack_file: Mapped[str] = mapped_column(String(255), default="")
     message_id: Mapped[int | None] = mapped_column(ForeignKey("intake_messages.id"),
                                                    nullable=True)
+
+    message: Mapped[IntakeMessage | None] = relationship()

@@ -38,7 +38,7 @@ from hjemmeprove.db.models import (
 from hjemmeprove.domain import labels
 from hjemmeprove.domain.cpr import mask_cpr
 from hjemmeprove.errors import HjemmeproveError, NotFound, ValidationError
-from hjemmeprove.fileio import OutputError, ensure_private_dir, write_atomic
+from hjemmeprove.fileio import OutputError, ensure_private_dir, write_all_atomic, write_atomic
 from hjemmeprove.intake import fhir
 from hjemmeprove.intake.ack import build_acknowledgement, build_reply
 from hjemmeprove.intake.hints import Hint, cancellation_request_number, find_hints, asks_to_cancel
@@ -52,11 +52,13 @@ from hjemmeprove.security import require
 from hjemmeprove.settings import Settings
 
 IGNORED_SUFFIXES = (".tmp", ".part", "~")
+BATCH = 100  # files per transaction when the inbox is read
 
 
-@dataclass(frozen=True)
+@dataclass
 class Receipt:
-    """What became of one received file."""
+    """What became of one received file. The ids are known once the transaction that
+    stored the message is flushed (``resolve``)."""
 
     filename: str
     outcome: str  # ok | duplicate | fatal-error | acknowledgement
@@ -68,10 +70,17 @@ class Receipt:
     thread_id: int | None = None
     message_id: int | None = None
     header_id: str = ""
+    row: object = field(default=None, repr=False, compare=False)  # the stored message
 
     @property
     def shown(self) -> bool:
         return self.outcome == "ok"
+
+    def resolve(self) -> "Receipt":
+        if self.row is not None:
+            self.message_id, self.thread_id = self.row.id, self.row.thread_id
+            self.row = None
+        return self
 
 
 @dataclass
@@ -192,96 +201,118 @@ class IntakeService:
     def receive(self, data: bytes, filename: str = "") -> Receipt:
         """Reads, checks, stores and acknowledges one bundle (the acknowledgement is returned,
         not written). Never raises for bad input: a bad bundle is a fatal-error receipt."""
-        try:
-            resource, fmt = fhir.parse(data)
-        except fhir.FhirFormatError as e:
-            return self._refuse_unreadable(data, filename, str(e))
-        msg = read_message(resource, fmt)
-        if msg.is_acknowledgement:  # never acknowledge an acknowledgement
-            return self._log_only(msg, filename, "acknowledgement",
-                                  f"kvittering {msg.response_code} for {msg.response_to}")
         for attempt in range(2):
             try:
-                return self._receive(msg, data, filename)
+                with self.store.session() as s:
+                    receipt = self._receive_in(s, data, filename)
+                return receipt.resolve()
             except IntegrityError:  # another reader stored the same message meanwhile
                 if attempt:
                     raise
         raise AssertionError("unreachable")
 
-    def _receive(self, msg: CareMessage, data: bytes, filename: str) -> Receipt:
-        with self.store.session() as s:
-            if msg.header_id:
-                earlier = s.scalar(select(IntakeMessage).where(
-                    IntakeMessage.header_id == msg.header_id))
-                if earlier is not None and earlier.ack_code == "ok":
-                    # a positive duplicate: the same acknowledgement again, nothing shown
-                    ack = json.loads(earlier.ack_json)
-                    name = _ack_name(ack, msg.format)
-                    s.add(IntakeLogEntry(filename=filename, bundle_id=msg.bundle_id,
-                                         header_id=msg.header_id, outcome="duplicate",
-                                         problem=f"dublet af besked {earlier.id}",
-                                         ack_file=name, message_id=earlier.id))
-                    return Receipt(filename, "duplicate", "ok", ack, msg.format, name, (),
-                                   earlier.thread_id, earlier.id, msg.header_id)
-            problems = list(msg.problems)
-            municipality_id = None
-            if not problems:
-                municipality_id, problem = _sender_municipality(s, msg)
-                if problem is not None:
-                    problems.append(problem)
-            if problems:
-                return self._refuse(s, msg, filename, problems)
-            _names_from_registry(s, msg)
-            ack = build_acknowledgement(msg, "ok")
-            thread = s.scalar(select(IntakeThread).where(IntakeThread.identifier == msg.thread))
-            if thread is None:
-                thread = IntakeThread(identifier=msg.thread)
-                s.add(thread)
-            newest = thread.last_at is None or msg.timestamp >= thread.last_at
-            if newest:
-                thread.municipality_id = municipality_id
-                thread.patient_id = msg.patient.key
-                thread.patient_name = msg.patient.name
-                thread.category = msg.category
-                thread.topic = msg.topic
-                thread.last_at = msg.timestamp
-            thread.unread = True
-            p = msg.patient
-            row = IntakeMessage(
-                thread=thread, direction="in", bundle_id=msg.bundle_id, header_id=msg.header_id,
-                activity=msg.activity, previous_header_id=msg.previous_header_id,
-                sent_at=msg.timestamp, filename=filename[:255], format=msg.format, raw=data,
-                sha256=hashlib.sha256(data).hexdigest(), sender_sor=msg.sender.sor,
-                sender_ean=msg.sender.ean, sender_name=msg.sender.label()[:200],
-                receiver_sor=msg.receiver.sor, receiver_ean=msg.receiver.ean,
-                receiver_name=msg.receiver.label()[:200], municipality_id=municipality_id,
-                cpr=p.cpr, other_ids=", ".join(p.other_ids)[:300], patient_name=p.name[:200],
-                patient_address=p.address[:200], patient_postcode=p.postcode[:10],
-                patient_city=p.city[:100], patient_phone=p.phone[:40],
-                category=msg.category, priority=msg.priority, topic=msg.topic[:200],
-                episode_of_care=msg.episode_of_care[:100], ack_code="ok",
-                ack_json=json.dumps(ack, ensure_ascii=False))
-            s.add(row)
-            s.flush()
-            self._add_segments(s, thread, row, msg)
-            name = _ack_name(ack, msg.format)
-            s.add(IntakeLogEntry(filename=filename[:255], bundle_id=msg.bundle_id,
-                                 header_id=msg.header_id, outcome="ok", ack_file=name,
-                                 message_id=row.id))
-            s.flush()
-            return Receipt(filename, "ok", "ok", ack, msg.format, name, (), thread.id, row.id,
-                           msg.header_id)
+    def _receive_in(self, s, data: bytes, filename: str) -> Receipt:
+        try:
+            resource, fmt = fhir.parse(data)
+        except fhir.FhirFormatError as e:
+            return self._refuse_unreadable(s, data, filename, str(e))
+        msg = read_message(resource, fmt)
+        if msg.is_acknowledgement:  # never acknowledge an acknowledgement
+            return self._log_only(s, msg, filename, "acknowledgement",
+                                  f"kvittering {msg.response_code} for {msg.response_to}")
+        with s.no_autoflush:  # flushed once, at the end of the unit of work
+            return self._receive(s, msg, data, filename)
+
+    def _receive(self, s, msg: CareMessage, data: bytes, filename: str) -> Receipt:
+        pending = s.info.setdefault("intake_pending", {})  # header id -> message, unflushed
+        if msg.header_id:
+            earlier = pending.get(msg.header_id) or s.execute(select(  # not the raw bytes
+                IntakeMessage.id, IntakeMessage.thread_id, IntakeMessage.ack_code,
+                IntakeMessage.ack_json).where(IntakeMessage.header_id == msg.header_id)).first()
+            if earlier is not None and earlier.ack_code == "ok":
+                # a positive duplicate: the same acknowledgement again, nothing shown
+                ack = json.loads(earlier.ack_json)
+                name = _ack_name(ack, msg.format)
+                stored = isinstance(earlier, IntakeMessage)  # read earlier in this run
+                log = IntakeLogEntry(filename=filename[:255], bundle_id=msg.bundle_id[:100],
+                                     header_id=msg.header_id, outcome="duplicate",
+                                     problem="dublet (samme MessageHeader.id)", ack_file=name)
+                if stored:
+                    log.message = earlier
+                else:
+                    log.message_id = earlier.id
+                s.add(log)
+                return Receipt(filename, "duplicate", "ok", ack, msg.format, name, (),
+                               None if stored else earlier.thread_id,
+                               None if stored else earlier.id, msg.header_id,
+                               row=earlier if stored else None)
+        problems = list(msg.problems)
+        municipality_id = None
+        if not problems:
+            municipality_id, problem = _sender_municipality(s, msg)
+            if problem is not None:
+                problems.append(problem)
+        if problems:
+            return self._refuse(s, msg, filename, problems)
+        _names_from_registry(s, msg)
+        ack = build_acknowledgement(msg, "ok")
+        threads = s.info.setdefault("intake_threads", {})  # identifier -> thread, this run
+        thread = threads.get(msg.thread) or s.scalar(
+            select(IntakeThread).where(IntakeThread.identifier == msg.thread))
+        new_thread = thread is None
+        if new_thread:
+            thread = IntakeThread(identifier=msg.thread)
+            s.add(thread)
+        threads[msg.thread] = thread
+        newest = thread.last_at is None or msg.timestamp >= thread.last_at
+        if newest:
+            thread.municipality_id = municipality_id
+            thread.patient_id = msg.patient.key
+            thread.patient_name = msg.patient.name
+            thread.category = msg.category
+            thread.topic = msg.topic
+            thread.last_at = msg.timestamp
+        thread.unread = True
+        p = msg.patient
+        row = IntakeMessage(
+            thread=thread, direction="in", bundle_id=msg.bundle_id, header_id=msg.header_id,
+            activity=msg.activity, previous_header_id=msg.previous_header_id,
+            sent_at=msg.timestamp, filename=filename[:255], format=msg.format, raw=data,
+            sha256=hashlib.sha256(data).hexdigest(), sender_sor=msg.sender.sor,
+            sender_ean=msg.sender.ean, sender_name=msg.sender.label()[:200],
+            receiver_sor=msg.receiver.sor, receiver_ean=msg.receiver.ean,
+            receiver_name=msg.receiver.label()[:200], municipality_id=municipality_id,
+            cpr=p.cpr, other_ids=", ".join(p.other_ids)[:300], patient_name=p.name[:200],
+            patient_address=p.address[:200], patient_postcode=p.postcode[:10],
+            patient_city=p.city[:100], patient_phone=p.phone[:40],
+            category=msg.category, priority=msg.priority, topic=msg.topic[:200],
+            episode_of_care=msg.episode_of_care[:100], ack_code="ok",
+            ack_json=json.dumps(ack, ensure_ascii=False))
+        s.add(row)
+        pending[msg.header_id] = row
+        self._add_segments(s, thread, row, msg, new_thread)
+        name = _ack_name(ack, msg.format)
+        s.add(IntakeLogEntry(filename=filename[:255], bundle_id=msg.bundle_id,
+                             header_id=msg.header_id, outcome="ok", ack_file=name,
+                             message=row))
+        return Receipt(filename, "ok", "ok", ack, msg.format, name, (), None, None,
+                       msg.header_id, row=row)
 
     def _add_segments(self, s, thread: IntakeThread, row: IntakeMessage,
-                      msg: CareMessage) -> None:
-        known = set(s.scalars(select(IntakeSegment.identifier).where(
-            IntakeSegment.thread_id == thread.id))) if thread.id else set()
+                      msg: CareMessage, new_thread: bool = False) -> None:
+        """The message's segments the thread does not have yet (a reply quotes them)."""
+        seen = s.info.setdefault("intake_segments", {})  # thread identifier -> identifiers
+        known = seen.get(thread.identifier)
+        if known is None:
+            known = set() if new_thread or thread.id is None else set(s.scalars(
+                select(IntakeSegment.identifier).where(IntakeSegment.thread_id == thread.id)))
+            seen[thread.identifier] = known
         for seg in msg.segments:
             if seg.identifier in known:
                 continue
             known.add(seg.identifier)
             s.add(IntakeSegment(
-                thread=thread, message_id=row.id, identifier=seg.identifier[:100], at=seg.at,
+                thread=thread, message=row, identifier=seg.identifier[:100], at=seg.at,
                 kind=seg.kind, text=seg.text, author=seg.author[:200],
                 author_role=seg.author_role[:200], author_phone=seg.author_phone[:40],
                 organisation=seg.organisation[:200], title=seg.title[:300],
@@ -300,23 +331,22 @@ class IntakeService:
         return Receipt(filename, "fatal-error", "fatal-error" if ack else "", ack, msg.format,
                        name, tuple(problems), None, None, msg.header_id)
 
-    def _refuse_unreadable(self, data: bytes, filename: str, reason: str) -> Receipt:
+    def _refuse_unreadable(self, s, data: bytes, filename: str, reason: str) -> Receipt:
         """A file that is not a readable bundle (truncated, not UTF-8, ...): acknowledged as
         fatal-error if its MessageHeader.id and sender can still be found in the text."""
         fmt = "xml" if data.lstrip()[:1] == b"<" else "json"
         salvaged = _salvage(data, fmt)
         problem = Problem("Bundle", f"filen {reason}", "structure")
-        with self.store.session() as s:
-            for org in (salvaged.sender, salvaged.receiver):
-                if org.sor and not org.ean:
-                    org.ean = s.scalar(select(IntakeSender.ean).where(
-                        IntakeSender.sor == org.sor)) or ""
-            return self._refuse(s, salvaged, filename, [problem])
+        for org in (salvaged.sender, salvaged.receiver):
+            if org.sor and not org.ean:
+                org.ean = s.scalar(select(IntakeSender.ean).where(
+                    IntakeSender.sor == org.sor)) or ""
+        return self._refuse(s, salvaged, filename, [problem])
 
-    def _log_only(self, msg: CareMessage, filename: str, outcome: str, text: str) -> Receipt:
-        with self.store.session() as s:
-            s.add(IntakeLogEntry(filename=filename[:255], bundle_id=msg.bundle_id[:100],
-                                 header_id=msg.header_id[:100], outcome=outcome, problem=text))
+    def _log_only(self, s, msg: CareMessage, filename: str, outcome: str,
+                  text: str) -> Receipt:
+        s.add(IntakeLogEntry(filename=filename[:255], bundle_id=msg.bundle_id[:100],
+                             header_id=msg.header_id[:100], outcome=outcome, problem=text))
         return Receipt(filename, outcome, "", None, msg.format, "", (), None, None,
                        msg.header_id)
 
@@ -345,31 +375,51 @@ class IntakeService:
         ensure_private_dir(outbox)
         ensure_private_dir(archive)
         summary = RunSummary()
-        for path in _new_files(inbox, (".json", ".xml")):
-            try:
-                data = path.read_bytes()
-            except OSError as e:
-                raise OutputError(f"{path}: kan ikke læses ({e.strerror})") from e
-            receipt = self.receive(data, path.name)
-            if receipt.ack is not None:
-                write_atomic(outbox / receipt.ack_filename,
-                             fhir.dumps(receipt.ack, receipt.ack_format))
-            _move(path, archive)
-            summary.read += 1
-            summary.receipts.append(receipt)
-            if receipt.outcome == "ok":
-                summary.ok += 1
-            elif receipt.outcome == "duplicate":
-                summary.duplicates += 1
-            elif receipt.outcome == "acknowledgement":
-                summary.acknowledgements += 1
-            else:
-                summary.rejected += 1
+        files = _new_files(inbox, (".json", ".xml"))
+        for first in range(0, len(files), BATCH):
+            for path, receipt in self._run_batch(files[first:first + BATCH], outbox, archive):
+                summary.read += 1
+                summary.receipts.append(receipt)
+                self._count(summary, receipt)
         if csv:
             folder = str(self.settings.get("intake.csv_folder")).strip()
             if folder:
                 summary.csv_imported, summary.csv_rejected = self.run_csv(folder)
         return summary
+
+    def _run_batch(self, paths: list[Path], outbox: Path, archive: Path):
+        """Up to BATCH files in one transaction (each file checked and stored as by
+        ``receive``), then their acknowledgements written, then the files archived. If the
+        transaction fails (another reader stored one of them meanwhile), each file again in
+        its own transaction."""
+        items = []
+        for path in paths:
+            try:
+                items.append((path, path.read_bytes()))
+            except OSError as e:
+                raise OutputError(f"{path}: kan ikke læses ({e.strerror})") from e
+        try:
+            with self.store.session() as s:
+                receipts = [self._receive_in(s, data, path.name) for path, data in items]
+            receipts = [r.resolve() for r in receipts]
+        except IntegrityError:
+            receipts = [self.receive(data, path.name) for path, data in items]
+        write_all_atomic({outbox / r.ack_filename: fhir.dumps(r.ack, r.ack_format)
+                          for r in receipts if r.ack is not None})
+        for path, _data in items:
+            _move(path, archive)
+        return [(path, r) for (path, _d), r in zip(items, receipts)]
+
+    @staticmethod
+    def _count(summary: RunSummary, receipt: Receipt) -> None:
+        if receipt.outcome == "ok":
+            summary.ok += 1
+        elif receipt.outcome == "duplicate":
+            summary.duplicates += 1
+        elif receipt.outcome == "acknowledgement":
+            summary.acknowledgements += 1
+        else:
+            summary.rejected += 1
 
     def run_csv(self, folder: Path | str, today: dt.date | None = None) -> tuple[int, int]:
         """Imports every CSV file in ``folder`` with the all-or-none import; a file that
@@ -772,7 +822,16 @@ def _masked(patient_id: str) -> str:
 
 
 def _sender_municipality(s, msg: CareMessage) -> tuple[int | None, Problem | None]:
-    """The municipality (with an agreement) that the sender organisation speaks for."""
+    """The municipality (with an agreement) that the sender organisation speaks for
+    (remembered for the session: a run reads many messages from few senders)."""
+    cache = s.info.setdefault("intake_senders", {})
+    key = (msg.sender.sor, msg.sender.ean, msg.sender.label())
+    if key not in cache:
+        cache[key] = _lookup_sender(s, msg)
+    return cache[key]
+
+
+def _lookup_sender(s, msg: CareMessage) -> tuple[int | None, Problem | None]:
     row = None
     if msg.sender.sor:
         row = s.scalar(select(IntakeSender).where(IntakeSender.sor == msg.sender.sor))
@@ -795,9 +854,13 @@ def _sender_municipality(s, msg: CareMessage) -> tuple[int | None, Problem | Non
 def _names_from_registry(s, msg: CareMessage) -> None:
     """Organisation names the message leaves out (they are optional), from the registered
     senders by SOR (the test protocol's "names from SOR")."""
+    cache = s.info.setdefault("intake_names", {})
     for org in (msg.sender, msg.receiver):
         if not org.name and org.sor:
-            org.name = s.scalar(select(IntakeSender.name).where(IntakeSender.sor == org.sor)) or ""
+            if org.sor not in cache:
+                cache[org.sor] = s.scalar(select(IntakeSender.name).where(
+                    IntakeSender.sor == org.sor)) or ""
+            org.name = cache[org.sor]
 
 
 def _ack_name(ack: dict, fmt: str) -> str:
