@@ -11,11 +11,13 @@ from sqlalchemy import func, select
 
 from hjemmeprove.cli import main
 from hjemmeprove.db.models import (
+    Bioanalyst,
     Cancellation,
     IntakeMessage,
     IntakeSegment,
     IntakeThread,
     Request,
+    Route,
     Visit,
 )
 from hjemmeprove.intake import fhir
@@ -236,8 +238,14 @@ def test_reply_with_date_and_window_goes_back_in_the_thread(department_app, inta
     mid = _message_id(department_app)
     rid = intake.create_request(mid, intake.propose(mid).values, today=dt.date(2024, 3, 5))
     with department_app.store.session() as s:
-        s.add(Visit(request_id=rid, date=dt.date(2024, 3, 7), window_start=dt.time(9, 0),
-                    window_end=dt.time(11, 0)))
+        analyst = s.scalars(select(Bioanalyst)).first()
+        route = Route(bioanalyst_id=analyst.id, department_id=analyst.department_id,
+                      date=dt.date(2024, 3, 7))
+        s.add(route)
+        s.flush()
+        s.add(Visit(request_id=rid, route_id=route.id, date=dt.date(2024, 3, 7),
+                    window_start=dt.time(9, 0), window_end=dt.time(11, 0)))
+        s.get(Request, rid).status = "planned"
     text = intake.reply_text(rid)
     assert "torsdag 07.03.2024 mellem kl. 09:00 og 11:00" in text
     path = intake.reply(rid, outbox=tmp_path / "ud")
@@ -251,6 +259,9 @@ def test_reply_with_date_and_window_goes_back_in_the_thread(department_app, inta
     assert received.sender.sor == MUNI_SOR
     detail = intake.thread(intake.thread_of_message(mid))
     assert [m.direction for m in detail.messages] == ["in", "out"]
+    with department_app.store.session() as s:  # a reply sent keeps the window (rule 4)
+        assert s.scalar(select(Visit.locked).where(Visit.request_id == rid))
+    assert department_app.requests.get(rid).status == "locked"
 
 
 def test_replies_join_their_thread_whatever_the_order(department_app, intake):

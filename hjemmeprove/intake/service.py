@@ -468,22 +468,27 @@ class IntakeService:
             if limit:
                 q = q.limit(limit)
             threads = list(s.scalars(q))
-            return [self._row(s, t) for t in threads]
+            ids = [t.id for t in threads]
+            messages: dict[int, list] = {i: [] for i in ids}
+            for chunk in range(0, len(ids), 500):  # the messages' summary columns, not raw
+                for m in s.execute(select(
+                        IntakeMessage.thread_id, IntakeMessage.direction,
+                        IntakeMessage.activity, IntakeMessage.request_id,
+                        IntakeMessage.handled)
+                        .where(IntakeMessage.thread_id.in_(ids[chunk:chunk + 500]))
+                        .order_by(IntakeMessage.sent_at, IntakeMessage.id)):
+                    messages[m.thread_id].append(m)
+            names = dict(s.execute(select(Municipality.id, Municipality.name)).all())
+            return [_thread_row(t, messages[t.id], names) for t in threads]
 
     def _row(self, s, t: IntakeThread) -> ThreadRow:
-        msgs = list(s.scalars(select(IntakeMessage).where(IntakeMessage.thread_id == t.id)
-                              .order_by(IntakeMessage.sent_at, IntakeMessage.id)))
-        muni = s.get(Municipality, t.municipality_id) if t.municipality_id else None
-        last_in = [m for m in msgs if m.direction == "in"]
-        linked = next((m for m in reversed(msgs) if m.request_id is not None), None)
-        return ThreadRow(
-            id=t.id, identifier=t.identifier, municipality=muni.name if muni else "",
-            patient=_masked(t.patient_id), patient_name=t.patient_name,
-            category=labels.category_label(t.category), topic=t.topic,
-            last_at=local_time(t.last_at), unread=t.unread, messages=len(msgs),
-            last_activity=labels.activity_label(last_in[-1].activity if last_in else ""),
-            request_id=linked.request_id if linked else None,
-            handled=linked.handled if linked else "")
+        msgs = list(s.execute(select(
+            IntakeMessage.thread_id, IntakeMessage.direction, IntakeMessage.activity,
+            IntakeMessage.request_id, IntakeMessage.handled)
+            .where(IntakeMessage.thread_id == t.id)
+            .order_by(IntakeMessage.sent_at, IntakeMessage.id)))
+        names = dict(s.execute(select(Municipality.id, Municipality.name)).all())
+        return _thread_row(t, msgs, names)
 
     def thread(self, thread_id: int) -> ThreadDetail:
         with self.store.session() as s:
@@ -741,7 +746,8 @@ class IntakeService:
               author: str | None = None, phone: str = "", now: dt.datetime | None = None
               ) -> Path:
         """Sends ``text`` (default: the planned date and window) as a CareCommunication reply
-        in the thread the request came from."""
+        in the thread the request came from; the planned visit is then locked in its window
+        (PlanningService.lock), as a reply sent by ``routes replies`` locks it."""
         require(self.store, "planning.edit")
         text = text or self.reply_text(request_id)
         with self.store.session() as s:
@@ -750,8 +756,17 @@ class IntakeService:
         if thread_id is None:
             raise ValidationError(f"henvisning {request_id} kom ikke som elektronisk besked; "
                                   "svar på anden vis", "henvisning")
-        return self.reply_in_thread(thread_id, text, outbox, author, phone, now,
+        path = self.reply_in_thread(thread_id, text, outbox, author, phone, now,
                                     request_id=request_id)
+        with self.store.session() as s:  # the reply is sent: its window is kept (rule 4)
+            visit_ids = list(s.scalars(select(Visit.id).where(
+                Visit.request_id == request_id, Visit.outcome.is_(None),
+                Visit.route_id.is_not(None))))
+        if visit_ids:
+            from hjemmeprove.services.planning import PlanningService
+
+            PlanningService(self.store).lock(visit_ids)
+        return path
 
     def reply_in_thread(self, thread_id: int, text: str, outbox: Path | str | None = None,
                         author: str | None = None, phone: str = "",
@@ -808,6 +823,19 @@ class IntakeService:
 
 
 # --- helpers --------------------------------------------------------------------------------
+
+
+def _thread_row(t: IntakeThread, msgs: list, names: dict) -> ThreadRow:
+    last_in = [m for m in msgs if m.direction == "in"]
+    linked = next((m for m in reversed(last_in) if m.request_id is not None), None)
+    return ThreadRow(
+        id=t.id, identifier=t.identifier, municipality=names.get(t.municipality_id, ""),
+        patient=_masked(t.patient_id), patient_name=t.patient_name,
+        category=labels.category_label(t.category), topic=t.topic,
+        last_at=local_time(t.last_at), unread=t.unread, messages=len(msgs),
+        last_activity=labels.activity_label(last_in[-1].activity if last_in else ""),
+        request_id=linked.request_id if linked else None,
+        handled=linked.handled if linked else "")
 
 
 def labels_weekday(day: dt.date) -> str:
