@@ -313,3 +313,24 @@ def test_hints(text, expected):
     got = {h.field: h.value for h in find_hints(text, dt.date(2024, 3, 4))}
     got.pop("preferred_days", None)
     assert got == expected
+
+
+def test_one_run_recognises_duplicates_and_threads_within_its_batch(department_app, intake,
+                                                                   tmp_path):
+    """Several files of one run are one transaction: a duplicate or a reply among them is
+    recognised as if they had come one by one."""
+    inbox = tmp_path / "ind"
+    inbox.mkdir()
+    thread = "urn:uuid:0b6f8c55-2d0e-4a44-9d61-6f1f0d7f2c11"
+    first = message("Første", thread=thread)
+    (inbox / "a.json").write_bytes(first)
+    (inbox / "b.json").write_bytes(first)  # sent again
+    (inbox / "c.xml").write_bytes(message("Anden", thread=thread, fmt="xml",
+                                          when=WHEN + dt.timedelta(hours=1)))
+    summary = intake.run(inbox, tmp_path / "ud", tmp_path / "arkiv", csv=False)
+    assert [r.outcome for r in summary.receipts] == ["ok", "duplicate", "ok"]
+    a, b, c = summary.receipts
+    assert a.message_id == b.message_id and a.thread_id == b.thread_id == c.thread_id
+    assert b.ack == a.ack  # the same acknowledgement again
+    assert _counts(department_app) == (1, 2, 2)
+    assert len(list((tmp_path / "ud").iterdir())) == 2  # a and b: one ack, the same file

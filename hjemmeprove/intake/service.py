@@ -212,11 +212,12 @@ class IntakeService:
         raise AssertionError("unreachable")
 
     def _receive_in(self, s, data: bytes, filename: str) -> Receipt:
-        try:
-            resource, fmt = fhir.parse(data)
-        except fhir.FhirFormatError as e:
-            return self._refuse_unreadable(s, data, filename, str(e))
-        msg = read_message(resource, fmt)
+        return self._handle(s, _parse(data), data, filename)
+
+    def _handle(self, s, msg: CareMessage | str, data: bytes, filename: str) -> Receipt:
+        """One parsed file (or the reason it could not be parsed) in the caller's session."""
+        if isinstance(msg, str):
+            return self._refuse_unreadable(s, data, filename, msg)
         if msg.is_acknowledgement:  # never acknowledge an acknowledgement
             return self._log_only(s, msg, filename, "acknowledgement",
                                   f"kvittering {msg.response_code} for {msg.response_to}")
@@ -225,10 +226,15 @@ class IntakeService:
 
     def _receive(self, s, msg: CareMessage, data: bytes, filename: str) -> Receipt:
         pending = s.info.setdefault("intake_pending", {})  # header id -> message, unflushed
+        known = s.info.setdefault("intake_known", {})  # header id -> stored row or None
         if msg.header_id:
-            earlier = pending.get(msg.header_id) or s.execute(select(  # not the raw bytes
-                IntakeMessage.id, IntakeMessage.thread_id, IntakeMessage.ack_code,
-                IntakeMessage.ack_json).where(IntakeMessage.header_id == msg.header_id)).first()
+            if msg.header_id in pending:
+                earlier = pending[msg.header_id]
+            elif msg.header_id in known:
+                earlier = known[msg.header_id]
+            else:
+                earlier = s.execute(_HEADER_QUERY.where(
+                    IntakeMessage.header_id == msg.header_id)).first()
             if earlier is not None and earlier.ack_code == "ok":
                 # a positive duplicate: the same acknowledgement again, nothing shown
                 ack = json.loads(earlier.ack_json)
@@ -257,8 +263,9 @@ class IntakeService:
         _names_from_registry(s, msg)
         ack = build_acknowledgement(msg, "ok")
         threads = s.info.setdefault("intake_threads", {})  # identifier -> thread, this run
-        thread = threads.get(msg.thread) or s.scalar(
-            select(IntakeThread).where(IntakeThread.identifier == msg.thread))
+        thread = threads.get(msg.thread)
+        if thread is None and msg.thread not in s.info.get("intake_no_thread", ()):
+            thread = s.scalar(select(IntakeThread).where(IntakeThread.identifier == msg.thread))
         new_thread = thread is None
         if new_thread:
             thread = IntakeThread(identifier=msg.thread)
@@ -398,9 +405,12 @@ class IntakeService:
                 items.append((path, path.read_bytes()))
             except OSError as e:
                 raise OutputError(f"{path}: kan ikke læses ({e.strerror})") from e
+        parsed = [_parse(data) for _path, data in items]
         try:
             with self.store.session() as s:
-                receipts = [self._receive_in(s, data, path.name) for path, data in items]
+                _prefetch(s, [m for m in parsed if isinstance(m, CareMessage)])
+                receipts = [self._handle(s, m, data, path.name)
+                            for (path, data), m in zip(items, parsed)]
             receipts = [r.resolve() for r in receipts]
         except IntegrityError:
             receipts = [self.receive(data, path.name) for path, data in items]
@@ -823,6 +833,37 @@ class IntakeService:
 
 
 # --- helpers --------------------------------------------------------------------------------
+
+
+_HEADER_QUERY = select(IntakeMessage.id, IntakeMessage.thread_id, IntakeMessage.ack_code,
+                       IntakeMessage.ack_json, IntakeMessage.header_id)  # not the raw bytes
+
+
+def _parse(data: bytes) -> CareMessage | str:
+    try:
+        resource, fmt = fhir.parse(data)
+    except fhir.FhirFormatError as e:
+        return str(e)
+    return read_message(resource, fmt)
+
+
+def _prefetch(s, msgs: list[CareMessage]) -> None:
+    """Which of a batch's messages and threads are stored already: two queries for the
+    batch instead of two per message (``_receive`` reads the answers from ``s.info``)."""
+    headers = sorted({m.header_id for m in msgs if m.header_id})
+    idents = sorted({m.thread for m in msgs if m.thread})
+    known = s.info.setdefault("intake_known", {})
+    threads = s.info.setdefault("intake_threads", {})
+    for first in range(0, len(headers), 500):
+        chunk = headers[first:first + 500]
+        known.update(dict.fromkeys(chunk))
+        for row in s.execute(_HEADER_QUERY.where(IntakeMessage.header_id.in_(chunk))):
+            known[row.header_id] = row
+    for first in range(0, len(idents), 500):
+        chunk = idents[first:first + 500]
+        for t in s.scalars(select(IntakeThread).where(IntakeThread.identifier.in_(chunk))):
+            threads[t.identifier] = t
+    s.info["intake_no_thread"] = set(idents) - set(threads)
 
 
 def _thread_row(t: IntakeThread, msgs: list, names: dict) -> ThreadRow:
