@@ -37,11 +37,16 @@ from hjemmeprove.db.models import (
 )
 from hjemmeprove.domain import labels
 from hjemmeprove.domain.cpr import mask_cpr
-from hjemmeprove.errors import HjemmeproveError, NotFound, ValidationError
+from hjemmeprove.errors import NotFound, ValidationError
 from hjemmeprove.fileio import OutputError, ensure_private_dir, write_all_atomic, write_atomic
 from hjemmeprove.intake import fhir
 from hjemmeprove.intake.ack import build_acknowledgement, build_reply
-from hjemmeprove.intake.hints import Hint, cancellation_request_number, find_hints, asks_to_cancel
+from hjemmeprove.intake.hints import (
+    Hint,
+    asks_to_cancel,
+    cancellation_request_number,
+    find_hints,
+)
 from hjemmeprove.intake.message import (
     CareMessage,
     Problem,
@@ -1001,4 +1006,3 @@ def _move(path: Path, folder: Path) -> Path:
     return target
 
 
-__all__ = ["IntakeService", "Receipt", "RunSummary", "Proposal", "HjemmeproveError"]
