@@ -91,6 +91,15 @@ def test_message_becomes_request_and_another_a_cancellation(qtbot, department_ap
     assert (at, channel, late) == (dt.datetime(2024, 3, 6, 8, 0), "electronic", False)
     assert not dialogs
 
+    # a reply goes back in the thread, to the outbox, in the format the thread came in
+    view.ask_text = lambda head, label, default: "Tak, aflysningen er registreret."
+    qtbot.mouseClick(view.reply_button, Qt.MouseButton.LeftButton)
+    settle(qtbot)
+    [reply] = list((tmp_path / "ud").glob("svar-*.xml"))
+    assert b"Tak, aflysningen er registreret." in reply.read_bytes()
+    assert "Tak, aflysningen er registreret." in view.browser.toPlainText()
+    assert not dialogs
+
     # a message dropped while the window is open appears within the poll interval
     view.poll_timer.setInterval(200)
     (inbox / "3.json").write_bytes(message("Ny blodprøve, tak", cpr="030370-1234",
