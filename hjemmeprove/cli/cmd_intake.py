@@ -139,7 +139,8 @@ def intake_show(args) -> int:
         way = "sendt" if m.direction == "out" else "modtaget"
         print(f"  besked {m.id}: {m.activity} {way} {m.sent_at:%Y-%m-%d %H:%M} fra {m.sender} "
               f"til {m.receiver}" + (f", prioritet {m.priority}" if m.priority else "")
-              + (f", {m.handled} {m.request_id}" if m.handled else ""))
+              + (f", blev til {labels.handled_label(m.handled).lower()} {m.request_id}"
+                 if m.handled else ""))
     for g in detail.segments:
         who = ", ".join(x for x in (g.author, g.author_role, g.organisation, g.author_phone) if x)
         print(f"\n--- {g.at:%Y-%m-%d %H:%M}  {who}")

@@ -101,6 +101,14 @@ INTAKE_OUTCOME = {
 }
 
 
+# What a received message became (``intake_messages.handled``).
+MESSAGE_HANDLED = {"request": "Henvisning", "cancellation": "Aflysning", "dismissed": "Afvist"}
+
+
+def handled_label(code: str | None) -> str:
+    return MESSAGE_HANDLED.get(code or "", code or MISSING)
+
+
 def category_label(code: str | None) -> str:
     return CARE_COMMUNICATION_CATEGORY.get(code or "", code or MISSING)
 

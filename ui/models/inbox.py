@@ -5,19 +5,17 @@ from __future__ import annotations
 from PySide6.QtCore import QModelIndex, Qt
 from PySide6.QtGui import QFont
 
+from hjemmeprove.domain import labels
 from ui import fmt
 from ui.models.table import Column, RowTableModel
 
 COL_UNREAD, COL_AT, COL_KIND, COL_CPR, COL_NAME, COL_MUNI, COL_CATEGORY, COL_TOPIC, \
     COL_REQUEST = range(9)
 
-HANDLED = {"request": "Henvisning", "cancellation": "Aflysning", "dismissed": "Afvist"}
-
-
 def _request(row) -> str:
     if row.request_id is None:
         return ""
-    return f"{HANDLED.get(row.handled, 'Henvisning')} {row.request_id}"
+    return f"{labels.handled_label(row.handled or 'request')} {row.request_id}"
 
 
 COLUMNS = [

@@ -360,7 +360,8 @@ def render_thread(detail) -> str:
         if m.episode_of_care:
             extra.append(f"forløb {e(m.episode_of_care)}")
         if m.handled:
-            extra.append(f"blev til {e(m.handled)} {m.request_id}")
+            extra.append(f"blev til {e(labels.handled_label(m.handled).lower())} "
+                         f"{m.request_id}")
         parts.append(f"<li>{e(m.activity)} · {way} {fmt.datetime(m.sent_at)} · fra "
                      f"{e(m.sender)} til {e(m.receiver)}"
                      + (" · " + " · ".join(extra) if extra else "") + "</li>")
