@@ -11,6 +11,8 @@ import json
 
 import pytest
 
+from hjemmeprove.intake import fhir
+from hjemmeprove.intake.message import read_message
 from hjemmeprove.intake.service import IntakeService
 from tests.intake_support import check_acknowledgement, example, register_senders
 
@@ -153,6 +155,9 @@ def test_receive_protocol_file_by_file(department_app, tmp_path):
                                        now=dt.datetime(2024, 8, 21, 13, 0,
                                                        tzinfo=dt.timezone.utc))
     assert sent.exists() and sent.suffix == ".json"
+    ours = read_message(*fhir.parse(sent.read_bytes()))  # a valid CareCommunication reply
+    assert ours.problems == [] and ours.activity == "reply-message"
+    assert ours.receiver.sor == HERLEV and ours.previous_header_id == r_e.header_id
     r_f, ack = box.load("R-Tek-F-new-parallel")
     _ok(r_f, ack, ARDEN)
     assert r_f.thread_id == r_e.thread_id
