@@ -70,9 +70,10 @@ def _meta(profile: str) -> dict:
 
 
 def _org_resource(org: Organisation, fallback_id: str) -> dict:
-    """The organisation as received (its resource, unchanged) or rebuilt from SOR/EAN."""
+    """The organisation as received (its resource, unchanged and not copied: nothing here
+    changes a received resource) or rebuilt from SOR/EAN."""
     if org.resource is not None and org.resource.get("id"):
-        return copy.deepcopy(org.resource)
+        return org.resource
     out = {"resourceType": "Organization", "id": fallback_id, "meta": _meta(ORG_PROFILE),
            "text": _narrative(org.label()), "identifier": []}
     if org.ean:
@@ -163,7 +164,7 @@ def _received_provenance(msg: CareMessage) -> dict | None:
         target = first(r.get("target"))
         ref = (target or {}).get("reference", "") if isinstance(target, dict) else ""
         if msg.header_id and ref.endswith(f"MessageHeader/{msg.header_id}"):
-            return copy.deepcopy(r)
+            return r  # as received, not copied (never changed)
     return None
 
 

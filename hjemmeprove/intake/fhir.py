@@ -123,7 +123,7 @@ def _children(el) -> dict:
 def dumps(resource: dict, fmt: str) -> bytes:
     """A resource as FHIR JSON or FHIR XML bytes (UTF-8)."""
     if fmt == "json":
-        return json.dumps(resource, ensure_ascii=False, indent=2).encode("utf-8")
+        return json.dumps(resource, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     if fmt != "xml":
         raise ValueError(f"unknown format {fmt!r}")
     root = _resource_to_xml(resource)
