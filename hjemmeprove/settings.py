@@ -54,6 +54,12 @@ OPTIONS: dict[str, Option] = {
                "Fordeling af ruters km for nye aftaler", choices=labels.ALLOCATION_RULE),
         Option("retention.years", 5, "Opbevaring af borgerdata efter sidste faktura (år)", int),
         Option("invoice.first_number", 1, "Første fakturanummer", int),
+        # Electronic intake (hjemmeprove/intake): folders the message handler serves.
+        Option("intake.inbox", "", "Indbakke: mappe med modtagne MedCom-beskeder"),
+        Option("intake.outbox", "", "Udbakke: mappe til kvitteringer og svar"),
+        Option("intake.archive", "", "Arkiv: mappe til læste beskeder"),
+        Option("intake.csv_folder", "", "Mappe til CSV-filer med henvisninger (tom = ingen)"),
+        Option("intake.poll_seconds", 30, "Hvor ofte indbakken læses (sek.)", int),
         # Written by ``hjemmeprove demo``: the main window then says the data are made up.
         Option(DEMO_DATA, False, "Databasen indeholder demodata", bool, shown=False),
     ]

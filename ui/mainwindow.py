@@ -27,6 +27,7 @@ DEMO_MARK = "DEMODATA"  # title and status bar of a database filled by ``hjemmep
 
 NAV = [
     ("requests", "Henvisninger", "Bestillinger, aflysninger, historik"),
+    ("inbox", "Indbakke", "Elektroniske beskeder fra kommunerne (MedCom)"),
     ("planning", "Planlægning", "Ruter, kort, optimering, breve"),
     ("day_close", "Dagsafslutning", "Kørte km og udfald"),
     ("billing", "Fakturering", "Månedens opgørelser og fakturaer"),
@@ -39,6 +40,10 @@ def make_view(key: str, app, today: dt.date | None):
     if key == "requests":
         from ui.views.requests import RequestsView
         return RequestsView(app, today=today)
+    if key == "inbox":
+        from ui.views.inbox import InboxView
+
+        return InboxView(app, today=today)
     if key == "planning":
         from ui.views.planning import PlanningView
         return PlanningView(app, today=today)
@@ -168,7 +173,7 @@ class MainWindow(QMainWindow):
         QMessageBox.information(
             self, "Genveje",
             "Ctrl+N  Ny henvisning\nCtrl+S  Gem (i formularer)\nCtrl+F  Søg\n"
-            "Alt+1 … Alt+6  Skift visning\nCtrl+Q  Afslut")
+            "Alt+1 … Alt+7  Skift visning\nCtrl+Q  Afslut")
 
     def about(self) -> None:
         QMessageBox.about(

@@ -606,3 +606,139 @@ class DistanceCacheEntry(Base):
     minutes: Mapped[float] = mapped_column(Float)
     ferry_minutes: Mapped[float] = mapped_column(Float, default=0.0)
     ferry_link: Mapped[str] = mapped_column(String(100), default="")
+
+
+# --- Electronic intake (MedCom CareCommunication) -----------------------------------------
+#
+# Messages from the municipalities' systems, stored whole (raw bytes) and as parsed fields;
+# threads follow Communication.identifier; a message links to the request or cancellation it
+# became (``hjemmeprove/intake``).
+
+INTAKE_ACTIVITIES = ("new-message", "reply-message", "forward-message")
+INTAKE_OUTCOMES = ("ok", "duplicate", "fatal-error", "acknowledgement", "sent")
+INTAKE_HANDLED = ("", "request", "cancellation", "dismissed")
+
+
+class IntakeSender(Base):
+    """A sender organisation (SOR and/or EAN from the message handler) and the municipality
+    it speaks for; a message from an organisation not listed here is refused."""
+
+    __tablename__ = "intake_senders"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sor: Mapped[str | None] = mapped_column(String(20), unique=True, nullable=True)
+    ean: Mapped[str | None] = mapped_column(String(13), unique=True, nullable=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    municipality_id: Mapped[int] = mapped_column(ForeignKey("municipalities.id"))
+
+    municipality: Mapped[Municipality] = relationship()
+
+
+class IntakeThread(Base):
+    """One conversation: every message with the same Communication.identifier."""
+
+    __tablename__ = "intake_threads"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    identifier: Mapped[str] = mapped_column(String(100), unique=True)
+    municipality_id: Mapped[int | None] = mapped_column(ForeignKey("municipalities.id"),
+                                                        nullable=True)
+    patient_id: Mapped[str] = mapped_column(String(40), default="")  # CPR or replacement
+    patient_name: Mapped[str] = mapped_column(String(200), default="")
+    category: Mapped[str] = mapped_column(String(60), default="")
+    topic: Mapped[str] = mapped_column(String(200), default="")
+    last_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True, index=True)
+    unread: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    messages: Mapped[list[IntakeMessage]] = relationship(
+        back_populates="thread", order_by="IntakeMessage.id")
+    segments: Mapped[list[IntakeSegment]] = relationship(
+        back_populates="thread", order_by="(IntakeSegment.at, IntakeSegment.id)")
+
+
+class IntakeMessage(Base):
+    """One received (or sent) CareCommunication, raw and parsed."""
+
+    __tablename__ = "intake_messages"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    thread_id: Mapped[int] = mapped_column(ForeignKey("intake_threads.id"), index=True)
+    direction: Mapped[str] = mapped_column(String(3), default="in")  # in | out
+    bundle_id: Mapped[str] = mapped_column(String(100))
+    header_id: Mapped[str] = mapped_column(String(100), unique=True)  # MessageHeader.id
+    activity: Mapped[str] = mapped_column(String(20), default="new-message")
+    previous_header_id: Mapped[str] = mapped_column(String(100), default="")
+    sent_at: Mapped[dt.datetime] = mapped_column(DateTime)  # Bundle.timestamp, UTC
+    received_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    filename: Mapped[str] = mapped_column(String(255), default="")
+    format: Mapped[str] = mapped_column(String(4))  # json | xml
+    raw: Mapped[bytes] = mapped_column()
+    sha256: Mapped[str] = mapped_column(String(64))
+    sender_sor: Mapped[str] = mapped_column(String(20), default="")
+    sender_ean: Mapped[str] = mapped_column(String(13), default="")
+    sender_name: Mapped[str] = mapped_column(String(200), default="")
+    receiver_sor: Mapped[str] = mapped_column(String(20), default="")
+    receiver_ean: Mapped[str] = mapped_column(String(13), default="")
+    receiver_name: Mapped[str] = mapped_column(String(200), default="")
+    municipality_id: Mapped[int | None] = mapped_column(ForeignKey("municipalities.id"),
+                                                        nullable=True)
+    cpr: Mapped[str] = mapped_column(String(11), default="")  # DDMMYY-SSSS, or empty
+    other_ids: Mapped[str] = mapped_column(String(300), default="")  # replacement CPRs
+    patient_name: Mapped[str] = mapped_column(String(200), default="")
+    patient_address: Mapped[str] = mapped_column(String(200), default="")
+    patient_postcode: Mapped[str] = mapped_column(String(10), default="")
+    patient_city: Mapped[str] = mapped_column(String(100), default="")
+    patient_phone: Mapped[str] = mapped_column(String(40), default="")
+    category: Mapped[str] = mapped_column(String(60), default="")
+    priority: Mapped[str] = mapped_column(String(20), default="")
+    topic: Mapped[str] = mapped_column(String(200), default="")
+    episode_of_care: Mapped[str] = mapped_column(String(100), default="")
+    ack_code: Mapped[str] = mapped_column(String(20), default="")
+    ack_json: Mapped[str] = mapped_column(Text, default="")  # the acknowledgement, re-sent
+    read: Mapped[bool] = mapped_column(Boolean, default=False)
+    handled: Mapped[str] = mapped_column(String(20), default="")  # INTAKE_HANDLED
+    request_id: Mapped[int | None] = mapped_column(ForeignKey("requests.id"), nullable=True,
+                                                   index=True)
+
+    thread: Mapped[IntakeThread] = relationship(back_populates="messages")
+
+
+class IntakeSegment(Base):
+    """A message segment (text or attachment), once per thread however often it is quoted."""
+
+    __tablename__ = "intake_segments"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    thread_id: Mapped[int] = mapped_column(ForeignKey("intake_threads.id"))
+    message_id: Mapped[int] = mapped_column(ForeignKey("intake_messages.id"))  # first seen in
+    identifier: Mapped[str] = mapped_column(String(100))
+    at: Mapped[dt.datetime] = mapped_column(DateTime)  # UTC
+    kind: Mapped[str] = mapped_column(String(10), default="text")  # text | attachment
+    text: Mapped[str] = mapped_column(Text, default="")
+    author: Mapped[str] = mapped_column(String(200), default="")
+    author_role: Mapped[str] = mapped_column(String(200), default="")
+    author_phone: Mapped[str] = mapped_column(String(40), default="")
+    organisation: Mapped[str] = mapped_column(String(200), default="")
+    title: Mapped[str] = mapped_column(String(300), default="")
+    content_type: Mapped[str] = mapped_column(String(100), default="")
+    url: Mapped[str] = mapped_column(String(500), default="")
+    initiator: Mapped[bool] = mapped_column(Boolean, default=False)  # the thread's first sender
+
+    thread: Mapped[IntakeThread] = relationship(back_populates="segments")
+    message: Mapped[IntakeMessage] = relationship()
+
+    __table_args__ = (UniqueConstraint("thread_id", "identifier"),)
+
+
+class IntakeLogEntry(Base):
+    """Every file the inbox read and what became of it (refused ones included)."""
+
+    __tablename__ = "intake_log"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    filename: Mapped[str] = mapped_column(String(255), default="")
+    bundle_id: Mapped[str] = mapped_column(String(100), default="")
+    header_id: Mapped[str] = mapped_column(String(100), default="")
+    outcome: Mapped[str] = mapped_column(String(20))  # INTAKE_OUTCOMES
+    problem: Mapped[str] = mapped_column(Text, default="")
+    ack_file: Mapped[str] = mapped_column(String(255), default="")
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("intake_messages.id"),
+                                                   nullable=True)
+
+    message: Mapped[IntakeMessage | None] = relationship()

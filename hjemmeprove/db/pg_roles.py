@@ -60,6 +60,13 @@ TABLE_PRIVILEGES: dict[str, dict[str, str]] = {
     "issue_overrides": {ADMINISTRATOR: WRITE},
     "municipalities": {FINANCE: WRITE, ADMINISTRATOR: WRITE},
     "departments": {FINANCE: WRITE, ADMINISTRATOR: WRITE},
+    # electronic intake: the coordinators read the inbox and act on messages; the senders'
+    # register is kept with the municipalities
+    "intake_threads": {COORDINATOR: WRITE},
+    "intake_messages": {COORDINATOR: WRITE},
+    "intake_segments": {COORDINATOR: WRITE},
+    "intake_log": {COORDINATOR: "INSERT"},
+    "intake_senders": {FINANCE: WRITE, ADMINISTRATOR: WRITE},
     "settings": {ADMINISTRATOR: WRITE},
     "users": {ADMINISTRATOR: WRITE},
     # the trail: everyone appends; only the administrator may redact (trigger-checked)

@@ -77,3 +77,57 @@ PERSONAL_DATA = {
 
 def personal_data_label(code: str | None) -> str:
     return PERSONAL_DATA.get(code or "", code or MISSING)
+
+
+# Electronic intake (MedCom CareCommunication): the national category codes, the message's
+# activity and what the inbox did with a file.
+CARE_COMMUNICATION_CATEGORY = {
+    "alcohol-and-drug-treatment": "Rusmiddelbehandling",
+    "assessment": "Vurdering",
+    "assistive-devices": "Hjælpemidler",
+    "carecoordination": "Forløbskoordinering",
+    "decease": "Dødsfald",
+    "discharge": "Udskrivelse",
+    "drug-treatment": "Rusmiddelbehandling",
+    "examination-results": "Undersøgelsessvar",
+    "extended-care-responsibility": "Udvidet behandlingsansvar",
+    "healthcare": "Sundhedspleje",
+    "home-care-assessment": "Visitation",
+    "medicine": "Medicin",
+    "nursing": "Sygepleje",
+    "other": "Andet",
+    "outpatient": "Ambulant",
+    "psychiatry-social-disability": "Psykiatri, social, handicap",
+    "regarding-referral": "Vedr. henvisning",
+    "telemedicine": "Telemedicin",
+    "training": "Træning",
+}
+MESSAGE_ACTIVITY = {"new-message": "Ny", "reply-message": "Svar", "forward-message": "Videresendt"}
+PRIORITY = {"asap": "Haster", "routine": "Rutine"}
+INTAKE_OUTCOME = {
+    "ok": "Modtaget",
+    "duplicate": "Dublet (kvitteret igen)",
+    "fatal-error": "Afvist",
+    "acknowledgement": "Kvittering modtaget",
+    "sent": "Sendt",
+}
+
+
+# What a received message became (``intake_messages.handled``).
+MESSAGE_HANDLED = {"request": "Henvisning", "cancellation": "Aflysning", "dismissed": "Afvist"}
+
+
+def handled_label(code: str | None) -> str:
+    return MESSAGE_HANDLED.get(code or "", code or MISSING)
+
+
+def category_label(code: str | None) -> str:
+    return CARE_COMMUNICATION_CATEGORY.get(code or "", code or MISSING)
+
+
+def activity_label(code: str | None) -> str:
+    return MESSAGE_ACTIVITY.get(code or "", code or MISSING)
+
+
+def intake_outcome_label(code: str | None) -> str:
+    return INTAKE_OUTCOME.get(code or "", code or MISSING)
