@@ -241,3 +241,32 @@ def test_erased_values_leave_the_database_files(history):
             assert secret.encode() not in raw, secret
     else:
         assert "citizens" in result.vacuumed and "audit_log" in result.vacuumed
+
+
+def test_retention_erases_the_electronic_messages_about_an_expired_citizen(history):
+    """A MedCom message about an expired citizen holds the same data (raw bytes, CPR, name,
+    address, text): erased with the citizen; a newer message about a kept citizen stays."""
+    from hjemmeprove.db.models import IntakeMessage
+    from hjemmeprove.intake import fhir
+    from hjemmeprove.intake.ack import build_new_message
+    from hjemmeprove.intake.service import IntakeService
+
+    app, _old, _new = history
+    intake = IntakeService(app.store)
+    sor, ean = "123451000016001", "5790001234567"
+    intake.add_sender(479, sor=sor, name="Hjemmeplejen, Svendborg Kommune")
+    for who, text_, when in (
+            (OLD, "Astrids nøgle ligger i blomsterkrukken",
+             dt.datetime(2020, 3, 1, 8, 30, tzinfo=dt.timezone.utc)),
+            (RECENT, "Carl er fastende", dt.datetime(2022, 1, 10, 8, 30, tzinfo=dt.timezone.utc))):
+        bundle = build_new_message(text_, who["cpr"], who["name"], sor, ean,
+                                   "987651000016009", "5798000000013", when,
+                                   address=("Kildevej 19", "5700", "Svendborg"))
+        assert intake.receive(fhir.dumps(bundle, "json")).ack_code == "ok"
+    RetentionService(app.store).erase_expired(today=TODAY)
+    everything = _all_text(app)
+    for leftover in (OLD["name"], OLD["cpr"], OLD["cpr"].replace("-", ""), "blomsterkrukken"):
+        assert leftover not in everything
+    assert RECENT["name"] in everything and "fastende" in everything
+    with app.store.session() as s:
+        assert sorted(len(m.raw) > 0 for m in s.scalars(select(IntakeMessage))) == [False, True]

@@ -62,9 +62,10 @@ TABLE_PRIVILEGES: dict[str, dict[str, str]] = {
     "departments": {FINANCE: WRITE, ADMINISTRATOR: WRITE},
     # electronic intake: the coordinators read the inbox and act on messages; the senders'
     # register is kept with the municipalities
-    "intake_threads": {COORDINATOR: WRITE},
-    "intake_messages": {COORDINATOR: WRITE},
-    "intake_segments": {COORDINATOR: WRITE},
+    # (the administrator erases their personal data at the end of the retention period)
+    "intake_threads": {COORDINATOR: WRITE, ADMINISTRATOR: "UPDATE"},
+    "intake_messages": {COORDINATOR: WRITE, ADMINISTRATOR: "UPDATE"},
+    "intake_segments": {COORDINATOR: WRITE, ADMINISTRATOR: "UPDATE"},
     "intake_log": {COORDINATOR: "INSERT"},
     "intake_senders": {FINANCE: WRITE, ADMINISTRATOR: WRITE},
     "settings": {ADMINISTRATOR: WRITE},

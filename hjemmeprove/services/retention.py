@@ -184,6 +184,7 @@ class RetentionService:
             now = utcnow()
             user = s.info.get("user", "")
             cache_rows = _drop_cached_positions(s, citizens, request_ids)
+            _erase_intake(s, citizens, request_ids, cutoff)
             for cid in citizens:
                 s.execute(update(Citizen).where(Citizen.id == cid).values(
                     cpr=erasure_cpr(cid), name=ERASED, address=ERASED, postcode="", city="",
@@ -232,6 +233,7 @@ class RetentionService:
 
 
 TOUCHED_TABLES = ("citizens", "requests", "cancellations", "visits", "invoice_items",
+                  "intake_messages", "intake_segments", "intake_threads",
                   "invoice_documents", "distance_cache")
 
 
@@ -331,3 +333,33 @@ def _redact(text: str, fields) -> str:
             data[key] = ERASED
             changed = True
     return json.dumps(data, ensure_ascii=False, sort_keys=True) if changed else text
+
+
+def _erase_intake(s, citizens, request_ids, cutoff: dt.date) -> int:
+    """Electronic intake holds the same person's data: the received bytes, the patient's
+    CPR, name, address and phone, and the text segments. Erased for messages about an expired
+    citizen (by CPR) or linked to one of their requests, and for messages that never became a
+    request and were received before the cutoff. The thread, its dates and the
+    acknowledgement codes stay, as the invoices' figures do."""
+    from hjemmeprove.db.models import IntakeMessage, IntakeSegment, IntakeThread
+
+    cprs = list(s.scalars(select(Citizen.cpr).where(Citizen.id.in_(citizens)))) if citizens else []
+    limit = dt.datetime.combine(cutoff, dt.time(0))
+    conditions = [and_(IntakeMessage.request_id.is_(None), IntakeMessage.sent_at < limit)]
+    if cprs:
+        conditions.append(IntakeMessage.cpr.in_(cprs))
+    if request_ids:
+        conditions.append(IntakeMessage.request_id.in_(request_ids))
+    rows = s.execute(select(IntakeMessage.id, IntakeMessage.thread_id)
+                     .where(or_(*conditions), IntakeMessage.patient_name != ERASED)).all()
+    message_ids = [m for m, _t in rows]
+    for chunk in _chunks(message_ids):
+        s.execute(update(IntakeMessage).where(IntakeMessage.id.in_(chunk)).values(
+            raw=b"", cpr="", other_ids="", patient_name=ERASED, patient_address="",
+            patient_postcode="", patient_city="", patient_phone="", topic=""))
+        s.execute(update(IntakeSegment).where(IntakeSegment.message_id.in_(chunk)).values(
+            text=ERASED, author="", author_role="", author_phone="", title="", url=""))
+    for chunk in _chunks(sorted({t for _m, t in rows})):
+        s.execute(update(IntakeThread).where(IntakeThread.id.in_(chunk)).values(
+            patient_id="", patient_name=ERASED, topic=""))
+    return len(message_ids)
