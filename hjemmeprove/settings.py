@@ -7,11 +7,13 @@ Options that belong to one agreement (billing choices) live on the agreement ins
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
 
+from hjemmeprove.contact import template as sms_template
 from hjemmeprove.db.models import ClosingDay, Setting
 from hjemmeprove.domain import labels
 from hjemmeprove.domain.calendar import ClosingRules, WorkCalendar
@@ -27,6 +29,7 @@ class Option:
     kind: type = str
     choices: dict[str, str] | None = None  # code -> Danish label (``domain/labels.py``)
     shown: bool = True  # False: kept by the program, not edited in Indstillinger
+    check: Callable[[str], None] | None = None  # raises ValidationError for a bad value
 
 
 DEMO_DATA = "demo.data"
@@ -56,6 +59,30 @@ OPTIONS: dict[str, Option] = {
                "Fordeling af ruters km for nye aftaler", choices=labels.ALLOCATION_RULE),
         Option("retention.years", 5, "Opbevaring af borgerdata efter sidste faktura (år)", int),
         Option("invoice.first_number", 1, "Første fakturanummer", int),
+        # Reminders and SMS (hjemmeprove/contact): the department's policy and its gateway.
+        Option("contact.channel", "sms", "Påmindelse: kanal (SMS kun med samtykke, ellers "
+               "opringning)", choices=labels.REMINDER_CHANNEL),
+        Option("contact.days_before", 2, "Påmindelse: hverdage før besøget", int),
+        Option("contact.remind_lettered", False, "Påmind også besøg med svar og brev", bool),
+        Option("contact.cancel_phone", "", "Telefon for aflysning (på breve og SMS)"),
+        Option("sms.gateway_url", "", "SMS-gateway: adresse (tom = ingen; kun prøvekørsel)"),
+        Option("sms.auth_header", "", "SMS-gateway: autorisation ('Navn: værdi' eller "
+               "'env:VARIABEL')"),
+        Option("sms.body_template", '{"to": "{telefon}", "message": "{besked}"}',
+               "SMS-gateway: JSON-skabelon", check=sms_template.check_body_template),
+        Option("sms.status_path", "status", "SMS-gateway: sti til status i svaret (fx data.0.status)"),
+        Option("sms.delivered_values", "delivered", "SMS-gateway: statusværdier for leveret"),
+        Option("sms.failed_values", "failed,rejected,undeliverable",
+               "SMS-gateway: statusværdier for fejlet"),
+        Option("sms.timeout_s", 10.0, "SMS-gateway: ventetid pr. forsøg (sek.)", float),
+        Option("sms.max_attempts", 3, "SMS-gateway: forsøg pr. besked", int),
+        Option("sms.sender", "", "SMS: afsender (tom = sygehusets navn)"),
+        Option("sms.message_template", "Påmindelse: Vi kommer på besøg {dato} mellem kl. "
+               "{tidsrum}. Kan du ikke være hjemme, så ring {aflys_tlf}. Hilsen {afsender}",
+               "SMS-tekst (kun {dato}, {tidsrum}, {aflys_tlf}, {afsender})",
+               check=sms_template.check_message_template),
+        Option("navigation.google_links", True, "Navigationslinks til Google Maps på "
+               "kørselslisten (positioner sendes til Google, når linket åbnes)", bool),
         # Written by ``hjemmeprove demo``: the main window then says the data are made up.
         Option(DEMO_DATA, False, "Databasen indeholder demodata", bool, shown=False),
     ]
@@ -92,6 +119,8 @@ class Settings:
         option = OPTIONS[key]
         text = str(value).lower() if option.kind is bool else str(value)
         _parse(option, text)  # refuse a bad value before anything is written
+        if option.check is not None:
+            option.check(text)
         if option.choices is not None and text not in option.choices:
             raise ValidationError(f"'{text}' er ikke et af valgene: "
                                   f"{', '.join(option.choices)}", option.label)
