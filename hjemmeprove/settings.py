@@ -81,8 +81,6 @@ OPTIONS: dict[str, Option] = {
                "{tidsrum}. Kan du ikke være hjemme, så ring {aflys_tlf}. Hilsen {afsender}",
                "SMS-tekst (kun {dato}, {tidsrum}, {aflys_tlf}, {afsender})",
                check=sms_template.check_message_template),
-        Option("navigation.google_links", True, "Navigationslinks til Google Maps på "
-               "kørselslisten (positioner sendes til Google, når linket åbnes)", bool),
         # Written by ``hjemmeprove demo``: the main window then says the data are made up.
         Option(DEMO_DATA, False, "Databasen indeholder demodata", bool, shown=False),
     ]

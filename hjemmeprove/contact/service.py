@@ -19,7 +19,7 @@ from babel.dates import format_date
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, joinedload
 
-from hjemmeprove.contact import gateway, template
+from hjemmeprove.contact import gateway, navigation, template
 from hjemmeprove.contact.policy import Policy, Preference, channel_for, include, number_for, visit_dates
 from hjemmeprove.db.models import (
     Citizen,
@@ -36,7 +36,7 @@ from hjemmeprove.db.models import (
 from hjemmeprove.domain import labels
 from hjemmeprove.domain.cpr import mask_cpr
 from hjemmeprove.errors import FieldError, NotFound, ValidationError
-from hjemmeprove.fileio import write_atomic
+from hjemmeprove.fileio import write_all_atomic, write_atomic
 from hjemmeprove.security import require
 from hjemmeprove.settings import Settings
 
@@ -421,6 +421,47 @@ class ContactService:
             if result.error:
                 errors.append(f"besked {mid} til henvisning {rem.request_id}: {result.error}")
         return SendSummary(counts["sent"], counts["delivered"], counts["failed"], tuple(errors))
+
+
+# --- the route on the bioanalyst's phone ----------------------------------------------------
+
+EXPORT_FORMATS = {"ics": ".ics", "gpx": ".gpx", "links": ".txt"}
+
+
+def lab_point(store) -> "navigation.Point":
+    with store.session() as s:
+        d = s.scalars(select(Department).order_by(Department.id)).first()
+        if d is None:
+            return navigation.Point("Laboratoriet", "")
+        return navigation.Point("Laboratoriet", f"{d.lab_address}, {d.lab_postcode} {d.lab_city}",
+                                d.lab_lat, d.lab_lon)
+
+
+def export_routes(store, day: dt.date, fmt: str, out_dir, analyst: str | None = None
+                  ) -> list[tuple[object, str]]:
+    """Writes one file per route of ``day`` (ICS, GPX or a text file of links) into
+    ``out_dir``; returns (path, content as text) per route."""
+    from pathlib import Path
+
+    from hjemmeprove.services.planning import PlanningService
+
+    if fmt not in EXPORT_FORMATS:
+        raise ValidationError(f"'{fmt}' er ikke et af valgene: {', '.join(EXPORT_FORMATS)}",
+                              "format")
+    routes = [r for r in PlanningService(store).routes(day, day)
+              if not analyst or str(r.analyst_id) == analyst
+              or r.analyst.lower() == analyst.lower()]
+    if not routes:
+        raise ValidationError(f"ingen ruter {day}", "dato")
+    lab = lab_point(store)
+    files = {}
+    for r in routes:
+        data = {"ics": lambda: navigation.ics(r), "gpx": lambda: navigation.gpx(r, lab),
+                "links": lambda: navigation.links_text(r, lab).encode("utf-8")}[fmt]()
+        slug = "".join(ch if ch.isalnum() else "_" for ch in r.analyst)
+        files[Path(out_dir) / f"rute-{day}-{slug}{EXPORT_FORMATS[fmt]}"] = data
+    written = write_all_atomic(files)
+    return [(p, files[p].decode("utf-8")) for p in written]
 
 
 def _preferences(s: Session, citizen_ids: set[int]) -> dict[int, Preference]:
