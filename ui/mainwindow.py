@@ -28,6 +28,7 @@ DEMO_MARK = "DEMODATA"  # title and status bar of a database filled by ``hjemmep
 NAV = [
     ("requests", "Henvisninger", "Bestillinger, aflysninger, historik"),
     ("planning", "Planlægning", "Ruter, kort, optimering, breve"),
+    ("contact", "Kontakt", "Påmindelser: SMS, brev og opkald før besøget"),
     ("day_close", "Dagsafslutning", "Kørte km og udfald"),
     ("billing", "Fakturering", "Månedens opgørelser og fakturaer"),
     ("followup", "Opfølgning", "Tal pr. kommune og måned"),
@@ -42,6 +43,9 @@ def make_view(key: str, app, today: dt.date | None):
     if key == "planning":
         from ui.views.planning import PlanningView
         return PlanningView(app, today=today)
+    if key == "contact":
+        from ui.views.contact import ContactView
+        return ContactView(app, today=today)
     if key == "day_close":
         from ui.views.day_close import DayCloseView
         return DayCloseView(app, today=today)
@@ -168,7 +172,7 @@ class MainWindow(QMainWindow):
         QMessageBox.information(
             self, "Genveje",
             "Ctrl+N  Ny henvisning\nCtrl+S  Gem (i formularer)\nCtrl+F  Søg\n"
-            "Alt+1 … Alt+6  Skift visning\nCtrl+Q  Afslut")
+            "Alt+1 … Alt+7  Skift visning\nCtrl+Q  Afslut")
 
     def about(self) -> None:
         QMessageBox.about(

@@ -66,6 +66,7 @@ class ContactRow:
     replied: bool
     lettered: bool
     sms_error: str = ""
+    preference: Preference | None = None  # the citizen's newest recorded wish and consent
 
     @property
     def window_text(self) -> str:
@@ -80,7 +81,12 @@ class ContactRow:
                 "phone": self.phone, "channel": self.channel, "channel_note": self.channel_note,
                 "status": self.status, "attempts": self.attempts, "note": self.note,
                 "locked": self.locked, "replied": self.replied, "lettered": self.lettered,
-                "sms_error": self.sms_error}
+                "sms_error": self.sms_error,
+                "preference": None if self.preference is None else {
+                    "channel": self.preference.channel,
+                    "sms_consent": self.preference.sms_consent,
+                    "mobile": self.preference.mobile,
+                    "recorded_on": self.preference.recorded_on}}
 
 
 @dataclass(frozen=True)
@@ -235,7 +241,7 @@ class ContactService:
                 channel=channel, channel_note=why, status=rem.status if rem else "todo",
                 attempts=rem.attempts if rem else 0, note=rem.note if rem else "",
                 locked=v.locked, replied=replied, lettered=lettered,
-                sms_error=msg.last_error if msg else ""))
+                sms_error=msg.last_error if msg else "", preference=pref))
         return out
 
     def _row(self, day: dt.date, visit_id: int) -> ContactRow:
