@@ -4,8 +4,6 @@ package). ``documents/route_sheet.py`` adds ``navigation_block(...)`` under its 
 
 from __future__ import annotations
 
-from xml.sax.saxutils import escape
-
 from reportlab.graphics.barcode.qr import QrCodeWidget
 from reportlab.graphics.shapes import Drawing
 from reportlab.lib.styles import ParagraphStyle
@@ -15,9 +13,8 @@ from reportlab.platypus import KeepTogether, Paragraph, Spacer, Table, TableStyl
 from hjemmeprove.contact import navigation
 from hjemmeprove.documents.common import FONT, styles
 
-LEG_SIZE = 44 * mm
-STOP_SIZE = 24 * mm
-PER_ROW = 8
+LEG_SIZE = 40 * mm
+STOP_SIZE = 21 * mm
 
 
 def qr_drawing(value: str, size: float) -> Drawing:
@@ -38,13 +35,25 @@ def _cell(value: str, size: float, caption: str, style) -> Table:
     return t
 
 
-def _grid(cells: list, width: float) -> Table:
-    rows = [cells[i:i + PER_ROW] for i in range(0, len(cells), PER_ROW)]
-    rows[-1] += [""] * (PER_ROW - len(rows[-1])) if len(rows) > 1 else []
-    t = Table(rows, colWidths=[width] * len(rows[0]), hAlign="LEFT")
-    t.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"),
-                           ("FONT", (0, 0), (-1, -1), FONT, 7)]))
-    return t
+def _rows(cells: list[tuple[Table, float]], width: float) -> list[Table]:
+    """The cells left to right, wrapped at ``width`` (one Table per line)."""
+    lines, line, used = [], [], 0.0
+    for cell, w in cells:
+        if line and used + w > width:
+            lines.append(line)
+            line, used = [], 0.0
+        line.append((cell, w))
+        used += w
+    if line:
+        lines.append(line)
+    out = []
+    for line in lines:
+        t = Table([[c for c, _ in line]], colWidths=[w for _, w in line], hAlign="LEFT")
+        t.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "BOTTOM"),
+                               ("LEFTPADDING", (0, 0), (-1, -1), 0),
+                               ("RIGHTPADDING", (0, 0), (-1, -1), 0)]))
+        out.append(t)
+    return out
 
 
 def qr_values(route, lab_address: str) -> list[str]:
@@ -54,7 +63,7 @@ def qr_values(route, lab_address: str) -> list[str]:
             + [navigation.geo_link(p) for p in navigation.stop_points(route)])
 
 
-def navigation_block(route, lab_address: str) -> list:
+def navigation_block(route, lab_address: str, width: float = 270 * mm) -> list:
     """Flowables: a heading, one QR per navigation leg, one small QR per stop."""
     if not route.stops:
         return []
@@ -66,14 +75,13 @@ def navigation_block(route, lab_address: str) -> list:
     for n, leg in enumerate(navigation.legs(route, lab), start=1):
         stops = leg.stops
         span = f"stop {stops[0]}–{stops[-1]}" if stops else "retur"
-        leg_cells.append(_cell(leg.url, LEG_SIZE, f"<b>Del {n}</b> ({span})", caption))
-    stop_cells = [_cell(navigation.geo_link(p), STOP_SIZE, f"Nr. {p.stop}", caption)
-                  for p in navigation.stop_points(route)]
+        leg_cells.append((_cell(leg.url, LEG_SIZE, f"<b>Del {n}</b> ({span})", caption),
+                          LEG_SIZE + 8 * mm))
+    stop_cells = [(_cell(navigation.geo_link(p), STOP_SIZE, f"Nr. {p.stop}", caption),
+                   STOP_SIZE + 5 * mm) for p in navigation.stop_points(route)]
     return [Spacer(1, 4 * mm), KeepTogether([
         Paragraph("Navigation på telefonen", st["Heading3"]),
         Paragraph("Scan <b>Del 1, 2 …</b> for hele dagens rute i Google Maps (adresserne, i "
                   "rækkefølge; højst 9 mellemstop pr. del) og et nummer for ét stop i "
-                  "telefonens kortprogram (geo:). " + escape(f"Afgang og retur: {lab_address}"),
-                  small),
-        Spacer(1, 2 * mm), _grid(leg_cells, LEG_SIZE + 8), Spacer(1, 2 * mm),
-        _grid(stop_cells, STOP_SIZE + 8)])]
+                  "telefonens kortprogram (geo:).", small),
+        Spacer(1, 1 * mm), *_rows(leg_cells + stop_cells, width)])]
