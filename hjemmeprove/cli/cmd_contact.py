@@ -34,6 +34,12 @@ def register(sub) -> None:
     x.add_argument("--retry-failed", action="store_true", help="send fejlede igen")
     x.add_argument("--json", action="store_true")
     x.set_defaults(func=contact_sms)
+    x = cs.add_parser("letters", help="breve til Digital Post: én PDF pr. borger og et indeks")
+    x.add_argument("--from", dest="first", required=True)
+    x.add_argument("--to", dest="last")
+    x.add_argument("--out", required=True, help="mappe")
+    x.add_argument("--json", action="store_true")
+    x.set_defaults(func=contact_letters)
 
 
 def _day(args):
@@ -103,3 +109,27 @@ def contact_sms(args) -> int:
     for e in summary.errors:
         print(f"  {e}")
     return 1 if summary.failed else 0
+
+
+def contact_letters(args) -> int:
+    from pathlib import Path
+
+    from hjemmeprove.contact.letters import INDEX_NAME, export
+    from hjemmeprove.domain.cpr import mask_cpr
+    from hjemmeprove.errors import ValidationError
+
+    first = parse_date_arg(args.first, "fra")
+    last = parse_date_arg(args.last, "til") if args.last else first
+    if last < first:
+        raise ValidationError("skal være samme dag eller efter fra-datoen", "til")
+    app = open_app(args)
+    rows = export(app.store, first, last, args.out)
+    index = str(Path(args.out) / INDEX_NAME)
+    if args.json:
+        print_json({"index": index, "letters": [
+            {"file": r.filename, "cpr": mask_cpr(r.cpr), "dates": r.dates, "paper": r.paper}
+            for r in rows]})
+        return 0
+    paper = sum(1 for r in rows if r.paper)
+    print(f"{index}: {len(rows)} borgere ({paper} fritaget for Digital Post)")
+    return 0
