@@ -65,3 +65,33 @@ def test_letter_without_visits_is_refused(department_app, tmp_path, capsys):
                  str(tmp_path)]) == 2
     assert "fra" in capsys.readouterr().err
     assert not (tmp_path / "indeks.csv").exists()
+
+
+def test_retention_erases_numbers_and_sms_texts(department_app):
+    from hjemmeprove.db.models import ContactPreference, Reminder, Request, SmsMessage, Visit
+    from hjemmeprove.services.retention import ERASED, RetentionService
+
+    app = department_app
+    day = dt.date(2020, 3, 10)
+    vid = add_visit(app, day, "010150-1234", "Anna Andersen")
+    with app.store.session() as s:
+        v = s.get(Visit, vid)
+        req = s.get(Request, v.request_id)
+        req.received, req.status, v.outcome = dt.date(2020, 3, 2), "done", "taken"
+        s.add(ContactPreference(citizen_id=req.citizen_id, request_id=req.id, channel="sms",
+                                sms_consent=True, mobile="20304050", recorded_on=day,
+                                note="datter svarer"))
+        rem = Reminder(request_id=req.id, visit_date=day, list_date=day, channel="sms",
+                       phone="20304050", status="delivered", note="ok")
+        s.add(rem)
+        s.flush()
+        s.add(SmsMessage(reminder_id=rem.id, phone="20304050", text="Vi kommer tirsdag",
+                         status="delivered"))
+    assert RetentionService(app.store).erase_expired(today=dt.date(2026, 11, 29)).citizens == 1
+    with app.store.session() as s:
+        pref = s.scalars(select(ContactPreference)).one()
+        rem = s.scalars(select(Reminder)).one()
+        msg = s.scalars(select(SmsMessage)).one()
+        assert (pref.mobile, pref.note, pref.sms_consent) == ("", "", True)
+        assert (rem.phone, rem.note, rem.status) == ("", "", "delivered")
+        assert (msg.phone, msg.text) == ("", ERASED)

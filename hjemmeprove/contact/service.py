@@ -470,6 +470,24 @@ def export_routes(store, day: dt.date, fmt: str, out_dir, analyst: str | None = 
     return [(p, files[p].decode("utf-8")) for p in written]
 
 
+def erase_contact_data(s: Session, citizen_ids: list[int], request_ids: list[int]) -> None:
+    """Retention (services/retention.py): the erased citizens' numbers, notes and SMS texts go;
+    dates, channels and statuses stay (they are not personal data on their own)."""
+    from hjemmeprove.domain.constants import ERASED
+
+    for i in range(0, len(citizen_ids), 500):
+        chunk = citizen_ids[i:i + 500]
+        s.execute(update(ContactPreference).where(ContactPreference.citizen_id.in_(chunk))
+                  .values(mobile="", note=""))
+    for i in range(0, len(request_ids), 500):
+        chunk = request_ids[i:i + 500]
+        reminder_ids = select(Reminder.id).where(Reminder.request_id.in_(chunk))
+        s.execute(update(SmsMessage).where(SmsMessage.reminder_id.in_(reminder_ids))
+                  .values(phone="", text=ERASED))
+        s.execute(update(Reminder).where(Reminder.request_id.in_(chunk))
+                  .values(phone="", note="", version=Reminder.version + 1))
+
+
 def _preferences(s: Session, citizen_ids: set[int]) -> dict[int, Preference]:
     if not citizen_ids:
         return {}

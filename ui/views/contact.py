@@ -265,10 +265,11 @@ class ContactView(ServiceView):
 NOT_REACHED_MARK = "☎✗ "
 
 
-def flag_not_reached(board) -> None:
+def flag_not_reached(board, visit_role) -> None:
     """Marks, on the planning board (``ui/views/planning.py``), the visits whose citizen could
     not be reached before the visit (a call not answered, an SMS that failed): a red mark in
-    front of the stop and a line in its tooltip. Fetched off the GUI thread; a board rebuilt
+    front of the stop and a line in its tooltip. ``visit_role``: the item data role holding
+    the visit id (the board's, passed in so this module does not import the board). Fetched off the GUI thread; a board rebuilt
     meanwhile is left alone."""
     if not getattr(board, "days", None):
         return
@@ -281,12 +282,10 @@ def flag_not_reached(board) -> None:
             return
         from PySide6.QtGui import QColor
 
-        from ui.views.planning import VISIT_ROLE
-
         for card in board.cards.values():
             for i in range(card.stops.count()):
                 item = card.stops.item(i)
-                status = flags.get(item.data(VISIT_ROLE))
+                status = flags.get(item.data(visit_role))
                 if status and not item.text().startswith(NOT_REACHED_MARK):
                     item.setText(NOT_REACHED_MARK + item.text())
                     item.setForeground(QColor("#c62828"))
