@@ -227,3 +227,35 @@ def test_dry_run_writes_a_safe_csv_and_sends_nothing(department_app, gateway, tm
     assert gateway.received == []
     assert {m["status"] for m in app.contact.outbox()} == {"queued"}
     assert (out.stat().st_mode & 0o777) == 0o600
+
+
+def test_two_senders_never_send_a_message_twice(department_app, gateway):
+    from hjemmeprove.contact.service import ContactService
+
+    app = department_app
+    app.settings.set("contact.cancel_phone", "62 22 30 00")
+    app.settings.set("sms.gateway_url", gateway.url)
+    for i in range(6):
+        vid = add_visit(app, EASTER_TUE, f"0{i + 1}0150-1234", f"Borger {i}")
+        rid = next(r.request_id for r in app.contact.day_list(TUE).rows if r.visit_id == vid)
+        app.contact.set_preference(rid, "sms", sms_consent=True, mobile=f"2030405{i}")
+    assert app.contact.queue_sms(TUE) == 6
+    gateway.plan = [("slow", 0.05)] * 12  # both senders are busy at once
+    results, errors = [], []
+
+    def run():
+        try:
+            results.append(ContactService(app.store).send_sms(sleep=lambda s: None))
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not errors
+    refs = [r["body"]["to"] for r in gateway.received]  # one number per message
+    assert len(refs) == 6 == len(set(refs))
+    assert sum(r.sent for r in results) == 6
+    assert {m["status"] for m in app.contact.outbox()} == {"sent"}
