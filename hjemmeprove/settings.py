@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from hjemmeprove.contact import policy as contact_policy
 from hjemmeprove.contact import template as sms_template
 from hjemmeprove.db.models import ClosingDay, Setting
 from hjemmeprove.domain import labels
@@ -62,7 +63,8 @@ OPTIONS: dict[str, Option] = {
         # Reminders and SMS (hjemmeprove/contact): the department's policy and its gateway.
         Option("contact.channel", "sms", "Påmindelse: kanal (SMS kun med samtykke, ellers "
                "opringning)", choices=labels.REMINDER_CHANNEL),
-        Option("contact.days_before", 2, "Påmindelse: hverdage før besøget", int),
+        Option("contact.days_before", 2, "Påmindelse: hverdage før besøget", int,
+               check=contact_policy.check_days_before),
         Option("contact.remind_lettered", False, "Påmind også besøg med svar og brev", bool),
         Option("contact.cancel_phone", "", "Telefon for aflysning (på breve og SMS)"),
         Option("sms.gateway_url", "", "SMS-gateway: adresse (tom = ingen; kun prøvekørsel)"),

@@ -175,3 +175,11 @@ def test_contact_list_cli_json(department_app, capsys):
     out = capsys.readouterr().out
     assert "Anna A" in out and "Ikke nået" in out and "010150-1234" not in out
     assert main(["--db", url, "contact", "list", "--date", "2024-3-26"]) == 2
+
+
+def test_policy_days_before_is_checked_when_saved(app):
+    for bad in ("0", "11", "-1"):
+        with pytest.raises(ValidationError):
+            app.settings.set("contact.days_before", bad)
+    app.settings.set("contact.days_before", "3")
+    assert app.contact.policy().days_before == 3

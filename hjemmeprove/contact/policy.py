@@ -18,6 +18,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from hjemmeprove.domain.calendar import WorkCalendar
+from hjemmeprove.errors import ValidationError
 
 DONE = ("sent", "delivered", "reached")  # a reminder that reached the citizen (or left us)
 RETRY = ("failed", "not_reached")  # tried, not reached: stays on the list while time is left
@@ -96,3 +97,10 @@ def include(day: dt.date, reminder_status: str | None, reminder_list_date: dt.da
     if lettered and not policy.remind_lettered:
         return False
     return True
+
+
+def check_days_before(text: str, field: str = "Påmindelse: hverdage før besøget") -> None:
+    """The policy's working days before a visit, checked when saved: 1 to 10 (the span of
+    the §6 deadline)."""
+    if not 1 <= int(text) <= 10:
+        raise ValidationError("skal være mellem 1 og 10 hverdage", field)

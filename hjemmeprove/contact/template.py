@@ -127,3 +127,4 @@ def _walk(node, fn):
     if isinstance(node, dict):
         return {k: _walk(v, fn) for k, v in node.items()}
     return node
+
