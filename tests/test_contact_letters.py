@@ -95,3 +95,20 @@ def test_retention_erases_numbers_and_sms_texts(department_app):
         assert (pref.mobile, pref.note, pref.sms_consent) == ("", "", True)
         assert (rem.phone, rem.note, rem.status) == ("", "", "delivered")
         assert (msg.phone, msg.text) == ("", ERASED)
+
+
+def test_reminder_letters_are_printed_and_marked_sent(department_app, tmp_path, capsys):
+    app = department_app
+    a = add_visit(app, EASTER_TUE, "010150-1234", "Anna Andersen", phone="")  # no phone
+    b = add_visit(app, EASTER_TUE, "020250-1234", "Bent Bæk")  # a call
+    url = str(app.store.engine.url)
+    out = tmp_path / "paamindelser.pdf"
+    assert main(["--db", url, "contact", "reminder-letters", "--date", TUE.isoformat(),
+                 "--out", str(out)]) == 0
+    assert "1 breve" in capsys.readouterr().out
+    text = pdf_text(out)
+    assert "Kære Anna Andersen" in text and "Bent" not in text
+    rows = {r.visit_id: r for r in app.contact.day_list(TUE).rows}
+    assert rows[a].status == "sent" and rows[a].channel == "letter"
+    assert rows[b].status == "todo"
+    assert app.contact.reminder_letters(TUE, tmp_path / "igen.pdf") == 0  # not twice

@@ -34,6 +34,11 @@ def register(sub) -> None:
     x.add_argument("--retry-failed", action="store_true", help="send fejlede igen")
     x.add_argument("--json", action="store_true")
     x.set_defaults(func=contact_sms)
+    x = cs.add_parser("reminder-letters", help="dagens påmindelser pr. brev (én PDF); "
+                      "markeres sendt")
+    x.add_argument("--date", required=True, help="kontaktlistens dag")
+    x.add_argument("--out", required=True, help="PDF-fil")
+    x.set_defaults(func=contact_reminder_letters)
     x = cs.add_parser("letters", help="breve til Digital Post: én PDF pr. borger og et indeks")
     x.add_argument("--from", dest="first", required=True)
     x.add_argument("--to", dest="last")
@@ -132,4 +137,11 @@ def contact_letters(args) -> int:
         return 0
     paper = sum(1 for r in rows if r.paper)
     print(f"{index}: {len(rows)} borgere ({paper} fritaget for Digital Post)")
+    return 0
+
+
+def contact_reminder_letters(args) -> int:
+    app = open_app(args)
+    n = app.contact.reminder_letters(_day(args), args.out)
+    print(f"{args.out}: {n} breve" if n else "ingen påmindelser pr. brev i dag")
     return 0

@@ -280,6 +280,31 @@ class ContactService:
             rem.updated_by = self.store.user
         return self._row(day, visit_id)
 
+    def reminder_letters(self, day: dt.date, path) -> int:
+        """The day's reminders by letter: the citizen letters of the list's letter rows still
+        to do, in one PDF at ``path``; once the file exists in full they are marked sent."""
+        from hjemmeprove.documents import citizen_letter
+        from hjemmeprove.services.planning import PlanningService
+
+        require(self.store, "planning.edit")
+        rows = [r for r in self.day_list(day).rows if r.channel == "letter" and r.status == "todo"]
+        if not rows:
+            return 0
+        letters = PlanningService(self.store).letters(day, visit_ids=[r.visit_id for r in rows],
+                                                      written=day)
+        write_atomic(path, citizen_letter.render_many(letters))
+        with self.store.session() as s:
+            for r in rows:
+                rem = s.scalar(select(Reminder).where(Reminder.request_id == r.request_id,
+                                                      Reminder.visit_date == r.visit_date))
+                if rem is None:
+                    rem = Reminder(request_id=r.request_id, visit_date=r.visit_date,
+                                   channel="letter", phone="", attempts=0)
+                    s.add(rem)
+                rem.list_date, rem.channel, rem.status = day, "letter", "sent"
+                rem.updated_at, rem.updated_by = utcnow(), self.store.user
+        return len(rows)
+
     def not_reached(self, first: dt.date, last: dt.date) -> dict[int, str]:
         """{visit id: status} of visits in first..last whose citizen was not reached (a call
         not answered, an SMS that failed): the planning board flags them."""

@@ -49,6 +49,15 @@ def test_contact_list_marks_calls_and_consent(qtbot, window, dialogs, tmp_path):
     settle(qtbot)
     assert "20304050" in out.read_text(encoding="utf-8-sig")
     assert not view.error.isVisibleTo(view), view.error.text()
+    # Bent has SMS now; a citizen without a phone gets a letter, printed and marked sent
+    c = add_visit(app, WED, "040450-1234", "Cecilie Carlsen", phone="")
+    view.reload()
+    settle(qtbot)
+    view.reminder_letters(str(tmp_path / "breve.pdf"))
+    settle(qtbot)
+    settle(qtbot)
+    assert (tmp_path / "breve.pdf").exists()
+    assert {r.visit_id: r.status for r in view.model.rows}[c] == "sent"
     assert dialogs == []
 
 

@@ -87,10 +87,13 @@ class ContactView(ServiceView):
         actions.addSpacing(24)
         self.sms_button = QPushButton("Send dagens SMS")
         self.dry_button = QPushButton("Prøvekørsel (CSV)…")
+        self.letters_button = QPushButton("Påmindelsesbreve (PDF)…")
+        self.letters_button.clicked.connect(lambda: self.reminder_letters())
         self.sms_button.clicked.connect(self.send_sms)
         self.dry_button.clicked.connect(lambda: self.dry_run())
         actions.addWidget(self.sms_button)
         actions.addWidget(self.dry_button)
+        actions.addWidget(self.letters_button)
         lay.addLayout(actions)
 
         pref = QGroupBox("Borgerens samtykke og foretrukne kanal")
@@ -259,6 +262,20 @@ class ContactView(ServiceView):
 
         Op(self, work).success(lambda n: self._done(f"{n} SMS skrevet til {path} (intet "
                                                     "sendt)")()) \
+            .failure(self._failed).run_in_background()
+
+    def reminder_letters(self, path: str | None = None) -> None:
+        """The letter rows still to do as one PDF; they are marked sent once it is written."""
+        if path is None:
+            path, _ = QFileDialog.getSaveFileName(
+                self, "Gem påmindelsesbrevene", f"paamindelser-{self.current_day()}.pdf",
+                "PDF (*.pdf)")
+            if not path:
+                return
+        day, contact = self.current_day(), self.contact
+        Op(self, lambda: contact.reminder_letters(day, path)) \
+            .success(lambda n: self._done(f"{n} breve gemt i {path}" if n else
+                                          "Ingen påmindelser pr. brev")()) \
             .failure(self._failed).run_in_background()
 
 
