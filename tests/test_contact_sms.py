@@ -259,3 +259,14 @@ def test_two_senders_never_send_a_message_twice(department_app, gateway):
     assert len(refs) == 6 == len(set(refs))
     assert sum(r.sent for r in results) == 6
     assert {m["status"] for m in app.contact.outbox()} == {"sent"}
+
+
+def test_sms_needs_the_cancellation_number(department_app):
+    app = department_app
+    vid = add_visit(app, EASTER_TUE, "010150-1234", "Anna A")
+    rid = next(r.request_id for r in app.contact.day_list(TUE).rows if r.visit_id == vid)
+    app.contact.set_preference(rid, "sms", sms_consent=True, mobile="20304050")
+    with pytest.raises(ValidationError) as e:
+        app.contact.queue_sms(TUE)
+    assert "Telefon for aflysning" in e.value.fields
+    assert app.contact.outbox() == []
