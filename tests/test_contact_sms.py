@@ -76,7 +76,8 @@ def gateway():
 def config(gw, **kw) -> GatewayConfig:
     return GatewayConfig(url=gw.url, auth_header="Authorization: Bearer hemmelig",
                          body_template='{"to": "{telefon}", "text": "{besked}", '
-                                       '"meta": {"ref": "{reference}", "when": "{dato} {tidsrum}"}}',
+                                       '"meta": {"ref": "{reference}", '
+                                       '"when": "{dato} {tidsrum}"}}',
                          status_path="data.0.status", timeout_s=kw.pop("timeout_s", 2.0),
                          max_attempts=kw.pop("max_attempts", 3), backoff_s=0.01, **kw)
 

@@ -94,7 +94,8 @@ def geo_link(p: Point) -> str:
 
 
 def links_text(route, lab: Point) -> str:
-    lines = [f"Rute {route.date} – {route.analyst}", "", "Navigation (Google Maps), i rækkefølge:"]
+    lines = [f"Rute {route.date} – {route.analyst}", "",
+             "Navigation (Google Maps), i rækkefølge:"]
     for n, url in enumerate(google_legs(route, lab), start=1):
         lines.append(f"Del {n}: {url}")
     lines += ["", "Hvert stop (geo:):"]

@@ -39,7 +39,8 @@ class Preference:
     recorded_on: dt.date | None = None
 
 
-def visit_dates(cal: WorkCalendar, day: dt.date, days_before: int) -> tuple[dt.date, dt.date] | None:
+def visit_dates(cal: WorkCalendar, day: dt.date, days_before: int
+                ) -> tuple[dt.date, dt.date] | None:
     """The visit dates a list made on ``day`` covers: after ``day`` up to and including the
     ``days_before``-th working day after it. Later days come on later lists; earlier ones that
     were not reminded yet (planned late, or a day skipped) are caught up. None on a day that is

@@ -11,7 +11,7 @@ from reportlab.lib.units import mm
 from reportlab.platypus import KeepTogether, Paragraph, Spacer, Table, TableStyle
 
 from hjemmeprove.contact import navigation
-from hjemmeprove.documents.common import FONT, styles
+from hjemmeprove.documents.common import styles
 
 LEG_SIZE = 40 * mm
 STOP_SIZE = 21 * mm

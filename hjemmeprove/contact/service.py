@@ -20,7 +20,14 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, joinedload
 
 from hjemmeprove.contact import gateway, navigation, template
-from hjemmeprove.contact.policy import Policy, Preference, channel_for, include, number_for, visit_dates
+from hjemmeprove.contact.policy import (
+    Policy,
+    Preference,
+    channel_for,
+    include,
+    number_for,
+    visit_dates,
+)
 from hjemmeprove.db.models import (
     Citizen,
     ContactPreference,
@@ -35,7 +42,7 @@ from hjemmeprove.db.models import (
 )
 from hjemmeprove.domain import labels
 from hjemmeprove.domain.cpr import mask_cpr
-from hjemmeprove.errors import FieldError, NotFound, ValidationError
+from hjemmeprove.errors import FieldError, ValidationError
 from hjemmeprove.fileio import write_all_atomic, write_atomic
 from hjemmeprove.security import require
 from hjemmeprove.settings import Settings

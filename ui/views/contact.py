@@ -286,8 +286,8 @@ def flag_not_reached(board, visit_role) -> None:
     """Marks, on the planning board (``ui/views/planning.py``), the visits whose citizen could
     not be reached before the visit (a call not answered, an SMS that failed): a red mark in
     front of the stop and a line in its tooltip. ``visit_role``: the item data role holding
-    the visit id (the board's, passed in so this module does not import the board). Fetched off the GUI thread; a board rebuilt
-    meanwhile is left alone."""
+    the visit id (the board's, passed in so this module does not import the board). Fetched
+    off the GUI thread; a board rebuilt meanwhile is left alone."""
     if not getattr(board, "days", None):
         return
     first, last = min(board.days), max(board.days)
