@@ -183,3 +183,14 @@ def test_policy_days_before_is_checked_when_saved(app):
             app.settings.set("contact.days_before", bad)
     app.settings.set("contact.days_before", "3")
     assert app.contact.policy().days_before == 3
+
+
+def test_a_reset_reminder_follows_a_new_preference(department_app):
+    app = department_app
+    a = add_visit(app, EASTER_TUE, "010150-1234", "Anna A")
+    app.contact.mark(a, "not_reached", TUE)
+    assert app.contact.mark(a, "todo", TUE).channel == "phone"
+    rid = app.contact.day_list(TUE).rows[0].request_id
+    app.contact.set_preference(rid, "letter")
+    (row,) = app.contact.day_list(TUE).rows
+    assert (row.channel, row.status) == ("letter", "todo")

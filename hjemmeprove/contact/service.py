@@ -235,9 +235,9 @@ class ContactService:
             channel, why = channel_for(policy, pref, c.phone)
             if channel is None and rem is None:
                 continue  # asked for no reminder
-            if rem is not None:
-                channel = rem.channel
             msg = outbox.get(rem.id) if rem else None
+            if rem is not None and (rem.status != "todo" or msg is not None):
+                channel = rem.channel  # what was done (or queued) stays as it was done
             out.append(ContactRow(
                 visit_id=v.id, request_id=req.id, citizen_id=c.id, visit_date=v.date,
                 window_start=v.window_start or v.planned_arrival,
