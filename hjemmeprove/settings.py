@@ -115,23 +115,31 @@ class Settings:
         return {k: (_parse(o, stored[k]) if k in stored else o.default) for k, o in OPTIONS.items()}
 
     def set(self, key: str, value: Any) -> None:
-        if key not in OPTIONS:
-            raise ValidationError(f"ukendt indstilling '{key}'", "indstilling")
-        option = OPTIONS[key]
-        text = str(value).lower() if option.kind is bool else str(value)
-        _parse(option, text)  # refuse a bad value before anything is written
-        if option.check is not None:
-            option.check(text)
-        if option.choices is not None and text not in option.choices:
-            raise ValidationError(f"'{text}' er ikke et af valgene: "
-                                  f"{', '.join(option.choices)}", option.label)
+        self.set_many({key: value})
+
+    def set_many(self, values: dict[str, Any]) -> None:
+        """Checks every value first, then writes them all in one transaction (or none)."""
+        texts = {}
+        for key, value in values.items():
+            if key not in OPTIONS:
+                raise ValidationError(f"ukendt indstilling '{key}'", "indstilling")
+            option = OPTIONS[key]
+            text = str(value).lower() if option.kind is bool else str(value)
+            _parse(option, text)  # refuse a bad value before anything is written
+            if option.check is not None:
+                option.check(text)
+            if option.choices is not None and text not in option.choices:
+                raise ValidationError(f"'{text}' er ikke et af valgene: "
+                                      f"{', '.join(option.choices)}", option.label)
+            texts[key] = text
         require(self.store, "settings.edit")
         with self.store.session() as s:
-            row = s.get(Setting, key)
-            if row is None:
-                s.add(Setting(key=key, value=text))
-            else:
-                row.value = text
+            for key, text in texts.items():
+                row = s.get(Setting, key)
+                if row is None:
+                    s.add(Setting(key=key, value=text))
+                else:
+                    row.value = text
 
     def calendar(self) -> WorkCalendar:
         values = self.all()

@@ -194,3 +194,19 @@ def test_a_reset_reminder_follows_a_new_preference(department_app):
     app.contact.set_preference(rid, "letter")
     (row,) = app.contact.day_list(TUE).rows
     assert (row.channel, row.status) == ("letter", "todo")
+
+
+def test_contact_policy_cli_shows_and_sets(app, capsys):
+    url = str(app.store.engine.url)
+    assert main(["--db", url, "contact", "policy", "--set", "contact.days_before=3", "--set",
+                 "contact.cancel_phone=62 22 30 00", "--set",
+                 "sms.auth_header=Authorization: Bearer x", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["contact.days_before"] == 3 and data["contact.cancel_phone"] == "62 22 30 00"
+    assert data["sms.auth_header"] == "(sat)"
+    assert main(["--db", url, "contact", "policy", "--set", "retention.years=1"]) == 2
+    assert main(["--db", url, "contact", "policy", "--set", "contact.days_before=5", "--set",
+                 "sms.message_template=Husk din blodprøve {dato} {tidsrum}"]) == 2
+    assert "blodprøve" in capsys.readouterr().err
+    assert app.settings.get("contact.days_before") == 3  # nothing written
+    assert app.settings.get("retention.years") == 5

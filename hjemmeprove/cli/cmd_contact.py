@@ -14,6 +14,12 @@ def register(sub) -> None:
     x.add_argument("--date", required=True, help="dagen listen laves (ÅÅÅÅ-MM-DD)")
     x.add_argument("--json", action="store_true")
     x.set_defaults(func=contact_list)
+    x = cs.add_parser("policy", help="påmindelsespolitik og SMS-gateway: vis eller ret "
+                      "(indstillingerne contact.* og sms.*)")
+    x.add_argument("--set", dest="assignments", action="append", default=[],
+                   metavar="NØGLE=VÆRDI", help="fx contact.days_before=3 (kan gentages)")
+    x.add_argument("--json", action="store_true")
+    x.set_defaults(func=contact_policy)
     x = cs.add_parser("mark", help="markér et opkald (talt med / ikke nået) eller et brev")
     x.add_argument("visit", type=int)
     x.add_argument("status", choices=["reached", "not_reached", "sent", "todo"])
@@ -144,4 +150,33 @@ def contact_reminder_letters(args) -> int:
     app = open_app(args)
     n = app.contact.reminder_letters(_day(args), args.out)
     print(f"{args.out}: {n} breve" if n else "ingen påmindelser pr. brev i dag")
+    return 0
+
+
+POLICY_PREFIXES = ("contact.", "sms.")
+
+
+def contact_policy(args) -> int:
+    from hjemmeprove.errors import FieldError, ValidationError
+    from hjemmeprove.settings import OPTIONS
+
+    app = open_app(args)
+    pairs = []
+    for text in args.assignments:
+        key, sep, value = text.partition("=")
+        key = key.strip()
+        if not sep or not key.startswith(POLICY_PREFIXES) or key not in OPTIONS:
+            raise ValidationError(FieldError("--set", f"'{text}': kendte nøgler er "
+                                             + ", ".join(k for k in OPTIONS
+                                                         if k.startswith(POLICY_PREFIXES))))
+        pairs.append((key, value))
+    app.settings.set_many(dict(pairs))  # all checked first: one bad value writes none
+    values = {k: v for k, v in app.settings.all().items() if k.startswith(POLICY_PREFIXES)}
+    if values.get("sms.auth_header"):
+        values["sms.auth_header"] = "(sat)"  # a secret is not printed
+    if args.json:
+        print_json(values)
+        return 0
+    for k, v in values.items():
+        print(f"{k} = {v}    ({OPTIONS[k].label})")
     return 0
