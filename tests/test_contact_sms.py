@@ -271,3 +271,18 @@ def test_sms_needs_the_cancellation_number(department_app):
         app.contact.queue_sms(TUE)
     assert "Telefon for aflysning" in e.value.fields
     assert app.contact.outbox() == []
+
+
+def test_a_message_for_a_visit_cancelled_after_queueing_is_not_sent(department_app, gateway):
+    from hjemmeprove.db.models import Request, Visit
+
+    app = department_app
+    a, b, _c = _sms_day(app, gateway)
+    assert app.contact.queue_sms(TUE) == 2
+    with app.store.session() as s:
+        s.get(Request, s.get(Visit, a).request_id).status = "cancelled"
+    summary = app.contact.send_sms(sleep=lambda s: None)
+    assert (summary.sent, summary.failed) == (1, 1)
+    assert [r["body"]["to"] for r in gateway.received] == ["20304051"]  # only Bent's
+    (failed,) = app.contact.outbox(("failed",))
+    assert "aflyst" in failed["error"]

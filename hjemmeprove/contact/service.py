@@ -437,12 +437,20 @@ class ContactService:
                 values = {**base, "telefon": msg.phone, "besked": msg.text,
                           "reference": f"hp-{msg.id}", "dato": date_text(rem.visit_date),
                           "tidsrum": window}
+                # queued earlier: the visit may since have been cancelled, done or moved
+                still = (visit is not None and visit.route_id is not None
+                         and visit.outcome is None
+                         and s.get(Request, rem.request_id).status in ("planned", "locked"))
             if not claimed:
                 continue
-            try:
-                result = gateway.send(config, values, sleep=sleep)
-            except ValidationError as e:
-                result = gateway.SendResult("failed", 0, error=str(e))
+            if not still:
+                result = gateway.SendResult("failed", 0, error="ikke sendt: besøget er aflyst "
+                                                               "eller flyttet")
+            else:
+                try:
+                    result = gateway.send(config, values, sleep=sleep)
+                except ValidationError as e:
+                    result = gateway.SendResult("failed", 0, error=str(e))
             with self.store.session() as s:
                 msg = s.get(SmsMessage, mid)
                 rem = s.get(Reminder, msg.reminder_id)
