@@ -69,6 +69,12 @@ class App:
 
         return IntakeService(self.store)
 
+    @cached_property
+    def contact(self):
+        from hjemmeprove.contact.service import ContactService
+
+        return ContactService(self.store)
+
     def holds_demo_data(self) -> bool:
         """True when ``hjemmeprove demo`` filled this database (made-up citizens and rates)."""
         return bool(self.settings.get(DEMO_DATA))

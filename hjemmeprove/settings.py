@@ -7,11 +7,14 @@ Options that belong to one agreement (billing choices) live on the agreement ins
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
 
+from hjemmeprove.contact import policy as contact_policy
+from hjemmeprove.contact import template as sms_template
 from hjemmeprove.db.models import ClosingDay, Setting
 from hjemmeprove.domain import labels
 from hjemmeprove.domain.calendar import ClosingRules, WorkCalendar
@@ -27,6 +30,7 @@ class Option:
     kind: type = str
     choices: dict[str, str] | None = None  # code -> Danish label (``domain/labels.py``)
     shown: bool = True  # False: kept by the program, not edited in Indstillinger
+    check: Callable[[str], None] | None = None  # raises ValidationError for a bad value
 
 
 DEMO_DATA = "demo.data"
@@ -60,6 +64,31 @@ OPTIONS: dict[str, Option] = {
         Option("intake.archive", "", "Arkiv: mappe til læste beskeder"),
         Option("intake.csv_folder", "", "Mappe til CSV-filer med henvisninger (tom = ingen)"),
         Option("intake.poll_seconds", 30, "Hvor ofte indbakken læses (sek.)", int),
+
+        # Reminders and SMS (hjemmeprove/contact): the department's policy and its gateway.
+        Option("contact.channel", "sms", "Påmindelse: kanal (SMS kun med samtykke, ellers "
+               "opringning)", choices=labels.REMINDER_CHANNEL),
+        Option("contact.days_before", 2, "Påmindelse: hverdage før besøget", int,
+               check=contact_policy.check_days_before),
+        Option("contact.remind_lettered", False, "Påmind også besøg med svar og brev", bool),
+        Option("contact.cancel_phone", "", "Telefon for aflysning (på breve og SMS)"),
+        Option("sms.gateway_url", "", "SMS-gateway: adresse (tom = ingen; kun prøvekørsel)"),
+        Option("sms.auth_header", "", "SMS-gateway: autorisation ('Navn: værdi' eller "
+               "'env:VARIABEL')"),
+        Option("sms.body_template", '{"to": "{telefon}", "message": "{besked}"}',
+               "SMS-gateway: JSON-skabelon", check=sms_template.check_body_template),
+        Option("sms.status_path", "status",
+               "SMS-gateway: sti til status i svaret (fx data.0.status)"),
+        Option("sms.delivered_values", "delivered", "SMS-gateway: statusværdier for leveret"),
+        Option("sms.failed_values", "failed,rejected,undeliverable",
+               "SMS-gateway: statusværdier for fejlet"),
+        Option("sms.timeout_s", 10.0, "SMS-gateway: ventetid pr. forsøg (sek.)", float),
+        Option("sms.max_attempts", 3, "SMS-gateway: forsøg pr. besked", int),
+        Option("sms.sender", "", "SMS: afsender (tom = sygehusets navn)"),
+        Option("sms.message_template", "Påmindelse: Vi kommer på besøg {dato} mellem kl. "
+               "{tidsrum}. Kan du ikke være hjemme, så ring {aflys_tlf}. Hilsen {afsender}",
+               "SMS-tekst (kun {dato}, {tidsrum}, {aflys_tlf}, {afsender})",
+               check=sms_template.check_message_template),
         # Written by ``hjemmeprove demo``: the main window then says the data are made up.
         Option(DEMO_DATA, False, "Databasen indeholder demodata", bool, shown=False),
     ]
@@ -91,21 +120,31 @@ class Settings:
         return {k: (_parse(o, stored[k]) if k in stored else o.default) for k, o in OPTIONS.items()}
 
     def set(self, key: str, value: Any) -> None:
-        if key not in OPTIONS:
-            raise ValidationError(f"ukendt indstilling '{key}'", "indstilling")
-        option = OPTIONS[key]
-        text = str(value).lower() if option.kind is bool else str(value)
-        _parse(option, text)  # refuse a bad value before anything is written
-        if option.choices is not None and text not in option.choices:
-            raise ValidationError(f"'{text}' er ikke et af valgene: "
-                                  f"{', '.join(option.choices)}", option.label)
+        self.set_many({key: value})
+
+    def set_many(self, values: dict[str, Any]) -> None:
+        """Checks every value first, then writes them all in one transaction (or none)."""
+        texts = {}
+        for key, value in values.items():
+            if key not in OPTIONS:
+                raise ValidationError(f"ukendt indstilling '{key}'", "indstilling")
+            option = OPTIONS[key]
+            text = str(value).lower() if option.kind is bool else str(value)
+            _parse(option, text)  # refuse a bad value before anything is written
+            if option.check is not None:
+                option.check(text)
+            if option.choices is not None and text not in option.choices:
+                raise ValidationError(f"'{text}' er ikke et af valgene: "
+                                      f"{', '.join(option.choices)}", option.label)
+            texts[key] = text
         require(self.store, "settings.edit")
         with self.store.session() as s:
-            row = s.get(Setting, key)
-            if row is None:
-                s.add(Setting(key=key, value=text))
-            else:
-                row.value = text
+            for key, text in texts.items():
+                row = s.get(Setting, key)
+                if row is None:
+                    s.add(Setting(key=key, value=text))
+                else:
+                    row.value = text
 
     def calendar(self) -> WorkCalendar:
         values = self.all()

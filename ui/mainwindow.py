@@ -29,6 +29,7 @@ NAV = [
     ("requests", "Henvisninger", "Bestillinger, aflysninger, historik"),
     ("inbox", "Indbakke", "Elektroniske beskeder fra kommunerne (MedCom)"),
     ("planning", "Planlægning", "Ruter, kort, optimering, breve"),
+    ("contact", "Kontakt", "Påmindelser: SMS, brev og opkald før besøget"),
     ("day_close", "Dagsafslutning", "Kørte km og udfald"),
     ("billing", "Fakturering", "Månedens opgørelser og fakturaer"),
     ("followup", "Opfølgning", "Tal pr. kommune og måned"),
@@ -47,6 +48,9 @@ def make_view(key: str, app, today: dt.date | None):
     if key == "planning":
         from ui.views.planning import PlanningView
         return PlanningView(app, today=today)
+    if key == "contact":
+        from ui.views.contact import ContactView
+        return ContactView(app, today=today)
     if key == "day_close":
         from ui.views.day_close import DayCloseView
         return DayCloseView(app, today=today)

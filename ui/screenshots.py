@@ -99,6 +99,15 @@ def take(out: Path, today: dt.date, db: str | None = None) -> list[Path]:
     plan.set_period(first, 5)
     shot("planlaegning", 1.5)
 
+    # Kontakt: the day's reminder list with a consent to SMS and two calls marked
+    rows = app.contact.day_list(first).rows
+    if len(rows) >= 3:
+        app.contact.set_preference(rows[0].request_id, "sms", True, "20 30 40 50", today)
+        app.contact.mark(rows[1].visit_id, "reached", first)
+        app.contact.mark(rows[2].visit_id, "not_reached", first, "telefonsvarer")
+    w.show_view("contact").set_day(first)
+    shot("kontakt", 1.0)
+
     close = w.show_view("day_close")
     _settle(qapp)
     close.set_day(first)  # today: planned routes still without km and outcomes

@@ -742,3 +742,93 @@ class IntakeLogEntry(Base):
                                                    nullable=True)
 
     message: Mapped[IntakeMessage | None] = relationship()
+
+# --- Reminders and contact (hjemmeprove/contact) ------------------------------------------
+# A visit is keyed by (request, visit date), not by the visit row: planning deletes and
+# re-creates unlocked visits, and a reminder for a day that moved must not count for the new one.
+
+REMINDER_CHANNELS = ("letter", "sms", "phone")
+PREFERENCE_CHANNELS = ("", "letter", "sms", "phone", "none")  # "" = the department's policy
+REMINDER_STATUSES = ("todo", "sent", "delivered", "failed", "reached", "not_reached")
+OUTBOX_STATUSES = ("queued", "sending", "sent", "delivered", "failed")
+
+
+def _in(column: str, values) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class ContactPreference(Base):
+    """A citizen's consent to SMS and preferred reminder channel, from a date. Rows are
+    history: the newest (recorded_on, id) counts."""
+
+    __tablename__ = "contact_preferences"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    citizen_id: Mapped[int] = mapped_column(ForeignKey("citizens.id"), index=True)
+    request_id: Mapped[int | None] = mapped_column(ForeignKey("requests.id"), nullable=True)
+    channel: Mapped[str] = mapped_column(String(10), default="")
+    sms_consent: Mapped[bool] = mapped_column(Boolean, default=False)
+    mobile: Mapped[str] = mapped_column(String(40), default="")  # empty: the citizen's phone
+    recorded_on: Mapped[dt.date] = mapped_column(Date)
+    recorded_by: Mapped[str] = mapped_column(String(100), default="")
+    note: Mapped[str] = mapped_column(String(200), default="")
+
+    __table_args__ = (CheckConstraint(_in("channel", PREFERENCE_CHANNELS),
+                                      name="ck_contact_preferences_channel"),)
+
+
+class Reminder(Base):
+    """One reminder of one visit (request, visit date): channel, number used, status."""
+
+    __tablename__ = "reminders"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"))
+    visit_date: Mapped[dt.date] = mapped_column(Date, index=True)
+    list_date: Mapped[dt.date] = mapped_column(Date)  # the day's contact list it was made from
+    channel: Mapped[str] = mapped_column(String(10))
+    phone: Mapped[str] = mapped_column(String(40), default="")
+    status: Mapped[str] = mapped_column(String(15), default="todo")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    note: Mapped[str] = mapped_column(String(200), default="")
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    updated_by: Mapped[str] = mapped_column(String(100), default="")
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    __mapper_args__ = {"version_id_col": version}
+    __table_args__ = (
+        UniqueConstraint("request_id", "visit_date", name="uq_reminders_visit"),
+        CheckConstraint(_in("channel", REMINDER_CHANNELS), name="ck_reminders_channel"),
+        CheckConstraint(_in("status", REMINDER_STATUSES), name="ck_reminders_status"),
+    )
+
+
+class SmsMessage(Base):
+    """The SMS outbox: one message per reminder, its text as sent and the gateway's answer."""
+
+    __tablename__ = "sms_outbox"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reminder_id: Mapped[int] = mapped_column(ForeignKey("reminders.id"), unique=True)
+    phone: Mapped[str] = mapped_column(String(40))
+    text: Mapped[str] = mapped_column(String(480))
+    status: Mapped[str] = mapped_column(String(15), default="queued", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str] = mapped_column(String(300), default="")
+    gateway_status: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+
+    __table_args__ = (CheckConstraint(_in("status", OUTBOX_STATUSES),
+                                      name="ck_sms_outbox_status"),)
+
+
+class LetterRecord(Base):
+    """A citizen letter made for a visit (Digital Post or paper): the citizen has it."""
+
+    __tablename__ = "letter_records"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"))
+    visit_date: Mapped[dt.date] = mapped_column(Date)
+    paper: Mapped[bool] = mapped_column(Boolean, default=False)
+    filename: Mapped[str] = mapped_column(String(200), default="")
+    made_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+    __table_args__ = (UniqueConstraint("request_id", "visit_date", name="uq_letter_records_visit"),)

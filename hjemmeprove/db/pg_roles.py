@@ -44,6 +44,11 @@ TABLE_PRIVILEGES: dict[str, dict[str, str]] = {
     "absences": {COORDINATOR: WRITE, ADMINISTRATOR: WRITE},
     "closing_days": {COORDINATOR: WRITE, ADMINISTRATOR: WRITE},
     "distance_cache": {COORDINATOR: WRITE, FINANCE: WRITE, ADMINISTRATOR: "DELETE"},
+    # reminders (hjemmeprove/contact): the coordinators'; the administrator erases (retention)
+    "contact_preferences": {COORDINATOR: WRITE, ADMINISTRATOR: "UPDATE"},
+    "reminders": {COORDINATOR: WRITE, ADMINISTRATOR: "UPDATE"},
+    "sms_outbox": {COORDINATOR: WRITE, ADMINISTRATOR: "UPDATE"},
+    "letter_records": {COORDINATOR: WRITE},
     "agreements": {FINANCE: WRITE},
     "wage_indexes": {FINANCE: WRITE},
     "announced_rates": {FINANCE: WRITE},

@@ -40,6 +40,7 @@ class LetterInfo:
     lab_city: str
     phone: str
     written: dt.date
+    cancel_phone: str = ""  # the department's number for cancellations (contact.cancel_phone)
 
 
 def render(letter: LetterInfo) -> bytes:
@@ -114,6 +115,8 @@ def _letter(L: LetterInfo, st, body) -> list:
               Paragraph("Giv besked til hjemmesygeplejen i din kommune så hurtigt som muligt; "
                         "kommunen aflyser besøget hos os. Er der mindre end et døgn til "
                         "besøget, skal det ske telefonisk.", body), Spacer(1, 6 * mm),
+              *([Paragraph(f"Aflysning: ring til os på telefon <b>{escape(L.cancel_phone)}</b>.",
+                           body), Spacer(1, 6 * mm)] if L.cancel_phone else []),
               Paragraph("Venlig hilsen", body),
               Paragraph(f"{escape(L.department)}, {escape(L.hospital)}", body)]
     return parts

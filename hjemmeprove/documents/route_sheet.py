@@ -116,6 +116,8 @@ def render(route, department_name: str = "", lab_address: str = "") -> bytes:
     if route.distance_source:
         story.append(Paragraph(f"Planlagt med afstandskilde: {escape(route.distance_source)}",
                                small))
+    from hjemmeprove.contact.qr import navigation_block  # QR: the route on the phone
+    story += navigation_block(route, lab_address)
 
     def footer(canvas, _doc):
         canvas.saveState()

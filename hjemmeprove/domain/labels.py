@@ -131,3 +131,27 @@ def activity_label(code: str | None) -> str:
 
 def intake_outcome_label(code: str | None) -> str:
     return INTAKE_OUTCOME.get(code or "", code or MISSING)
+
+
+# Reminding the citizen before a visit (hjemmeprove/contact): channels and statuses.
+REMINDER_CHANNELS = ("letter", "sms", "phone")
+REMINDER_CHANNEL = {"letter": "Brev", "sms": "SMS", "phone": "Opringning"}
+PREFERENCE_CHANNEL = {"": "Afdelingens standard", **REMINDER_CHANNEL,
+                      "none": "Ønsker ingen påmindelse"}
+REMINDER_STATUSES = ("todo", "sent", "delivered", "failed", "reached", "not_reached")
+REMINDER_STATUS = {
+    "todo": "Mangler",
+    "sent": "Sendt",
+    "delivered": "Leveret",
+    "failed": "Fejlet",
+    "reached": "Talt med",
+    "not_reached": "Ikke nået",
+}
+
+
+def reminder_channel_label(code: str | None) -> str:
+    return PREFERENCE_CHANNEL.get(code or "", code or MISSING)
+
+
+def reminder_status_label(code: str | None) -> str:
+    return REMINDER_STATUS.get(code or "", code or MISSING)

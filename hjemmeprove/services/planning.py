@@ -671,6 +671,7 @@ class PlanningService:
 
         last = last or first
         out = []
+        cancel_phone = self.settings.get("contact.cancel_phone")  # printed on every letter
         with self.store.session() as s:
             q = (select(Visit).options(joinedload(Visit.request).joinedload(Request.citizen))
                  .where(Visit.route_id.is_not(None), Visit.outcome.is_(None))
@@ -693,7 +694,7 @@ class PlanningService:
                     presence_required=req.presence_required, paper=c.digital_post_exempt,
                     department=d.name, hospital=d.hospital, lab_address=d.lab_address,
                     lab_postcode=d.lab_postcode, lab_city=d.lab_city, phone=d.contact_phone,
-                    written=written or dt.date.today()))
+                    written=written or dt.date.today(), cancel_phone=cancel_phone))
         return out
 
     # --- manual changes -------------------------------------------------------------------------

@@ -200,6 +200,8 @@ class RetentionService:
             for chunk in _chunks(visit_ids):
                 s.execute(update(Visit).where(Visit.id.in_(chunk))
                           .values(outcome_note="", version=Visit.version + 1))
+            from hjemmeprove.contact.service import erase_contact_data  # phones, SMS texts
+            erase_contact_data(s, citizens, request_ids)
             for chunk in _chunks(item_ids):
                 s.execute(update(InvoiceItem).where(InvoiceItem.id.in_(chunk))
                           .values(citizen_name=ERASED, cpr=ERASED))
@@ -234,6 +236,7 @@ class RetentionService:
 
 TOUCHED_TABLES = ("citizens", "requests", "cancellations", "visits", "invoice_items",
                   "intake_messages", "intake_segments", "intake_threads",
+                  "contact_preferences", "reminders", "sms_outbox", "letter_records",
                   "invoice_documents", "distance_cache")
 
 

@@ -325,6 +325,8 @@ class PlanningView(ServiceView):
     def _loaded_data(self, result) -> None:
         self.routes, self.analysts, self.absences, self.department = result
         self._build_board()
+        from ui.views.contact import flag_not_reached  # Kontakt: citizens not reached
+        flag_not_reached(self, VISIT_ROLE)
         current = self.map_day.currentData()
         self.map_day.blockSignals(True)
         self.map_day.clear()
