@@ -82,6 +82,8 @@ class Solution:
     solutions_found: int
     seconds: float
     status: str
+    # dropped jobs nobody tried to place before the time limit (not a lack of room)
+    unreached: list[int] = field(default_factory=list)
 
 
 Progress = Callable[[dict], None]
@@ -92,20 +94,208 @@ Progress = Callable[[dict], None]
 # time) and GLS rarely leaves the basin it starts in; a start's own cost does not tell which.
 AUTO_STARTS = [("PARALLEL_CHEAPEST_INSERTION", 0.15), ("LOCAL_CHEAPEST_INSERTION", 0.35),
                ("SAVINGS", 0.5)]  # (first solution strategy, share of the time)
+SMALL_NODES = 300  # up to this many stops and ...
+SMALL_VEHICLES = 60  # ... trips, OR-Tools' own first solutions come fast enough
 
 
 def solve(problem: Problem, time_limit_s: float = 10.0, progress: Progress | None = None,
           cancel_event: threading.Event | None = None, first_solution: str = "auto",
           metaheuristic: str = "GUIDED_LOCAL_SEARCH", lns_time_limit_s: float | None = None,
-          log: bool = False) -> Solution:
+          log: bool = False, initial_routes: list[list[int]] | None = None,
+          workers: int = 1) -> Solution:
+    """The best plan found within ``time_limit_s``.
+
+    ``first_solution``: "auto" (below), "CONSTRUCT" (construct.py's insertion only) or an
+    OR-Tools first solution strategy. "auto" on a small problem (``SMALL_NODES`` stops and
+    ``SMALL_VEHICLES`` trips) runs the metaheuristic from each of ``AUTO_STARTS`` in turn
+    and keeps the best; on a larger one OR-Tools' own starts take longer than the limit
+    (about 50 s for 600 stops over 20 trips), so the search starts from construct.py's plan,
+    which takes well under a second. ``initial_routes`` (per vehicle, job indices; the current
+    plan when re-planning) seeds that construction. ``workers`` > 1 runs a second start in
+    a separate process (OR-Tools holds the GIL while it searches) and keeps the better plan.
+
+    ``progress(dict)`` gets ``solutions``, ``objective``, ``objective_kr``, ``seconds``,
+    ``planned`` and ``total`` (stops) for every better plan found.
+    """
+    from hjemmeprove.planning import construct as _construct
+
     t0 = time.monotonic()
     jobs, vehicles = problem.jobs, problem.vehicles
     n_nodes = 1 + len(jobs)
     n_veh = len(vehicles)
+    total = len(jobs)
     if not jobs or not vehicles:
         return Solution([[] for _ in vehicles], [v.start for v in vehicles],
                         [v.start for v in vehicles], list(range(len(jobs))), 0, 0, 0.0,
                         "tom")
+    small = n_nodes <= SMALL_NODES and n_veh <= SMALL_VEHICLES
+    if first_solution == "auto":
+        starts = list(AUTO_STARTS) if small else [("CONSTRUCT", 1.0)]
+    else:
+        starts = [(first_solution, 1.0)]
+    if time_limit_s < 3:
+        starts = starts[:1]  # a quick check (a move, a replan) wants any plan, in full time
+
+    found = {"n": 0, "best": None, "last": 0.0}
+
+    def report(objective: int, planned: int) -> None:
+        if found["best"] is not None and objective >= found["best"]:
+            return
+        found["best"] = objective
+        found["n"] += 1
+        if progress is not None:
+            progress({"solutions": found["n"], "objective": objective,
+                      "objective_kr": round(objective / 100.0, 2),
+                      "seconds": round(time.monotonic() - t0, 2),
+                      "planned": planned, "total": total})
+
+    # a complete first plan fast, whatever the size (construct.py); also the fallback
+    built = None
+    if initial_routes is not None or any(s == "CONSTRUCT" for s, _w in starts):
+        built = _construct.best_start(problem, time_budget_s=max(0.5, time_limit_s * 0.4),
+                                      seed_routes=initial_routes, cancel_event=cancel_event)
+        report(_construct.objective(problem, built),
+               total - len(built.dropped) - len(built.unreached))
+
+    child = None
+    if workers > 1 and small and len(starts) > 1 and time_limit_s >= 3:
+        # the last start (by default savings, the slow one) in a second process, with the
+        # whole limit; this process shares the rest of the time among the others
+        child = _spawn(problem, starts[-1][0], metaheuristic, time_limit_s - 0.3)
+        starts = starts[:-1]
+
+    routing, manager, tdim = _build(problem)
+
+    def search_params(strategy: str, meta: str, seconds: float):
+        p = pywrapcp.DefaultRoutingSearchParameters()
+        if strategy != "CONSTRUCT":
+            p.first_solution_strategy = getattr(routing_enums_pb2.FirstSolutionStrategy,
+                                                strategy)
+        p.local_search_metaheuristic = getattr(routing_enums_pb2.LocalSearchMetaheuristic, meta)
+        p.time_limit.FromMilliseconds(max(1, int(seconds * 1000)))
+        if n_nodes > 150:
+            # savings over each stop's nearest 60 only: on the 300-stop horizon bench the start
+            # came in 3.5 s instead of 7.5 s, and the plan ended 1469 km, not 1487 km
+            p.savings_parameters.neighbors_ratio = 60 / n_nodes
+        if lns_time_limit_s:
+            p.lns_time_limit.FromMilliseconds(int(lns_time_limit_s * 1000))
+        p.log_search = log
+        return p
+
+    node_idx = [manager.NodeToIndex(i) for i in range(n_nodes)]
+
+    def on_solution():
+        # called for every accepted neighbour; report only the better ones
+        objective = int(routing.CostVar().Min())
+        if found["best"] is not None and objective >= found["best"]:
+            return
+        planned = sum(1 for i in node_idx[1:] if routing.NextVar(i).Value() != i)
+        report(objective, planned)
+
+    routing.AddAtSolutionCallback(on_solution)
+
+    done = threading.Event()
+    watcher = None
+    if cancel_event is not None:
+        def watch():
+            while not done.is_set():
+                if cancel_event.wait(0.05):
+                    routing.CancelSearch()
+                    return
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
+    best: tuple | None = None  # (objective, routes, starts, ends, planned, status)
+    try:
+        for k, (strategy, share) in enumerate(starts):
+            left = time_limit_s - (time.monotonic() - t0)
+            if k and (left < 0.5 or (cancel_event is not None and cancel_event.is_set())):
+                break
+            # no plan yet: this start gets all the time left
+            seconds = left if best is None and k else left * share / sum(w for _s, w in starts[k:])
+            params = search_params(strategy, metaheuristic, max(0.001, seconds))
+            if strategy == "CONSTRUCT":
+                routing.CloseModelWithParameters(params)
+                initial = routing.ReadAssignmentFromRoutes(
+                    [[node_idx[j + 1] for j in r] for r in built.routes], True)
+                if initial is None:  # should not happen: construct keeps the model's rules
+                    assignment = routing.SolveWithParameters(
+                        search_params("PARALLEL_CHEAPEST_INSERTION", metaheuristic,
+                                      max(0.001, seconds)))
+                else:
+                    assignment = routing.SolveFromAssignmentWithParameters(initial, params)
+            else:
+                assignment = routing.SolveWithParameters(params)
+            if assignment is not None and (best is None or assignment.ObjectiveValue() < best[0]):
+                best = (assignment.ObjectiveValue(), *_read(routing, manager, tdim, assignment,
+                                                             n_veh), int(routing.status()))
+    finally:
+        done.set()
+        if watcher is not None:
+            watcher.join()
+    if child is not None:
+        other = _collect(child, cancel_event)
+        if other is not None and (best is None or other[0] < best[0]):
+            best = other
+            report(int(other[0]), len(other[4]))
+
+    # RoutingSearchStatus: NOT_SOLVED, SUCCESS, PARTIAL_SUCCESS_LOCAL_OPTIMUM_NOT_REACHED,
+    # FAIL, FAIL_TIMEOUT, INVALID, INFEASIBLE, OPTIMAL
+    code = best[5] if best is not None else int(routing.status())
+    status = STATUS.get(code, "ukendt")
+    unreached: list[int] = []
+    if best is None and built is not None and (built.routes and any(built.routes)):
+        # the search found nothing better in time: the constructed plan stands
+        times = _construct.schedule_times(problem, built.routes)
+        routes = [[Stop(j, t) for j, t in zip(r, times[v][0])] for v, r in enumerate(built.routes)]
+        planned = {j for r in built.routes for j in r}
+        best = (_construct.route_cost(problem, built.routes)
+                + sum(int(jobs[j].penalty) for j in range(len(jobs)) if j not in planned),
+                routes, [t[1] for t in times], [t[2] for t in times], planned, code)
+        status = "løst (første plan; tidsgrænse nået)"
+    if best is not None and len(best[4]) < total and not (
+            cancel_event is not None and cancel_event.is_set()):
+        # stops the search left out although they fit (it ran out of time before it got to
+        # them, or the limit cut a start short): put them where they fit
+        kept = [[st.job for st in r] for r in best[1]]
+        fixed = _construct.construct(problem, time_budget_s=1.0, seed_routes=kept)
+        now = {j for r in fixed.routes for j in r}
+        if now > set(best[4]):
+            times = _construct.schedule_times(problem, fixed.routes)
+            routes = [[Stop(j, t) for j, t in zip(r, times[v][0])]
+                      for v, r in enumerate(fixed.routes)]
+            best = (_construct.objective(problem, fixed), routes, [t[1] for t in times],
+                    [t[2] for t in times], now, best[5])
+            report(int(best[0]), len(now))
+    if built is not None and built.unreached and best is not None:
+        # the construction ran out of time before trying these; the search did not place
+        # them either: not reached in time, which says nothing about room on the routes
+        unreached = [j for j in built.unreached if j not in best[4]]
+    elif best is None:
+        unreached = list(range(len(jobs)))
+    if cancel_event is not None and cancel_event.is_set():
+        status = "afbrudt"
+    elif unreached:
+        status = "ufuldstændig (tidsgrænse nået)"
+    if best is None:
+        return Solution([[] for _ in vehicles], [v.start for v in vehicles],
+                        [v.start for v in vehicles], list(range(len(jobs))), 0, found["n"],
+                        time.monotonic() - t0, status, unreached)
+    objective, routes, starts_, ends, planned, _code = best
+    dropped = [i for i in range(len(jobs)) if i not in planned]
+    return Solution(routes, ends, starts_, dropped, int(objective), found["n"],
+                    time.monotonic() - t0, status, unreached)
+
+
+STATUS = {0: "ikke løst", 1: "løst", 2: "løst (tidsgrænse nået)", 3: "ingen løsning",
+          4: "ingen løsning inden for tidsgrænsen", 5: "ugyldig model", 6: "umulig",
+          7: "optimal"}
+
+
+def _build(problem: Problem):
+    """The OR-Tools model of ``problem``: (routing, manager, time dimension)."""
+    jobs, vehicles = problem.jobs, problem.vehicles
+    n_nodes = 1 + len(jobs)
+    n_veh = len(vehicles)
     locs = np.array([problem.depot] + [j.loc for j in jobs])
     service = np.array([0] + [j.service for j in jobs], dtype=np.int64)
     travel = problem.travel[np.ix_(locs, locs)].astype(np.int64)
@@ -115,16 +305,21 @@ def solve(problem: Problem, time_limit_s: float = 10.0, progress: Progress | Non
     manager = pywrapcp.RoutingIndexManager(n_nodes, n_veh, 0)
     routing = pywrapcp.RoutingModel(manager)
 
-    # arc costs: one matrix per class of vehicles with the same soft penalties
+    # arc costs: one matrix per class of vehicles with the same soft penalties (built from
+    # the jobs' penalty dicts, not by asking every job about every vehicle)
+    per_vehicle: list[list[tuple[int, int]]] = [[] for _ in range(n_veh)]
+    for i, j in enumerate(jobs):
+        for v, pen in j.vehicle_penalty.items():
+            if pen:
+                per_vehicle[int(v)].append((i + 1, int(pen)))
     classes: dict[tuple, list[int]] = {}
     for v in range(n_veh):
-        sig = tuple(sorted((i + 1, j.vehicle_penalty[v]) for i, j in enumerate(jobs)
-                           if v in j.vehicle_penalty and j.vehicle_penalty[v]))
-        classes.setdefault(sig, []).append(v)
+        classes.setdefault(tuple(sorted(per_vehicle[v])), []).append(v)
     for sig, vs in classes.items():
         m = cost.copy()
-        for node, pen in sig:
-            m[:, node] += pen
+        if sig:
+            nodes = np.array([a for a, _b in sig])
+            m[:, nodes] += np.array([b for _a, b in sig])[None, :]
         np.fill_diagonal(m, 0)
         cb = routing.RegisterTransitMatrix(m.tolist())
         for v in vs:
@@ -197,84 +392,79 @@ def solve(problem: Problem, time_limit_s: float = 10.0, progress: Progress | Non
                 if a1 > b0 + 1:
                     var.RemoveInterval(b0 + 1, a1 - 1)
         routing.AddDisjunction([idx], int(job.penalty))
+    return routing, manager, tdim
 
-    def search_params(strategy: str, meta: str, seconds: float):
+
+def _spawn(problem: Problem, strategy: str, metaheuristic: str, seconds: float):
+    """Starts one search in a separate process; ``_collect`` waits for its plan."""
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn")  # no fork: the caller may be a GUI with threads
+    parent, child_end = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_child, args=(child_end, problem, strategy, metaheuristic,
+                                            seconds), daemon=True)
+    proc.start()
+    child_end.close()
+    return proc, parent, time.monotonic() + seconds + 5.0
+
+
+def _child(conn, problem, strategy, metaheuristic, seconds):  # pragma: no cover (subprocess)
+    try:
+        t0 = time.monotonic()
+        routing, manager, tdim = _build(problem)
         p = pywrapcp.DefaultRoutingSearchParameters()
         p.first_solution_strategy = getattr(routing_enums_pb2.FirstSolutionStrategy, strategy)
-        p.local_search_metaheuristic = getattr(routing_enums_pb2.LocalSearchMetaheuristic, meta)
-        p.time_limit.FromMilliseconds(max(1, int(seconds * 1000)))
-        if n_nodes > 150:
-            # savings over each stop's nearest 60 only: on the 300-stop horizon bench the start
-            # came in 3.5 s instead of 7.5 s, and the plan ended 1469 km, not 1487 km
-            p.savings_parameters.neighbors_ratio = 60 / n_nodes
-        if lns_time_limit_s:
-            p.lns_time_limit.FromMilliseconds(int(lns_time_limit_s * 1000))
-        p.log_search = log
-        return p
-
-    starts = AUTO_STARTS if first_solution == "auto" else [(first_solution, 1.0)]
-    if time_limit_s < 3:
-        starts = starts[:1]  # a quick check (a move, a replan) wants any plan, in full time
-
-    found = {"n": 0, "best": None}
-
-    def on_solution():
-        # called for every accepted neighbour; report only the better ones
-        objective = int(routing.CostVar().Min())
-        if found["best"] is not None and objective >= found["best"]:
-            return
-        found["best"] = objective
-        found["n"] += 1
-        if progress is not None:
-            progress({"solutions": found["n"], "objective": objective,
-                      "objective_kr": round(objective / 100.0, 2),
-                      "seconds": round(time.monotonic() - t0, 2)})
-
-    routing.AddAtSolutionCallback(on_solution)
-
-    done = threading.Event()
-    watcher = None
-    if cancel_event is not None:
-        def watch():
-            while not done.is_set():
-                if cancel_event.wait(0.05):
-                    routing.CancelSearch()
-                    return
-        watcher = threading.Thread(target=watch, daemon=True)
-        watcher.start()
-    best: tuple | None = None  # (objective, routes, starts, ends, planned, status)
-    try:
-        for k, (strategy, share) in enumerate(starts):
-            left = time_limit_s - (time.monotonic() - t0)
-            if k and (left < 0.5 or (cancel_event is not None and cancel_event.is_set())):
-                break
-            # no plan yet: this start gets all the time left
-            seconds = left if best is None and k else left * share / sum(w for _s, w in starts[k:])
-            assignment = routing.SolveWithParameters(
-                search_params(strategy, metaheuristic, max(0.001, seconds)))
-            if assignment is not None and (best is None or assignment.ObjectiveValue() < best[0]):
-                best = (assignment.ObjectiveValue(), *_read(routing, manager, tdim, assignment,
-                                                             n_veh), int(routing.status()))
+        p.local_search_metaheuristic = getattr(routing_enums_pb2.LocalSearchMetaheuristic,
+                                               metaheuristic)
+        if len(problem.jobs) + 1 > 150:
+            p.savings_parameters.neighbors_ratio = 60 / (len(problem.jobs) + 1)
+        p.time_limit.FromMilliseconds(max(1, int((seconds - (time.monotonic() - t0)) * 1000)))
+        a = routing.SolveWithParameters(p)
+        if a is None:
+            conn.send(None)
+        else:
+            conn.send((a.ObjectiveValue(), *_read(routing, manager, tdim, a,
+                                                  len(problem.vehicles)),
+                       int(routing.status())))
+    except Exception:  # noqa: BLE001 - the parent keeps its own plan
+        conn.send(None)
     finally:
-        done.set()
-        if watcher is not None:
-            watcher.join()
+        conn.close()
 
-    # RoutingSearchStatus: NOT_SOLVED, SUCCESS, PARTIAL_SUCCESS_LOCAL_OPTIMUM_NOT_REACHED,
-    # FAIL, FAIL_TIMEOUT, INVALID, INFEASIBLE, OPTIMAL
-    code = best[5] if best is not None else int(routing.status())
-    status = {0: "ikke løst", 1: "løst", 2: "løst (tidsgrænse nået)", 3: "ingen løsning",
-              4: "ingen løsning inden for tidsgrænsen", 5: "ugyldig model", 6: "umulig",
-              7: "optimal"}.get(code, "ukendt")
-    if cancel_event is not None and cancel_event.is_set():
-        status = "afbrudt"
-    if best is None:
-        return Solution([[] for _ in vehicles], [v.start for v in vehicles],
-                        [v.start for v in vehicles], list(range(len(jobs))), 0, found["n"],
-                        time.monotonic() - t0, status)
-    objective, routes, starts_, ends, planned, _code = best
-    dropped = [i for i in range(len(jobs)) if i not in planned]
-    return Solution(routes, ends, starts_, dropped, int(objective), found["n"],
+
+def _collect(child, cancel_event):
+    proc, conn, deadline = child
+    try:
+        while time.monotonic() < deadline:
+            if cancel_event is not None and cancel_event.is_set():
+                return None
+            if conn.poll(0.05):
+                return conn.recv()
+            if not proc.is_alive() and not conn.poll(0):
+                return None
+        return None
+    except (EOFError, OSError):
+        return None
+    finally:
+        if proc.is_alive():
+            proc.terminate()
+        proc.join(1.0)
+        conn.close()
+
+
+def solution_from_routes(problem: Problem, routes: list[list[int]],
+                         status: str = "løst (grådig)") -> Solution:
+    """A ``Solution`` from routes made outside OR-Tools (construct.py), with their times."""
+    from hjemmeprove.planning import construct as _construct
+
+    t0 = time.monotonic()
+    times = _construct.schedule_times(problem, routes)
+    planned = {j for r in routes for j in r}
+    dropped = [j for j in range(len(problem.jobs)) if j not in planned]
+    objective = (_construct.route_cost(problem, routes)
+                 + sum(int(problem.jobs[j].penalty) for j in dropped))
+    return Solution([[Stop(j, t) for j, t in zip(r, times[v][0])] for v, r in enumerate(routes)],
+                    [t[2] for t in times], [t[1] for t in times], dropped, objective, 1,
                     time.monotonic() - t0, status)
 
 

@@ -24,10 +24,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from hjemmeprove.planning import model
+from hjemmeprove.planning import construct, model
 from hjemmeprove.planning.distances import DistanceSource
 
 DAY = 86400
+# a stop the search did not get to before the time limit: no statement about room on the routes
+TIME_LIMIT_REASON = ("ikke nået inden for tidsgrænsen (planlæg igen med en længere "
+                     "tidsgrænse)")
 WEEKDAYS_DA = {"man": 0, "tir": 1, "ons": 2, "tor": 3, "fre": 4,
                "mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4}
 WEEKDAY_NAMES_DA = ["mandag", "tirsdag", "onsdag", "torsdag", "fredag", "lørdag", "søndag"]
@@ -233,7 +236,12 @@ def preferred_weekdays(text: str) -> tuple[set[int], set[dt.date]]:
 def plan(lab: tuple[float, float], days: list[dt.date], analysts: list[PlanAnalyst],
          requests: list[PlanRequest], source: DistanceSource, cfg: PlanConfig,
          next_working_day=None, time_limit_s: float = 10.0, progress=None,
-         cancel_event=None) -> PlanOutcome:
+         cancel_event=None, method: str = "solve", first_solution: str = "auto",
+         workers: int = 1) -> PlanOutcome:
+    """Plans ``requests`` over ``days``. ``method="nearest"`` gives the nearest-neighbour
+    baseline under the same rules (benches); ``first_solution`` and ``workers`` as in
+    ``model.solve``. ``progress(dict)`` as in ``model.solve`` (``planned``/``total`` count
+    stops)."""
     unplanned: list[tuple[int, str]] = []
     if not days:
         return PlanOutcome([], [(r.id, "ingen hverdage i perioden") for r in requests], 0, 0,
@@ -393,15 +401,22 @@ def plan(lab: tuple[float, float], days: list[dt.date], analysts: list[PlanAnaly
                               max_age=t.max_age, key=i) for i, t in enumerate(trips)]
     problem = model.Problem(cost=cost, travel=travel, jobs=jobs, vehicles=vehicles, depot=0,
                             chains=chains)
-    # many trips over many days: savings builds day clusters that insertion does not find
-    first = "SAVINGS" if len(vehicles) > 20 else "auto"
-    sol = model.solve(problem, time_limit_s=time_limit_s, progress=progress,
-                      cancel_event=cancel_event, first_solution=first)
+    if method == "nearest":  # the benches' baseline, under the same rules
+        sol = model.solution_from_routes(problem, construct.nearest_neighbour(problem).routes)
+    elif method == "construct":  # the first plan alone (benches)
+        sol = model.solution_from_routes(problem, construct.construct(problem).routes)
+    else:
+        sol = model.solve(problem, time_limit_s=time_limit_s, progress=progress,
+                          cancel_event=cancel_event, first_solution=first_solution,
+                          workers=workers)
 
+    unreached = set(sol.unreached)
     for j in sol.dropped:
         g = job_groups[j]
         for r in g["reqs"]:
-            if r.locked_date is not None:
+            if j in unreached:
+                why = TIME_LIMIT_REASON
+            elif r.locked_date is not None:
                 why = (f"den låste tid {r.locked_date.isoformat()} "
                        f"{r.locked_start:%H:%M}–{r.locked_end:%H:%M} kan ikke holdes")
             elif r.deadline <= days[-1]:
