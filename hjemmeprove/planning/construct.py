@@ -260,7 +260,7 @@ def objective(problem: Problem, c: Construction) -> int:
 
 
 def best_start(problem: Problem, time_budget_s: float = 5.0, seed_routes=None,
-               cancel_event=None) -> Construction:
+               cancel_event=None, on_plan=None) -> Construction:
     """The cheapest (penalties for left-out stops included) of cheapest insertion in the two
     orders and nearest neighbour; each is tried while the budget lasts. Which wins differs
     (horizon bench: farthest-first at 300 stops over 6 bioanalysts, tightest-first when the
@@ -284,6 +284,8 @@ def best_start(problem: Problem, time_budget_s: float = 5.0, seed_routes=None,
         obj = objective(problem, c)
         if best is None or obj < best_obj:
             best, best_obj = c, obj
+            if on_plan is not None:
+                on_plan(c, obj)
     best.seconds = time.monotonic() - t0
     return best
 

@@ -152,10 +152,21 @@ def solve(problem: Problem, time_limit_s: float = 10.0, progress: Progress | Non
     # a complete first plan fast, whatever the size (construct.py); also the fallback
     built = None
     if initial_routes is not None or any(s == "CONSTRUCT" for s, _w in starts):
-        built = _construct.best_start(problem, time_budget_s=max(0.5, time_limit_s * 0.4),
-                                      seed_routes=initial_routes, cancel_event=cancel_event)
-        report(_construct.objective(problem, built),
-               total - len(built.dropped) - len(built.unreached))
+        built = _construct.best_start(problem, time_budget_s=max(0.02, time_limit_s * 0.4),
+                                      seed_routes=initial_routes, cancel_event=cancel_event,
+                                      on_plan=lambda c, obj: report(
+                                          obj, total - len(c.dropped) - len(c.unreached)))
+
+    if built is not None and not small and first_solution == "auto":
+        left = time_limit_s - (time.monotonic() - t0)
+        routes = _improve_by_day(problem, built.routes, left, metaheuristic, cancel_event,
+                                 lambda r: report(_construct.route_cost(problem, r) + sum(
+                                     int(jobs[j].penalty) for j in range(total)
+                                     if j not in {x for rr in r for x in rr}),
+                                     sum(len(rr) for rr in r)), workers)
+        if routes is not None:
+            return _finish(problem, routes, t0, found["n"], built, report, time_limit_s,
+                           cancel_event)
 
     child = None
     if workers > 1 and small and len(starts) > 1 and time_limit_s >= 3:
@@ -257,7 +268,9 @@ def solve(problem: Problem, time_limit_s: float = 10.0, progress: Progress | Non
         # stops the search left out although they fit (it ran out of time before it got to
         # them, or the limit cut a start short): put them where they fit
         kept = [[st.job for st in r] for r in best[1]]
-        fixed = _construct.construct(problem, time_budget_s=1.0, seed_routes=kept)
+        fixed = _construct.construct(
+            problem, time_budget_s=max(0.02, min(1.0, time_limit_s - (time.monotonic() - t0))),
+            seed_routes=kept)
         now = {j for r in fixed.routes for j in r}
         if now > set(best[4]):
             times = _construct.schedule_times(problem, fixed.routes)
@@ -284,6 +297,132 @@ def solve(problem: Problem, time_limit_s: float = 10.0, progress: Progress | Non
     dropped = [i for i in range(len(jobs)) if i not in planned]
     return Solution(routes, ends, starts_, dropped, int(objective), found["n"],
                     time.monotonic() - t0, status, unreached)
+
+
+DAY = 86400
+
+
+def _improve_by_day(problem: Problem, routes: list[list[int]], seconds: float, metaheuristic,
+                    cancel_event, on_better, workers: int = 1) -> list[list[int]] | None:
+    """Improves a plan one day at a time (vehicles grouped by the day they start on): the
+    whole horizon at once is too large for OR-Tools' local search to make a single move
+    within minutes (1,200 stops over 480 trips), a day of it (about 120 stops over 48 trips)
+    is not. Stops keep the day the construction gave them. None if there is one day only."""
+    groups: dict[int, list[int]] = {}
+    for v, veh in enumerate(problem.vehicles):
+        groups.setdefault(int(veh.start) // DAY, []).append(v)
+    if len(groups) < 2:
+        return None
+    t0 = time.monotonic()
+    out = [list(r) for r in routes]
+    todo = sorted(groups.items())
+    weights = {g: 1 + sum(len(routes[v]) for v in vs) for g, vs in todo}
+    left_w = sum(weights.values())
+    for g, vs in todo:
+        if cancel_event is not None and cancel_event.is_set():
+            break
+        if not any(routes[v] for v in vs):
+            left_w -= weights[g]
+            continue
+        left = seconds - (time.monotonic() - t0)
+        share = left * weights[g] / left_w
+        left_w -= weights[g]
+        if share < 0.05:
+            continue
+        sub, jmap = _sub_problem(problem, vs, [j for v in vs for j in routes[v]])
+        inv = {j: k for k, j in enumerate(jmap)}
+        better = _improve(sub, [[inv[j] for j in routes[v]] for v in vs], share, metaheuristic,
+                          cancel_event)
+        if better is not None:
+            for k, v in enumerate(vs):
+                out[v] = [jmap[j] for j in better[k]]
+            on_better(out)
+    return out
+
+
+def _sub_problem(problem: Problem, vs: list[int], job_ids: list[int]):
+    vmap = {v: k for k, v in enumerate(vs)}
+    jobs = []
+    for j in job_ids:
+        job = problem.jobs[j]
+        allowed = vs if job.vehicles is None else [v for v in job.vehicles if v in vmap]
+        jobs.append(Job(loc=job.loc, service=job.service, demand=job.demand,
+                        penalty=job.penalty, vehicles=[vmap[v] for v in allowed],
+                        windows=job.windows,
+                        vehicle_penalty={vmap[v]: p for v, p in job.vehicle_penalty.items()
+                                         if v in vmap},
+                        max_to_end=job.max_to_end, key=job.key))
+    chains = [(vmap[a], vmap[b], gap) for a, b, gap in problem.chains if a in vmap and b in vmap]
+    return Problem(problem.cost, problem.travel, jobs, [problem.vehicles[v] for v in vs],
+                   problem.depot, chains), job_ids
+
+
+def _improve(problem: Problem, routes: list[list[int]], seconds: float, metaheuristic,
+             cancel_event) -> list[list[int]] | None:
+    """The metaheuristic from the given routes for ``seconds``; the routes it ends with."""
+    routing, manager, tdim = _build(problem)
+    p = pywrapcp.DefaultRoutingSearchParameters()
+    p.local_search_metaheuristic = getattr(routing_enums_pb2.LocalSearchMetaheuristic,
+                                           metaheuristic)
+    p.time_limit.FromMilliseconds(max(1, int(seconds * 1000)))
+    routing.CloseModelWithParameters(p)
+    initial = routing.ReadAssignmentFromRoutes(
+        [[manager.NodeToIndex(j + 1) for j in r] for r in routes], True)
+    if initial is None:
+        return None
+    done = threading.Event()
+    watcher = None
+    if cancel_event is not None:
+        def watch():
+            while not done.is_set():
+                if cancel_event.wait(0.05):
+                    routing.CancelSearch()
+                    return
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
+    try:
+        a = routing.SolveFromAssignmentWithParameters(initial, p)
+    finally:
+        done.set()
+        if watcher is not None:
+            watcher.join()
+    if a is None or a.ObjectiveValue() > initial.ObjectiveValue():
+        return None
+    out = [[] for _ in problem.vehicles]
+    for v in range(len(problem.vehicles)):
+        idx = a.Value(routing.NextVar(routing.Start(v)))
+        while not routing.IsEnd(idx):
+            out[v].append(manager.IndexToNode(idx) - 1)
+            idx = a.Value(routing.NextVar(idx))
+    if sum(map(len, out)) < sum(map(len, routes)):
+        return None  # never trade a planned stop for km
+    return out
+
+
+def _finish(problem, routes, t0, n_found, built, report, time_limit_s, cancel_event):
+    """The Solution for routes improved outside one OR-Tools search: left-out stops put where
+    they fit, times from construct.py's schedule."""
+    from hjemmeprove.planning import construct as _construct
+
+    total = len(problem.jobs)
+    planned = {j for r in routes for j in r}
+    if len(planned) < total and not (cancel_event is not None and cancel_event.is_set()):
+        fixed = _construct.construct(
+            problem, time_budget_s=max(0.02, min(1.0, time_limit_s - (time.monotonic() - t0))),
+            seed_routes=routes)
+        now = {j for r in fixed.routes for j in r}
+        if now > planned:
+            routes, planned = fixed.routes, now
+            report(_construct.objective(problem, fixed), len(now))
+    sol = solution_from_routes(problem, routes, status="løst (tidsgrænse nået)")
+    sol.solutions_found = n_found
+    sol.seconds = time.monotonic() - t0
+    sol.unreached = [j for j in built.unreached if j not in planned]
+    if cancel_event is not None and cancel_event.is_set():
+        sol.status = "afbrudt"
+    elif sol.unreached:
+        sol.status = "ufuldstændig (tidsgrænse nået)"
+    return sol
 
 
 STATUS = {0: "ikke løst", 1: "løst", 2: "løst (tidsgrænse nået)", 3: "ingen løsning",
