@@ -42,13 +42,13 @@ class Construction:
     seconds: float
 
 
-class _State:
-    def __init__(self, problem: Problem):
-        p = problem
-        self.p = p
-        jobs, vehicles = p.jobs, p.vehicles
+class _Static:
+    """What every construction on one problem shares (built once per problem, kept on it)."""
+
+    def __init__(self, p: Problem):
+        jobs = p.jobs
         self.n = len(jobs)
-        self.nv = len(vehicles)
+        self.nv = len(p.vehicles)
         locs = np.array([p.depot] + [j.loc for j in jobs])
         # node 0 is the lab, node i + 1 is job i (the same numbering as the OR-Tools model)
         self.T = p.travel[np.ix_(locs, locs)].astype(np.int64)
@@ -58,8 +58,9 @@ class _State:
         self.svc = [0] + [int(j.service) for j in jobs]
         self.dem = [0] + [int(j.demand) for j in jobs]
         self.mte = [None] + [j.max_to_end for j in jobs]
-        self.allowed = [None] + [set(range(self.nv)) if j.vehicles is None
-                                 else set(int(v) for v in j.vehicles) for j in jobs]
+        every = frozenset(range(self.nv))
+        self.allowed = [None] + [every if j.vehicles is None else frozenset(j.vehicles)
+                                 for j in jobs]
         self.wins = [None] + [_merge(j.windows) for j in jobs]
         self.vp = [None] + [j.vehicle_penalty for j in jobs]
         self.pred: list[list[tuple[int, int]]] = [[] for _ in range(self.nv)]
@@ -67,11 +68,33 @@ class _State:
         for v1, v2, gap in p.chains:
             self.pred[v2].append((v1, int(gap)))
             self.succ[v1].append((v2, int(gap)))
+        self.win_cache: dict[tuple[int, int], tuple[int, int] | None] = {}
+        self.nearest = None
+
+
+def _static(p: Problem) -> _Static:
+    s = getattr(p, "_construct_static", None)
+    if s is None or s.n != len(p.jobs) or s.nv != len(p.vehicles):
+        s = _Static(p)
+        p._construct_static = s
+    return s
+
+
+class _State:
+    def __init__(self, problem: Problem):
+        p = problem
+        self.p = p
+        s = _static(p)
+        self.n, self.nv = s.n, s.nv
+        self.T, self.C, self.Tl, self.Cl = s.T, s.C, s.Tl, s.Cl
+        self.svc, self.dem, self.mte, self.allowed = s.svc, s.dem, s.mte, s.allowed
+        self.wins, self.vp, self.pred, self.succ = s.wins, s.vp, s.pred, s.succ
+        self.static = s
+        self._win_cache = s.win_cache
         self.routes: list[list[int]] = [[] for _ in range(self.nv)]  # nodes (job + 1)
         self.load = [0] * self.nv
-        self.end = [int(v.start) for v in vehicles]  # earliest return (== start when empty)
+        self.end = [int(v.start) for v in p.vehicles]  # earliest return (== start when empty)
         self.where = [-1] * (self.n + 1)  # node → vehicle
-        self._win_cache: dict[tuple[int, int], tuple[int, int] | None] = {}
 
     def win(self, node: int, v: int) -> tuple[int, int] | None:
         key = (node, v)
@@ -315,10 +338,12 @@ def construct(problem: Problem, time_budget_s: float = 5.0, seed_routes=None,
     order = [i for i in _order(st, order) if i + 1 not in placed]
     nearest = None
     if st.n > SMALL:
-        k = min(NEAR, st.n - 1)
-        sub = st.C[1:, 1:] + st.C[1:, 1:].T
-        np.fill_diagonal(sub, np.iinfo(np.int64).max)
-        nearest = np.argpartition(sub, k, axis=1)[:, :k] + 1
+        if st.static.nearest is None:
+            k = min(NEAR, st.n - 1)
+            sub = st.C[1:, 1:] + st.C[1:, 1:].T
+            np.fill_diagonal(sub, np.iinfo(np.int64).max)
+            st.static.nearest = (np.argpartition(sub, k, axis=1)[:, :k] + 1).tolist()
+        nearest = st.static.nearest
     dropped, unreached = [], []
     for pos, i in enumerate(order):
         if (pos % 16 == 0 and (time.monotonic() - t0 > time_budget_s
@@ -326,7 +351,7 @@ def construct(problem: Problem, time_budget_s: float = 5.0, seed_routes=None,
             unreached = order[pos:]
             break
         node = i + 1
-        near = None if nearest is None else nearest[i].tolist()
+        near = None if nearest is None else nearest[i]
         if not _insert(st, node, near):
             dropped.append(i)
     routes = [[x - 1 for x in r] for r in st.routes]

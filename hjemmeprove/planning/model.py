@@ -151,7 +151,7 @@ def solve(problem: Problem, time_limit_s: float = 10.0, progress: Progress | Non
 
     # a complete first plan fast, whatever the size (construct.py); also the fallback
     built = None
-    if initial_routes is not None or any(s == "CONSTRUCT" for s, _w in starts):
+    if True:  # also the plan kept when OR-Tools' own starts find nothing in time
         built = _construct.best_start(problem, time_budget_s=max(0.02, time_limit_s * 0.4),
                                       seed_routes=initial_routes, cancel_event=cancel_event,
                                       on_plan=lambda c, obj: report(
@@ -304,39 +304,51 @@ DAY = 86400
 
 def _improve_by_day(problem: Problem, routes: list[list[int]], seconds: float, metaheuristic,
                     cancel_event, on_better, workers: int = 1) -> list[list[int]] | None:
-    """Improves a plan one day at a time (vehicles grouped by the day they start on): the
+    """Improves a plan a few days at a time (vehicles grouped by the day they start on): the
     whole horizon at once is too large for OR-Tools' local search to make a single move
     within minutes (1,200 stops over 480 trips), a day of it (about 120 stops over 48 trips)
-    is not. Stops keep the day the construction gave them. None if there is one day only."""
-    groups: dict[int, list[int]] = {}
+    is not. The first pass takes one day at a time (stops keep their day), the next ones
+    pairs of days, shifted by one, so that a stop can move to the day before or after.
+    None if there is one day only."""
+    by_day: dict[int, list[int]] = {}
     for v, veh in enumerate(problem.vehicles):
-        groups.setdefault(int(veh.start) // DAY, []).append(v)
-    if len(groups) < 2:
+        by_day.setdefault(int(veh.start) // DAY, []).append(v)
+    if len(by_day) < 2:
         return None
     t0 = time.monotonic()
     out = [list(r) for r in routes]
-    todo = sorted(groups.items())
-    weights = {g: 1 + sum(len(routes[v]) for v in vs) for g, vs in todo}
-    left_w = sum(weights.values())
-    for g, vs in todo:
+    days = sorted(by_day)
+    passes = [(1, 0, 0.4), (2, 0, 0.3), (2, 1, 0.3)]  # (days per block, offset, share)
+    for p_no, (size, offset, share) in enumerate(passes):
         if cancel_event is not None and cancel_event.is_set():
             break
-        if not any(routes[v] for v in vs):
-            left_w -= weights[g]
-            continue
         left = seconds - (time.monotonic() - t0)
-        share = left * weights[g] / left_w
-        left_w -= weights[g]
-        if share < 0.05:
-            continue
-        sub, jmap = _sub_problem(problem, vs, [j for v in vs for j in routes[v]])
-        inv = {j: k for k, j in enumerate(jmap)}
-        better = _improve(sub, [[inv[j] for j in routes[v]] for v in vs], share, metaheuristic,
-                          cancel_event)
-        if better is not None:
-            for k, v in enumerate(vs):
-                out[v] = [jmap[j] for j in better[k]]
-            on_better(out)
+        budget = left * share / sum(x[2] for x in passes[p_no:])
+        blocks = []
+        if offset:
+            blocks.append(days[:offset])
+        for k in range(offset, len(days), size):
+            blocks.append(days[k:k + size])
+        blocks = [[v for d in b for v in by_day[d]] for b in blocks if b]
+        weights = [1 + sum(len(out[v]) for v in vs) for vs in blocks]
+        left_w = sum(weights)
+        t_pass = time.monotonic()
+        for vs, w in zip(blocks, weights):
+            if cancel_event is not None and cancel_event.is_set():
+                break
+            spend = (budget - (time.monotonic() - t_pass)) * w / left_w
+            left_w -= w
+            job_ids = [j for v in vs for j in out[v]]
+            if spend < 0.05 or not job_ids:
+                continue
+            sub, jmap = _sub_problem(problem, vs, job_ids)
+            inv = {j: k for k, j in enumerate(jmap)}
+            better = _improve(sub, [[inv[j] for j in out[v]] for v in vs], spend,
+                              metaheuristic, cancel_event)
+            if better is not None:
+                for k, v in enumerate(vs):
+                    out[v] = [jmap[j] for j in better[k]]
+                on_better(out)
     return out
 
 

@@ -217,6 +217,22 @@ def make_trips(analysts: list[PlanAnalyst], days: list[dt.date], cfg: PlanConfig
     return trips, chains
 
 
+_MATRICES: dict[tuple, object] = {}  # (source, positions) → Matrix, the last few plans
+
+
+def _matrix(source: DistanceSource, locs: list) -> object:
+    """The distance matrix of these positions, computed once for repeated plans over the
+    same positions (a re-plan after a cancellation, the next optimisation)."""
+    key = (source.describe(), id(source.ferries), tuple(locs))
+    m = _MATRICES.get(key)
+    if m is None:
+        m = source.matrix(locs)
+        if len(_MATRICES) >= 4:
+            _MATRICES.pop(next(iter(_MATRICES)))
+        _MATRICES[key] = m
+    return m
+
+
 def preferred_weekdays(text: str) -> tuple[set[int], set[dt.date]]:
     wds, dates = set(), set()
     for part in text.replace(";", ",").replace(" ", ",").split(","):
@@ -305,12 +321,12 @@ def plan(lab: tuple[float, float], days: list[dt.date], analysts: list[PlanAnaly
 
     # -- matrices over lab + distinct positions
     locs = [lab] + [g["key"] for g in groups]
-    m = source.matrix(locs)
+    m = _matrix(source, locs)
     km_cost = m.km * cfg.km_rate_kr + m.ferry_minutes * cfg.minute_rate_kr
     cost = np.rint(km_cost * 100).astype(np.int64)
     travel = np.ceil(m.minutes * 60).astype(np.int64)
 
-    ekg_ok = [i for i, t in enumerate(trips) if "ekg" in t.analyst.skills]
+    ekg_ok = {i for i, t in enumerate(trips) if "ekg" in t.analyst.skills}
     trip_by_day: dict[int, list[int]] = {}
     for i, t in enumerate(trips):
         trip_by_day.setdefault(t.day_index, []).append(i)
@@ -327,7 +343,7 @@ def plan(lab: tuple[float, float], days: list[dt.date], analysts: list[PlanAnaly
         allowed_trips = [i for d in sorted(day_index[x] for x in g["days"])
                          for i in trip_by_day.get(d, [])]
         if ekg:
-            allowed_trips = [i for i in allowed_trips if i in set(ekg_ok)]
+            allowed_trips = [i for i in allowed_trips if i in ekg_ok]
         deadline = min(r.deadline for r in reqs)
         if not allowed_trips:
             who = "ingen bioanalytiker med EKG ledig" if ekg else "ingen bioanalytiker ledig"
@@ -373,7 +389,9 @@ def plan(lab: tuple[float, float], days: list[dt.date], analysts: list[PlanAnaly
         regular = next((r.regular_analyst for r in reqs if r.regular_analyst), None)
         first_day = min(day_index[x] for x in g["days"])
         vp = {}
-        for i in vehicles:
+        soft = (wds or dates or area_wd is not None or regular is not None
+                or cfg.per_day_later_kr)
+        for i in (vehicles if soft else ()):
             t = trips[i]
             p = 0.0
             if (wds or dates) and not (t.date.weekday() in wds or t.date in dates):
