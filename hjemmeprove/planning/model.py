@@ -13,6 +13,15 @@ Vocabulary:
   allowed to take it, and its allowed service-start intervals in absolute time (days are
   laid end to end: day ``d`` starts at ``d * 86400`` seconds).
 
+How a plan is found (``solve``): construct.py builds a complete first plan under the same
+rules in about a second (it is also the plan kept if nothing better comes in time). A small
+problem (a department's day or week, Solomon) then runs OR-Tools' metaheuristic from its own
+first solutions (``AUTO_STARTS``); a larger one starts from the constructed plan and is
+improved a block of days at a time (``_improve_by_day``), since the local search makes no
+move within minutes on the whole horizon at a region's size. Stops left out although they
+fit are put back at the end; stops nobody tried before the limit are reported as
+``Solution.unreached`` (not reached in time), never as a lack of room.
+
 Every job may be dropped at its penalty (``AddDisjunction``): with tight windows OR-Tools
 finds no first solution otherwise (docs/libraries.md, OR-Tools). Soft preferences (preferred days, area
 days, the regular bioanalyst) are extra costs on entering a job with a given vehicle, through
@@ -131,6 +140,10 @@ def solve(problem: Problem, time_limit_s: float = 10.0, progress: Progress | Non
     small = n_nodes <= SMALL_NODES and n_veh <= SMALL_VEHICLES
     if first_solution == "auto":
         starts = list(AUTO_STARTS) if small else [("CONSTRUCT", 1.0)]
+        if small and n_veh > 20:
+            # many trips over several days: savings builds day clusters that insertion
+            # does not find
+            starts = [("SAVINGS", 1.0)]
     else:
         starts = [(first_solution, 1.0)]
     if time_limit_s < 3:
