@@ -152,11 +152,17 @@ def main(argv=None) -> None:
     ap.add_argument("--workers", type=int, default=1, help="processes for the search")
     ap.add_argument("--old-baseline", action="store_true",
                     help="also the old baseline (no stability limit, no windows per trip)")
+    ap.add_argument("--no-soft", action="store_true",
+                    help="no soft costs (preferred days, area days, regular bioanalyst): km "
+                         "alone, which is all the baseline looks at")
     args = ap.parse_args(argv)
     days, analysts, reqs, cal = make_case(args.requests, args.analysts, args.days, args.seed)
     lab = (LAB["lab_lat"], LAB["lab_lon"])
     source = DistanceSource()
     cfg = PlanConfig()
+    if args.no_soft:
+        cfg = PlanConfig(preferred_day_kr=0.0, area_day_kr=0.0, same_analyst_kr=0.0,
+                         area_days={})
     first_full = {"t": None, "first": None}
     total_reqs = len(reqs)
     t0 = time.monotonic()
@@ -199,6 +205,11 @@ def main(argv=None) -> None:
     if b_km:
         print(f"km ratio planner/baseline: {km / b_km:.3f} (goal ≤ 0.9); planned "
               f"{planned}/{b_planned} of the baseline's")
+    if base.objective_kr:
+        print(f"objective (km, ferry and soft costs, kr) planner/baseline: "
+              f"{out.objective_kr:.0f}/{base.objective_kr:.0f} = "
+              f"{out.objective_kr / base.objective_kr:.3f}"
+              + (" (soft costs off)" if args.no_soft else " (the baseline ignores soft costs)"))
     print(f"routes = bioanalyst-days used, of {sum(1 for d in days for a in analysts)}; "
           f"oldest sample on return to the lab: {age:.0f} min (limit {cfg.stability_minutes})")
     print(f"solver: {out.solutions} improving solutions, status {out.status}")

@@ -424,8 +424,12 @@ def plan(lab: tuple[float, float], days: list[dt.date], analysts: list[PlanAnaly
     elif method == "construct":  # the first plan alone (benches)
         sol = model.solution_from_routes(problem, construct.construct(problem).routes)
     else:
+        first = first_solution
+        if (first == "auto" and len(vehicles) > 20 and len(jobs) < model.SMALL_NODES
+                and len(vehicles) <= model.SMALL_VEHICLES):
+            first = "SAVINGS"  # many trips over days: savings builds day clusters
         sol = model.solve(problem, time_limit_s=time_limit_s, progress=progress,
-                          cancel_event=cancel_event, first_solution=first_solution,
+                          cancel_event=cancel_event, first_solution=first,
                           workers=workers)
 
     unreached = set(sol.unreached)
