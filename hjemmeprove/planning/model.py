@@ -149,7 +149,7 @@ def solve(problem: Problem, time_limit_s: float = 10.0, progress: Progress | Non
     if time_limit_s < 3:
         starts = starts[:1]  # a quick check (a move, a replan) wants any plan, in full time
 
-    found = {"n": 0, "best": None, "last": 0.0}
+    found = {"n": 0, "best": None}
 
     def report(objective: int, planned: int) -> None:
         if found["best"] is not None and objective >= found["best"]:
@@ -162,31 +162,32 @@ def solve(problem: Problem, time_limit_s: float = 10.0, progress: Progress | Non
                       "seconds": round(time.monotonic() - t0, 2),
                       "planned": planned, "total": total})
 
-    # a complete first plan fast, whatever the size (construct.py); also the fallback
-    built = None
-    if True:  # also the plan kept when OR-Tools' own starts find nothing in time
-        built = _construct.best_start(problem, time_budget_s=max(0.02, time_limit_s * 0.4),
-                                      seed_routes=initial_routes, cancel_event=cancel_event,
-                                      on_plan=lambda c, obj: report(
-                                          obj, total - len(c.dropped) - len(c.unreached)))
+    # a complete first plan fast, whatever the size (construct.py); also the plan kept when
+    # OR-Tools' own starts find nothing better in time
+    built = _construct.best_start(problem, time_budget_s=max(0.02, time_limit_s * 0.4),
+                                  seed_routes=initial_routes, cancel_event=cancel_event,
+                                  on_plan=lambda c, obj: report(
+                                      obj, total - len(c.dropped) - len(c.unreached)))
 
-    if built is not None and not small and first_solution == "auto":
+    if not small and first_solution == "auto":
         left = time_limit_s - (time.monotonic() - t0)
+        def on_better(r):
+            planned = {x for rr in r for x in rr}
+            report(_construct.route_cost(problem, r) + sum(
+                int(jobs[j].penalty) for j in range(total) if j not in planned), len(planned))
+
         routes = _improve_by_day(problem, built.routes, left, metaheuristic, cancel_event,
-                                 lambda r: report(_construct.route_cost(problem, r) + sum(
-                                     int(jobs[j].penalty) for j in range(total)
-                                     if j not in {x for rr in r for x in rr}),
-                                     sum(len(rr) for rr in r)), workers)
+                                 on_better, workers)
         if routes is not None:
             return _finish(problem, routes, t0, found["n"], built, report, time_limit_s,
                            cancel_event)
 
     child = None
     if workers > 1 and small and len(starts) > 1 and time_limit_s >= 3:
-        # the last start (by default savings, the slow one) in a second process, with the
-        # whole limit; this process shares the rest of the time among the others
-        child = _spawn(problem, starts[-1][0], metaheuristic, time_limit_s - 0.3)
-        starts = starts[:-1]
+        # every other start in a second process, with the whole limit shared among them
+        child = _spawn(problem, [s for s, _w in starts[1::2]], metaheuristic,
+                       time_limit_s - (time.monotonic() - t0) - 0.3)
+        starts = starts[0::2]
 
     routing, manager, tdim = _build(problem)
 
@@ -267,7 +268,10 @@ def solve(problem: Problem, time_limit_s: float = 10.0, progress: Progress | Non
     code = best[5] if best is not None else int(routing.status())
     status = STATUS.get(code, "ukendt")
     unreached: list[int] = []
-    if best is None and built is not None and (built.routes and any(built.routes)):
+    if best is not None and built is not None and any(built.routes) and (
+            _construct.objective(problem, built) < best[0]):
+        best = None  # e.g. a start the limit cut short with most stops left out
+    if best is None and built is not None and any(built.routes):
         # the search found nothing better in time: the constructed plan stands
         times = _construct.schedule_times(problem, built.routes)
         routes = [[Stop(j, t) for j, t in zip(r, times[v][0])] for v, r in enumerate(built.routes)]
@@ -559,37 +563,42 @@ def _build(problem: Problem):
     return routing, manager, tdim
 
 
-def _spawn(problem: Problem, strategy: str, metaheuristic: str, seconds: float):
-    """Starts one search in a separate process; ``_collect`` waits for its plan."""
+def _spawn(problem: Problem, strategies: list[str], metaheuristic: str, seconds: float):
+    """Starts searches in a separate process; ``_collect`` waits for its best plan."""
     import multiprocessing as mp
 
     ctx = mp.get_context("spawn")  # no fork: the caller may be a GUI with threads
     parent, child_end = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_child, args=(child_end, problem, strategy, metaheuristic,
+    proc = ctx.Process(target=_child, args=(child_end, problem, strategies, metaheuristic,
                                             seconds), daemon=True)
     proc.start()
     child_end.close()
     return proc, parent, time.monotonic() + seconds + 5.0
 
 
-def _child(conn, problem, strategy, metaheuristic, seconds):  # pragma: no cover (subprocess)
+def _child(conn, problem, strategies, metaheuristic, seconds):  # pragma: no cover (subprocess)
     try:
         t0 = time.monotonic()
         routing, manager, tdim = _build(problem)
-        p = pywrapcp.DefaultRoutingSearchParameters()
-        p.first_solution_strategy = getattr(routing_enums_pb2.FirstSolutionStrategy, strategy)
-        p.local_search_metaheuristic = getattr(routing_enums_pb2.LocalSearchMetaheuristic,
-                                               metaheuristic)
-        if len(problem.jobs) + 1 > 150:
-            p.savings_parameters.neighbors_ratio = 60 / (len(problem.jobs) + 1)
-        p.time_limit.FromMilliseconds(max(1, int((seconds - (time.monotonic() - t0)) * 1000)))
-        a = routing.SolveWithParameters(p)
-        if a is None:
-            conn.send(None)
-        else:
-            conn.send((a.ObjectiveValue(), *_read(routing, manager, tdim, a,
-                                                  len(problem.vehicles)),
-                       int(routing.status())))
+        best = None
+        for k, strategy in enumerate(strategies):
+            left = seconds - (time.monotonic() - t0)
+            if left < 0.2:
+                break
+            p = pywrapcp.DefaultRoutingSearchParameters()
+            p.first_solution_strategy = getattr(routing_enums_pb2.FirstSolutionStrategy,
+                                                strategy)
+            p.local_search_metaheuristic = getattr(
+                routing_enums_pb2.LocalSearchMetaheuristic, metaheuristic)
+            if len(problem.jobs) + 1 > 150:
+                p.savings_parameters.neighbors_ratio = 60 / (len(problem.jobs) + 1)
+            p.time_limit.FromMilliseconds(max(1, int(left / (len(strategies) - k) * 1000)))
+            a = routing.SolveWithParameters(p)
+            if a is not None and (best is None or a.ObjectiveValue() < best[0]):
+                best = (a.ObjectiveValue(), *_read(routing, manager, tdim, a,
+                                                   len(problem.vehicles)),
+                        int(routing.status()))
+        conn.send(best)
     except Exception:  # noqa: BLE001 - the parent keeps its own plan
         conn.send(None)
     finally:
