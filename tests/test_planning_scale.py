@@ -124,3 +124,15 @@ def test_construction_keeps_the_models_rules_so_ortools_accepts_it():
     c = construct.nearest_neighbour(problem)
     assert routing.ReadAssignmentFromRoutes(
         [[manager.NodeToIndex(j + 1) for j in r] for r in c.routes], True) is not None
+
+
+def test_replanning_starts_from_the_current_plan():
+    days, analysts, reqs, cal = _case(400, 16, n_days=5, seed=11)
+    first = _plan(reqs, days, analysts, cal, time_limit_s=3.0)
+    planned = _accounted(first, reqs)
+    current = {rid: (r.analyst_id, r.date, s.trip, k)
+               for r in first.routes for k, s in enumerate(r.stops) for rid in s.request_ids}
+    again = _plan(reqs, days, analysts, cal, time_limit_s=0.3, current=current)
+    # in 0.3 s nothing is rebuilt from scratch: the plan is kept (or improved), not lost
+    assert _accounted(again, reqs) >= planned
+    assert sum(r.km for r in again.routes) <= sum(r.km for r in first.routes) + 0.5

@@ -24,10 +24,11 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from hjemmeprove.planning.model import Problem
+Problem = Any  # model.Problem; model.solve calls this module, so it does not import model
 
 INF = 1 << 62
 NEAR = 40  # positions tried next to this many nearest planned stops (larger problems)

@@ -233,6 +233,24 @@ def _matrix(source: DistanceSource, locs: list) -> object:
     return m
 
 
+def _initial_routes(current: dict, trips: list[Trip], job_groups: list[dict]
+                    ) -> list[list[int]] | None:
+    """The current plan as routes over this plan's trips and stops (job indices)."""
+    trip_at = {(t.analyst.id, t.date, t.number): i for i, t in enumerate(trips)}
+    placed: dict[int, list[tuple]] = {}
+    for j, g in enumerate(job_groups):
+        where = next((current[r.id] for r in g["reqs"] if r.id in current), None)
+        if where is None:
+            continue
+        aid, date, trip_no, pos = where
+        v = trip_at.get((aid, date, trip_no))
+        if v is not None:
+            placed.setdefault(v, []).append((pos, j))
+    if not placed:
+        return None
+    return [[j for _pos, j in sorted(placed.get(v, []))] for v in range(len(trips))]
+
+
 def preferred_weekdays(text: str) -> tuple[set[int], set[dt.date]]:
     wds, dates = set(), set()
     for part in text.replace(";", ",").replace(" ", ",").split(","):
@@ -253,11 +271,12 @@ def plan(lab: tuple[float, float], days: list[dt.date], analysts: list[PlanAnaly
          requests: list[PlanRequest], source: DistanceSource, cfg: PlanConfig,
          next_working_day=None, time_limit_s: float = 10.0, progress=None,
          cancel_event=None, method: str = "solve", first_solution: str = "auto",
-         workers: int = 1) -> PlanOutcome:
+         workers: int = 1, current: dict | None = None) -> PlanOutcome:
     """Plans ``requests`` over ``days``. ``method="nearest"`` gives the nearest-neighbour
     baseline under the same rules (benches); ``first_solution`` and ``workers`` as in
     ``model.solve``. ``progress(dict)`` as in ``model.solve`` (``planned``/``total`` count
-    stops)."""
+    stops). ``current`` (request id → (bioanalyst id, date, trip number, position)) is the
+    plan being re-planned: the search starts from it where it still holds (warm start)."""
     unplanned: list[tuple[int, str]] = []
     if not days:
         return PlanOutcome([], [(r.id, "ingen hverdage i perioden") for r in requests], 0, 0,
@@ -419,6 +438,7 @@ def plan(lab: tuple[float, float], days: list[dt.date], analysts: list[PlanAnaly
                               max_age=t.max_age, key=i) for i, t in enumerate(trips)]
     problem = model.Problem(cost=cost, travel=travel, jobs=jobs, vehicles=vehicles, depot=0,
                             chains=chains)
+    initial = _initial_routes(current, trips, job_groups) if current else None
     if method == "nearest":  # the benches' baseline, under the same rules
         sol = model.solution_from_routes(problem, construct.nearest_neighbour(problem).routes)
     elif method == "construct":  # the first plan alone (benches)
@@ -430,7 +450,7 @@ def plan(lab: tuple[float, float], days: list[dt.date], analysts: list[PlanAnaly
             first = "SAVINGS"  # many trips over days: savings builds day clusters
         sol = model.solve(problem, time_limit_s=time_limit_s, progress=progress,
                           cancel_event=cancel_event, first_solution=first,
-                          workers=workers)
+                          workers=workers, initial_routes=initial)
 
     unreached = set(sol.unreached)
     for j in sol.dropped:
