@@ -5,8 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import random
 
-import pytest
-
 from hjemmeprove.demo import LAB, TOWNS
 from hjemmeprove.domain.calendar import default_calendar
 from hjemmeprove.planning import construct, model
@@ -62,7 +60,6 @@ def _accounted(out, reqs):
     return set(planned)
 
 
-@pytest.mark.slow
 def test_600_requests_are_planned_in_a_short_limit_as_far_as_a_greedy_baseline_can():
     # the old planner planned 352 of 600 here (its first solution alone took about 50 s)
     days, analysts, reqs, cal = _case(600, 8)
