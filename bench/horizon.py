@@ -4,7 +4,12 @@ baseline measured in the same run: nearest neighbour by day (earliest deadline f
 bioanalyst's route grown from the lab by nearest neighbour while the day lasts).
 
     .venv/bin/python bench/horizon.py [--requests 300] [--analysts 6] [--days 10]
-                                      [--seconds 30] [--seed 1]
+                                      [--seconds 25] [--seed 1] [--workers 1]
+
+The baseline is the planner's own problem solved by nearest neighbour
+(``plan(..., method="nearest")``, construct.nearest_neighbour): the same days, deadlines,
+windows, hours, skills, capacity, trips and the samples' age limit. "first complete plan" is
+the time until the progress callback first reports every stop planned.
 """
 
 from __future__ import annotations
@@ -127,6 +132,16 @@ def max_sample_age(lab, routes, source) -> float:
     return worst
 
 
+def summary(out) -> tuple[int, int, float, float, int]:
+    planned = sum(len(s.request_ids) for r in out.routes for s in r.stops)
+    km = sum(r.km for r in out.routes)
+    ferry = sum(r.ferry_minutes for r in out.routes)
+    late = sum(1 for _rid, why in out.unplanned if "kan ikke overholdes" in why
+               or "overskredet" in why or "tidsgrænsen" in why)
+    trips = sum(r.lab_returns + 1 for r in out.routes)
+    return planned, late, km, ferry, trips
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--requests", type=int, default=300)
@@ -134,43 +149,75 @@ def main(argv=None) -> None:
     ap.add_argument("--days", type=int, default=10)
     ap.add_argument("--seconds", type=float, default=25.0, help="solver time limit")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--workers", type=int, default=1, help="processes for the search")
+    ap.add_argument("--old-baseline", action="store_true",
+                    help="also the old baseline (no stability limit, no windows per trip)")
+    ap.add_argument("--no-soft", action="store_true",
+                    help="no soft costs (preferred days, area days, regular bioanalyst): km "
+                         "alone, which is all the baseline looks at")
     args = ap.parse_args(argv)
     days, analysts, reqs, cal = make_case(args.requests, args.analysts, args.days, args.seed)
     lab = (LAB["lab_lat"], LAB["lab_lon"])
     source = DistanceSource()
     cfg = PlanConfig()
-    # the baseline has no stability limit or lab returns; compare like with like as well
+    if args.no_soft:
+        cfg = PlanConfig(preferred_day_kr=0.0, area_day_kr=0.0, same_analyst_kr=0.0,
+                         area_days={})
+    first_full = {"t": None, "first": None}
+    total_reqs = len(reqs)
     t0 = time.monotonic()
+
+    def progress(info):
+        now = time.monotonic() - t0
+        if first_full["first"] is None:
+            first_full["first"] = (now, info.get("planned"), info.get("total"))
+        if first_full["t"] is None and info.get("planned") == info.get("total"):
+            first_full["t"] = now
+
     out = plan(lab, days, analysts, reqs, source, cfg, next_working_day=cal.next_working_day,
-               time_limit_s=args.seconds)
+               time_limit_s=args.seconds, progress=progress, workers=args.workers)
     t1 = time.monotonic()
-    b_km, b_planned, b_late = baseline(lab, days, analysts, reqs, source, cfg, cal)
+    # the baseline: nearest neighbour on the planner's own problem, so under the same rules
+    # (days, deadlines, windows, hours, skills, capacity, the samples' age, trips)
+    base = plan(lab, days, analysts, reqs, source, cfg, next_working_day=cal.next_working_day,
+                method="nearest")
     t2 = time.monotonic()
-    n_km, n_planned, n_late = baseline(lab, days, analysts, reqs, source, cfg, cal, True)
-    planned = sum(len(s.request_ids) for r in out.routes for s in r.stops)
-    km = sum(r.km for r in out.routes)
-    ferry = sum(r.ferry_minutes for r in out.routes)
-    late = sum(1 for rid, why in out.unplanned if "kan ikke overholdes" in why
-               or "overskredet" in why)
-    trips = sum(r.lab_returns + 1 for r in out.routes)
+    planned, late, km, ferry, trips = summary(out)
+    b_planned, b_late, b_km, b_ferry, b_trips = summary(base)
     age = max_sample_age(lab, out.routes, source)
-    print(f"horizon: {len(days)} working days, {len(reqs)} requests, {len(analysts)} "
-          f"bioanalysts, 2 cores shared")
-    print(f"{'':24}{'seconds':>9}{'planned':>9}{'late':>6}{'km':>10}{'ferry min':>11}"
-          f"{'routes':>8}{'trips':>7}")
-    print(f"{'planner (OR-Tools)':24}{t1 - t0:9.1f}{planned:9d}{late:6d}{km:10.1f}"
-          f"{ferry:11.0f}{len(out.routes):8d}{trips:7d}")
-    print(f"{'baseline (NN by day)':24}{t2 - t1:9.1f}{b_planned:9d}{b_late:6d}{b_km:10.1f}"
-          f"{'':>11}{'':>8}")
-    print(f"{'baseline + noon return':24}{'':9}{n_planned:9d}{n_late:6d}{n_km:10.1f}")
+    b_age = max_sample_age(lab, base.routes, source)
+    print(f"horizon: {len(days)} working days, {total_reqs} requests, {len(analysts)} "
+          f"bioanalysts, limit {args.seconds:g} s, {args.workers} worker(s), 2 cores shared")
+    print(f"{'':26}{'seconds':>9}{'planned':>9}{'late':>6}{'km':>10}{'ferry min':>11}"
+          f"{'routes':>8}{'trips':>7}{'max age':>8}")
+    print(f"{'planner (OR-Tools)':26}{t1 - t0:9.1f}{planned:9d}{late:6d}{km:10.1f}"
+          f"{ferry:11.0f}{len(out.routes):8d}{trips:7d}{age:8.0f}")
+    print(f"{'baseline (NN, same rules)':26}{t2 - t1:9.1f}{b_planned:9d}{b_late:6d}{b_km:10.1f}"
+          f"{b_ferry:11.0f}{len(base.routes):8d}{b_trips:7d}{b_age:8.0f}")
+    if args.old_baseline:
+        o_km, o_planned, o_late = baseline(lab, days, analysts, reqs, source, cfg, cal)
+        print(f"{'old NN (no 4 h limit)':26}{'':9}{o_planned:9d}{o_late:6d}{o_km:10.1f}")
+    f = first_full["first"]
+    if f:
+        print(f"first plan reported after {f[0]:.1f} s ({f[1]}/{f[2]} stops)")
+    print("first complete plan (every stop): "
+          + (f"{first_full['t']:.1f} s" if first_full["t"] is not None else "never"))
     if b_km:
-        print(f"km ratio planner/baseline: {km / b_km:.3f} (the planner also keeps the 4 h "
-              f"sample limit, which this baseline ignores)")
-        print(f"km ratio planner/baseline with noon return (keeps the limit too): "
-              f"{km / n_km:.3f}")
+        print(f"km ratio planner/baseline: {km / b_km:.3f} (goal ≤ 0.9); planned "
+              f"{planned}/{b_planned} of the baseline's")
+    if base.objective_kr:
+        print(f"objective (km, ferry and soft costs, kr) planner/baseline: "
+              f"{out.objective_kr:.0f}/{base.objective_kr:.0f} = "
+              f"{out.objective_kr / base.objective_kr:.3f}"
+              + (" (soft costs off)" if args.no_soft else " (the baseline ignores soft costs)"))
     print(f"routes = bioanalyst-days used, of {sum(1 for d in days for a in analysts)}; "
           f"oldest sample on return to the lab: {age:.0f} min (limit {cfg.stability_minutes})")
     print(f"solver: {out.solutions} improving solutions, status {out.status}")
+    reasons: dict[str, int] = {}
+    for _rid, why in out.unplanned:
+        reasons[why.split(":")[-1].strip()] = reasons.get(why.split(":")[-1].strip(), 0) + 1
+    for why, n in sorted(reasons.items(), key=lambda x: -x[1]):
+        print(f"  unplanned {n}: {why}")
 
 
 if __name__ == "__main__":

@@ -13,6 +13,15 @@ Vocabulary:
   allowed to take it, and its allowed service-start intervals in absolute time (days are
   laid end to end: day ``d`` starts at ``d * 86400`` seconds).
 
+How a plan is found (``solve``): construct.py builds a complete first plan under the same
+rules in about a second (it is also the plan kept if nothing better comes in time). A small
+problem (a department's day or week, Solomon) then runs OR-Tools' metaheuristic from its own
+first solutions (``AUTO_STARTS``); a larger one starts from the constructed plan and is
+improved a block of days at a time (``_improve_by_day``), since the local search makes no
+move within minutes on the whole horizon at a region's size. Stops left out although they
+fit are put back at the end; stops nobody tried before the limit are reported as
+``Solution.unreached`` (not reached in time), never as a lack of room.
+
 Every job may be dropped at its penalty (``AddDisjunction``): with tight windows OR-Tools
 finds no first solution otherwise (docs/libraries.md). Soft preferences (preferred days, area
 days, the regular bioanalyst) are extra costs on entering a job with a given vehicle, through
@@ -82,30 +91,379 @@ class Solution:
     solutions_found: int
     seconds: float
     status: str
+    # dropped jobs nobody tried to place before the time limit (not a lack of room)
+    unreached: list[int] = field(default_factory=list)
 
 
 Progress = Callable[[dict], None]
 
-# "auto": the metaheuristic from each of these first solutions in turn, the time split by the
-# shares, and the best result kept. Which start ends best differs between problems (Solomon at
-# 10 s: R101 parallel insertion, RC101 local insertion, R201 savings, which needs about half the
-# time) and GLS rarely leaves the basin it starts in; a start's own cost does not tell which.
-AUTO_STARTS = [("PARALLEL_CHEAPEST_INSERTION", 0.15), ("LOCAL_CHEAPEST_INSERTION", 0.35),
-               ("SAVINGS", 0.5)]  # (first solution strategy, share of the time)
+# "auto" (small problems): the metaheuristic from each of these first solutions in turn, the
+# time split by the shares, and the best result kept. Guided local search rarely leaves the
+# basin it starts in and mostly settles within 1-3 s at 100 stops, so more starts beat more
+# time per start: on six of the tuning half of Solomon (R203, RC107, R101, RC201, R211, RC105;
+# odd-numbered instances, bench/solomon.py) six equal starts came out 0.3 % shorter in
+# geometric mean than the former three (insertion 15 %, local insertion 35 %, savings 50 %),
+# better on three, worse on two; a start's own cost does not tell which will end best.
+AUTO_STARTS = [("PARALLEL_CHEAPEST_INSERTION", 1.0), ("LOCAL_CHEAPEST_INSERTION", 1.0),
+               ("SAVINGS", 1.0), ("PATH_CHEAPEST_ARC", 1.0),
+               ("SEQUENTIAL_CHEAPEST_INSERTION", 1.0), ("CHRISTOFIDES", 1.0)]
+SMALL_NODES = 300  # up to this many stops and ...
+SMALL_VEHICLES = 60  # ... trips, OR-Tools' own first solutions come fast enough
 
 
 def solve(problem: Problem, time_limit_s: float = 10.0, progress: Progress | None = None,
           cancel_event: threading.Event | None = None, first_solution: str = "auto",
           metaheuristic: str = "GUIDED_LOCAL_SEARCH", lns_time_limit_s: float | None = None,
-          log: bool = False) -> Solution:
+          log: bool = False, initial_routes: list[list[int]] | None = None,
+          workers: int = 1) -> Solution:
+    """The best plan found within ``time_limit_s``.
+
+    ``first_solution``: "auto" (below), "CONSTRUCT" (construct.py's insertion only) or an
+    OR-Tools first solution strategy. "auto" on a small problem (``SMALL_NODES`` stops and
+    ``SMALL_VEHICLES`` trips) runs the metaheuristic from each of ``AUTO_STARTS`` in turn
+    and keeps the best; on a larger one OR-Tools' own starts take longer than the limit
+    (about 50 s for 600 stops over 20 trips), so the search starts from construct.py's plan,
+    which takes well under a second. ``initial_routes`` (per vehicle, job indices; the current
+    plan when re-planning) seeds that construction. ``workers`` > 1 runs a second start in
+    a separate process (OR-Tools holds the GIL while it searches) and keeps the better plan.
+
+    ``progress(dict)`` gets ``solutions``, ``objective``, ``objective_kr``, ``seconds``,
+    ``planned`` and ``total`` (stops) for every better plan found.
+    """
+    from hjemmeprove.planning import construct as _construct
+
     t0 = time.monotonic()
     jobs, vehicles = problem.jobs, problem.vehicles
     n_nodes = 1 + len(jobs)
     n_veh = len(vehicles)
+    total = len(jobs)
     if not jobs or not vehicles:
         return Solution([[] for _ in vehicles], [v.start for v in vehicles],
                         [v.start for v in vehicles], list(range(len(jobs))), 0, 0, 0.0,
                         "tom")
+    small = n_nodes <= SMALL_NODES and n_veh <= SMALL_VEHICLES
+    if first_solution == "auto":
+        starts = list(AUTO_STARTS) if small else [("CONSTRUCT", 1.0)]
+    else:
+        starts = [(first_solution, 1.0)]
+    if time_limit_s < 3:
+        starts = starts[:1]  # a quick check (a move, a replan) wants any plan, in full time
+
+    found = {"n": 0, "best": None}
+
+    def report(objective: int, planned: int) -> None:
+        if found["best"] is not None and objective >= found["best"]:
+            return
+        found["best"] = objective
+        found["n"] += 1
+        if progress is not None:
+            progress({"solutions": found["n"], "objective": objective,
+                      "objective_kr": round(objective / 100.0, 2),
+                      "seconds": round(time.monotonic() - t0, 2),
+                      "planned": planned, "total": total})
+
+    # a complete first plan fast, whatever the size (construct.py); also the plan kept when
+    # OR-Tools' own starts find nothing better in time
+    built = _construct.best_start(problem, time_budget_s=max(0.02, time_limit_s * 0.4),
+                                  seed_routes=initial_routes, cancel_event=cancel_event,
+                                  on_plan=lambda c, obj: report(
+                                      obj, total - len(c.dropped) - len(c.unreached)))
+
+    if not small and first_solution == "auto":
+        left = time_limit_s - (time.monotonic() - t0)
+        def on_better(r):
+            planned = {x for rr in r for x in rr}
+            report(_construct.route_cost(problem, r) + sum(
+                int(jobs[j].penalty) for j in range(total) if j not in planned), len(planned))
+
+        routes = _improve_by_day(problem, built.routes, left, metaheuristic, cancel_event,
+                                 on_better, workers)
+        if routes is not None:
+            return _finish(problem, routes, t0, found["n"], built, report, time_limit_s,
+                           cancel_event)
+
+    child = None
+    if workers > 1 and small and len(starts) > 1 and time_limit_s >= 3:
+        # every other start in a second process, with the whole limit shared among them
+        child = _spawn(problem, [s for s, _w in starts[1::2]], metaheuristic,
+                       time_limit_s - (time.monotonic() - t0) - 0.3)
+        starts = starts[0::2]
+
+    routing, manager, tdim = _build(problem)
+
+    def search_params(strategy: str, meta: str, seconds: float):
+        p = pywrapcp.DefaultRoutingSearchParameters()
+        if strategy != "CONSTRUCT":
+            p.first_solution_strategy = getattr(routing_enums_pb2.FirstSolutionStrategy,
+                                                strategy)
+        p.local_search_metaheuristic = getattr(routing_enums_pb2.LocalSearchMetaheuristic, meta)
+        p.time_limit.FromMilliseconds(max(1, int(seconds * 1000)))
+        if n_nodes > 150:
+            # savings over each stop's nearest 60 only: on the 300-stop horizon bench the start
+            # came in 3.5 s instead of 7.5 s, and the plan ended 1469 km, not 1487 km
+            p.savings_parameters.neighbors_ratio = 60 / n_nodes
+        if lns_time_limit_s:
+            p.lns_time_limit.FromMilliseconds(int(lns_time_limit_s * 1000))
+        p.log_search = log
+        return p
+
+    node_idx = [manager.NodeToIndex(i) for i in range(n_nodes)]
+
+    def on_solution():
+        # called for every accepted neighbour; report only the better ones
+        objective = int(routing.CostVar().Min())
+        if found["best"] is not None and objective >= found["best"]:
+            return
+        planned = sum(1 for i in node_idx[1:] if routing.NextVar(i).Value() != i)
+        report(objective, planned)
+
+    routing.AddAtSolutionCallback(on_solution)
+
+    done = threading.Event()
+    watcher = None
+    if cancel_event is not None:
+        def watch():
+            while not done.is_set():
+                if cancel_event.wait(0.05):
+                    routing.CancelSearch()
+                    return
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
+    best: tuple | None = None  # (objective, routes, starts, ends, planned, status)
+    try:
+        for k, (strategy, share) in enumerate(starts):
+            left = time_limit_s - (time.monotonic() - t0)
+            if k and (left < 0.5 or (cancel_event is not None and cancel_event.is_set())):
+                break
+            # no plan yet: this start gets all the time left
+            seconds = left if best is None and k else left * share / sum(w for _s, w in starts[k:])
+            params = search_params(strategy, metaheuristic, max(0.001, seconds))
+            if strategy == "CONSTRUCT":
+                routing.CloseModelWithParameters(params)
+                initial = routing.ReadAssignmentFromRoutes(
+                    [[node_idx[j + 1] for j in r] for r in built.routes], True)
+                if initial is None:  # should not happen: construct keeps the model's rules
+                    assignment = routing.SolveWithParameters(
+                        search_params("PARALLEL_CHEAPEST_INSERTION", metaheuristic,
+                                      max(0.001, seconds)))
+                else:
+                    assignment = routing.SolveFromAssignmentWithParameters(initial, params)
+            else:
+                assignment = routing.SolveWithParameters(params)
+            if assignment is not None and (best is None or assignment.ObjectiveValue() < best[0]):
+                best = (assignment.ObjectiveValue(), *_read(routing, manager, tdim, assignment,
+                                                             n_veh), int(routing.status()))
+    finally:
+        done.set()
+        if watcher is not None:
+            watcher.join()
+    if child is not None:
+        other = _collect(child, cancel_event)
+        if other is not None and (best is None or other[0] < best[0]):
+            best = other
+            report(int(other[0]), len(other[4]))
+
+    # RoutingSearchStatus: NOT_SOLVED, SUCCESS, PARTIAL_SUCCESS_LOCAL_OPTIMUM_NOT_REACHED,
+    # FAIL, FAIL_TIMEOUT, INVALID, INFEASIBLE, OPTIMAL
+    code = best[5] if best is not None else int(routing.status())
+    status = STATUS.get(code, "ukendt")
+    unreached: list[int] = []
+    if best is not None and built is not None and any(built.routes) and (
+            _construct.objective(problem, built) < best[0]):
+        best = None  # e.g. a start the limit cut short with most stops left out
+    if best is None and built is not None and any(built.routes):
+        # the search found nothing better in time: the constructed plan stands
+        times = _construct.schedule_times(problem, built.routes)
+        routes = [[Stop(j, t) for j, t in zip(r, times[v][0])] for v, r in enumerate(built.routes)]
+        planned = {j for r in built.routes for j in r}
+        best = (_construct.route_cost(problem, built.routes)
+                + sum(int(jobs[j].penalty) for j in range(len(jobs)) if j not in planned),
+                routes, [t[1] for t in times], [t[2] for t in times], planned, code)
+        status = "løst (første plan; tidsgrænse nået)"
+    if best is not None and len(best[4]) < total and not (
+            cancel_event is not None and cancel_event.is_set()):
+        # stops the search left out although they fit (it ran out of time before it got to
+        # them, or the limit cut a start short): put them where they fit
+        kept = [[st.job for st in r] for r in best[1]]
+        fixed = _construct.construct(
+            problem, time_budget_s=max(0.02, min(1.0, time_limit_s - (time.monotonic() - t0))),
+            seed_routes=kept)
+        now = {j for r in fixed.routes for j in r}
+        if now > set(best[4]):
+            times = _construct.schedule_times(problem, fixed.routes)
+            routes = [[Stop(j, t) for j, t in zip(r, times[v][0])]
+                      for v, r in enumerate(fixed.routes)]
+            best = (_construct.objective(problem, fixed), routes, [t[1] for t in times],
+                    [t[2] for t in times], now, best[5])
+            report(int(best[0]), len(now))
+    if built is not None and built.unreached and best is not None:
+        # the construction ran out of time before trying these; the search did not place
+        # them either: not reached in time, which says nothing about room on the routes
+        unreached = [j for j in built.unreached if j not in best[4]]
+    elif best is None:
+        unreached = list(range(len(jobs)))
+    if cancel_event is not None and cancel_event.is_set():
+        status = "afbrudt"
+    elif unreached:
+        status = "ufuldstændig (tidsgrænse nået)"
+    if best is None:
+        return Solution([[] for _ in vehicles], [v.start for v in vehicles],
+                        [v.start for v in vehicles], list(range(len(jobs))), 0, found["n"],
+                        time.monotonic() - t0, status, unreached)
+    objective, routes, starts_, ends, planned, _code = best
+    dropped = [i for i in range(len(jobs)) if i not in planned]
+    return Solution(routes, ends, starts_, dropped, int(objective), found["n"],
+                    time.monotonic() - t0, status, unreached)
+
+
+DAY = 86400
+
+
+def _improve_by_day(problem: Problem, routes: list[list[int]], seconds: float, metaheuristic,
+                    cancel_event, on_better, workers: int = 1) -> list[list[int]] | None:
+    """Improves a plan a few days at a time (vehicles grouped by the day they start on): the
+    whole horizon at once is too large for OR-Tools' local search to make a single move
+    within minutes (1,200 stops over 480 trips), a day of it (about 120 stops over 48 trips)
+    is not. The first pass takes one day at a time (stops keep their day), the next ones
+    pairs of days, shifted by one, so that a stop can move to the day before or after.
+    None if there is one day only."""
+    by_day: dict[int, list[int]] = {}
+    for v, veh in enumerate(problem.vehicles):
+        by_day.setdefault(int(veh.start) // DAY, []).append(v)
+    if len(by_day) < 2:
+        return None
+    t0 = time.monotonic()
+    out = [list(r) for r in routes]
+    days = sorted(by_day)
+    passes = [(1, 0, 0.4), (2, 0, 0.3), (2, 1, 0.3)]  # (days per block, offset, share)
+    for p_no, (size, offset, share) in enumerate(passes):
+        if cancel_event is not None and cancel_event.is_set():
+            break
+        left = seconds - (time.monotonic() - t0)
+        budget = left * share / sum(x[2] for x in passes[p_no:])
+        blocks = []
+        if offset:
+            blocks.append(days[:offset])
+        for k in range(offset, len(days), size):
+            blocks.append(days[k:k + size])
+        blocks = [[v for d in b for v in by_day[d]] for b in blocks if b]
+        weights = [1 + sum(len(out[v]) for v in vs) for vs in blocks]
+        left_w = sum(weights)
+        t_pass = time.monotonic()
+        for vs, w in zip(blocks, weights):
+            if cancel_event is not None and cancel_event.is_set():
+                break
+            spend = (budget - (time.monotonic() - t_pass)) * w / left_w
+            left_w -= w
+            job_ids = [j for v in vs for j in out[v]]
+            if spend < 0.05 or not job_ids:
+                continue
+            sub, jmap = _sub_problem(problem, vs, job_ids)
+            inv = {j: k for k, j in enumerate(jmap)}
+            better = _improve(sub, [[inv[j] for j in out[v]] for v in vs], spend,
+                              metaheuristic, cancel_event)
+            if better is not None:
+                for k, v in enumerate(vs):
+                    out[v] = [jmap[j] for j in better[k]]
+                on_better(out)
+    return out
+
+
+def _sub_problem(problem: Problem, vs: list[int], job_ids: list[int]):
+    vmap = {v: k for k, v in enumerate(vs)}
+    jobs = []
+    for j in job_ids:
+        job = problem.jobs[j]
+        allowed = vs if job.vehicles is None else [v for v in job.vehicles if v in vmap]
+        jobs.append(Job(loc=job.loc, service=job.service, demand=job.demand,
+                        penalty=job.penalty, vehicles=[vmap[v] for v in allowed],
+                        windows=job.windows,
+                        vehicle_penalty={vmap[v]: p for v, p in job.vehicle_penalty.items()
+                                         if v in vmap},
+                        max_to_end=job.max_to_end, key=job.key))
+    chains = [(vmap[a], vmap[b], gap) for a, b, gap in problem.chains if a in vmap and b in vmap]
+    return Problem(problem.cost, problem.travel, jobs, [problem.vehicles[v] for v in vs],
+                   problem.depot, chains), job_ids
+
+
+def _improve(problem: Problem, routes: list[list[int]], seconds: float, metaheuristic,
+             cancel_event) -> list[list[int]] | None:
+    """The metaheuristic from the given routes for ``seconds``; the routes it ends with."""
+    routing, manager, tdim = _build(problem)
+    p = pywrapcp.DefaultRoutingSearchParameters()
+    p.local_search_metaheuristic = getattr(routing_enums_pb2.LocalSearchMetaheuristic,
+                                           metaheuristic)
+    p.time_limit.FromMilliseconds(max(1, int(seconds * 1000)))
+    routing.CloseModelWithParameters(p)
+    initial = routing.ReadAssignmentFromRoutes(
+        [[manager.NodeToIndex(j + 1) for j in r] for r in routes], True)
+    if initial is None:
+        return None
+    done = threading.Event()
+    watcher = None
+    if cancel_event is not None:
+        def watch():
+            while not done.is_set():
+                if cancel_event.wait(0.05):
+                    routing.CancelSearch()
+                    return
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
+    try:
+        a = routing.SolveFromAssignmentWithParameters(initial, p)
+    finally:
+        done.set()
+        if watcher is not None:
+            watcher.join()
+    if a is None or a.ObjectiveValue() > initial.ObjectiveValue():
+        return None
+    out = [[] for _ in problem.vehicles]
+    for v in range(len(problem.vehicles)):
+        idx = a.Value(routing.NextVar(routing.Start(v)))
+        while not routing.IsEnd(idx):
+            out[v].append(manager.IndexToNode(idx) - 1)
+            idx = a.Value(routing.NextVar(idx))
+    if sum(map(len, out)) < sum(map(len, routes)):
+        return None  # never trade a planned stop for km
+    return out
+
+
+def _finish(problem, routes, t0, n_found, built, report, time_limit_s, cancel_event):
+    """The Solution for routes improved outside one OR-Tools search: left-out stops put where
+    they fit, times from construct.py's schedule."""
+    from hjemmeprove.planning import construct as _construct
+
+    total = len(problem.jobs)
+    planned = {j for r in routes for j in r}
+    if len(planned) < total and not (cancel_event is not None and cancel_event.is_set()):
+        fixed = _construct.construct(
+            problem, time_budget_s=max(0.02, min(1.0, time_limit_s - (time.monotonic() - t0))),
+            seed_routes=routes)
+        now = {j for r in fixed.routes for j in r}
+        if now > planned:
+            routes, planned = fixed.routes, now
+            report(_construct.objective(problem, fixed), len(now))
+    sol = solution_from_routes(problem, routes, status="løst (tidsgrænse nået)")
+    sol.solutions_found = n_found
+    sol.seconds = time.monotonic() - t0
+    sol.unreached = [j for j in built.unreached if j not in planned]
+    if cancel_event is not None and cancel_event.is_set():
+        sol.status = "afbrudt"
+    elif sol.unreached:
+        sol.status = "ufuldstændig (tidsgrænse nået)"
+    return sol
+
+
+STATUS = {0: "ikke løst", 1: "løst", 2: "løst (tidsgrænse nået)", 3: "ingen løsning",
+          4: "ingen løsning inden for tidsgrænsen", 5: "ugyldig model", 6: "umulig",
+          7: "optimal"}
+
+
+def _build(problem: Problem):
+    """The OR-Tools model of ``problem``: (routing, manager, time dimension)."""
+    jobs, vehicles = problem.jobs, problem.vehicles
+    n_nodes = 1 + len(jobs)
+    n_veh = len(vehicles)
     locs = np.array([problem.depot] + [j.loc for j in jobs])
     service = np.array([0] + [j.service for j in jobs], dtype=np.int64)
     travel = problem.travel[np.ix_(locs, locs)].astype(np.int64)
@@ -115,16 +473,21 @@ def solve(problem: Problem, time_limit_s: float = 10.0, progress: Progress | Non
     manager = pywrapcp.RoutingIndexManager(n_nodes, n_veh, 0)
     routing = pywrapcp.RoutingModel(manager)
 
-    # arc costs: one matrix per class of vehicles with the same soft penalties
+    # arc costs: one matrix per class of vehicles with the same soft penalties (built from
+    # the jobs' penalty dicts, not by asking every job about every vehicle)
+    per_vehicle: list[list[tuple[int, int]]] = [[] for _ in range(n_veh)]
+    for i, j in enumerate(jobs):
+        for v, pen in j.vehicle_penalty.items():
+            if pen:
+                per_vehicle[int(v)].append((i + 1, int(pen)))
     classes: dict[tuple, list[int]] = {}
     for v in range(n_veh):
-        sig = tuple(sorted((i + 1, j.vehicle_penalty[v]) for i, j in enumerate(jobs)
-                           if v in j.vehicle_penalty and j.vehicle_penalty[v]))
-        classes.setdefault(sig, []).append(v)
+        classes.setdefault(tuple(sorted(per_vehicle[v])), []).append(v)
     for sig, vs in classes.items():
         m = cost.copy()
-        for node, pen in sig:
-            m[:, node] += pen
+        if sig:
+            nodes = np.array([a for a, _b in sig])
+            m[:, nodes] += np.array([b for _a, b in sig])[None, :]
         np.fill_diagonal(m, 0)
         cb = routing.RegisterTransitMatrix(m.tolist())
         for v in vs:
@@ -197,84 +560,84 @@ def solve(problem: Problem, time_limit_s: float = 10.0, progress: Progress | Non
                 if a1 > b0 + 1:
                     var.RemoveInterval(b0 + 1, a1 - 1)
         routing.AddDisjunction([idx], int(job.penalty))
+    return routing, manager, tdim
 
-    def search_params(strategy: str, meta: str, seconds: float):
-        p = pywrapcp.DefaultRoutingSearchParameters()
-        p.first_solution_strategy = getattr(routing_enums_pb2.FirstSolutionStrategy, strategy)
-        p.local_search_metaheuristic = getattr(routing_enums_pb2.LocalSearchMetaheuristic, meta)
-        p.time_limit.FromMilliseconds(max(1, int(seconds * 1000)))
-        if n_nodes > 150:
-            # savings over each stop's nearest 60 only: on the 300-stop horizon bench the start
-            # came in 3.5 s instead of 7.5 s, and the plan ended 1469 km, not 1487 km
-            p.savings_parameters.neighbors_ratio = 60 / n_nodes
-        if lns_time_limit_s:
-            p.lns_time_limit.FromMilliseconds(int(lns_time_limit_s * 1000))
-        p.log_search = log
-        return p
 
-    starts = AUTO_STARTS if first_solution == "auto" else [(first_solution, 1.0)]
-    if time_limit_s < 3:
-        starts = starts[:1]  # a quick check (a move, a replan) wants any plan, in full time
+def _spawn(problem: Problem, strategies: list[str], metaheuristic: str, seconds: float):
+    """Starts searches in a separate process; ``_collect`` waits for its best plan."""
+    import multiprocessing as mp
 
-    found = {"n": 0, "best": None}
+    ctx = mp.get_context("spawn")  # no fork: the caller may be a GUI with threads
+    parent, child_end = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_child, args=(child_end, problem, strategies, metaheuristic,
+                                            seconds), daemon=True)
+    proc.start()
+    child_end.close()
+    return proc, parent, time.monotonic() + seconds + 5.0
 
-    def on_solution():
-        # called for every accepted neighbour; report only the better ones
-        objective = int(routing.CostVar().Min())
-        if found["best"] is not None and objective >= found["best"]:
-            return
-        found["best"] = objective
-        found["n"] += 1
-        if progress is not None:
-            progress({"solutions": found["n"], "objective": objective,
-                      "objective_kr": round(objective / 100.0, 2),
-                      "seconds": round(time.monotonic() - t0, 2)})
 
-    routing.AddAtSolutionCallback(on_solution)
-
-    done = threading.Event()
-    watcher = None
-    if cancel_event is not None:
-        def watch():
-            while not done.is_set():
-                if cancel_event.wait(0.05):
-                    routing.CancelSearch()
-                    return
-        watcher = threading.Thread(target=watch, daemon=True)
-        watcher.start()
-    best: tuple | None = None  # (objective, routes, starts, ends, planned, status)
+def _child(conn, problem, strategies, metaheuristic, seconds):  # pragma: no cover (subprocess)
     try:
-        for k, (strategy, share) in enumerate(starts):
-            left = time_limit_s - (time.monotonic() - t0)
-            if k and (left < 0.5 or (cancel_event is not None and cancel_event.is_set())):
+        t0 = time.monotonic()
+        routing, manager, tdim = _build(problem)
+        best = None
+        for k, strategy in enumerate(strategies):
+            left = seconds - (time.monotonic() - t0)
+            if left < 0.2:
                 break
-            # no plan yet: this start gets all the time left
-            seconds = left if best is None and k else left * share / sum(w for _s, w in starts[k:])
-            assignment = routing.SolveWithParameters(
-                search_params(strategy, metaheuristic, max(0.001, seconds)))
-            if assignment is not None and (best is None or assignment.ObjectiveValue() < best[0]):
-                best = (assignment.ObjectiveValue(), *_read(routing, manager, tdim, assignment,
-                                                             n_veh), int(routing.status()))
+            p = pywrapcp.DefaultRoutingSearchParameters()
+            p.first_solution_strategy = getattr(routing_enums_pb2.FirstSolutionStrategy,
+                                                strategy)
+            p.local_search_metaheuristic = getattr(
+                routing_enums_pb2.LocalSearchMetaheuristic, metaheuristic)
+            if len(problem.jobs) + 1 > 150:
+                p.savings_parameters.neighbors_ratio = 60 / (len(problem.jobs) + 1)
+            p.time_limit.FromMilliseconds(max(1, int(left / (len(strategies) - k) * 1000)))
+            a = routing.SolveWithParameters(p)
+            if a is not None and (best is None or a.ObjectiveValue() < best[0]):
+                best = (a.ObjectiveValue(), *_read(routing, manager, tdim, a,
+                                                   len(problem.vehicles)),
+                        int(routing.status()))
+        conn.send(best)
+    except Exception:  # noqa: BLE001 - the parent keeps its own plan
+        conn.send(None)
     finally:
-        done.set()
-        if watcher is not None:
-            watcher.join()
+        conn.close()
 
-    # RoutingSearchStatus: NOT_SOLVED, SUCCESS, PARTIAL_SUCCESS_LOCAL_OPTIMUM_NOT_REACHED,
-    # FAIL, FAIL_TIMEOUT, INVALID, INFEASIBLE, OPTIMAL
-    code = best[5] if best is not None else int(routing.status())
-    status = {0: "ikke løst", 1: "løst", 2: "løst (tidsgrænse nået)", 3: "ingen løsning",
-              4: "ingen løsning inden for tidsgrænsen", 5: "ugyldig model", 6: "umulig",
-              7: "optimal"}.get(code, "ukendt")
-    if cancel_event is not None and cancel_event.is_set():
-        status = "afbrudt"
-    if best is None:
-        return Solution([[] for _ in vehicles], [v.start for v in vehicles],
-                        [v.start for v in vehicles], list(range(len(jobs))), 0, found["n"],
-                        time.monotonic() - t0, status)
-    objective, routes, starts_, ends, planned, _code = best
-    dropped = [i for i in range(len(jobs)) if i not in planned]
-    return Solution(routes, ends, starts_, dropped, int(objective), found["n"],
+
+def _collect(child, cancel_event):
+    proc, conn, deadline = child
+    try:
+        while time.monotonic() < deadline:
+            if cancel_event is not None and cancel_event.is_set():
+                return None
+            if conn.poll(0.05):
+                return conn.recv()
+            if not proc.is_alive() and not conn.poll(0):
+                return None
+        return None
+    except (EOFError, OSError):
+        return None
+    finally:
+        if proc.is_alive():
+            proc.terminate()
+        proc.join(1.0)
+        conn.close()
+
+
+def solution_from_routes(problem: Problem, routes: list[list[int]],
+                         status: str = "løst (grådig)") -> Solution:
+    """A ``Solution`` from routes made outside OR-Tools (construct.py), with their times."""
+    from hjemmeprove.planning import construct as _construct
+
+    t0 = time.monotonic()
+    times = _construct.schedule_times(problem, routes)
+    planned = {j for r in routes for j in r}
+    dropped = [j for j in range(len(problem.jobs)) if j not in planned]
+    objective = (_construct.route_cost(problem, routes)
+                 + sum(int(problem.jobs[j].penalty) for j in dropped))
+    return Solution([[Stop(j, t) for j, t in zip(r, times[v][0])] for v, r in enumerate(routes)],
+                    [t[2] for t in times], [t[1] for t in times], dropped, objective, 1,
                     time.monotonic() - t0, status)
 
 

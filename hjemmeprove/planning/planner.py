@@ -25,10 +25,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hjemmeprove.domain.lifecycle import first_allowed_day, last_allowed_day
-from hjemmeprove.planning import model
+from hjemmeprove.planning import construct, model
 from hjemmeprove.planning.distances import DistanceSource
 
 DAY = 86400
+# a stop the search did not get to before the time limit: no statement about room on the routes
+TIME_LIMIT_REASON = ("ikke nået inden for tidsgrænsen (planlæg igen med en længere "
+                     "tidsgrænse)")
 WEEKDAYS_DA = {"man": 0, "tir": 1, "ons": 2, "tor": 3, "fre": 4,
                "mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4}
 WEEKDAY_NAMES_DA = ["mandag", "tirsdag", "onsdag", "torsdag", "fredag", "lørdag", "søndag"]
@@ -222,6 +225,40 @@ def make_trips(analysts: list[PlanAnalyst], days: list[dt.date], cfg: PlanConfig
     return trips, chains
 
 
+_MATRICES: dict[tuple, object] = {}  # (source, positions) → Matrix, the last few plans
+
+
+def _matrix(source: DistanceSource, locs: list) -> object:
+    """The distance matrix of these positions, computed once for repeated plans over the
+    same positions (a re-plan after a cancellation, the next optimisation)."""
+    key = (source.describe(), id(source.ferries), tuple(locs))
+    m = _MATRICES.get(key)
+    if m is None:
+        m = source.matrix(locs)
+        if len(_MATRICES) >= 4:
+            _MATRICES.pop(next(iter(_MATRICES)))
+        _MATRICES[key] = m
+    return m
+
+
+def _initial_routes(current: dict, trips: list[Trip], job_groups: list[dict]
+                    ) -> list[list[int]] | None:
+    """The current plan as routes over this plan's trips and stops (job indices)."""
+    trip_at = {(t.analyst.id, t.date, t.number): i for i, t in enumerate(trips)}
+    placed: dict[int, list[tuple]] = {}
+    for j, g in enumerate(job_groups):
+        where = next((current[r.id] for r in g["reqs"] if r.id in current), None)
+        if where is None:
+            continue
+        aid, date, trip_no, pos = where
+        v = trip_at.get((aid, date, trip_no))
+        if v is not None:
+            placed.setdefault(v, []).append((pos, j))
+    if not placed:
+        return None
+    return [[j for _pos, j in sorted(placed.get(v, []))] for v in range(len(trips))]
+
+
 def preferred_weekdays(text: str) -> tuple[set[int], set[dt.date]]:
     wds, dates = set(), set()
     for part in text.replace(";", ",").replace(" ", ",").split(","):
@@ -241,7 +278,13 @@ def preferred_weekdays(text: str) -> tuple[set[int], set[dt.date]]:
 def plan(lab: tuple[float, float], days: list[dt.date], analysts: list[PlanAnalyst],
          requests: list[PlanRequest], source: DistanceSource, cfg: PlanConfig,
          next_working_day=None, time_limit_s: float = 10.0, progress=None,
-         cancel_event=None) -> PlanOutcome:
+         cancel_event=None, method: str = "solve", first_solution: str = "auto",
+         workers: int = 1, current: dict | None = None) -> PlanOutcome:
+    """Plans ``requests`` over ``days``. ``method="nearest"`` gives the nearest-neighbour
+    baseline under the same rules (benches); ``first_solution`` and ``workers`` as in
+    ``model.solve``. ``progress(dict)`` as in ``model.solve`` (``planned``/``total`` count
+    stops). ``current`` (request id → (bioanalyst id, date, trip number, position)) is the
+    plan being re-planned: the search starts from it where it still holds (warm start)."""
     unplanned: list[tuple[int, str]] = []
     if not days:
         return PlanOutcome([], [(r.id, "ingen hverdage i perioden") for r in requests], 0, 0,
@@ -306,12 +349,12 @@ def plan(lab: tuple[float, float], days: list[dt.date], analysts: list[PlanAnaly
 
     # -- matrices over lab + distinct positions
     locs = [lab] + [g["key"] for g in groups]
-    m = source.matrix(locs)
+    m = _matrix(source, locs)
     km_cost = m.km * cfg.km_rate_kr + m.ferry_minutes * cfg.minute_rate_kr
     cost = np.rint(km_cost * 100).astype(np.int64)
     travel = np.ceil(m.minutes * 60).astype(np.int64)
 
-    ekg_ok = [i for i, t in enumerate(trips) if "ekg" in t.analyst.skills]
+    ekg_ok = {i for i, t in enumerate(trips) if "ekg" in t.analyst.skills}
     trip_by_day: dict[int, list[int]] = {}
     for i, t in enumerate(trips):
         trip_by_day.setdefault(t.day_index, []).append(i)
@@ -328,7 +371,7 @@ def plan(lab: tuple[float, float], days: list[dt.date], analysts: list[PlanAnaly
         allowed_trips = [i for d in sorted(day_index[x] for x in g["days"])
                          for i in trip_by_day.get(d, [])]
         if ekg:
-            allowed_trips = [i for i in allowed_trips if i in set(ekg_ok)]
+            allowed_trips = [i for i in allowed_trips if i in ekg_ok]
         deadline = min(r.deadline for r in reqs)
         if not allowed_trips:
             who = "ingen bioanalytiker med EKG ledig" if ekg else "ingen bioanalytiker ledig"
@@ -376,7 +419,9 @@ def plan(lab: tuple[float, float], days: list[dt.date], analysts: list[PlanAnaly
         regular = next((r.regular_analyst for r in reqs if r.regular_analyst), None)
         first_day = min(day_index[x] for x in g["days"])
         vp = {}
-        for i in vehicles:
+        soft = (wds or dates or area_wd is not None or regular is not None
+                or cfg.per_day_later_kr)
+        for i in (vehicles if soft else ()):
             t = trips[i]
             p = 0.0
             if (wds or dates) and not (t.date.weekday() in wds or t.date in dates):
@@ -404,15 +449,27 @@ def plan(lab: tuple[float, float], days: list[dt.date], analysts: list[PlanAnaly
                               max_age=t.max_age, key=i) for i, t in enumerate(trips)]
     problem = model.Problem(cost=cost, travel=travel, jobs=jobs, vehicles=vehicles, depot=0,
                             chains=chains)
-    # many trips over many days: savings builds day clusters that insertion does not find
-    first = "SAVINGS" if len(vehicles) > 20 else "auto"
-    sol = model.solve(problem, time_limit_s=time_limit_s, progress=progress,
-                      cancel_event=cancel_event, first_solution=first)
+    initial = _initial_routes(current, trips, job_groups) if current else None
+    if method == "nearest":  # the benches' baseline, under the same rules
+        sol = model.solution_from_routes(problem, construct.nearest_neighbour(problem).routes)
+    elif method == "construct":  # the first plan alone (benches)
+        sol = model.solution_from_routes(problem, construct.construct(problem).routes)
+    else:
+        first = first_solution
+        if (first == "auto" and len(vehicles) > 20 and len(jobs) < model.SMALL_NODES
+                and len(vehicles) <= model.SMALL_VEHICLES):
+            first = "SAVINGS"  # many trips over days: savings builds day clusters
+        sol = model.solve(problem, time_limit_s=time_limit_s, progress=progress,
+                          cancel_event=cancel_event, first_solution=first,
+                          workers=workers, initial_routes=initial)
 
+    unreached = set(sol.unreached)
     for j in sol.dropped:
         g = job_groups[j]
         for r in g["reqs"]:
-            if r.locked_date is not None:
+            if j in unreached:
+                why = TIME_LIMIT_REASON
+            elif r.locked_date is not None:
                 why = (f"den låste tid {r.locked_date.isoformat()} "
                        f"{r.locked_start:%H:%M}–{r.locked_end:%H:%M} kan ikke holdes")
             elif r.deadline <= days[-1]:
