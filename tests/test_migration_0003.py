@@ -19,25 +19,30 @@ def _upgrade(engine, url, revision):
         command.upgrade(cfg, revision)
 
 
+def _old_agreement(c, full_cpr: bool) -> None:
+    """A department, Svendborg and their agreement, as rows of the 0001 schema."""
+    c.execute(text(
+        "INSERT INTO departments (id, name, hospital, lab_address, lab_postcode, lab_city,"
+        " lab_lat, lab_lon, cvr, ean, bank_reg, bank_account, contact_name, "
+        "contact_email, contact_phone, payment_days) VALUES (1, 'KBA', 'OUH', 'Vej 1', "
+        "'5700', 'Svendborg', 55.0, 10.6, '', '', '', '', '', '', '', 30)"))
+    c.execute(text("INSERT INTO municipalities (id, code, name, ean, address, postcode, "
+                   "city, contact_name, contact_email, contact_phone) VALUES "
+                   "(1, 479, 'Svendborg', '', '', '', '', '', '', '')"))
+    c.execute(text(
+        "INSERT INTO agreements (id, municipality_id, department_id, start, reference, "
+        "billable_outcomes, allocation_rule, ferry_speed_kmh, statement_full_cpr, "
+        "vat_percent, invoice_ean, person_reference, order_reference, "
+        "reply_window_minutes, version) VALUES (1, 1, 1, '2020-01-01', '', 'taken', "
+        f"'standalone', 60, {'true' if full_cpr else 'false'}, 0, '', '', '', 120, 1)"))
+
+
 def test_upgrade_turns_settings_text_into_rows(db_url):
     engine = create_engine(db_url)
     try:
         _upgrade(engine, db_url, "0001")
         with engine.begin() as c:
-            c.execute(text(
-                "INSERT INTO departments (id, name, hospital, lab_address, lab_postcode, lab_city,"
-                " lab_lat, lab_lon, cvr, ean, bank_reg, bank_account, contact_name, "
-                "contact_email, contact_phone, payment_days) VALUES (1, 'KBA', 'OUH', 'Vej 1', "
-                "'5700', 'Svendborg', 55.0, 10.6, '', '', '', '', '', '', '', 30)"))
-            c.execute(text("INSERT INTO municipalities (id, code, name, ean, address, postcode, "
-                           "city, contact_name, contact_email, contact_phone) VALUES "
-                           "(1, 479, 'Svendborg', '', '', '', '', '', '', '')"))
-            c.execute(text(
-                "INSERT INTO agreements (id, municipality_id, department_id, start, reference, "
-                "billable_outcomes, allocation_rule, ferry_speed_kmh, statement_full_cpr, "
-                "vat_percent, invoice_ean, person_reference, order_reference, "
-                "reply_window_minutes, version) VALUES (1, 1, 1, '2020-01-01', '', 'taken', "
-                "'standalone', 60, true, 0, '', '', '', 120, 1)"))
+            _old_agreement(c, full_cpr=True)
             for i, (kind, settings, credits) in enumerate([
                     ("invoice", "Fordeling: enkelttur\nMoms: ingen", None),
                     ("credit_note", "Begrundelse: forkert: adresse\nFordeling: enkelttur", 1)],
@@ -87,20 +92,7 @@ def test_the_program_upgrades_a_database_with_invoice_lines(tmp_path):
     try:
         _upgrade(engine, url, "0001")
         with engine.begin() as c:
-            c.execute(text(
-                "INSERT INTO departments (id, name, hospital, lab_address, lab_postcode, lab_city,"
-                " lab_lat, lab_lon, cvr, ean, bank_reg, bank_account, contact_name, "
-                "contact_email, contact_phone, payment_days) VALUES (1, 'KBA', 'OUH', 'Vej 1', "
-                "'5700', 'Svendborg', 55.0, 10.6, '', '', '', '', '', '', '', 30)"))
-            c.execute(text("INSERT INTO municipalities (id, code, name, ean, address, postcode, "
-                           "city, contact_name, contact_email, contact_phone) VALUES "
-                           "(1, 479, 'Svendborg', '', '', '', '', '', '', '')"))
-            c.execute(text(
-                "INSERT INTO agreements (id, municipality_id, department_id, start, reference, "
-                "billable_outcomes, allocation_rule, ferry_speed_kmh, statement_full_cpr, "
-                "vat_percent, invoice_ean, person_reference, order_reference, "
-                "reply_window_minutes, version) VALUES (1, 1, 1, '2020-01-01', '', 'taken', "
-                "'standalone', 60, false, 0, '', '', '', 120, 1)"))
+            _old_agreement(c, full_cpr=False)
             c.execute(text(
                 "INSERT INTO invoices (id, kind, number, agreement_id, municipality_id, "
                 "department_id, month, status, issue_date, total, vat_amount, "

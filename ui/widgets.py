@@ -3,14 +3,16 @@ missing), field errors."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QDate, Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QDateEdit,
     QFrame,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QTableView,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -142,3 +144,24 @@ class ServiceView(QWidget):
         if not self._loaded and not self._unavailable:
             self._loaded = True
             self.reload()
+
+
+def day_bar(label: str, today, on_step) -> tuple[QHBoxLayout, QDateEdit, QLabel]:
+    """The bar a day's view opens with: a date field with a calendar, ◀ ▶ to step a day
+    (``on_step(-1 | 1)``) and a summary label on the right. Returns (bar, date, summary)."""
+    bar = QHBoxLayout()
+    day = QDateEdit(QDate(today.year, today.month, today.day))
+    day.setCalendarPopup(True)
+    day.setDisplayFormat("dddd dd-MM-yyyy")
+    prev_b, next_b = QToolButton(text="◀"), QToolButton(text="▶")
+    prev_b.clicked.connect(lambda: on_step(-1))
+    next_b.clicked.connect(lambda: on_step(1))
+    bar.addWidget(QLabel(label))
+    bar.addWidget(day)
+    bar.addWidget(prev_b)
+    bar.addWidget(next_b)
+    summary = QLabel()
+    summary.setTextFormat(Qt.TextFormat.RichText)
+    bar.addSpacing(16)
+    bar.addWidget(summary, 1)
+    return bar, day, summary

@@ -29,7 +29,6 @@ from hjemmeprove.billing.facts import carries_share, parse_month  # noqa: F401 (
 from hjemmeprove.documents.model import ItemRow
 from hjemmeprove.billing.fees import Line, Quantities, invoice_lines, round2, total
 from hjemmeprove.db.models import (
-    DRIVEN_OUTCOMES,
     Agreement,
     Bioanalyst,
     Citizen,
@@ -44,7 +43,6 @@ from hjemmeprove.db.models import (
 )
 from hjemmeprove.domain.cpr import mask_cpr
 from hjemmeprove.domain.labels import outcome_label
-from hjemmeprove.errors import ValidationError
 
 ZERO = Decimal("0")
 

@@ -220,15 +220,7 @@ def solve(problem: Problem, time_limit_s: float = 10.0, progress: Progress | Non
     routing.AddAtSolutionCallback(on_solution)
 
     done = threading.Event()
-    watcher = None
-    if cancel_event is not None:
-        def watch():
-            while not done.is_set():
-                if cancel_event.wait(0.05):
-                    routing.CancelSearch()
-                    return
-        watcher = threading.Thread(target=watch, daemon=True)
-        watcher.start()
+    watcher = _cancel_watcher(routing, cancel_event, done)
     best: tuple | None = None  # (objective, routes, starts, ends, planned, status)
     try:
         for k, (strategy, share) in enumerate(starts):
@@ -400,15 +392,7 @@ def _improve(problem: Problem, routes: list[list[int]], seconds: float, metaheur
     if initial is None:
         return None
     done = threading.Event()
-    watcher = None
-    if cancel_event is not None:
-        def watch():
-            while not done.is_set():
-                if cancel_event.wait(0.05):
-                    routing.CancelSearch()
-                    return
-        watcher = threading.Thread(target=watch, daemon=True)
-        watcher.start()
+    watcher = _cancel_watcher(routing, cancel_event, done)
     try:
         a = routing.SolveFromAssignmentWithParameters(initial, p)
     finally:
@@ -658,3 +642,19 @@ def _read(routing, manager, tdim, assignment, n_veh):
         ends.append(assignment.Value(tdim.CumulVar(idx)))
         routes.append(stops)
     return routes, starts, ends, planned
+
+
+def _cancel_watcher(routing, cancel_event, done: threading.Event):
+    """A thread that stops the search when ``cancel_event`` is set (OR-Tools holds Python's
+    lock while it searches, so the caller's thread can't); ends with ``done``."""
+    if cancel_event is None:
+        return None
+
+    def watch():
+        while not done.is_set():
+            if cancel_event.wait(0.05):
+                routing.CancelSearch()
+                return
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    return watcher

@@ -19,7 +19,6 @@ Decisions where the spec is silent (each a setting or a constant here):
 from __future__ import annotations
 
 import datetime as dt
-import math
 from dataclasses import dataclass, field
 
 import numpy as np

@@ -550,16 +550,7 @@ class PlanningService:
                         v = Visit(request_id=rid)
                         s.add(v)
                         by_request.setdefault(rid, []).append(v)
-                    v.route_id = route.id
-                    v.date = pr.date
-                    v.sequence = st.trip * 100 + seq_in_trip[st.trip]
-                    v.planned_arrival = st.arrival
-                    if not v.locked:
-                        v.window_start, v.window_end = st.reply_start, st.reply_end
-                    v.leg_km = round_km(st.leg_km if k == 0 else 0.0)
-                    v.leg_ferry_minutes = round_min(st.leg_ferry_minutes if k == 0 else 0.0)
-                    v.standalone_km = sa_km
-                    v.ferry_link = sa_link
+                    _place(v, route.id, pr.date, st, seq_in_trip[st.trip], k == 0, sa_km, sa_link)
                     written[route.id].add(rid)
             if written[route.id] != {r for st in pr.stops for r in st.request_ids}:
                 written[route.id] = set()  # lost a stop: its km are measured again
@@ -934,16 +925,7 @@ class PlanningService:
                                                   Visit.outcome.is_(None))).first()
                 if v is None:
                     continue
-                v.route_id = route.id
-                v.date = day
-                v.sequence = st.trip * 100 + seq_in_trip[st.trip]
-                v.planned_arrival = st.arrival
-                if not v.locked:
-                    v.window_start, v.window_end = st.reply_start, st.reply_end
-                v.leg_km = round_km(st.leg_km if k == 0 else 0.0)
-                v.leg_ferry_minutes = round_min(st.leg_ferry_minutes if k == 0 else 0.0)
-                v.standalone_km = sa_km
-                v.ferry_link = sa_link
+                _place(v, route.id, day, st, seq_in_trip[st.trip], k == 0, sa_km, sa_link)
                 s.flush()
                 settle(s.get(Request, rid), s.scalars(select(Visit).where(
                     Visit.request_id == rid)))
@@ -994,3 +976,19 @@ def route_sheet_filename(day: dt.date, analyst: str) -> str:
 def reply_filename(municipality_code: int, first: dt.date, ext: str) -> str:
     """The file name of a municipality's reply for a period starting ``first``."""
     return f"svar-{municipality_code}-{first.isoformat()}.{ext}"
+
+
+def _place(v: Visit, route_id: int, day: dt.date, st, seq_in_trip: int, first_at_stop: bool,
+           standalone_km, ferry_link: str) -> None:
+    """A visit at a planned stop: its route, day, order and arrival; the reply window unless
+    a reply has locked it; the leg's km and ferry minutes on the first visit at the address."""
+    v.route_id = route_id
+    v.date = day
+    v.sequence = st.trip * 100 + seq_in_trip
+    v.planned_arrival = st.arrival
+    if not v.locked:
+        v.window_start, v.window_end = st.reply_start, st.reply_end
+    v.leg_km = round_km(st.leg_km if first_at_stop else 0.0)
+    v.leg_ferry_minutes = round_min(st.leg_ferry_minutes if first_at_stop else 0.0)
+    v.standalone_km = standalone_km
+    v.ferry_link = ferry_link

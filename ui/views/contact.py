@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from PySide6.QtCore import QDate, Qt
+from PySide6.QtCore import QDate
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QDateEdit,
     QFileDialog,
     QFormLayout,
     QGroupBox,
@@ -19,7 +18,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
-    QToolButton,
     QVBoxLayout,
 )
 
@@ -31,7 +29,7 @@ from ui.models.contact import ContactModel
 from ui.models.table import ROW_ROLE, sorted_proxy
 from ui.ops import Op
 from ui.signals import emit_changed
-from ui.widgets import ServiceView, error_label, table_view, title
+from ui.widgets import ServiceView, day_bar, error_label, table_view, title
 
 
 class ContactView(ServiceView):
@@ -47,21 +45,7 @@ class ContactView(ServiceView):
         lay.addWidget(title("Kontakt", "Påmindelser før besøget: hvem skal have SMS, brev eller "
                                        "et opkald i dag. Markér opkald; en borger, der ikke "
                                        "kunne nås, vises på planlægningstavlen."))
-        bar = QHBoxLayout()
-        self.day = QDateEdit(QDate(self.today.year, self.today.month, self.today.day))
-        self.day.setCalendarPopup(True)
-        self.day.setDisplayFormat("dddd dd-MM-yyyy")
-        prev_b, next_b = QToolButton(text="◀"), QToolButton(text="▶")
-        prev_b.clicked.connect(lambda: self._step(-1))
-        next_b.clicked.connect(lambda: self._step(1))
-        bar.addWidget(QLabel("Liste for:"))
-        bar.addWidget(self.day)
-        bar.addWidget(prev_b)
-        bar.addWidget(next_b)
-        self.summary = QLabel()
-        self.summary.setTextFormat(Qt.TextFormat.RichText)
-        bar.addSpacing(16)
-        bar.addWidget(self.summary, 1)
+        bar, self.day, self.summary = day_bar("Liste for:", self.today, self._step)
         lay.addLayout(bar)
 
         self.model = ContactModel(self)

@@ -15,7 +15,6 @@ from PySide6.QtCore import QDate, Qt
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QComboBox,
-    QDateEdit,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
@@ -28,7 +27,6 @@ from PySide6.QtWidgets import (
     QSplitter,
     QTableWidget,
     QTableWidgetItem,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -40,7 +38,7 @@ from ui.errors import show_error
 from ui.models.table import ROW_ROLE, Column, RowTableModel, sorted_proxy
 from ui.ops import Op
 from ui.signals import emit_changed
-from ui.widgets import ServiceView, error_label, service_or_none, table_view, title
+from ui.widgets import ServiceView, day_bar, error_label, service_or_none, table_view, title
 
 OUTCOMES = [(None, "— mangler —")] + [(code, outcome_label(code)) for code in DRIVEN_OUTCOMES]
 LOOKBACK_DAYS = 45
@@ -106,21 +104,7 @@ class DayCloseView(ServiceView):
         if self.planning is None:
             return
         self.service, self.service_why = service_or_none(app, "day_close")
-        bar = QHBoxLayout()
-        self.day = QDateEdit(QDate(self.today.year, self.today.month, self.today.day))
-        self.day.setCalendarPopup(True)
-        self.day.setDisplayFormat("dddd dd-MM-yyyy")
-        prev_b, next_b = QToolButton(text="◀"), QToolButton(text="▶")
-        prev_b.clicked.connect(lambda: self._step(-1))
-        next_b.clicked.connect(lambda: self._step(1))
-        bar.addWidget(QLabel("Dag:"))
-        bar.addWidget(self.day)
-        bar.addWidget(prev_b)
-        bar.addWidget(next_b)
-        self.summary = QLabel()
-        self.summary.setTextFormat(Qt.TextFormat.RichText)
-        bar.addSpacing(16)
-        bar.addWidget(self.summary, 1)
+        bar, self.day, self.summary = day_bar("Dag:", self.today, self._step)
         lay.addLayout(bar)
         if self.service is None:
             note = QLabel("Registrering af km og udfald er ikke tilgængelig i denne version "
