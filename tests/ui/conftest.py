@@ -15,6 +15,21 @@ def settle(qtbot, timeout: float = 15.0) -> None:
     qtbot.wait(20)
 
 
+@pytest.fixture(autouse=True)
+def no_modal_dialogs(monkeypatch):
+    """A modal dialog nobody answers would block an offscreen test forever: any ``exec()``
+    of a dialog fails the test instead, naming the dialog's text. Tests answer questions by
+    replacing the view's ``ask`` (or use the ``dialogs`` sink for message boxes)."""
+    from PySide6.QtWidgets import QDialog, QMessageBox
+
+    def refuse(self, *_args):
+        text = self.text() if isinstance(self, QMessageBox) else self.windowTitle()
+        raise AssertionError(f"a modal dialog was opened in a test: {text!r}")
+
+    monkeypatch.setattr(QDialog, "exec", refuse)
+    monkeypatch.setattr(QMessageBox, "exec", refuse)
+
+
 @pytest.fixture
 def dialogs(monkeypatch):
     """Collects what would be shown as message boxes (title, text)."""
