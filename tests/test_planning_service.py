@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from hjemmeprove.db.models import Absence, Bioanalyst, Request, Route, Visit
+from hjemmeprove.db.models import Absence, Bioanalyst, Department, Request, Route, Visit
 from tests.factories import request_values
 
 MON = dt.date(2024, 3, 4)
@@ -274,6 +274,35 @@ def test_cancellation_replans_the_day_and_keeps_locked(department_app):
         assert after[rid].window == before[rid][0]
         assert after[rid].window[0] <= after[rid].arrival <= after[rid].window[1]
     assert sum(r.km for r in routes) < sum({km for _w, km in before.values()})
+
+
+def test_a_cancellation_leaves_its_route_measured_without_the_stop(department_app):
+    """Killed after the cancellation and before the re-plan, the route's km describe the
+    stops it has (the cancellation's own transaction measured them again)."""
+    app = department_app
+    ids = [add(app, i, SVENDBORG, 55.055 + i * 0.02, 10.59 + i * 0.02, received="2024-03-01")
+           for i in range(3)]
+    app.planning.plan(MON, MON, time_limit_s=1.0)
+    [route] = [r for r in app.planning.routes(MON, MON) if r.stops]
+    far = max(route.stops, key=lambda st: st.lat).request_id
+    app.planning.cancel_and_replan(far, dt.datetime(2024, 3, 1, 13), "Hjemmeplejen",
+                                   "electronic", replan=False)
+    [after] = [r for r in app.planning.routes(MON, MON) if r.route_id == route.route_id]
+    assert far not in {st.request_id for st in after.stops}
+    assert 0 < after.km < route.km
+    assert after.km == sum(st.leg_km for st in after.stops) + _back_km(app, after)
+
+
+def _back_km(app, route):
+    """The leg from the last stop back to the lab, by the same distance source."""
+    from hjemmeprove.planning.distances import round_km
+
+    with app.store.session() as s:
+        dept = s.get(Department, 1)
+        lab = (dept.lab_lat, dept.lab_lon)
+    last = route.stops[-1]
+    m = app.planning.distance_source().matrix([lab, (last.lat, last.lon)])
+    return round_km(m.leg(1, 0).km)
 
 
 def test_regular_citizen_gets_the_same_bioanalyst(department_app):

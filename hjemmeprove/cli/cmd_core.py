@@ -180,7 +180,9 @@ def requests_cancel(args) -> int:
     except ValueError:
         raise ValidationError(f"'{args.at}' er ikke et tidspunkt", "--at") from None
     try:
-        result = app.requests.cancel(args.request, at, args.by, args.channel)
+        # recorded with its route measured again over the stops it keeps; not re-planned
+        result = app.planning.cancel_and_replan(args.request, at, args.by, args.channel,
+                                                replan=False)
     except ValidationError as e:  # name the options, as typed
         names = {"tidspunkt": "--at", "aflyst_af": "--by", "kanal": "--channel"}
         raise ValidationError([FieldError(names.get(x.field, x.field), x.message, x.row)

@@ -718,8 +718,12 @@ class IntakeService:
             at = local_time(m.sent_at)
             header = m.header_id
         who = by or (proposal.cancellation.by if proposal.cancellation else "") or "kommunen"
-        result = RequestService(self.store).cancel(
-            request_id, at, who, "electronic", note=f"Elektronisk besked {header}")
+        from hjemmeprove.services.planning import PlanningService
+
+        # recorded with its route measured again over the stops it keeps (not re-planned)
+        result = PlanningService(self.store).cancel_and_replan(
+            request_id, at, who, "electronic", note=f"Elektronisk besked {header}",
+            replan=False)
         with self.store.session() as s:
             m = s.get(IntakeMessage, message_id)
             m.request_id, m.handled, m.read = request_id, "cancellation", True

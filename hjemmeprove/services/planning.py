@@ -938,18 +938,29 @@ class PlanningService:
         return self.plan(day, last or day, time_limit_s=time_limit_s)
 
     def cancel_and_replan(self, request_id: int, at: dt.datetime, by: str, channel: str,
-                          note: str = "", time_limit_s: float = 5.0):
-        """Records the cancellation (RequestService, one transaction) and re-plans the visit's
-        day (another): killed between the two, the cancellation stands and the day's route
-        is simply not yet re-optimised."""
+                          note: str = "", time_limit_s: float = 5.0, replan: bool = True):
+        """Records the cancellation and re-plans the visit's day. The cancellation is one
+        transaction that also measures the route again over the stops it keeps (its km and
+        ferry minutes never describe a stop that left); the re-plan is a second one that only
+        improves the day. Killed between the two, the database shows a cancelled request on
+        a consistent route, as after a cancellation without re-planning."""
         from hjemmeprove.services.requests import RequestService
 
         with self.store.session() as s:
             v = s.scalars(select(Visit).where(Visit.request_id == request_id,
                                               Visit.outcome.is_(None))).first()
             day = v.date if v is not None else None
-        result = RequestService(self.store).cancel(request_id, at, by, channel, note)
-        if day is not None:
+        source = self.distance_source()
+
+        def remeasure(s, route_id: int) -> None:
+            route = s.get(Route, route_id)
+            s.expire(route, ["visits"])
+            dept = s.get(Department, route.department_id)
+            self._measure(route, source, (dept.lab_lat, dept.lab_lon), {})
+
+        result = RequestService(self.store).cancel(request_id, at, by, channel, note,
+                                                   route_changed=remeasure)
+        if day is not None and replan:
             self.replan_after_change(day, time_limit_s=time_limit_s)
         return result
 

@@ -350,7 +350,8 @@ class RequestService:
     # --- cancellation -----------------------------------------------------------------------
 
     def cancel(self, request_id: int, at: dt.datetime, by: str, channel: str,
-               note: str = "", now: dt.datetime | None = None) -> CancellationResult:
+               note: str = "", now: dt.datetime | None = None,
+               route_changed=None) -> CancellationResult:
         """§6: record who, when, channel; late when under 24 h before the locked window.
 
         A cancelled visit leaves its route. A late one is kept as outcome ``cancelled_late``
@@ -393,6 +394,7 @@ class RequestService:
                                       "stedet", "tidspunkt")
             late = bool(visit is not None and visit.locked and start is not None
                         and at > start - LATE_CANCELLATION)
+            left_route = visit.route_id if visit is not None else None
             if visit is not None:  # the visit leaves first: the schema allows no active
                 if late:           # visit next to a cancellation
                     visit.outcome = "cancelled_late"
@@ -400,6 +402,8 @@ class RequestService:
                 else:
                     s.delete(visit)
                 s.flush()
+                if route_changed is not None and left_route is not None:
+                    route_changed(s, left_route)  # e.g. the route's km, in this transaction
             s.add(Cancellation(request=req, at=at, by=by.strip(), channel=channel, late=late,
                                visit_start=start, recorded_by=s.info.get("user", ""),
                                note=note))

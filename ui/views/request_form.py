@@ -437,13 +437,9 @@ class CancelDialog(QDialog):
         app = self.app
 
         def work(_progress):
-            # With the planner: the visit leaves its route and the day is re-planned (locked
-            # visits keep their windows); without it, the cancellation alone is recorded.
-            try:
-                planning = app.planning
-            except ImportError:
-                return app.requests.cancel(rid, at, by, channel, note)
-            return planning.cancel_and_replan(rid, at, by, channel, note)
+            # the visit leaves its route (measured again) and the day is re-planned; locked
+            # visits keep their windows
+            return app.planning.cancel_and_replan(rid, at, by, channel, note)
 
         Op(self, work).with_progress("Registrerer aflysningen og lægger dagens ruter om…") \
             .success(self._done).failure(self._failed).run_in_background()
