@@ -956,7 +956,10 @@ class PlanningService:
             route = s.get(Route, route_id)
             s.expire(route, ["visits"])
             dept = s.get(Department, route.department_id)
-            self._measure(route, source, (dept.lab_lat, dept.lab_lon), {})
+            lab = (dept.lab_lat, dept.lab_lon)
+            if None in lab or any(None in _position(v.request) for v in route.visits):
+                return  # a stop without a position can't be measured: the re-plan will
+            self._measure(route, source, lab, {})
 
         result = RequestService(self.store).cancel(request_id, at, by, channel, note,
                                                    route_changed=remeasure)
