@@ -122,10 +122,12 @@ def render(route, department_name: str = "", lab_address: str = "") -> bytes:
     def footer(canvas, _doc):
         canvas.saveState()
         canvas.setFont(FONT, 7.5)
-        canvas.drawString(12 * mm, 7 * mm, f"{department_name} · {title} · "
-                                           "Fortroligt: personoplysninger. Fuldt CPR-nummer "
-                                           "til identifikation og mærkning af prøverør; "
-                                           "opbevares og destrueres som journalmateriale")
+        # two lines: the document's name, then why it carries the full CPR
+        canvas.drawString(12 * mm, 10 * mm, f"{department_name} · {title} · "
+                                            "Fortroligt: personoplysninger")
+        canvas.drawString(12 * mm, 6.5 * mm, "Fuldt CPR-nummer til identifikation og mærkning "
+                                             "af prøverør; opbevares og destrueres som "
+                                             "journalmateriale")
         canvas.drawRightString(landscape(A4)[0] - 12 * mm, 7 * mm, f"Side {_doc.page}")
         canvas.restoreState()
 
