@@ -59,50 +59,28 @@ def ensure_private_dir(path: str | Path) -> Path:
 
 def write_atomic(path: str | Path, data: bytes | str, mode: int = FILE_MODE) -> Path:
     """Write ``data`` to ``path`` whole or not at all (temporary name, fsync, rename)."""
-    p = Path(path)
-    if isinstance(data, str):
-        data = data.encode("utf-8")
-    ensure_private_dir(p.parent)
-    tmp = None
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
-        try:
-            os.fchmod(fd, mode)
-        except (AttributeError, OSError):
-            pass
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, p)
-        tmp = None
-        _fsync_dir(p.parent)
-    except OSError as e:
-        raise OutputError(f"{p}: kunne ikke skrives ({_reason(e)})") from e
-    finally:
-        if tmp is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-    return p
+    return write_all_atomic({path: data}, mode)[0]
 
 
-def write_all_atomic(files: dict[str | Path, bytes | str]) -> list[Path]:
+def write_all_atomic(files: dict[str | Path, bytes | str], mode: int = FILE_MODE) -> list[Path]:
     """Write several files so that, on error, none of the new ones is left behind.
 
     Each is written to a temporary name first; only when every one exists in full are they
-    renamed into place. On error, the temporary files are removed and ``OutputError`` raised.
+    renamed into place. On error, the temporary files are removed and ``OutputError`` raised,
+    naming the file that failed.
     """
     staged: list[tuple[str, Path]] = []
+    current: Path | str = ""
     try:
         for path, data in files.items():
-            p = Path(path)
+            current = p = Path(path)
             if isinstance(data, str):
                 data = data.encode("utf-8")
             ensure_private_dir(p.parent)
             fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
             staged.append((tmp, p))
             try:
-                os.fchmod(fd, FILE_MODE)
+                os.fchmod(fd, mode)
             except (AttributeError, OSError):
                 pass
             with os.fdopen(fd, "wb") as fh:
@@ -110,6 +88,7 @@ def write_all_atomic(files: dict[str | Path, bytes | str]) -> list[Path]:
                 fh.flush()
                 os.fsync(fh.fileno())
         for tmp, p in staged:
+            current = p
             os.replace(tmp, p)
         for parent in {p.parent for _, p in staged}:
             _fsync_dir(parent)
@@ -117,8 +96,7 @@ def write_all_atomic(files: dict[str | Path, bytes | str]) -> list[Path]:
         staged = []
         return done
     except OSError as e:
-        where = staged[-1][1] if staged else next(iter(files), "")
-        raise OutputError(f"{where}: kunne ikke skrives ({_reason(e)})") from e
+        raise OutputError(f"{current}: kunne ikke skrives ({_reason(e)})") from e
     finally:
         for tmp, _ in staged:
             with contextlib.suppress(OSError):
