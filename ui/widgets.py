@@ -3,6 +3,8 @@ missing), field errors."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 from PySide6.QtCore import QDate, Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -98,12 +100,6 @@ def hbox(*widgets, stretch_at: int | None = None) -> QHBoxLayout:
     return lay
 
 
-def service_or_none(app, name: str):
-    """``(app.<name>, "")``: ``App`` has every service. Stays only until views/day_close.py
-    (another branch) calls ``app.day_close`` directly, and then goes."""
-    return getattr(app, name), ""
-
-
 class ServiceView(QWidget):
     """A main view over one of the core's services.
 
@@ -126,12 +122,6 @@ class ServiceView(QWidget):
     def mark_unavailable(self) -> None:
         self._unavailable = True
 
-    def service_or_unavailable(self, layout, name: str, label: str):
-        """The App's service ``name``. ``App`` has every service, so this is ``app.<name>``;
-        it stays only until the billing, day-close and planning views (other branches) call
-        the service directly, and then goes."""
-        return getattr(self.app, name)
-
     def reload(self) -> None:  # pragma: no cover - every view defines it
         raise NotImplementedError
 
@@ -144,6 +134,24 @@ class ServiceView(QWidget):
         if not self._loaded and not self._unavailable:
             self._loaded = True
             self.reload()
+
+
+class DayNavigation:
+    """For a view with a ``day_bar`` in ``self.day``: read and set its day, and step to the
+    previous or next working day (the department's calendar)."""
+
+    def _step(self, days: int) -> None:
+        cal = self.app.calendar()
+        d = self.current_day() + dt.timedelta(days=days)
+        while not cal.is_working_day(d):
+            d += dt.timedelta(days=1 if days > 0 else -1)
+        self.set_day(d)
+
+    def set_day(self, day: dt.date) -> None:
+        self.day.setDate(QDate(day.year, day.month, day.day))
+
+    def current_day(self) -> dt.date:
+        return self.day.date().toPython()
 
 
 def day_bar(label: str, today, on_step) -> tuple[QHBoxLayout, QDateEdit, QLabel]:

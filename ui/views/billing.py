@@ -151,9 +151,7 @@ class BillingView(ServiceView):
         lay = QVBoxLayout(self)
         lay.addWidget(title("Fakturering", "Pr. kommune og kalendermåned (efter prøvetagnings"
                                            "dato): specificeret opgørelse og faktura (§10)."))
-        self.billing = self.service_or_unavailable(lay, "billing", "Fakturering")
-        if self.billing is None:
-            return
+        self.billing = app.billing
         bar = QHBoxLayout()
         self.month = QComboBox()
         for ym in _months_back(self.today):

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-from PySide6.QtCore import QDate
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -29,10 +28,10 @@ from ui.models.contact import ContactModel
 from ui.models.table import ROW_ROLE, sorted_proxy
 from ui.ops import Op
 from ui.signals import emit_changed
-from ui.widgets import ServiceView, day_bar, error_label, table_view, title
+from ui.widgets import DayNavigation, ServiceView, day_bar, error_label, table_view, title
 
 
-class ContactView(ServiceView):
+class ContactView(DayNavigation, ServiceView):
     areas = {"planning", "requests", "contact", "settings"}
 
     def __init__(self, app, parent=None, today: dt.date | None = None):
@@ -107,19 +106,6 @@ class ContactView(ServiceView):
         self.table.selectionModel().currentRowChanged.connect(lambda *_: self._selected())
 
     # --- loading ----------------------------------------------------------------------------
-
-    def _step(self, days: int) -> None:
-        cal = self.app.calendar()
-        d = self.current_day() + dt.timedelta(days=days)
-        while not cal.is_working_day(d):
-            d += dt.timedelta(days=1 if days > 0 else -1)
-        self.set_day(d)
-
-    def set_day(self, day: dt.date) -> None:
-        self.day.setDate(QDate(day.year, day.month, day.day))
-
-    def current_day(self) -> dt.date:
-        return self.day.date().toPython()
 
     def reload(self) -> None:
         day = self.current_day()

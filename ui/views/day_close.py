@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal, InvalidOperation
 
-from PySide6.QtCore import QDate, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QComboBox,
@@ -38,7 +38,7 @@ from ui.errors import show_error
 from ui.models.table import ROW_ROLE, Column, RowTableModel, sorted_proxy
 from ui.ops import Op
 from ui.signals import emit_changed
-from ui.widgets import ServiceView, day_bar, error_label, service_or_none, table_view, title
+from ui.widgets import DayNavigation, ServiceView, day_bar, error_label, table_view, title
 
 OUTCOMES = [(None, "— mangler —")] + [(code, outcome_label(code)) for code in DRIVEN_OUTCOMES]
 LOOKBACK_DAYS = 45
@@ -86,7 +86,7 @@ ROUTE_COLUMNS = [
 ]
 
 
-class DayCloseView(ServiceView):
+class DayCloseView(DayNavigation, ServiceView):
     areas = {"planning", "day_close"}
 
     def __init__(self, app, parent=None, today: dt.date | None = None):
@@ -100,18 +100,10 @@ class DayCloseView(ServiceView):
         lay.addWidget(title("Dagsafslutning", "Kørte km (kilometertæller) og færgeminutter pr. "
                                               "rute, udfald pr. besøg. Indtil de er registreret, "
                                               "gælder de planlagte tal (markeret planlagt)."))
-        self.planning = self.service_or_unavailable(lay, "planning", "Dagsafslutning")
-        if self.planning is None:
-            return
-        self.service, self.service_why = service_or_none(app, "day_close")
+        self.planning = app.planning
+        self.service = app.day_close
         bar, self.day, self.summary = day_bar("Dag:", self.today, self._step)
         lay.addLayout(bar)
-        if self.service is None:
-            note = QLabel("Registrering af km og udfald er ikke tilgængelig i denne version "
-                          "(kernens dagsafslutning mangler); manglerne vises nedenfor.")
-            note.setStyleSheet("color: #8a5300; background: #fff4e0; padding: 5px;")
-            note.setWordWrap(True)
-            lay.addWidget(note)
 
         split = QSplitter(Qt.Orientation.Horizontal)
         left = QWidget()
@@ -151,7 +143,6 @@ class DayCloseView(ServiceView):
         h = QHBoxLayout()
         self.all_taken = QPushButton("Alle taget")
         self.save_button = QPushButton("Gem (Ctrl+S)")
-        self.save_button.setEnabled(self.service is not None)
         self.all_taken.clicked.connect(self._all_taken)
         self.save_button.clicked.connect(lambda: self.save())
         self.ferry_button = QPushButton("Færgetid til valgt besøg")
@@ -178,19 +169,6 @@ class DayCloseView(ServiceView):
         self.backlog.itemClicked.connect(self._goto_backlog)
 
     # --- loading ----------------------------------------------------------------------------
-
-    def _step(self, days: int) -> None:
-        cal = self.app.calendar()
-        d = self.day.date().toPython() + dt.timedelta(days=days)
-        while not cal.is_working_day(d):
-            d += dt.timedelta(days=1 if days > 0 else -1)
-        self.set_day(d)
-
-    def set_day(self, day: dt.date) -> None:
-        self.day.setDate(QDate(day.year, day.month, day.day))
-
-    def current_day(self) -> dt.date:
-        return self.day.date().toPython()
 
     def reload(self) -> None:
         day = self.current_day()
@@ -269,7 +247,7 @@ class DayCloseView(ServiceView):
     def _show_route(self, route) -> None:
         self.route = route
         self.error.hide()
-        self.ferry_button.setEnabled(bool(route is not None and self.service is not None and
+        self.ferry_button.setEnabled(bool(route is not None and
                                           route.route_id in getattr(self, "ferry_problems", {})))
         self.visits.setRowCount(0)
         if route is None:
@@ -321,7 +299,7 @@ class DayCloseView(ServiceView):
         return value
 
     def save(self, confirm: bool = False) -> None:
-        if self.route is None or self.service is None:
+        if self.route is None:
             return
         self.error.hide()
         try:
@@ -341,7 +319,7 @@ class DayCloseView(ServiceView):
 
     def resolve_ferry(self, visit_id: int | None = None) -> None:
         """The route's unexplained ferry minutes belong to the selected visit."""
-        if self.route is None or self.service is None:
+        if self.route is None:
             return
         if visit_id is None:
             row = self.visits.currentRow()

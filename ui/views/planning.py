@@ -189,9 +189,7 @@ class PlanningView(ServiceView):
         lay.addWidget(title("Planlægning", "Ruter pr. hverdag og bioanalytiker. Træk et besøg til "
                                            "en anden bioanalytiker eller dag; hold musen over et "
                                            "besøg for detaljer."))
-        self.planning = self.service_or_unavailable(lay, "planning", "Planlægning")
-        if self.planning is None:
-            return
+        self.planning = app.planning
         bar = QHBoxLayout()
         self.first = QDateEdit()
         self.first.setCalendarPopup(True)
