@@ -18,10 +18,10 @@ from pathlib import Path
 from sqlalchemy import select
 
 from hjemmeprove.billing import issuing
-from hjemmeprove.billing.compute import Bill, MissingVisit, compute, parse_month  # noqa: F401
+from hjemmeprove.billing.compute import Bill, compute, parse_month
 from hjemmeprove.billing.documents import check_einvoice_address as _check_einvoice_address
 from hjemmeprove.billing.documents import doc_for as _doc
-from hjemmeprove.billing.documents import filenames, render_all, slug, terms_json  # noqa: F401
+from hjemmeprove.billing.documents import filenames, render_all, terms_json
 from hjemmeprove.billing.documents import lines_of as _lines
 from hjemmeprove.billing.fees import Line
 from hjemmeprove.billing.rates import RateService
