@@ -9,12 +9,13 @@ replies.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QPainter
 from PySide6.QtPrintSupport import QPrintDialog, QPrinter
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QFileDialog, QTabWidget, QVBoxLayout
+
+from hjemmeprove.fileio import OutputError, write_atomic
+from ui.errors import show_error
 
 _open: list = []
 
@@ -55,7 +56,10 @@ class PdfDialog(QDialog):
         if not path:
             path, _ = QFileDialog.getSaveFileName(self, "Gem som PDF", filename, "PDF (*.pdf)")
         if path:
-            Path(path).write_bytes(data)
+            try:
+                write_atomic(path, data)  # whole or not at all, owner-only (full CPR)
+            except OutputError as e:
+                show_error(self, e)
 
     def print_(self) -> None:
         printer = QPrinter(QPrinter.PrinterMode.HighResolution)

@@ -4,7 +4,6 @@ the statement and invoice PDF inside the program (QtPdf), issue, export the e-in
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice, Qt
 from PySide6.QtWidgets import (
@@ -23,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from hjemmeprove.errors import ValidationError
+from hjemmeprove.fileio import write_atomic
 from ui import fmt
 from ui.errors import show_error, show_info
 from ui.models.table import ROW_ROLE, Column, RowTableModel, sorted_proxy
@@ -484,7 +484,7 @@ class BillingView(ServiceView):
             if not path:
                 return
         billing = self.billing
-        Op(self, lambda: Path(path).write_bytes(billing.document(inv.id, "oioubl"))) \
+        Op(self, lambda: write_atomic(path, billing.document(inv.id, "oioubl"))) \
             .success(lambda _n: show_info(self, "Eksporteret", f"E-fakturaen er gemt i {path}")) \
             .run_in_background()
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-from pathlib import Path
+
+from hjemmeprove.fileio import write_atomic
 
 from PySide6.QtCharts import QBarCategoryAxis, QBarSeries, QBarSet, QChart, QChartView, \
     QValueAxis
@@ -171,9 +172,9 @@ class FollowupView(ServiceView):
                 return
         if kind == "csv":
             data = self.csv_bytes()
-            work = lambda: Path(path).write_bytes(data)  # noqa: E731
+            work = lambda: write_atomic(path, data)  # noqa: E731
         else:
-            work = lambda: Path(path).write_bytes(self.stats.pdf(year))  # noqa: E731
+            work = lambda: write_atomic(path, self.stats.pdf(year))  # noqa: E731
         Op(self, work).success(lambda _n: show_info(self, "Eksporteret", f"Gemt i {path}")) \
             .failure(lambda exc: show_error(self, exc)).run_in_background()
 
