@@ -34,7 +34,7 @@ from hjemmeprove.db.models import (
     Visit,
 )
 from hjemmeprove.documents.model import InvoiceDoc
-from hjemmeprove.errors import NotFound, ValidationError
+from hjemmeprove.errors import ConflictError, NotFound, ValidationError
 from hjemmeprove.security import require
 
 ZERO = Decimal("0")
@@ -91,7 +91,18 @@ class BillingService:
         require(self.store, "invoices.draft")
         if issue:
             require(self.store, "invoices.issue")
+        issuing.ensure_sequence(self.store)  # the row every billing transaction locks first
+        # One run of a month at a time: a second officer's run waits for the first to finish
+        # (drafts, numbers and files), then finds what is left to do.
+        with self.store.exclusive(f"invoice-run:{month}"):
+            return self._run(month, out_dir, issue, issue_date)
+
+    def _run(self, month: str, out_dir, issue: bool, issue_date) -> list[InvoiceInfo]:
         with self.store.session() as s:
+            # the same locks in the same order as issuing (sequence, routes, visits), so a
+            # draft run and an officer's "Udsted" of the month never wait on each other
+            issuing.take_write_lock(s, self.store.is_sqlite)
+            issuing.lock_month(s, month, self.store.is_sqlite)
             bills, shares = self._compute(s, month)
             visits = {v.id: v for v in s.scalars(select(Visit).where(
                 Visit.id.in_(list(shares)), Visit.shares_locked.is_(False)))} if shares else {}
@@ -133,7 +144,11 @@ class BillingService:
         results = []
         for inv_id in ids:
             if issue:
-                self.issue(inv_id, issue_date=issue_date)
+                try:
+                    self.issue(inv_id, issue_date=issue_date)
+                except NotFound:  # SQLite: another run replaced the drafts between commits
+                    raise ConflictError(f"En anden kørte fakturering for {month} samtidig; "
+                                        "se fakturaerne, og kør igen, hvis noget mangler.")
             info = self.get(inv_id)
             if out_dir is not None:
                 info.files = self.write_files(inv_id, out_dir)

@@ -89,6 +89,25 @@ class Store:
             query = query.with_for_update()
         return s.scalars(query)
 
+    @contextlib.contextmanager
+    def exclusive(self, name: str) -> Iterator[None]:
+        """One holder at a time for work that spans several transactions (a month's billing
+        run: drafts, then each number). PostgreSQL: a session advisory lock on a connection
+        of its own, so a second holder waits here until the first is done, and a killed
+        holder's lock goes with its connection. SQLite: each write transaction already holds
+        the database write lock; between them the work checks what it finds."""
+        if self.is_sqlite:
+            yield
+            return
+        with self.engine.connect() as conn:
+            conn.execute(text("SELECT pg_advisory_lock(hashtext(:n))"), {"n": name})
+            conn.commit()
+            try:
+                yield
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(hashtext(:n))"), {"n": name})
+                conn.commit()
+
     def upgrade(self) -> None:
         from hjemmeprove.db.migrate import upgrade
 
