@@ -104,6 +104,27 @@ def _parse(option: Option, text: str) -> Any:
         raise ValidationError(f"'{text}' er ikke en gyldig værdi", option.key) from None
 
 
+def checked_text(key: str, value: Any) -> str:
+    """The text an option's value is stored as, after its checks; raises ValidationError."""
+    if key not in OPTIONS:
+        raise ValidationError(f"ukendt indstilling '{key}'", "indstilling")
+    option = OPTIONS[key]
+    text = str(value).lower() if option.kind is bool else str(value)
+    _parse(option, text)  # refuse a bad value before anything is written
+    if option.check is not None:
+        option.check(text)
+    if option.choices is not None and text not in option.choices:
+        raise ValidationError(f"'{text}' er ikke et af valgene: "
+                              f"{', '.join(option.choices)}", option.label)
+    return text
+
+
+def holds_demo_data(session) -> bool:
+    """True when ``hjemmeprove demo`` filled this database (made-up citizens and rates)."""
+    row = session.get(Setting, DEMO_DATA)
+    return row is not None and _parse(OPTIONS[DEMO_DATA], row.value)
+
+
 class Settings:
     def __init__(self, store):
         self.store = store
@@ -124,19 +145,7 @@ class Settings:
 
     def set_many(self, values: dict[str, Any]) -> None:
         """Checks every value first, then writes them all in one transaction (or none)."""
-        texts = {}
-        for key, value in values.items():
-            if key not in OPTIONS:
-                raise ValidationError(f"ukendt indstilling '{key}'", "indstilling")
-            option = OPTIONS[key]
-            text = str(value).lower() if option.kind is bool else str(value)
-            _parse(option, text)  # refuse a bad value before anything is written
-            if option.check is not None:
-                option.check(text)
-            if option.choices is not None and text not in option.choices:
-                raise ValidationError(f"'{text}' er ikke et af valgene: "
-                                      f"{', '.join(option.choices)}", option.label)
-            texts[key] = text
+        texts = {key: checked_text(key, value) for key, value in values.items()}
         require(self.store, "settings.edit")
         with self.store.session() as s:
             for key, text in texts.items():

@@ -162,21 +162,7 @@ class AdminService:
 
     def save_department(self, row: DepartmentRow) -> int:
         require(self.store, "departments.edit")
-        errors = []
-        for label, value in (("navn", row.name), ("hospital", row.hospital),
-                             ("laboratoriets adresse", row.lab_address),
-                             ("by", row.lab_city)):
-            if not str(value).strip():
-                errors.append(FieldError(label, "skal udfyldes"))
-        if not re.fullmatch(r"\d{4}", row.lab_postcode or ""):
-            errors.append(FieldError("postnr", "skal være 4 cifre"))
-        if not (54.0 <= row.lab_lat <= 58.0) or not (8.0 <= row.lab_lon <= 15.5):
-            errors.append(FieldError("position", "ligger ikke i Danmark"))
-        if row.cvr and not re.fullmatch(r"\d{8}", row.cvr):
-            errors.append(FieldError("CVR", "skal være 8 cifre"))
-        errors += _ean_errors("EAN", row.ean)
-        if row.payment_days < 0:
-            errors.append(FieldError("betalingsfrist", "kan ikke være negativ"))
+        errors = department_errors(row)
         if errors:
             raise ValidationError(errors)
         with self.store.session() as s:
@@ -191,14 +177,7 @@ class AdminService:
 
     def save_municipality(self, row: MunicipalityRow) -> int:
         require(self.store, "municipalities.edit")
-        errors = []
-        if not row.name.strip():
-            errors.append(FieldError("navn", "skal udfyldes"))
-        if not (100 <= int(row.code) <= 999):
-            errors.append(FieldError("kommunekode", "skal være et tal mellem 100 og 999"))
-        errors += _ean_errors("EAN", row.ean)
-        if row.postcode and not re.fullmatch(r"\d{4}", row.postcode):
-            errors.append(FieldError("postnr", "skal være 4 cifre"))
+        errors = municipality_errors(row)
         with self.store.session() as s:
             other = s.scalar(select(Municipality).where(Municipality.code == row.code))
             if other is not None and other.id != row.id:
@@ -220,34 +199,16 @@ class AdminService:
 
     def save_agreement(self, row: AgreementRow) -> int:
         require(self.store, "agreements.edit")
-        errors = []
-        if row.end is not None and row.end < row.start:
-            errors.append(FieldError("slutdato", "ligger før startdato"))
-        unknown = {o.strip() for o in row.billable_outcomes.split(",") if o.strip()} - set(
-            OUTCOMES)
-        if unknown or not row.billable_outcomes.strip():
-            errors.append(FieldError("fakturerbare udfald",
-                                     f"skal være en liste af {', '.join(OUTCOMES)}"))
-        if row.allocation_rule not in ALLOCATION_RULES:
-            errors.append(FieldError("fordeling", "skal være standalone eller equal"))
-        try:
-            if Decimal(row.ferry_speed_kmh) <= 0:
-                errors.append(FieldError("færgehastighed", "skal være større end 0"))
-            if not (0 <= Decimal(row.vat_percent) <= 100):
-                errors.append(FieldError("moms %", "skal ligge mellem 0 og 100"))
-            if row.ekg_price is not None and Decimal(row.ekg_price) < 0:
-                errors.append(FieldError("EKG-pris", "kan ikke være negativ"))
-        except (InvalidOperation, TypeError):
-            errors.append(FieldError("beløb", "er ikke et tal"))
-        errors += _ean_errors("faktura-EAN", row.invoice_ean)
-        if row.statement_personal_data not in PERSONAL_DATA_LEVELS:
-            errors.append(FieldError("personoplysninger på opgørelsen",
-                                     f"skal være en af {', '.join(PERSONAL_DATA_LEVELS)}"))
-        if not (15 <= row.reply_window_minutes <= 600):
-            errors.append(FieldError("svarvindue", "skal være 15–600 minutter"))
+        errors = agreement_errors(row)
         if errors:
             raise ValidationError(errors)
         with self.store.session() as s:
+            others = s.scalars(select(Agreement).where(
+                Agreement.municipality_id == row.municipality_id,
+                Agreement.department_id == row.department_id, Agreement.id != (row.id or 0)))
+            problem = overlap_problem(row.start, row.end, [(a.start, a.end) for a in others])
+            if problem:
+                raise ValidationError(problem, "startdato")
             return _save(s, Agreement, row, "aftale",
                          skip=("id", "municipality_name", "department_name"))
 
@@ -262,13 +223,7 @@ class AdminService:
 
     def save_bioanalyst(self, row: BioanalystRow) -> int:
         require(self.store, "bioanalysts.edit")
-        errors = []
-        if not row.name.strip():
-            errors.append(FieldError("navn", "skal udfyldes"))
-        if row.day_end <= row.day_start:
-            errors.append(FieldError("arbejdstid slut", "skal ligge efter start"))
-        if not (1 <= row.capacity <= 200):
-            errors.append(FieldError("kapacitet", "skal være 1–200 prøver"))
+        errors = bioanalyst_errors(row)
         if errors:
             raise ValidationError(errors)
         with self.store.session() as s:
@@ -284,8 +239,9 @@ class AdminService:
 
     def save_absence(self, row: AbsenceRow) -> int:
         require(self.store, "bioanalysts.edit")
-        if row.end < row.start:
-            raise ValidationError("slutdato ligger før startdato", "til")
+        errors = absence_errors(row)
+        if errors:
+            raise ValidationError(errors)
         with self.store.session() as s:
             if s.get(Bioanalyst, row.bioanalyst_id) is None:
                 raise ValidationError("ukendt bioanalytiker", "bioanalytiker")
@@ -316,3 +272,94 @@ class AdminService:
             obj = s.get(ClosingDay, day)
             if obj is not None:
                 s.delete(obj)
+
+
+# --- the checks: Indstillinger's dialogs and ``setup import`` both use these ----------------
+
+
+def department_errors(row: DepartmentRow) -> list[FieldError]:
+    errors = []
+    for label, value in (("navn", row.name), ("hospital", row.hospital),
+                         ("laboratoriets adresse", row.lab_address),
+                         ("by", row.lab_city)):
+        if not str(value).strip():
+            errors.append(FieldError(label, "skal udfyldes"))
+    if not re.fullmatch(r"\d{4}", row.lab_postcode or ""):
+        errors.append(FieldError("postnr", "skal være 4 cifre"))
+    if not (54.0 <= row.lab_lat <= 58.0) or not (8.0 <= row.lab_lon <= 15.5):
+        errors.append(FieldError("position", "ligger ikke i Danmark"))
+    if row.cvr and not re.fullmatch(r"\d{8}", row.cvr):
+        errors.append(FieldError("CVR", "skal være 8 cifre"))
+    errors += _ean_errors("EAN", row.ean)
+    if row.payment_days < 0:
+        errors.append(FieldError("betalingsfrist", "kan ikke være negativ"))
+    return errors
+
+
+def municipality_errors(row: MunicipalityRow) -> list[FieldError]:
+    """The row's own checks; a code another municipality has is checked when saving."""
+    errors = []
+    if not row.name.strip():
+        errors.append(FieldError("navn", "skal udfyldes"))
+    if not (100 <= int(row.code) <= 999):
+        errors.append(FieldError("kommunekode", "skal være et tal mellem 100 og 999"))
+    errors += _ean_errors("EAN", row.ean)
+    if row.postcode and not re.fullmatch(r"\d{4}", row.postcode):
+        errors.append(FieldError("postnr", "skal være 4 cifre"))
+    return errors
+
+
+def agreement_errors(row: AgreementRow) -> list[FieldError]:
+    errors = []
+    if row.end is not None and row.end < row.start:
+        errors.append(FieldError("slutdato", "ligger før startdato"))
+    unknown = {o.strip() for o in row.billable_outcomes.split(",") if o.strip()} - set(
+        OUTCOMES)
+    if unknown or not row.billable_outcomes.strip():
+        errors.append(FieldError("fakturerbare udfald",
+                                 f"skal være en liste af {', '.join(OUTCOMES)}"))
+    if row.allocation_rule not in ALLOCATION_RULES:
+        errors.append(FieldError("fordeling", "skal være standalone eller equal"))
+    try:
+        if Decimal(row.ferry_speed_kmh) <= 0:
+            errors.append(FieldError("færgehastighed", "skal være større end 0"))
+        if not (0 <= Decimal(row.vat_percent) <= 100):
+            errors.append(FieldError("moms %", "skal ligge mellem 0 og 100"))
+        if row.ekg_price is not None and Decimal(row.ekg_price) < 0:
+            errors.append(FieldError("EKG-pris", "kan ikke være negativ"))
+    except (InvalidOperation, TypeError):
+        errors.append(FieldError("beløb", "er ikke et tal"))
+    errors += _ean_errors("faktura-EAN", row.invoice_ean)
+    if row.statement_personal_data not in PERSONAL_DATA_LEVELS:
+        errors.append(FieldError("personoplysninger på opgørelsen",
+                                 f"skal være en af {', '.join(PERSONAL_DATA_LEVELS)}"))
+    if not (15 <= row.reply_window_minutes <= 600):
+        errors.append(FieldError("svarvindue", "skal være 15–600 minutter"))
+    return errors
+
+
+def overlap_problem(start: dt.date, end: dt.date | None,
+                    others: list[tuple[dt.date, dt.date | None]]) -> str | None:
+    """Two agreements between the same municipality and department may not share a day
+    (a request takes the one in force on its day); the problem in Danish, or None."""
+    for o_start, o_end in sorted(others):
+        if (o_end is None or start <= o_end) and (end is None or o_start <= end):
+            period = f"{o_start:%d.%m.%Y}–" + (f"{o_end:%d.%m.%Y}" if o_end else "")
+            return (f"perioden overlapper en anden aftale med samme kommune ({period}); "
+                    "sæt en slutdato på den første")
+    return None
+
+
+def bioanalyst_errors(row: BioanalystRow) -> list[FieldError]:
+    errors = []
+    if not row.name.strip():
+        errors.append(FieldError("navn", "skal udfyldes"))
+    if row.day_end <= row.day_start:
+        errors.append(FieldError("arbejdstid slut", "skal ligge efter start"))
+    if not (1 <= row.capacity <= 200):
+        errors.append(FieldError("kapacitet", "skal være 1–200 prøver"))
+    return errors
+
+
+def absence_errors(row: AbsenceRow) -> list[FieldError]:
+    return [FieldError("til", "slutdato ligger før startdato")] if row.end < row.start else []
