@@ -192,3 +192,15 @@ def test_cli_export_and_import(department_app, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "bioanalytikere[1].kapacitet" in err and "Traceback" not in err
     assert main(["--db", url, "setup", "import", str(tmp_path / "findes-ikke.toml")]) == 2
+
+
+def test_the_readme_example_imports(department_app):
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text("utf-8")
+    section = readme[readme.index("## The department's set-up as a file"):]
+    example = re.search(r"```toml\n(.*?)```", section, re.S)[1]
+    result = import_setup(department_app.store, example)
+    assert result.changed["aftaler"] == 1 and result.added["fravær"] == 1
+    assert department_app.settings.get("planning.area_days") == "Langeland=tir;Tåsinge=tir"
