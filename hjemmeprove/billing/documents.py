@@ -30,6 +30,7 @@ from hjemmeprove.documents.model import (
 from hjemmeprove.domain.ean import ean_problem
 from hjemmeprove.domain.labels import allocation_rule_label, outcome_label, personal_data_label
 from hjemmeprove.errors import FieldError, ValidationError
+from hjemmeprove.settings import holds_demo_data
 
 ZERO = Decimal("0")
 
@@ -195,7 +196,8 @@ def doc_for(s, inv: Invoice) -> InvoiceDoc:
                       ag.reference or f"Standardaftale {ag.id}", lines, inv.total,
                       ag.vat_percent, inv.vat_amount, items,
                       [(k, v) for k, v in (inv.terms or [])], credits_number, credits_date,
-                      inv.credit_reason or "", routes, ag.statement_personal_data)
+                      inv.credit_reason or "", routes, ag.statement_personal_data,
+                      demo=holds_demo_data(s))
 
 
 # --- files ----------------------------------------------------------------------------------

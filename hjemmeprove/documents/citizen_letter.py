@@ -14,7 +14,7 @@ from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer
 
-from hjemmeprove.documents.common import FONT, clock, date_long, date_short, styles
+from hjemmeprove.documents.common import FONT, clock, date_long, date_short, mark_demo, styles
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,7 @@ class LetterInfo:
     phone: str
     written: dt.date
     cancel_phone: str = ""  # the department's number for cancellations (contact.cancel_phone)
+    demo: bool = False  # from a demo database: every page says DEMO (common.mark_demo)
 
 
 def render(letter: LetterInfo) -> bytes:
@@ -57,6 +58,7 @@ def render_many(letters: list[LetterInfo]) -> bytes:
                             topMargin=20 * mm, bottomMargin=20 * mm,
                             title="Blodprøvetagning i eget hjem", invariant=1,
                             author=first.department if first else "", initialFontName=FONT)
+    mark_demo(pdf, any(L.demo for L in letters))
     story = []
     for i, L in enumerate(letters):
         if i:

@@ -11,7 +11,9 @@ from decimal import Decimal
 
 from babel.dates import format_date
 from babel.numbers import format_currency, format_decimal
+from reportlab.lib import colors
 from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
+from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 
@@ -46,6 +48,39 @@ def styles() -> dict[str, ParagraphStyle]:
     out["Small"] = ParagraphStyle("Small", parent=out["Normal"], fontSize=8, leading=10)
     out["Right"] = ParagraphStyle("Right", parent=out["Normal"], alignment=2)
     return out
+
+
+DEMO_MARK = "DEMO"
+DEMO_NOTE = "DEMO: opdigtede data fra 'hjemmeprove demo'. Ikke et gyldigt dokument."
+
+
+def mark_demo(pdf, demo: bool) -> None:
+    """A document from a demo database (``hjemmeprove demo``) says so on every page, over
+    its content: a large translucent DEMO across the page and a line at the top. ``pdf`` is a
+    reportlab DocTemplate, before ``build``."""
+    if not demo:
+        return
+    register_fonts()
+
+    def stamp() -> None:
+        c = pdf.canv
+        w, h = pdf.pagesize
+        size = min(w, h) * 0.3
+        c.saveState()
+        c.setFillColor(colors.HexColor("#c62828"))
+        c.setFillAlpha(0.16)
+        c.setFont(FONT_BOLD, size)
+        c.translate(w / 2, h / 2)
+        c.rotate(30)
+        c.drawCentredString(0, -size * 0.35, DEMO_MARK)
+        c.restoreState()
+        c.saveState()
+        c.setFillColor(colors.HexColor("#c62828"))
+        c.setFont(FONT_BOLD, 8)
+        c.drawCentredString(w / 2, h - 5 * mm, DEMO_NOTE)
+        c.restoreState()
+
+    pdf.afterPage = stamp
 
 
 def kr(amount: Decimal) -> str:

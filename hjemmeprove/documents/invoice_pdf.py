@@ -12,7 +12,15 @@ from reportlab.lib.units import mm
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from hjemmeprove.documents.model import VAT_EXEMPT_TEXT, InvoiceDoc
-from hjemmeprove.documents.common import FONT, FONT_BOLD, date_short, kr, number, styles
+from hjemmeprove.documents.common import (
+    FONT,
+    FONT_BOLD,
+    date_short,
+    kr,
+    mark_demo,
+    number,
+    styles,
+)
 
 HEAD = colors.HexColor("#e8eef4")
 
@@ -25,6 +33,7 @@ def render(doc: InvoiceDoc) -> bytes:
                             topMargin=18 * mm, bottomMargin=18 * mm, invariant=1,
                             initialFontName=FONT,
                             title=f"{word} {doc.ref}", author=doc.seller.name)
+    mark_demo(pdf, doc.demo)
     n, small = st["Normal"], st["Small"]
     s, b = doc.seller, doc.buyer
     e = _e

@@ -112,6 +112,7 @@ class InvoiceDoc:
     reason: str = ""
     routes: list[RouteRow] = field(default_factory=list)
     personal_data: str = DEFAULT_PERSONAL_DATA
+    demo: bool = False  # from a demo database: every page says DEMO (common.mark_demo)
 
     @property
     def payable(self) -> Decimal:

@@ -20,7 +20,15 @@ from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.platypus import LongTable, Paragraph, SimpleDocTemplate, Spacer, TableStyle
 
-from hjemmeprove.documents.common import FONT, FONT_BOLD, clock, date_long, number, styles
+from hjemmeprove.documents.common import (
+    FONT,
+    FONT_BOLD,
+    clock,
+    date_long,
+    mark_demo,
+    number,
+    styles,
+)
 
 GRID = colors.HexColor("#b0b0b0")
 HEAD = colors.HexColor("#e8eef4")
@@ -42,6 +50,7 @@ def render(route, department_name: str = "", lab_address: str = "") -> bytes:
                             rightMargin=12 * mm, topMargin=12 * mm, bottomMargin=14 * mm,
                             title=title, author=department_name, invariant=1,
                             initialFontName=FONT)
+    mark_demo(pdf, getattr(route, "demo", False))
     head = (f"<b>Bioanalytiker:</b> {escape(route.analyst)}"
             + (f" (tlf. {escape(route.analyst_phone)})" if route.analyst_phone else "")
             + f" &nbsp; <b>Afgang og retur:</b> {escape(lab_address or 'laboratoriet')}"

@@ -34,7 +34,15 @@ from reportlab.platypus import (
 )
 
 from hjemmeprove.documents import csvsafe
-from hjemmeprove.documents.common import FONT, FONT_BOLD, date_short, kr, number, styles
+from hjemmeprove.documents.common import (
+    FONT,
+    FONT_BOLD,
+    date_short,
+    kr,
+    mark_demo,
+    number,
+    styles,
+)
 from hjemmeprove.documents.model import InvoiceDoc
 from hjemmeprove.domain.labels import outcome_label
 
@@ -80,6 +88,7 @@ def render_pdf(doc: InvoiceDoc) -> bytes:
                             title=_title(doc), author=doc.seller.name, invariant=1,
                             initialFontName=FONT,
                             subject=f"{doc.buyer.name} {doc.month}")
+    mark_demo(pdf, doc.demo)
     small, normal = st["Small"], st["Normal"]
     st["Heading3"].keepWithNext = 1  # a heading never ends a page alone
     story = [Paragraph(_e(_title(doc)), st["Heading1"]),

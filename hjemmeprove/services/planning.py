@@ -38,7 +38,7 @@ from hjemmeprove.planning.distances import (
     standalone_trip,
 )
 from hjemmeprove.planning.planner import PlanAnalyst, PlanConfig, PlanRequest
-from hjemmeprove.settings import Settings
+from hjemmeprove.settings import Settings, holds_demo_data
 from hjemmeprove.security import require
 
 DEFAULT_TIME_LIMIT_S = 10.0
@@ -89,6 +89,7 @@ class RouteInfo:
     driven_ferry_minutes: Decimal | None
     closed: bool
     stops: tuple[StopInfo, ...]
+    demo: bool = False  # from a demo database: its route sheet says DEMO
 
 
 @dataclass(frozen=True)
@@ -645,7 +646,8 @@ class PlanningService:
         b = r.bioanalyst
         return RouteInfo(r.id, b.id, b.name, b.phone, r.date, r.planned_km, r.planned_minutes,
                          r.planned_ferry_minutes, r.distance_source, r.driven_km,
-                         r.driven_ferry_minutes, r.closed_at is not None, tuple(stops))
+                         r.driven_ferry_minutes, r.closed_at is not None, tuple(stops),
+                         holds_demo_data(s))
 
     def department_header(self) -> tuple[str, str, str]:
         """(department name, hospital, lab address) for documents."""
@@ -685,7 +687,8 @@ class PlanningService:
                     presence_required=req.presence_required, paper=c.digital_post_exempt,
                     department=d.name, hospital=d.hospital, lab_address=d.lab_address,
                     lab_postcode=d.lab_postcode, lab_city=d.lab_city, phone=d.contact_phone,
-                    written=written or dt.date.today(), cancel_phone=cancel_phone))
+                    written=written or dt.date.today(), cancel_phone=cancel_phone,
+                    demo=holds_demo_data(s)))
         return out
 
     # --- manual changes -------------------------------------------------------------------------
