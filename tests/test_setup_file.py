@@ -147,6 +147,8 @@ def _refused(app, text: str) -> set[str]:
     (BASE + '[[lukkedage]]\ndato = "31-12-2026"\n', "lukkedage[1].dato"),
     (BASE + '[[bioanalytikere]]\nnavm = "Louise Friis"\n', "bioanalytikere[1].navm"),
     ('format = 2\n', "format"),
+    ('format = true\n', "format"),
+    ('', "format"),
     ('[afdeling\nnavn = "x"\n', "fil"),
 ])
 def test_bad_input_names_the_key_and_saves_nothing(department_app, text, key):
@@ -204,3 +206,38 @@ def test_the_readme_example_imports(department_app):
     result = import_setup(department_app.store, example)
     assert result.changed["aftaler"] == 1 and result.added["fravær"] == 1
     assert department_app.settings.get("planning.area_days") == "Langeland=tir;Tåsinge=tir"
+
+
+def test_new_municipality_and_its_agreement_in_one_file(department_app):
+    text = (BASE + '[[kommuner]]\nkode = 999\nnavn = "Prøvekommune"\n'
+            '[[aftaler]]\nkommune = 999\nstart = 2026-01-01\nslut = 2026-12-31\n'
+            'ekg_pris = 100\n')
+    result = import_setup(department_app.store, text)
+    assert result.added == {"kommuner": 1, "aftaler": 1}
+    a = next(a for a in department_app.admin.list_agreements() if a.municipality_name ==
+             "Prøvekommune")
+    assert (a.start, a.end, a.ekg_price) == (dt.date(2026, 1, 1), dt.date(2026, 12, 31),
+                                             Decimal("100.00"))
+    # and "" takes the end date and the ECG price away again
+    import_setup(department_app.store, BASE + '[[aftaler]]\nkommune = 999\nstart = 2026-01-01\n'
+                 'slut = ""\nekg_pris = ""\n')
+    a = next(x for x in department_app.admin.list_agreements() if x.id == a.id)
+    assert a.end is None and a.ekg_price is None
+
+
+@pytest.mark.sqlite_only  # on PostgreSQL the database login's role decides
+def test_rights_are_needed_only_where_the_file_changes_something(department_app):
+    from hjemmeprove.db.models import User
+    from hjemmeprove.errors import PermissionDenied
+
+    app = department_app
+    if not app.store.is_sqlite:
+        pytest.skip("SQLite: the program's own users and roles")
+    text = export_setup(app.store)
+    with app.store.session() as s:
+        s.add(User(username="test", role="coordinator"))
+    # a coordinator may change a bioanalyst; the unchanged agreements need no right
+    import_setup(app.store, text.replace("kapacitet = 24", "kapacitet = 20", 1))
+    with pytest.raises(PermissionDenied):
+        import_setup(app.store, text.replace('reference = ""', 'reference = "X"', 1))
+    assert 'reference = "X"' not in export_setup(app.store)

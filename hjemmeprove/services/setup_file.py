@@ -213,7 +213,8 @@ def export_setup(store) -> str:
         doc["aftaler"] = [{"kommune": codes[a.municipality_id],
                            **_table(a, AGREEMENT_KEYS, skip=("kommune",))} for a in agreements]
         analysts = []
-        for b in s.scalars(select(Bioanalyst).order_by(Bioanalyst.name, Bioanalyst.id)):
+        # sorted here, not by the database: the same order on SQLite and PostgreSQL
+        for b in sorted(s.scalars(select(Bioanalyst)), key=lambda b: (b.name, b.id)):
             row = _table(b, BIOANALYST_KEYS)
             row["fravaer"] = [_table(a, ABSENCE_KEYS)
                               for a in sorted(b.absences, key=lambda a: (a.start, a.end))]
@@ -376,7 +377,7 @@ def import_setup(store, text: str) -> ImportResult:
     for name in doc:
         if name not in SECTIONS:
             p.add(name, f"ukendt nøgle (kendte: {', '.join(SECTIONS)})")
-    if doc.get("format") != FORMAT:
+    if type(doc.get("format")) is not int or doc["format"] != FORMAT:
         p.add("format", f"skal være {FORMAT} (filens formatversion)" if "format" in doc
               else f"mangler (format = {FORMAT})")
 
