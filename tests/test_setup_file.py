@@ -146,6 +146,11 @@ def _refused(app, text: str) -> set[str]:
     (BASE + '[indstillinger]\nsms_noegle = "hemmelig"\n', "indstillinger.sms_noegle"),
     (BASE + '[[lukkedage]]\ndato = "31-12-2026"\n', "lukkedage[1].dato"),
     (BASE + '[[bioanalytikere]]\nnavm = "Louise Friis"\n', "bioanalytikere[1].navm"),
+    (BASE + '[[kommuner]]\nkode = 461\n[[kommuner]]\nkode = 461\n', "kommuner[2].kode"),
+    (BASE + '[[bioanalytikere]]\nnavn = "Louise Friis"\nfravaer = [{ fra = 2026-12-01, '
+     'til = 2026-12-02 }, { fra = 2026-12-01, til = 2026-12-02 }]\n',
+     "bioanalytikere[1].fravaer[2].fra"),
+    (BASE + 'kommuner = "Odense"\n', "kommuner"),
     ('format = 2\n', "format"),
     ('format = true\n', "format"),
     ('', "format"),

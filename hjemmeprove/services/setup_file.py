@@ -341,6 +341,54 @@ def _list(raw: Any, path: str, problems: _Problems) -> list:
     return raw
 
 
+def _read_list(raw: Any, path: str, keys: list[Key], p: _Problems, required: tuple[str, ...],
+               natural_key, key_name: str, extra: tuple[str, ...] = ()
+               ) -> list[tuple[int, dict[str, Any]]]:
+    """An array of tables ([[path]]) as (number from 1, {attribute: value}) for the rows that
+    have their required keys; a natural key given twice is a problem."""
+    out = []
+    seen = set()
+    for i, item in enumerate(_list(raw, path, p), 1):
+        v = _read(item, keys, f"{path}[{i}]", p, required=required, extra=extra)
+        if v is None or any(next(k.attr for k in keys if k.name == r) not in v
+                            for r in required):
+            continue
+        natural = natural_key(v)
+        if natural in seen:
+            p.add(f"{path}[{i}].{key_name}", "samme række står der to gange (samme "
+                                             f"{', '.join(required)})")
+        seen.add(natural)
+        if isinstance(item, dict):
+            v.update({name: item[name] for name in extra if name in item})
+        out.append((i, v))
+    return out
+
+
+def _read_settings(doc: dict, p: _Problems) -> dict[str, str]:
+    """[indstillinger] as {option key: the text it is stored as}, each checked by its option."""
+    if "indstillinger" not in doc:
+        return {}
+    raw = doc["indstillinger"]
+    if not isinstance(raw, dict):
+        p.add("indstillinger", "skal være en tabel")
+        return {}
+    out = {}
+    for name, value in raw.items():
+        key = SETTING_KEYS.get(name)
+        if key is None:
+            p.add(f"indstillinger.{name}", f"ukendt nøgle (kendte: {', '.join(SETTING_KEYS)})")
+            continue
+        problem = _setting_problem(key, value)
+        if problem is None:
+            try:
+                out[key] = checked_text(key, _setting_value(key, value))
+            except ValidationError as e:
+                problem = "; ".join(err.message for err in e.errors)
+        if problem:
+            p.add(f"indstillinger.{name}", problem)
+    return out
+
+
 def _parse(text: str) -> dict[str, Any]:
     try:
         return tomllib.loads(text, parse_float=Decimal)
@@ -384,74 +432,23 @@ def import_setup(store, text: str) -> ImportResult:
     # 1. the file's own values, typed (nothing from the database yet)
     dept_values = (_read(doc["afdeling"], DEPARTMENT_KEYS, "afdeling", p)
                    if "afdeling" in doc else None)
-    settings: dict[str, str] = {}
-    if "indstillinger" in doc:
-        raw = doc["indstillinger"]
-        if not isinstance(raw, dict):
-            p.add("indstillinger", "skal være en tabel")
-            raw = {}
-        for name, value in raw.items():
-            key = SETTING_KEYS.get(name)
-            if key is None:
-                p.add(f"indstillinger.{name}",
-                      f"ukendt nøgle (kendte: {', '.join(SETTING_KEYS)})")
-                continue
-            problem = _setting_problem(key, value)
-            if problem is None:
-                try:
-                    settings[key] = checked_text(key, _setting_value(key, value))
-                except ValidationError as e:
-                    problem = "; ".join(err.message for err in e.errors)
-            if problem:
-                p.add(f"indstillinger.{name}", problem)
-    closing = []
-    seen_days = set()
-    for i, raw in enumerate(_list(doc.get("lukkedage"), "lukkedage", p), 1):
-        v = _read(raw, CLOSING_DAY_KEYS, f"lukkedage[{i}]", p, required=("dato",))
-        if v and "day" in v:
-            if v["day"] in seen_days:
-                p.add(f"lukkedage[{i}].dato", f"{v['day']} står der to gange")
-            seen_days.add(v["day"])
-            closing.append((i, v))
-    munis = []
-    seen_codes = set()
-    for i, raw in enumerate(_list(doc.get("kommuner"), "kommuner", p), 1):
-        v = _read(raw, MUNICIPALITY_KEYS, f"kommuner[{i}]", p, required=("kode",))
-        if v and "code" in v:
-            if v["code"] in seen_codes:
-                p.add(f"kommuner[{i}].kode", f"kommune {v['code']} står der to gange")
-            seen_codes.add(v["code"])
-            munis.append((i, v))
-    agreements = []
-    seen_agreements = set()
-    for i, raw in enumerate(_list(doc.get("aftaler"), "aftaler", p), 1):
-        v = _read(raw, AGREEMENT_KEYS, f"aftaler[{i}]", p, required=("kommune", "start"))
-        if v and "municipality_id" in v and "start" in v:
-            k = (v["municipality_id"], v["start"])
-            if k in seen_agreements:
-                p.add(f"aftaler[{i}].start", "en aftale med samme kommune og startdato står "
-                                             "der to gange")
-            seen_agreements.add(k)
-            agreements.append((i, v))
+    settings = _read_settings(doc, p)
+    closing = _read_list(doc.get("lukkedage"), "lukkedage", CLOSING_DAY_KEYS, p, ("dato",),
+                         lambda v: v.get("day"), "dato")
+    munis = _read_list(doc.get("kommuner"), "kommuner", MUNICIPALITY_KEYS, p, ("kode",),
+                       lambda v: v.get("code"), "kode")
+    agreements = _read_list(doc.get("aftaler"), "aftaler", AGREEMENT_KEYS, p,
+                            ("kommune", "start"),
+                            lambda v: (v.get("municipality_id"), v.get("start")), "start")
     analysts = []
-    seen_names = set()
-    for i, raw in enumerate(_list(doc.get("bioanalytikere"), "bioanalytikere", p), 1):
+    for i, v in _read_list(doc.get("bioanalytikere"), "bioanalytikere", BIOANALYST_KEYS, p,
+                           ("navn",), lambda v: (v.get("name") or "").strip().lower(), "navn",
+                           extra=("fravaer",)):
         path = f"bioanalytikere[{i}]"
-        v = _read(raw, BIOANALYST_KEYS, path, p, required=("navn",), extra=("fravaer",))
-        if v is None:
-            continue
-        absences = []
-        if isinstance(raw, dict) and "fravaer" in raw:
-            for j, a in enumerate(_list(raw["fravaer"], f"{path}.fravaer", p), 1):
-                av = _read(a, ABSENCE_KEYS, f"{path}.fravaer[{j}]", p, required=("fra", "til"))
-                if av and "start" in av and "end" in av:
-                    absences.append((j, av))
-        if "name" in v:
-            v["name"] = v["name"].strip()
-            if v["name"].lower() in seen_names:
-                p.add(f"{path}.navn", f"{v['name']} står der to gange")
-            seen_names.add(v["name"].lower())
-            analysts.append((i, v, absences))
+        v["name"] = v["name"].strip()
+        absences = _read_list(v.pop("fravaer", None), f"{path}.fravaer", ABSENCE_KEYS, p,
+                              ("fra", "til"), lambda a: (a.get("start"), a.get("end")), "fra")
+        analysts.append((i, v, absences))
 
     result = ImportResult()
     with store.session(write=True) as s:
