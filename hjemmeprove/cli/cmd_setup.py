@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from hjemmeprove.cli import args as A
 from hjemmeprove.cli import open_app
 
 
@@ -10,11 +11,11 @@ def register(sub) -> None:
                        "bioanalytikere, lukkedage, afstandskilde …")
     ssub = p.add_subparsers(dest="setup_command", metavar="HANDLING")
     e = ssub.add_parser("export", help="skriv opsætningen til en fil")
-    e.add_argument("file", metavar="FIL", help="fx opsaetning.toml")
+    e.add_argument("file", metavar="FIL", type=A.out_file, help="fx opsaetning.toml")
     e.set_defaults(func=setup_export)
     i = ssub.add_parser("import", help="læs en opsætningsfil ind (alt eller intet); rækker, "
                         "filen ikke nævner, bliver stående")
-    i.add_argument("file", metavar="FIL")
+    i.add_argument("file", metavar="FIL", type=A.in_file)
     i.set_defaults(func=setup_import)
 
 

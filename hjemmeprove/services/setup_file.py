@@ -164,7 +164,9 @@ class ImportResult:
         bucket[kind] = bucket.get(kind, 0) + 1
 
     def lines(self) -> list[str]:
-        kinds = list(dict.fromkeys([*self.added, *self.changed, *self.unchanged]))
+        order = ("afdeling", "indstillinger", "lukkedage", "kommuner", "aftaler",
+                 "bioanalytikere", "fravær")
+        kinds = sorted({*self.added, *self.changed, *self.unchanged}, key=order.index)
         return [f"{k}: {self.added.get(k, 0)} nye, {self.changed.get(k, 0)} ændrede, "
                 f"{self.unchanged.get(k, 0)} uændrede" for k in kinds]
 
