@@ -14,7 +14,7 @@ from 1 in the file's order).
 
 Matching (natural keys): the department is the database's one department (created when there
 is none); a municipality by its code; an agreement by municipality code and start date; a
-bioanalyst by name; an absence by its bioanalyst and dates; a closing day by its date. A
+bioanalyst by name (trimmed, any case); an absence by its bioanalyst and dates; a closing day by its date. A
 matched row is updated, a new one added. A key left out of a table keeps the row's current
 value (a new row's default); ``slut = ""`` and ``ekg_pris = ""`` mean none. Nothing is
 deleted: rows the file does not mention are left as they are (remove them in Indstillinger).
