@@ -75,8 +75,8 @@ class ReplanSummary:
     route_sheets: tuple[tuple[dt.date, int, str], ...] = ()
     # visits whose letter (date or time window) changed
     letters: tuple[int, ...] = ()
-    unchanged: int = 0  # visits that kept day, bioanalyst and order
-    kept_order: bool = True
+    unchanged: int = 0  # visits that kept their day and bioanalyst
+    kept_order: bool = True  # and, on every route, their order
 
     @property
     def empty(self) -> bool:
@@ -88,12 +88,16 @@ class ReplanSummary:
             return ["Ingen besøg er flyttet; ruterne er uændrede."]
         out = []
         moved = [m for m in self.moves if m.before is not None and m.after is not None]
-        out.append(f"{len(moved)} besøg flyttet, {self.unchanged} uændrede"
-                   + (f", {len(self.moves) - len(moved)} nye eller taget af ruten"
-                      if len(self.moves) != len(moved) else "") + ".")
+        added = sum(1 for m in self.moves if m.before is None)
+        removed = sum(1 for m in self.moves if m.after is None)
+        text = (f"{len(moved)} besøg flyttet til en anden dag eller bioanalytiker; "
+                f"{self.unchanged} blev på deres dag hos samme bioanalytiker")
+        if added or removed:
+            text += f"; {added} nye, {removed} taget af ruterne"
+        out.append(text + ".")
         out += [m.text for m in self.moves]
         if self.changed_days:
-            out.append("Ændrede dage: " + "; ".join(
+            out.append("Ændrede dage (besøg, rækkefølge eller tider): " + "; ".join(
                 f"{name} {da_date(d)}" for d, _aid, name in self.changed_days))
         if self.route_sheets or self.letters:
             out.append(f"Udskriv igen: {len(self.route_sheets)} rutesedler og "
@@ -149,15 +153,14 @@ def diff(before: dict[int, Placement], after: dict[int, Placement]) -> ReplanSum
     letters = tuple(sorted(a.visit_id for rid, a in after.items()
                            if rid not in before or (before[rid].date, before[rid].window)
                            != (a.date, a.window)))
-    unchanged = 0
+    unchanged = sum(1 for rid, b in before.items() if rid in after
+                    and (after[rid].date, after[rid].analyst_id) == (b.date, b.analyst_id))
     kept_order = True
     for key, stops in rb.items():
-        now = ra.get(key, [])
-        kept = [rid for _s, rid, *_ in stops if rid in {r for _x, r, *_ in now}]
-        order_now = [rid for _s, rid, *_ in now if rid in set(kept)]
-        if kept != order_now:
+        now = [rid for _s, rid, *_ in ra.get(key, [])]
+        kept = [rid for _s, rid, *_ in stops if rid in now]
+        if kept != [rid for rid in now if rid in set(kept)]:
             kept_order = False
-        unchanged += len(kept) if kept == order_now else 0
     return ReplanSummary(tuple(moves), tuple(changed), sheets, letters, unchanged, kept_order)
 
 

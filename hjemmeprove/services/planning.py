@@ -948,7 +948,56 @@ class PlanningService:
                                   standalone)
             return MoveResult(True, [])
 
-        return self._commit(apply_move)
+        result = self._commit(apply_move)
+        if result.ok and old_key is not None:
+            with self.store.session() as s:
+                version = s.get(Visit, visit_id).version
+            result = MoveResult(True, [], (visit_id, old_key[0], old_key[1], version))
+        return result
+
+    def _undo_refusal(self, v: Visit | None, version: int | None = None,
+                      replied_blocks: bool = True) -> str | None:
+        """Why a step on this visit can no longer be taken back (Danish), or None."""
+        if v is None:
+            return "besøget findes ikke længere"
+        if v.shares_locked:
+            return "besøget er faktureret"
+        if v.outcome is not None:
+            return "besøget har et udfald"
+        if replied_blocks and v.reply_sent_at is not None:
+            return (f"svaret er sendt til kommunen {v.reply_sent_at:%d.%m.%Y} kl. "
+                    f"{v.reply_sent_at:%H.%M}; borgeren kender dagen og tiden")
+        if version is not None and v.version != version:
+            return "besøget er ændret siden (af planen eller en anden)"
+        return None
+
+    def undo_move(self, undo: tuple) -> MoveResult:
+        """Takes a move back (``MoveResult.undo``): the visit returns to its bioanalyst and day,
+        with the same checks as any move. Refused, with the reason in Danish, once the visit
+        was replied to, visited or billed, or changed since. The audit trail records it like
+        the move."""
+        require(self.store, "planning.edit")
+        visit_id, analyst_id, day, version = undo
+        with self.store.session() as s:
+            why = self._undo_refusal(s.get(Visit, visit_id), version)
+        if why:
+            return MoveResult(False, [f"flytningen kan ikke fortrydes: {why}"])
+        result = self.move_visit(visit_id, analyst_id, day)
+        return MoveResult(result.ok, result.problems)
+
+    def undo_lock(self, visit_ids: list[int], locked_before: bool) -> MoveResult:
+        """Takes a lock (or unlock) by hand back: the visits' lock is set to what it was.
+        Refused for every visit, with the reason in Danish, when one was replied to (the
+        reply is the lock), visited or billed since."""
+        require(self.store, "planning.edit")
+        with self.store.session() as s:
+            for vid in visit_ids:
+                # locking again after an unlock is always safe; unlocking a replied visit not
+                why = self._undo_refusal(s.get(Visit, vid), replied_blocks=not locked_before)
+                if why:
+                    return MoveResult(False, [f"låsen kan ikke fortrydes: {why}"])
+        self.lock(visit_ids, locked=locked_before)
+        return MoveResult(True, [])
 
     def _solve_route(self, dept_id: int, analyst_id: int, day: dt.date, request_ids: list[int],
                      source: DistanceSource):
