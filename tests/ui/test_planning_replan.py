@@ -154,3 +154,24 @@ def test_context_menu_moves_and_locks(qtbot, window):
     settle(qtbot)
     assert view.last_undo.ok
     assert not any(st.locked for r in app.planning.routes(DAY, DAY) for st in r.stops)
+
+
+def test_optimize_shows_planned_of_total_and_its_result(qtbot, window):
+    app = window.app
+    _requests(app, 4)
+    view = window.show_view("planning")
+    view.time_limit_s = 120.0  # ended by Annullér below
+    view.set_period(DAY, 2)
+    settle(qtbot)
+    view.optimize()
+    dlg = view.optimize_op._dialog
+    qtbot.waitUntil(lambda: "Planlagt:" in dlg.labelText(), timeout=30000)
+    assert dlg.maximum() == 4 and 0 <= dlg.value() <= 4
+    assert "af 4 besøg" in dlg.labelText()
+    from PySide6.QtWidgets import QPushButton
+    dlg.findChild(QPushButton).click()
+    settle(qtbot, timeout=40)
+    assert view.last_plan is not None
+    assert view.summary.isVisible() and "Optimering" in view.summary_text.text()
+    assert "4 nye" in view.summary_text.text()
+    assert view.last_status.startswith("Optimeret")

@@ -215,7 +215,7 @@ class PlanningView(ServiceView):
         bar = QHBoxLayout()
         self.first = QDateEdit()
         self.first.setCalendarPopup(True)
-        self.first.setDisplayFormat("dd-MM-yyyy")
+        self.first.setDisplayFormat("dd.MM.yyyy")
         start = self.today
         self.first.setDate(QDate(start.year, start.month, start.day))
         self.n_days = QSpinBox()
@@ -787,6 +787,7 @@ class PlanningView(ServiceView):
                       "Der er ingen nye besøg at svare på i perioden.")
             return
         files = getattr(rows, "files", {}) or {}
+        self.status(f"{len(rows)} svar {'genskabt' if again else 'sendt; besøgene er låst'}.")
         if files:
             self.show_message(f"{len(rows)} svar {'genskabt' if again else 'sendt og låst'}; "
                               f"filerne ligger i {self._reply_folder()}.")
@@ -825,6 +826,7 @@ class PlanningView(ServiceView):
             show_info(self, title_text, "Der er ingen planlagte besøg i perioden.")
         else:
             self.document_dialog = printing.show_pdfs(self, title_text, content)
+            self.status(f"{title_text}: {len(content)} dokument(er) klar til udskrift.")
 
     def save_layout(self, s, key: str) -> None:
         if hasattr(self, "splitter"):
