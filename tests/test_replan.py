@@ -154,3 +154,18 @@ def test_undo_a_lock(department_app):
     app.planning.send_replies(MON, FRI, now=dt.datetime(2024, 3, 1, 12))
     refused = app.planning.undo_lock([p.visit_id], locked_before=False)
     assert not refused.ok and "låsen kan ikke fortrydes: svaret er sendt" in refused.problems[0]
+
+
+def test_an_agreement_ending_before_the_first_day_names_the_way_out(department_app):
+    from hjemmeprove.db.models import Agreement, Municipality
+
+    app = department_app
+    rid = add(app, 0, SVENDBORG, 55.06, 10.61, received="2024-03-01")  # first day: 04.03
+    with app.store.session() as s:
+        s.scalars(select(Agreement).join(Municipality)
+                  .where(Municipality.code == 479)).one().end = dt.date(2024, 3, 1)
+    result = app.planning.plan(MON, FRI, time_limit_s=1.0)
+    reason = {u.request_id: u.reason for u in result.unplanned}[rid]
+    assert reason == ("aftalen med kommunen ophører 01.03.2024, før første mulige prøvedag "
+                      "04.03.2024: forlæng aftalen til mindst 04.03.2024, så kan besøget "
+                      "planlægges")

@@ -175,3 +175,24 @@ def test_optimize_shows_planned_of_total_and_its_result(qtbot, window):
     assert view.summary.isVisible() and "Optimering" in view.summary_text.text()
     assert "4 nye" in view.summary_text.text()
     assert view.last_status.startswith("Optimeret")
+
+
+def test_a_cancellation_shows_only_its_own_visit_moved(qtbot, window):
+    app, view, ids = _board(qtbot, window, 4)
+    before = app.planning.placements(DAY, DAY)
+    victim = ids[1]
+    # what the request form's "Aflys" does, then the board is told
+    app.planning.cancel_and_replan(victim, dt.datetime(2024, 3, 11, 9), "Hjemmeplejen",
+                                   "telephone")
+    emit_changed("requests", "planning")
+    settle(qtbot)
+    settle(qtbot)
+    after = app.planning.placements(DAY, DAY)
+    for rid, p in before.items():
+        if rid != victim:
+            assert (after[rid].date, after[rid].analyst_id) == (p.date, p.analyst_id)
+    changes = view.shown_changes.changes
+    assert [m.request_id for m in changes.moves] == [victim]
+    text = view.summary_text.text()
+    assert "Omlægning" in text and "taget af ruten" in text
+    assert "0 besøg flyttet til en anden dag eller bioanalytiker" in text
