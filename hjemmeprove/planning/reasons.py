@@ -23,6 +23,7 @@ import datetime as dt
 import math
 
 from hjemmeprove.domain.lifecycle import first_allowed_day, last_allowed_day
+from hjemmeprove.planning.distances import DistanceError
 from hjemmeprove.planning.repair import da_date
 
 QUARTER = 15  # minutes: a way out is rounded up to this
@@ -53,7 +54,10 @@ def explain_all(lab, days: list[dt.date], analysts: list, requests: list, source
     placed = [r for r in chosen if r.lat is not None and r.lon is not None]
     matrix = None
     if placed and lab[0] is not None:
-        matrix = source.matrix([lab] + [(r.lat, r.lon) for r in placed])
+        try:
+            matrix = source.matrix([lab] + [(r.lat, r.lon) for r in placed])
+        except DistanceError:  # the routing service is away: the checks without distances
+            matrix = None
     index = {r.id: k + 1 for k, r in enumerate(placed)}
     out = {}
     for rid, why in pairs:

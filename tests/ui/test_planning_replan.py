@@ -196,3 +196,19 @@ def test_a_cancellation_shows_only_its_own_visit_moved(qtbot, window):
     text = view.summary_text.text()
     assert "Omlægning" in text and "taget af ruten" in text
     assert "0 besøg flyttet til en anden dag eller bioanalytiker" in text
+
+
+def test_ctrl_z_on_the_board_undoes(qtbot, window):
+    app, view, _ids = _board(qtbot, window, 2)
+    route = next(r for r in app.planning.routes(DAY, DAY) if r.stops)
+    visit = route.stops[0].visit_id
+    other = next(a for a in view.analysts if a.id != route.analyst_id)
+    view.move_visit(visit, other.id, DAY)
+    settle(qtbot)
+    settle(qtbot)
+    card = next(c for c in view.cards.values() if c.stops.count())
+    card.stops.setFocus()
+    qtbot.keyClick(card.stops, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    settle(qtbot)
+    settle(qtbot)
+    assert view.last_undo.ok and _place(app, visit) == (route.analyst_id, DAY)

@@ -329,6 +329,7 @@ class PlanningView(ServiceView):
         self.replies_button.clicked.connect(lambda: self.send_replies())
         self.undo_button.clicked.connect(lambda: self.undo())
         self.undo_shortcut = QShortcut(QKeySequence.StandardKey.Undo, self)
+        self.undo_shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         self.undo_shortcut.activated.connect(lambda: self.undo())
 
     # --- period -----------------------------------------------------------------------------
