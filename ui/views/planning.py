@@ -718,10 +718,16 @@ class PlanningView(ServiceView):
             return
         head = ("Omlægning" if getattr(result, "mode", "") == "repair" else "Optimering") \
             + f" {fmt.date(result.first)}–{fmt.date(result.last)}"
-        lines = changes.lines()
+        from html import escape
+
+        lines = [escape(x) for x in changes.lines()]
         shown = lines[:1] + [f"• {x}" for x in lines[1:14]]
         if len(lines) > 14:
             shown.append(f"… og {len(lines) - 14} linjer mere")
+        unplanned = getattr(result, "unplanned", [])
+        if unplanned:  # the reasons name the rule and the way out (planning/reasons.py)
+            shown.append(f"<b>{len(unplanned)} henvisninger kunne ikke planlægges:</b>")
+            shown += [f"• nr. {u.request_id}: {escape(u.reason)}" for u in unplanned[:6]]
         self.summary_text.setText(f"<b>{head}</b><br>" + "<br>".join(shown))
         self.reprint_button.setEnabled(bool(changes.route_sheets or changes.letters))
         self.summary.show()
