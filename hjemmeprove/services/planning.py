@@ -356,15 +356,15 @@ class PlanningService:
                     progress({"solutions": 1, "objective_kr": round(outcome.objective_kr, 2),
                               "seconds": round(outcome.seconds, 2),
                               "planned": total - len(outcome.unplanned), "total": total})
-            why = reasons.explain_all(lab, plan_days, analysts, requests, source, cfg,
-                                      outcome.unplanned,
-                                      calendar.next_working_day)
+            # the binding rule and the way out, where a check finds it (planning/reasons.py)
+            explained = reasons.explain_all(lab, plan_days, analysts, requests, source, cfg,
+                                            outcome.unplanned, calendar.next_working_day)
             standalone = self._standalone(source, lab, outcome)
             positions = {r.id: (r.lat, r.lon) for r in requests if r.lat is not None}
             skipped = self._commit(
                 lambda s: self._apply_plan(s, dept_id, plan_days, snap, outcome, source,
                                            standalone, positions, lab))
-            all_unplanned += [Unplanned(rid, why.get(rid) or text)
+            all_unplanned += [Unplanned(rid, explained.get(rid) or text)
                               for rid, text in outcome.unplanned if rid not in skipped]
             all_skipped += [Unplanned(rid, why) for rid, why in skipped.items()]
             warnings += outcome.warnings
