@@ -169,3 +169,23 @@ def test_an_agreement_ending_before_the_first_day_names_the_way_out(department_a
     assert reason == ("aftalen med kommunen ophører 01.03.2024, før første mulige prøvedag "
                       "04.03.2024: forlæng aftalen til mindst 04.03.2024, så kan besøget "
                       "planlægges")
+
+
+def test_optimise_starts_from_the_current_plan(department_app, monkeypatch):
+    from hjemmeprove.planning import planner
+
+    app = department_app
+    _spread(app, 4)
+    before = app.planning.placements(MON, FRI)
+    seen = {}
+    real = planner.plan
+
+    def spy(*args, **kwargs):
+        seen.update(kwargs)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(planner, "plan", spy)
+    result = app.planning.plan(MON, FRI, time_limit_s=1.0)
+    assert seen["method"] == "solve" and result.mode == "optimise"
+    assert {rid: c[:2] for rid, c in seen["current"].items()} == \
+        {rid: (p.analyst_id, p.date) for rid, p in before.items()}
