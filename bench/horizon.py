@@ -218,6 +218,88 @@ def main(argv=None) -> None:
         reasons[why.split(":")[-1].strip()] = reasons.get(why.split(":")[-1].strip(), 0) + 1
     for why, n in sorted(reasons.items(), key=lambda x: -x[1]):
         print(f"  unplanned {n}: {why}")
+    absence_report(lab, days, analysts, reqs, source, cfg, cal, out, min(args.seconds, 5.0))
+
+
+# --- re-planning after one bioanalyst's absence (planning/repair.py) ---------------------
+
+def _placed(out) -> dict[int, tuple[int, dt.date, int, int]]:
+    """request → (bioanalyst, day, trip, position) of a plan, as the service reads it."""
+    cur = {}
+    for r in out.routes:
+        for pos, st in enumerate(r.stops, start=1):
+            for rid in st.request_ids:
+                cur[rid] = (r.analyst_id, r.date, st.trip, st.trip * 100 + pos)
+    return cur
+
+
+def _workdays(out, analysts) -> dict[int, int]:
+    days = {a.id: set() for a in analysts}
+    for r in out.routes:
+        days[r.analyst_id].add(r.date)
+    return {aid: len(d) for aid, d in days.items()}
+
+
+def _moved(before: dict, after: dict) -> tuple[int, int]:
+    """(visits now with another bioanalyst or day, visits that lost their place)."""
+    moved = sum(1 for rid, b in before.items() if rid in after and after[rid][:2] != b[:2])
+    lost = sum(1 for rid in before if rid not in after)
+    return moved, lost
+
+
+def absence_report(lab, days, analysts, reqs, source, cfg, cal, out, seconds) -> None:
+    """The busiest bioanalyst is absent one day of the plan (a middle day they work): the
+    visits moved by the repair (planner.plan(method="repair"), what the service does after
+    an absence) against the former re-plan of that day alone from scratch, and the spread of
+    workdays between the bioanalysts (most minus fewest) before and after."""
+    import dataclasses
+
+    from hjemmeprove.planning.repair import BALANCE_KR, stay_costs
+
+    before = _placed(out)
+    work = _workdays(out, analysts)
+    who = max(analysts, key=lambda a: (work[a.id], -a.id))
+    worked = sorted({r.date for r in out.routes if r.analyst_id == who.id})
+    if not worked:
+        print("absence: no bioanalyst has a route; nothing to measure")
+        return
+    day = worked[len(worked) // 2]
+    hit = sum(1 for b in before.values() if b[:2] == (who.id, day))
+    ill = [dataclasses.replace(a, absent=frozenset({day})) if a.id == who.id else a
+           for a in analysts]
+    loads = {a.id: sum(1 for b in before.values() if b[0] == a.id) for a in ill}
+    t0 = time.monotonic()
+    fixed = plan(lab, days, ill, reqs, source, cfg, next_working_day=cal.next_working_day,
+                 method="repair", current=before,
+                 extra_penalty=stay_costs({rid: b[:2] for rid, b in before.items()}, loads,
+                                          balance_kr=BALANCE_KR))
+    t1 = time.monotonic()
+    # the former way: the absence's day planned again from scratch (its visits only)
+    on_day = [r for r in reqs if before.get(r.id, (None, None))[1] == day]
+    old = plan(lab, [day], ill, on_day, source, cfg, next_working_day=cal.next_working_day,
+               time_limit_s=seconds)
+    t2 = time.monotonic()
+    old_after = {rid: b for rid, b in before.items() if b[1] != day}
+    old_after.update(_placed(old))
+    r_moved, r_lost = _moved(before, _placed(fixed))
+    o_moved, o_lost = _moved(before, old_after)
+
+    def spread(w: dict) -> str:
+        return f"{max(w.values()) - min(w.values())} ({', '.join(str(w[a.id]) for a in analysts)})"
+
+    old_days = {a.id: set() for a in analysts}
+    for rid, b in old_after.items():
+        old_days[b[0]].add(b[1])
+    print(f"absence: {who.name} absent {day:%d.%m.%Y} ({hit} visits that day)")
+    print(f"{'':26}{'seconds':>9}{'moved':>7}{'lost':>6}{'km':>10}  workday spread (per bioanalyst)")
+    print(f"{'plan before':26}{'':9}{'':7}{'':6}{sum(r.km for r in out.routes):10.1f}  "
+          f"{spread(work)}")
+    print(f"{'repair (keeps the plan)':26}{t1 - t0:9.1f}{r_moved:7d}{r_lost:6d}"
+          f"{sum(r.km for r in fixed.routes):10.1f}  {spread(_workdays(fixed, analysts))}")
+    print(f"{'old: the day from scratch':26}{t2 - t1:9.1f}{o_moved:7d}{o_lost:6d}"
+          f"{'':10}  {spread({a: len(d) for a, d in old_days.items()})}")
+    print("moved = visits now with another bioanalyst or on another day (the absent one's "
+          f"{hit} must move); lost = no longer planned")
 
 
 if __name__ == "__main__":

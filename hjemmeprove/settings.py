@@ -52,6 +52,8 @@ OPTIONS: dict[str, Option] = {
         Option("planning.area_days", "Langeland=tir;Tåsinge=tir",
                "Områdedage (område=ugedag; ...), f.eks. Langeland=tir"),
         Option("planning.time_limit_s", 10, "Længste beregningstid for ruteplan (sek.)", int),
+        Option("planning.balance_kr", 100, "Omlægning: udligning af arbejdet mellem "
+               "bioanalytikerne (kr. for den travleste)", int),
         Option("geocoder.address_file", "", "Importeret adresseregister (fil)"),
         Option("reply.window_minutes", 120, "Tidsvindue i svar til kommunen (min)", int),
         Option("billing.allocation_rule", "standalone",

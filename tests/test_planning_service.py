@@ -166,8 +166,10 @@ def test_impossible_request_is_reported_with_its_reason(department_app):
     absent(app, "Mette Holm", MON, FRI2)  # the only one who takes EKG
     result = app.planning.plan(MON, FRI2, time_limit_s=1.0)
     reasons = {u.request_id: u.reason for u in result.unplanned}
-    assert reasons[rid] == ("fristen 2024-03-15 kan ikke overholdes: "
-                            "ingen bioanalytiker med EKG ledig")
+    assert reasons[rid] == ("fristen 15.03.2024 kan ikke overholdes: ingen bioanalytiker "
+                            "med EKG er på arbejde 04.03.2024–15.03.2024 (Mette Holm er "
+                            "fraværende): flyt fraværet eller giv en anden bioanalytiker EKG, "
+                            "så kan besøget planlægges")
     assert app.requests.get(rid).status == "open"
 
 

@@ -278,12 +278,15 @@ def plan(lab: tuple[float, float], days: list[dt.date], analysts: list[PlanAnaly
          requests: list[PlanRequest], source: DistanceSource, cfg: PlanConfig,
          next_working_day=None, time_limit_s: float = 10.0, progress=None,
          cancel_event=None, method: str = "solve", first_solution: str = "auto",
-         workers: int = 1, current: dict | None = None) -> PlanOutcome:
+         workers: int = 1, current: dict | None = None,
+         extra_penalty=None) -> PlanOutcome:
     """Plans ``requests`` over ``days``. ``method="nearest"`` gives the nearest-neighbour
     baseline under the same rules (benches); ``first_solution`` and ``workers`` as in
     ``model.solve``. ``progress(dict)`` as in ``model.solve`` (``planned``/``total`` count
     stops). ``current`` (request id → (bioanalyst id, date, trip number, position)) is the
-    plan being re-planned: the search starts from it where it still holds (warm start)."""
+    plan being re-planned: the search starts from it where it still holds (warm start).
+    ``method="repair"`` keeps ``current`` where it still holds and only inserts the rest
+    (planning/repair.py); ``extra_penalty(request, trip)`` adds a soft cost in kr."""
     unplanned: list[tuple[int, str]] = []
     if not days:
         return PlanOutcome([], [(r.id, "ingen hverdage i perioden") for r in requests], 0, 0,
@@ -419,7 +422,7 @@ def plan(lab: tuple[float, float], days: list[dt.date], analysts: list[PlanAnaly
         first_day = min(day_index[x] for x in g["days"])
         vp = {}
         soft = (wds or dates or area_wd is not None or regular is not None
-                or cfg.per_day_later_kr)
+                or cfg.per_day_later_kr or extra_penalty is not None)
         for i in (vehicles if soft else ()):
             t = trips[i]
             p = 0.0
@@ -430,6 +433,8 @@ def plan(lab: tuple[float, float], days: list[dt.date], analysts: list[PlanAnaly
             if regular is not None and t.analyst.id != regular:
                 p += cfg.same_analyst_kr
             p += cfg.per_day_later_kr * (t.day_index - first_day)
+            if extra_penalty is not None:
+                p += sum(extra_penalty(r, t) for r in reqs)
             if p:
                 vp[i] = int(round(p * 100))
         if ws == 0 and we == DAY:
@@ -453,6 +458,9 @@ def plan(lab: tuple[float, float], days: list[dt.date], analysts: list[PlanAnaly
         sol = model.solution_from_routes(problem, construct.nearest_neighbour(problem).routes)
     elif method == "construct":  # the first plan alone (benches)
         sol = model.solution_from_routes(problem, construct.construct(problem).routes)
+    elif method == "repair":  # the current plan kept where it holds, the rest inserted
+        sol = model.solution_from_routes(problem, construct.construct(
+            problem, seed_routes=initial, order="tight").routes)
     else:
         first = first_solution
         if (first == "auto" and len(vehicles) > 20 and len(jobs) < model.SMALL_NODES

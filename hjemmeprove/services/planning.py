@@ -29,7 +29,7 @@ from hjemmeprove.domain.labels import ACTIVE_STATUSES
 from hjemmeprove.domain.lifecycle import day_problems, facts_of, refusal, settle
 from hjemmeprove.domain.lifecycle import status as lifecycle_status
 from hjemmeprove.errors import NotFound, ValidationError
-from hjemmeprove.planning import planner
+from hjemmeprove.planning import planner, reasons, repair
 from hjemmeprove.planning.distances import (
     DistanceSource,
     round_km,
@@ -42,6 +42,7 @@ from hjemmeprove.settings import Settings, holds_demo_data
 from hjemmeprove.security import require
 
 DEFAULT_TIME_LIMIT_S = 10.0
+REPAIR_DAYS = 10  # a re-plan after a change looks this many working days ahead at most
 
 
 @dataclass(frozen=True)
@@ -113,6 +114,9 @@ class PlanResult:
     skipped: list[Unplanned] = field(default_factory=list)
     # promises the coordinator should check: (request id, Danish text); approximate positions
     warnings: tuple = ()
+    # what the re-plan changed (moves, changed days, what to print again)
+    changes: repair.ReplanSummary | None = None
+    mode: str = "optimise"  # "optimise" (Optimér) or "repair" (after a change)
 
     def as_json(self) -> dict:
         return {
@@ -173,6 +177,8 @@ def _position(req) -> tuple[float, float]:
 class MoveResult:
     ok: bool
     problems: list[str] = field(default_factory=list)
+    # where the visit was (bioanalyst id, day) and its version after the move: to undo it
+    undo: tuple | None = None
 
 
 class ReplyList(list):
@@ -236,6 +242,7 @@ class PlanningService:
     def __init__(self, store):
         self.store = store
         self.settings = Settings(store)
+        self.last_replan: PlanResult | None = None  # the newest plan or re-plan (its summary)
 
     # --- configuration -----------------------------------------------------------------------
 
@@ -278,7 +285,8 @@ class PlanningService:
 
     def plan(self, first: dt.date, last: dt.date, progress=None,
              cancel_event: threading.Event | None = None,
-             time_limit_s: float | None = None) -> PlanResult:
+             time_limit_s: float | None = None, mode: str = "optimise",
+             before: dict | None = None) -> PlanResult:
         """Plans (or re-plans) the open requests over the working days first..last.
 
         ``progress(dict)`` is called for each better solution with ``solutions``,
@@ -290,6 +298,11 @@ class PlanningService:
         changed meanwhile (cancelled, visited, marked not eligible, moved or locked by hand,
         edited, its day closed) is left as it now is and reported in ``skipped``, in Danish.
         Killed at any moment, the database holds the plan before or the plan after.
+
+        ``mode="optimise"`` (Optimér) searches the whole period, starting from the current
+        plan; ``mode="repair"`` keeps every visit that still fits where it is and inserts only
+        the rest (``planning/repair.py``; see ``replan``). ``before`` (request → Placement) is
+        the plan to compare with in ``changes``; by default the plan as it was when called.
         """
         require(self.store, "planning.edit")
         if last < first:
@@ -307,6 +320,9 @@ class PlanningService:
         solutions = 0
         seconds = 0.0
         status = "løst"
+        if before is None:
+            before = self.placements(first, last)
+        balance_kr = float(self.settings.all().get("planning.balance_kr", repair.BALANCE_KR))
         with self.store.session() as s:
             dept_ids = list(s.scalars(select(Department.id).order_by(Department.id)))
         for dept_id in dept_ids:
@@ -317,18 +333,40 @@ class PlanningService:
                 plan_days = [d for d in days if d not in frozen_days]
                 analysts = self._analysts(s, dept_id)
                 requests, snap = self._requests(s, dept_id, plan_days, first, last)
+                current = self._current(s, dept_id, plan_days, set(snap))
                 lab = (dept.lab_lat, dept.lab_lon)
+            extra = None
+            if mode == "repair":
+                loads = {a.id: 0 for a in analysts
+                         if any(d not in a.absent for d in plan_days)}
+                for aid, _d, _trip, _pos in current.values():
+                    if aid in loads:
+                        loads[aid] += 1
+                extra = repair.stay_costs({rid: (c[0], c[1]) for rid, c in current.items()},
+                                          loads, balance_kr=balance_kr)
             outcome = planner.plan(lab, plan_days, analysts, requests, source, cfg,
                                    next_working_day=calendar.next_working_day,
                                    time_limit_s=time_limit_s, progress=progress,
-                                   cancel_event=cancel_event)
+                                   cancel_event=cancel_event,
+                                   method="repair" if mode == "repair" else "solve",
+                                   current=current or None, extra_penalty=extra)
+            if mode == "repair":
+                outcome.status = "omlagt (kun det nødvendige flyttet)"
+                if progress is not None:  # one step: the bar shows planned/total at once
+                    total = len(requests)
+                    progress({"solutions": 1, "objective_kr": round(outcome.objective_kr, 2),
+                              "seconds": round(outcome.seconds, 2),
+                              "planned": total - len(outcome.unplanned), "total": total})
+            # the binding rule and the way out, where a check finds it (planning/reasons.py)
+            explained = reasons.explain_all(lab, plan_days, analysts, requests, source, cfg,
+                                            outcome.unplanned, calendar.next_working_day)
             standalone = self._standalone(source, lab, outcome)
             positions = {r.id: (r.lat, r.lon) for r in requests if r.lat is not None}
             skipped = self._commit(
                 lambda s: self._apply_plan(s, dept_id, plan_days, snap, outcome, source,
                                            standalone, positions, lab))
-            all_unplanned += [Unplanned(rid, why) for rid, why in outcome.unplanned
-                              if rid not in skipped]
+            all_unplanned += [Unplanned(rid, explained.get(rid) or text)
+                              for rid, text in outcome.unplanned if rid not in skipped]
             all_skipped += [Unplanned(rid, why) for rid, why in skipped.items()]
             warnings += outcome.warnings
             objective += outcome.objective_kr
@@ -336,11 +374,64 @@ class PlanningService:
             seconds += outcome.seconds
             status = outcome.status
         routes = self.routes(first, last)
-        return PlanResult(first, last, routes, sorted(all_unplanned, key=lambda u: u.request_id),
-                          source.as_json(), Decimal(str(round(objective, 2))), solutions,
-                          round(seconds, 2), status,
-                          sorted(all_skipped, key=lambda u: u.request_id),
-                          tuple(sorted(warnings)))
+        changes = repair.diff(before, self.placements(first, last))
+        result = PlanResult(first, last, routes,
+                            sorted(all_unplanned, key=lambda u: u.request_id),
+                            source.as_json(), Decimal(str(round(objective, 2))), solutions,
+                            round(seconds, 2), status,
+                            sorted(all_skipped, key=lambda u: u.request_id),
+                            tuple(sorted(warnings)), changes, mode)
+        self.last_replan = result
+        return result
+
+    def replan(self, first: dt.date, last: dt.date | None = None, progress=None,
+               cancel_event: threading.Event | None = None,
+               before: dict | None = None) -> PlanResult:
+        """Re-plans after a change (cancellation, absence, urgent request), keeping the plan:
+        every visit that still fits stays on its day, with its bioanalyst, in its order; only
+        the rest is inserted, preferring its own day and bioanalyst and the bioanalysts with
+        the least work (``planning/repair.py``). Covers first..last and the planned days after
+        them (at most ``REPAIR_DAYS`` working days), so a displaced visit may go to another
+        day before its deadline. Writes as ``plan`` does (what changed meanwhile wins)."""
+        horizon = self._repair_horizon(first, last or first)
+        return self.plan(first, horizon, progress=progress, cancel_event=cancel_event,
+                         mode="repair", before=before)
+
+    def _repair_horizon(self, first: dt.date, last: dt.date) -> dt.date:
+        calendar = self.settings.calendar()
+        with self.store.session() as s:
+            planned_last = s.scalars(select(Route.date).where(Route.date >= first)
+                                     .order_by(Route.date.desc())).first()
+        cap = first
+        for _ in range(REPAIR_DAYS - 1):
+            cap = calendar.next_working_day(cap)
+        return max(last, min(planned_last or last, cap))
+
+    def _current(self, s: Session, dept_id: int, days: list[dt.date], request_ids: set
+                 ) -> dict[int, tuple]:
+        """The current plan of these days: request → (bioanalyst, day, trip, position)."""
+        if not days or not request_ids:
+            return {}
+        q = (select(Visit.request_id, Route.bioanalyst_id, Visit.date, Visit.sequence)
+             .join(Route, Visit.route_id == Route.id)
+             .where(Route.department_id == dept_id, Visit.date.in_(days),
+                    Visit.outcome.is_(None)))
+        return {rid: (aid, day, max(1, seq // 100), seq) for rid, aid, day, seq in s.execute(q)
+                if rid in request_ids}
+
+    def placements(self, first: dt.date, last: dt.date) -> dict[int, repair.Placement]:
+        """Where each active visit in first..last is (request → Placement): what a re-plan's
+        summary compares."""
+        with self.store.session() as s:
+            q = (select(Visit, Route.bioanalyst_id, Bioanalyst.name)
+                 .join(Route, Visit.route_id == Route.id)
+                 .join(Bioanalyst, Route.bioanalyst_id == Bioanalyst.id)
+                 .options(joinedload(Visit.request).joinedload(Request.citizen))
+                 .where(Visit.date.between(first, last), Visit.outcome.is_(None)))
+            return {v.request_id: repair.Placement(
+                v.request_id, v.id, v.request.citizen.name, aid, name, v.date, v.sequence,
+                v.planned_arrival, (v.window_start, v.window_end))
+                for v, aid, name in s.execute(q).unique()}
 
     def _commit(self, apply, attempts: int = 3):
         """Runs ``apply(session)`` in one write transaction; a deadlock or serialization
@@ -860,7 +951,56 @@ class PlanningService:
                                   standalone)
             return MoveResult(True, [])
 
-        return self._commit(apply_move)
+        result = self._commit(apply_move)
+        if result.ok and old_key is not None:
+            with self.store.session() as s:
+                version = s.get(Visit, visit_id).version
+            result = MoveResult(True, [], (visit_id, old_key[0], old_key[1], version))
+        return result
+
+    def _undo_refusal(self, v: Visit | None, version: int | None = None,
+                      replied_blocks: bool = True) -> str | None:
+        """Why a step on this visit can no longer be taken back (Danish), or None."""
+        if v is None:
+            return "besøget findes ikke længere"
+        if v.shares_locked:
+            return "besøget er faktureret"
+        if v.outcome is not None:
+            return "besøget har et udfald"
+        if replied_blocks and v.reply_sent_at is not None:
+            return (f"svaret er sendt til kommunen {v.reply_sent_at:%d.%m.%Y} kl. "
+                    f"{v.reply_sent_at:%H.%M}; borgeren kender dagen og tiden")
+        if version is not None and v.version != version:
+            return "besøget er ændret siden (af planen eller en anden)"
+        return None
+
+    def undo_move(self, undo: tuple) -> MoveResult:
+        """Takes a move back (``MoveResult.undo``): the visit returns to its bioanalyst and day,
+        with the same checks as any move. Refused, with the reason in Danish, once the visit
+        was replied to, visited or billed, or changed since. The audit trail records it like
+        the move."""
+        require(self.store, "planning.edit")
+        visit_id, analyst_id, day, version = undo
+        with self.store.session() as s:
+            why = self._undo_refusal(s.get(Visit, visit_id), version)
+        if why:
+            return MoveResult(False, [f"flytningen kan ikke fortrydes: {why}"])
+        result = self.move_visit(visit_id, analyst_id, day)
+        return MoveResult(result.ok, result.problems)
+
+    def undo_lock(self, visit_ids: list[int], locked_before: bool) -> MoveResult:
+        """Takes a lock (or unlock) by hand back: the visits' lock is set to what it was.
+        Refused for every visit, with the reason in Danish, when one was replied to (the
+        reply is the lock), visited or billed since."""
+        require(self.store, "planning.edit")
+        with self.store.session() as s:
+            for vid in visit_ids:
+                # locking again after an unlock is always safe; unlocking a replied visit not
+                why = self._undo_refusal(s.get(Visit, vid), replied_blocks=not locked_before)
+                if why:
+                    return MoveResult(False, [f"låsen kan ikke fortrydes: {why}"])
+        self.lock(visit_ids, locked=locked_before)
+        return MoveResult(True, [])
 
     def _solve_route(self, dept_id: int, analyst_id: int, day: dt.date, request_ids: list[int],
                      source: DistanceSource):
@@ -935,10 +1075,11 @@ class PlanningService:
 
     def replan_after_change(self, day: dt.date, last: dt.date | None = None,
                             time_limit_s: float = 5.0) -> PlanResult:
-        """After a cancellation, a new urgent request or an absence: re-plans day..last
-        (default the day alone); locked visits keep their day and window. One write
-        transaction (see ``plan``)."""
-        return self.plan(day, last or day, time_limit_s=time_limit_s)
+        """After a cancellation, a new urgent request or an absence: re-plans from day..last
+        keeping the plan (``replan``); locked visits keep their day and window. One write
+        transaction (see ``plan``). ``time_limit_s`` is kept for callers; a repair takes
+        well under it."""
+        return self.replan(day, last or day)
 
     def cancel_and_replan(self, request_id: int, at: dt.datetime, by: str, channel: str,
                           note: str = "", time_limit_s: float = 5.0, replan: bool = True):
@@ -953,6 +1094,8 @@ class PlanningService:
             v = s.scalars(select(Visit).where(Visit.request_id == request_id,
                                               Visit.outcome.is_(None))).first()
             day = v.date if v is not None else None
+        horizon = self._repair_horizon(day, day) if day is not None and replan else None
+        before = self.placements(day, horizon) if horizon is not None else None
         source = self.distance_source()
 
         def remeasure(s, route_id: int) -> None:
@@ -967,7 +1110,7 @@ class PlanningService:
         result = RequestService(self.store).cancel(request_id, at, by, channel, note,
                                                    route_changed=remeasure)
         if day is not None and replan:
-            self.replan_after_change(day, time_limit_s=time_limit_s)
+            self.replan(day, horizon, before=before)
         return result
 
     def add_absence(self, analyst_id: int, start: dt.date, end: dt.date, reason: str = "",
@@ -980,7 +1123,7 @@ class PlanningService:
                 raise ValidationError("findes ikke", "bioanalytiker")
             s.add(Absence(bioanalyst_id=analyst_id, start=start, end=end, reason=reason))
         if replan:
-            return self.plan(start, end, time_limit_s=time_limit_s)
+            return self.replan(start, end)
         return None
 
 

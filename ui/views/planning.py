@@ -1,7 +1,11 @@
 """Planlægning: a board of working days × bioanalysts with each route's stops, km and times;
-the map of a day's routes; drag a visit to another bioanalyst or day (the core checks the
-constraints and the board shows its answer); lock/unlock; "Optimér" in the background with
-progress, the best cost so far and Annullér; print route sheets, citizen letters and replies.
+the map of a day's routes; drag a visit to another bioanalyst or day, or move it by keyboard
+(Alt+pil) or its context menu ("Flyt til…"); the core checks the constraints and the board
+shows its answer; lock/unlock; "Fortryd" (Ctrl+Z) takes the last move or lock back unless it
+was replied to, visited or billed since; "Optimér" in the background with progress
+(planned/total), the best cost so far and Annullér; after every plan or re-plan a summary of
+what moved and one click to print the route sheets and letters that changed; print route
+sheets, citizen letters and replies. Every action confirms itself in the status bar.
 """
 
 from __future__ import annotations
@@ -9,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 
 from PySide6.QtCore import QDate, QMimeData, Qt, Signal
-from PySide6.QtGui import QColor, QDrag
+from PySide6.QtGui import QColor, QDrag, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -70,9 +74,15 @@ def _stop_tooltip(stop) -> str:
 
 
 class StopList(QListWidget):
-    """The stops of one route; visits can be dragged out and dropped on another route."""
+    """The stops of one route; visits can be dragged out and dropped on another route, or
+    moved by keyboard: Alt+←/→ the day before/after, Alt+↑/↓ the bioanalyst above/below."""
 
     dropped = Signal(int, int, object)  # visit_id, analyst_id, day
+    key_move = Signal(int, int, int)  # visit_id, bioanalyst step, day step
+    menu_requested = Signal(object, object)  # this list, position
+
+    KEYS = {Qt.Key.Key_Left: (0, -1), Qt.Key.Key_Right: (0, 1), Qt.Key.Key_Up: (-1, 0),
+            Qt.Key.Key_Down: (1, 0)}
 
     def __init__(self, analyst_id: int, day: dt.date, parent=None):
         super().__init__(parent)
@@ -86,6 +96,18 @@ class StopList(QListWidget):
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.customContextMenuRequested.connect(lambda pos: self.menu_requested.emit(self, pos))
+
+    def keyPressEvent(self, event) -> None:
+        step = self.KEYS.get(event.key())
+        item = self.currentItem()
+        if (step is not None and event.modifiers() & Qt.KeyboardModifier.AltModifier
+                and item is not None and item.data(VISIT_ROLE) is not None):
+            event.accept()
+            self.key_move.emit(int(item.data(VISIT_ROLE)), step[0], step[1])
+            return
+        super().keyPressEvent(event)
 
     def startDrag(self, actions) -> None:
         item = self.currentItem()
@@ -193,7 +215,7 @@ class PlanningView(ServiceView):
         bar = QHBoxLayout()
         self.first = QDateEdit()
         self.first.setCalendarPopup(True)
-        self.first.setDisplayFormat("dd-MM-yyyy")
+        self.first.setDisplayFormat("dd.MM.yyyy")
         start = self.today
         self.first.setDate(QDate(start.year, start.month, start.day))
         self.n_days = QSpinBox()
@@ -211,6 +233,11 @@ class PlanningView(ServiceView):
                                         "bliver i deres tidsvindue)")
         self.lock_button = QPushButton("Lås")
         self.unlock_button = QPushButton("Lås op")
+        self.undo_button = QPushButton("Fortryd")
+        self.undo_button.setToolTip("Fortryd den seneste flytning eller låsning (Ctrl+Z)")
+        self.undo_button.setEnabled(False)
+        self.undo_stack: list[tuple] = []  # (kind, data, Danish description)
+        self.last_status = ""
         self.replies_button = QPushButton("Send svar…")
         self.replies_button.setToolTip("Svar til kommunerne med dato og tidsvindue; låser "
                                        "besøgene")
@@ -224,14 +251,35 @@ class PlanningView(ServiceView):
         for w in (QLabel("Fra:"), self.first, prev_b, next_b, self.n_days):
             bar.addWidget(w)
         bar.addStretch(1)
-        for w in (self.lock_button, self.unlock_button, self.replies_button, self.print_button,
-                  self.optimize_button):
+        for w in (self.undo_button, self.lock_button, self.unlock_button, self.replies_button,
+                  self.print_button, self.optimize_button):
             bar.addWidget(w)
         lay.addLayout(bar)
         self.message = QLabel()
         self.message.setWordWrap(True)
         self.message.hide()
         lay.addWidget(self.message)
+        # what the newest plan or re-plan changed, and what to print again
+        self.summary = QFrame()
+        self.summary.setStyleSheet("QFrame { background: #fff8e1; border-radius: 3px; }")
+        sl = QHBoxLayout(self.summary)
+        sl.setContentsMargins(6, 4, 6, 4)
+        self.summary_text = QLabel()
+        self.summary_text.setWordWrap(True)
+        self.summary_text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        sl.addWidget(self.summary_text, 1)
+        self.reprint_button = QPushButton("Udskriv ændrede…")
+        self.reprint_button.setToolTip("Rutesedler og borgerbreve, der er ændret af "
+                                       "omlægningen: vis, udskriv eller gem som PDF")
+        self.reprint_button.clicked.connect(lambda: self.print_changed())
+        sl.addWidget(self.reprint_button, 0, Qt.AlignmentFlag.AlignTop)
+        close = QToolButton(text="✕")
+        close.setToolTip("Skjul oversigten")
+        close.clicked.connect(self.summary.hide)
+        sl.addWidget(close, 0, Qt.AlignmentFlag.AlignTop)
+        self.summary.hide()
+        self.shown_changes = None  # the PlanResult whose summary is shown
+        lay.addWidget(self.summary)
 
         split = QSplitter(Qt.Orientation.Horizontal)
         self.board_area = QScrollArea()
@@ -279,6 +327,10 @@ class PlanningView(ServiceView):
         self.lock_button.clicked.connect(lambda: self.set_locked(True))
         self.unlock_button.clicked.connect(lambda: self.set_locked(False))
         self.replies_button.clicked.connect(lambda: self.send_replies())
+        self.undo_button.clicked.connect(lambda: self.undo())
+        self.undo_shortcut = QShortcut(QKeySequence.StandardKey.Undo, self)
+        self.undo_shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.undo_shortcut.activated.connect(lambda: self.undo())
 
     # --- period -----------------------------------------------------------------------------
 
@@ -323,6 +375,9 @@ class PlanningView(ServiceView):
     def _loaded_data(self, result) -> None:
         self.routes, self.analysts, self.absences, self.department = result
         self._build_board()
+        newest = getattr(self.planning, "last_replan", None)
+        if newest is not None and newest is not self.shown_changes:
+            self.show_changes(newest)  # a re-plan made elsewhere (absence, cancellation)
         from ui.views.contact import flag_not_reached  # Kontakt: citizens not reached
         flag_not_reached(self, VISIT_ROLE)
         current = self.map_day.currentData()
@@ -369,6 +424,8 @@ class PlanningView(ServiceView):
                                  self._absent(analyst.id, day))
                 card.setMinimumWidth(205)
                 card.stops.dropped.connect(self.move_visit)
+                card.stops.key_move.connect(self.move_by_key)
+                card.stops.menu_requested.connect(self._popup_menu)
                 card.stops.itemClicked.connect(lambda _i, d=day: self._select_day(d))
                 self.grid.addWidget(card, r + 1, c + 1, Qt.AlignmentFlag.AlignTop)
                 self.cards[(analyst.id, day)] = card
@@ -422,6 +479,72 @@ class PlanningView(ServiceView):
         self.message.setText(text)
         self.message.show()
 
+    def status(self, text: str) -> None:
+        """Confirms an action in the window's status bar (and keeps it for tests)."""
+        self.last_status = text
+        win = self.window()
+        bar = getattr(win, "statusBar", None)
+        if callable(bar):
+            bar().showMessage(text, 15000)
+
+    def _where(self, visit_id: int):
+        """(analyst id, day, stop) of a visit on the board, or None."""
+        for r in self.routes:
+            for st in r.stops:
+                if st.visit_id == visit_id:
+                    return r.analyst_id, r.date, st
+        return None
+
+    def move_target(self, visit_id: int, analyst_step: int, day_step: int):
+        """The bioanalyst and day one step from the visit's place on the board, or None."""
+        where = self._where(visit_id)
+        if where is None:
+            return None
+        aid, day, _st = where
+        ids = [a.id for a in self.analysts]
+        if aid not in ids or day not in self.days:
+            return None
+        i, j = ids.index(aid) + analyst_step, self.days.index(day) + day_step
+        if not (0 <= i < len(ids) and 0 <= j < len(self.days)):
+            return None
+        return ids[i], self.days[j]
+
+    def move_by_key(self, visit_id: int, analyst_step: int, day_step: int) -> None:
+        target = self.move_target(visit_id, analyst_step, day_step)
+        if target is None:
+            self.status("Der er ingen bioanalytiker eller dag i den retning på tavlen.")
+            return
+        self.move_visit(visit_id, *target)
+
+    def context_menu(self, stops: StopList, item) -> QMenu:
+        """The visit's menu: "Flyt til…" every other bioanalyst and day on the board, lock or
+        unlock, undo."""
+        menu = QMenu(self)
+        vid = item.data(VISIT_ROLE) if item is not None else None
+        if vid is not None:
+            vid = int(vid)
+            move = menu.addMenu("Flyt til…")
+            for a in self.analysts:
+                for d in self.days:
+                    if (a.id, d) == (stops.analyst_id, stops.day):
+                        continue
+                    act = move.addAction(f"{a.name} · {fmt.WEEKDAYS_DA[d.weekday()]} "
+                                         f"{fmt.date(d)}")
+                    act.triggered.connect(lambda _c=False, a=a.id, d=d:
+                                          self.move_visit(vid, a, d))
+            locked = bool(item.data(LOCKED_ROLE))
+            lock = menu.addAction("Lås op" if locked else "Lås")
+            lock.triggered.connect(lambda _c=False: self.set_locked(not locked, vid))
+        undo = menu.addAction("Fortryd" + (f": {self.undo_stack[-1][2]}"
+                                           if self.undo_stack else ""))
+        undo.setEnabled(bool(self.undo_stack))
+        undo.triggered.connect(lambda _c=False: self.undo())
+        return menu
+
+    def _popup_menu(self, stops: StopList, pos) -> None:
+        self.context_menu_shown = self.context_menu(stops, stops.itemAt(pos))
+        self.context_menu_shown.popup(stops.viewport().mapToGlobal(pos))
+
     def move_visit(self, visit_id: int, analyst_id: int, day) -> None:
         """Checks the move with the core; applies it only when no constraint is broken."""
         planning = self.planning
@@ -439,21 +562,80 @@ class PlanningView(ServiceView):
         self.last_move = result
         who = next((a.name for a in self.analysts if a.id == analyst_id), "")
         if result.ok:
-            self.show_message(f"Besøget er flyttet til {who} {fmt.date(day)}; begge ruter er "
-                              "lagt om.")
+            text = f"Besøget er flyttet til {who} {fmt.date(day)}; begge ruter er lagt om."
+            undo = getattr(result, "undo", None)
+            if undo is not None:
+                back = next((a.name for a in self.analysts if a.id == undo[1]), "")
+                self._push_undo("move", undo, f"flytning tilbage til {back} "
+                                              f"{fmt.date(undo[2])}")
+                text += " Fortryd med Ctrl+Z."
+            self.show_message(text)
+            self.status(text)
             emit_changed("planning", "requests")
         else:
             self.show_message("Besøget kan ikke flyttes til "
                               f"{who} {fmt.date(day)}:<br>• " + "<br>• ".join(result.problems),
                               error=True)
+            self.status(f"Ikke flyttet: {result.problems[0] if result.problems else ''}")
 
-    def set_locked(self, locked: bool) -> None:
-        vid = self.selected_visit()
+    def set_locked(self, locked: bool, vid: int | None = None) -> None:
+        vid = self.selected_visit() if vid is None else vid
         if vid is None:
             self.show_message("Vælg et besøg på tavlen først.", error=True)
+            self.status("Vælg et besøg på tavlen først.")
             return
-        Op(self, lambda: self.planning.lock([vid], locked)) \
-            .success(lambda _r: emit_changed("planning", "requests")).run_in_background()
+        where = self._where(vid)
+        was = where[2].locked if where is not None else not locked
+        name = where[2].citizen_name if where is not None else "Besøget"
+
+        def done(_r) -> None:
+            if locked:
+                text = (f"{name} er låst: besøget bliver på sin dag og i sit tidsvindue, når "
+                        "der planlægges igen.")
+            else:
+                text = f"Låsen på {name} er fjernet: besøget kan flyttes ved næste planlægning."
+            if was != locked:
+                self._push_undo("lock", ([vid], was), ("låsning" if locked else "oplåsning")
+                                + f" af {name}")
+            self.show_message(text)
+            self.status(text)
+            emit_changed("planning", "requests")
+
+        Op(self, lambda: self.planning.lock([vid], locked)).success(done).run_in_background()
+
+    # --- undo -------------------------------------------------------------------------------
+
+    def _push_undo(self, kind: str, data, text: str) -> None:
+        self.undo_stack.append((kind, data, text))
+        del self.undo_stack[:-20]
+        self.undo_button.setEnabled(True)
+        self.undo_button.setToolTip(f"Fortryd {text} (Ctrl+Z)")
+
+    def undo(self) -> None:
+        """Takes the newest move or lock back, through the core (audited; refused with the
+        reason once replied to, visited or billed)."""
+        if not self.undo_stack:
+            self.status("Der er intet at fortryde.")
+            return
+        kind, data, text = self.undo_stack.pop()
+        self.undo_button.setEnabled(bool(self.undo_stack))
+        planning = self.planning
+        if kind == "move":
+            work = lambda: planning.undo_move(data)  # noqa: E731
+        else:
+            work = lambda: planning.undo_lock(*data)  # noqa: E731
+        Op(self, work).success(lambda res: self._undone(res, text)).run_in_background()
+
+    def _undone(self, result, text: str) -> None:
+        self.last_undo = result
+        if result.ok:
+            msg = f"Fortrudt: {text}."
+            self.show_message(msg)
+            emit_changed("planning", "requests")
+        else:
+            msg = "Kan ikke fortrydes: " + "; ".join(result.problems)
+            self.show_message(msg, error=True)
+        self.status(msg)
 
     def optimize(self) -> None:
         first, last = self.period()
@@ -478,7 +660,10 @@ class PlanningView(ServiceView):
                 if best is not None:
                     text += f"\nBedste omkostning indtil nu: {fmt.kr(round(best, 2))}"
                 seconds = info.get("seconds", 0) or 0
-                if limit_shown:  # the bar fills over the time limit
+                if info.get("total"):  # the bar shows the visits planned of all
+                    text += f"\nPlanlagt: {info.get('planned', 0)} af {info['total']} besøg"
+                    progress.update(int(info.get("planned") or 0), int(info["total"]), text)
+                elif limit_shown:  # the bar fills over the time limit
                     progress.update(min(int(seconds * 10), int(limit_shown * 10)),
                                     int(limit_shown * 10), text)
                 else:
@@ -517,7 +702,69 @@ class PlanningView(ServiceView):
         self.unplanned_label.setText(
             "" if not result.unplanned else f"{len(result.unplanned)} uplanlagte – se "
                                             "beskeden øverst.")
+        self.show_changes(result)
+        self.status(f"Optimeret: {n} besøg på {len(result.routes)} ruter"
+                    + (f", {len(result.unplanned)} uplanlagte" if result.unplanned else "")
+                    + ".")
         emit_changed("planning", "requests")
+
+    def show_changes(self, result) -> None:
+        """The summary of what a plan or re-plan changed: moves (from → to), the days that
+        changed, and what to print again."""
+        self.shown_changes = result
+        changes = getattr(result, "changes", None)
+        if changes is None:
+            self.summary.hide()
+            return
+        head = ("Omlægning" if getattr(result, "mode", "") == "repair" else "Optimering") \
+            + f" {fmt.date(result.first)}–{fmt.date(result.last)}"
+        from html import escape
+
+        lines = [escape(x) for x in changes.lines()]
+        shown = lines[:1] + [f"• {x}" for x in lines[1:14]]
+        if len(lines) > 14:
+            shown.append(f"… og {len(lines) - 14} linjer mere")
+        unplanned = getattr(result, "unplanned", [])
+        if unplanned:  # the reasons name the rule and the way out (planning/reasons.py)
+            shown.append(f"<b>{len(unplanned)} henvisninger kunne ikke planlægges:</b>")
+            shown += [f"• nr. {u.request_id}: {escape(u.reason)}" for u in unplanned[:6]]
+        self.summary_text.setText(f"<b>{head}</b><br>" + "<br>".join(shown))
+        self.reprint_button.setEnabled(bool(changes.route_sheets or changes.letters))
+        self.summary.show()
+
+    def print_changed(self) -> None:
+        """One click: the route sheets and letters the newest re-plan changed, shown to print
+        or save (the core's documents)."""
+        from ui import printing
+
+        result = self.shown_changes
+        changes = getattr(result, "changes", None)
+        if changes is None or not (changes.route_sheets or changes.letters):
+            self.status("Der er intet at udskrive igen.")
+            return
+        planning = self.planning
+        keys = {(d, aid) for d, aid, _n in changes.route_sheets}
+        first, last = result.first, result.last
+        visit_ids = list(changes.letters)
+
+        def work():
+            from hjemmeprove.documents import citizen_letter
+
+            routes = [r for r in planning.routes(first, last) if (r.date, r.analyst_id) in keys]
+            docs = printing.route_sheet_pdfs(planning, routes)
+            letters = planning.letters(first, last, visit_ids=visit_ids) if visit_ids else []
+            if letters:
+                docs.append((f"{len(letters)} borgerbreve", f"borgerbreve-{first}-aendrede.pdf",
+                             citizen_letter.render_many(letters)))
+            return docs
+
+        def shown(docs) -> None:
+            self.changed_documents = docs
+            self._show_documents("Udskriv ændrede", docs)
+            self.status(f"{len(docs)} dokumenter klar til udskrift: rutesedler og borgerbreve, "
+                        "der er ændret.")
+
+        Op(self, work).success(shown).run_in_background()
 
     # the folder the reply files go to before a reply is recorded as sent (None: the user's
     # data folder, "svar")
@@ -547,6 +794,7 @@ class PlanningView(ServiceView):
                       "Der er ingen nye besøg at svare på i perioden.")
             return
         files = getattr(rows, "files", {}) or {}
+        self.status(f"{len(rows)} svar {'genskabt' if again else 'sendt; besøgene er låst'}.")
         if files:
             self.show_message(f"{len(rows)} svar {'genskabt' if again else 'sendt og låst'}; "
                               f"filerne ligger i {self._reply_folder()}.")
@@ -585,6 +833,7 @@ class PlanningView(ServiceView):
             show_info(self, title_text, "Der er ingen planlagte besøg i perioden.")
         else:
             self.document_dialog = printing.show_pdfs(self, title_text, content)
+            self.status(f"{title_text}: {len(content)} dokument(er) klar til udskrift.")
 
     def save_layout(self, s, key: str) -> None:
         if hasattr(self, "splitter"):
