@@ -94,10 +94,11 @@ class Store:
         """One holder at a time for work that spans several transactions (a month's billing
         run: drafts, then each number). PostgreSQL: a session advisory lock on a connection
         of its own, so a second holder waits here until the first is done, and a killed
-        holder's lock goes with its connection. SQLite: each write transaction already holds
-        the database write lock; between them the work checks what it finds."""
+        holder's lock goes with its connection. SQLite: an OS file lock beside the database
+        file (released by the OS when its holder dies), waited for up to the busy timeout."""
         if self.is_sqlite:
-            yield
+            with self._file_lock(name):
+                yield
             return
         with self.engine.connect() as conn:
             conn.execute(text("SELECT pg_advisory_lock(hashtext(:n))"), {"n": name})
@@ -107,6 +108,30 @@ class Store:
             finally:
                 conn.execute(text("SELECT pg_advisory_unlock(hashtext(:n))"), {"n": name})
                 conn.commit()
+
+    @contextlib.contextmanager
+    def _file_lock(self, name: str) -> Iterator[None]:
+        db_path = self.url.split("///", 1)[-1]
+        if not db_path or db_path == ":memory:" or db_path.startswith("file:"):
+            yield  # a private in-memory database has no second user
+            return
+        import hashlib
+
+        import filelock
+
+        from hjemmeprove.errors import ConflictError
+
+        tag = hashlib.sha256(name.encode()).hexdigest()[:12]
+        lock = filelock.FileLock(f"{db_path}.{tag}.lock", mode=0o600)
+        try:
+            lock.acquire(timeout=busy_timeout_s())
+        except filelock.Timeout:
+            raise ConflictError("En anden bruger er i gang med det samme (fx en fakturakørsel "
+                                "for måneden); vent, til den er færdig, og prøv igen.") from None
+        try:
+            yield
+        finally:
+            lock.release()
 
     def upgrade(self) -> None:
         from hjemmeprove.db.migrate import upgrade
