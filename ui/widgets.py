@@ -4,8 +4,10 @@ missing), field errors."""
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
+from numbers import Number
 
-from PySide6.QtCore import QDate, Qt
+from PySide6.QtCore import QCollator, QDate, QLocale, QSortFilterProxyModel, Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDateEdit,
@@ -19,8 +21,55 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ui.models.table import SORT_ROLE
+
 ERROR_STYLE = "color: #b71c1c; font-size: 11px;"
 FIELD_ERROR_STYLE = "border: 1px solid #c62828; background: #fff5f5;"
+
+
+class SortProxy(QSortFilterProxyModel):
+    """The one sort proxy of every table: it sorts by the value a model gives under
+    ``SORT_ROLE`` (the raw number, ``Decimal`` amount, date or time behind the Danish text),
+    as Vorta's sort proxy does. Qt itself cannot order a ``Decimal`` (it keeps the rows as
+    they are) and would order "1.234,50 kr." as text; here numbers compare as numbers,
+    dates as dates, text in Danish order (æ, ø, å last; "10" after "9"), and an empty value
+    (None, "") comes before any value."""
+
+    def __init__(self, model=None, parent=None):
+        super().__init__(parent)
+        if model is not None:
+            self.setSourceModel(model)
+        self.setSortRole(SORT_ROLE)
+        self.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        self.setFilterKeyColumn(-1)
+        self._collator = QCollator(QLocale(QLocale.Language.Danish, QLocale.Country.Denmark))
+        self._collator.setNumericMode(True)
+        self._collator.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+
+    def lessThan(self, left, right) -> bool:
+        model = self.sourceModel()
+        a = model.data(left, self.sortRole())
+        b = model.data(right, self.sortRole())
+        return self.compare(a, b) < 0
+
+    def compare(self, a, b) -> int:
+        """-1, 0 or 1: ``a`` before, with or after ``b``."""
+        a_empty, b_empty = a is None or a == "", b is None or b == ""
+        if a_empty or b_empty:
+            return int(b_empty) - int(a_empty) if not (a_empty and b_empty) else 0
+        if isinstance(a, (Number, Decimal)) and isinstance(b, (Number, Decimal)):
+            return (a > b) - (a < b)
+        if isinstance(a, str) and isinstance(b, str):
+            c = self._collator.compare(a, b)
+            return (c > 0) - (c < 0)
+        if type(a) is type(b) or (isinstance(a, dt.date) and isinstance(b, dt.date)
+                                  and isinstance(a, dt.datetime) == isinstance(b, dt.datetime)):
+            try:
+                return (a > b) - (a < b)
+            except TypeError:
+                pass
+        sa, sb = str(a), str(b)
+        return (sa > sb) - (sa < sb)
 
 
 def table_view(model, parent=None, stretch_last: bool = True,

@@ -27,11 +27,11 @@ from hjemmeprove.domain import labels
 from ui import fmt
 from ui.errors import show_error
 from ui.models.inbox import COL_CATEGORY, InboxTableModel
-from ui.models.table import ROW_ROLE, sorted_proxy
+from ui.models.table import ROW_ROLE
 from ui.ops import Op
 from ui.signals import emit_changed
 from ui.views.request_form import RequestForm
-from ui.widgets import ServiceView, table_view, title
+from ui.widgets import ServiceView, SortProxy, table_view, title
 
 DEFAULT_POLL_SECONDS = 30
 
@@ -73,7 +73,7 @@ class InboxView(ServiceView):
 
         split = QSplitter(Qt.Orientation.Horizontal)
         self.model = InboxTableModel(self)
-        self.proxy = sorted_proxy(self.model, self)
+        self.proxy = SortProxy(self.model, self)
         self.table = table_view(self.proxy)
         split.addWidget(self.table)
         split.addWidget(self._detail_panel())

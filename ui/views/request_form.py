@@ -33,10 +33,10 @@ from hjemmeprove.errors import ConflictError, ValidationError
 from hjemmeprove.services.requests import NeedsConfirmation, detail_to_form
 from ui import fmt
 from ui.errors import show_error
-from ui.models.table import Column, RowTableModel, sorted_proxy
+from ui.models.table import Column, RowTableModel
 from ui.ops import Op
 from ui.signals import emit_changed
-from ui.widgets import FIELD_ERROR_STYLE, error_label, table_view
+from ui.widgets import FIELD_ERROR_STYLE, SortProxy, error_label, table_view
 
 # key -> (label shown, placeholder)
 FIELDS = {
@@ -475,7 +475,7 @@ def _changes(entry) -> str:
 
 
 HISTORY_COLUMNS = [
-    Column("Tidspunkt", lambda e: fmt.datetime(e.at), sort=lambda e: e.at.isoformat()),
+    Column("Tidspunkt", lambda e: fmt.datetime(e.at), sort=lambda e: e.at),
     Column("Bruger", lambda e: e.user),
     Column("Hvad", lambda e: f"{_TABLE_DA.get(e.table, e.table)} "
                              f"{_ACTION_DA.get(e.action, e.action)}"),
@@ -490,7 +490,7 @@ class HistoryDialog(QDialog):
         self.resize(900, 400)
         lay = QVBoxLayout(self)
         self.model = RowTableModel(HISTORY_COLUMNS)
-        self.table = table_view(sorted_proxy(self.model, self))
+        self.table = table_view(SortProxy(self.model, self))
         lay.addWidget(self.table)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.button(QDialogButtonBox.StandardButton.Close).setText("Luk")
