@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from hjemmeprove.errors import ValidationError
+from ui import fmt
 from ui.errors import show_error
 from ui.ops import Op
 from ui.widgets import FIELD_ERROR_STYLE, error_label
@@ -108,24 +109,24 @@ class EditDialog(QDialog):
             w = QDateEdit(QDate(value.year, value.month, value.day) if value else
                           QDate.currentDate())
             w.setCalendarPopup(True)
-            w.setDisplayFormat("dd-MM-yyyy")
+            w.setDisplayFormat(fmt.QT_DATE)
             return w
         if f.kind == "time":
             w = QTimeEdit(QTime(value.hour, value.minute) if value else QTime(8, 0))
-            w.setDisplayFormat("HH:mm")
+            w.setDisplayFormat(fmt.QT_CLOCK)
             return w
         w = QLineEdit()
         if value is None:
             text = ""
         elif f.kind == "date":
-            text = value.strftime("%d-%m-%Y")
+            text = fmt.date(value)
         elif f.kind == "decimal":
             text = format(value, "f").replace(".", ",")
         else:
             text = str(value)
         w.setText(text)
         if f.kind == "date":
-            w.setPlaceholderText("DD-MM-ÅÅÅÅ" + (" (tom = ingen)" if f.optional else ""))
+            w.setPlaceholderText(fmt.DATE_PLACEHOLDER + (" (tom = ingen)" if f.optional else ""))
         return w
 
     def _value(self, f: F):

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ui import fmt
 from ui.models.table import SORT_ROLE
 
 ERROR_STYLE = "color: #b71c1c; font-size: 11px;"
@@ -209,7 +210,7 @@ def day_bar(label: str, today, on_step) -> tuple[QHBoxLayout, QDateEdit, QLabel]
     bar = QHBoxLayout()
     day = QDateEdit(QDate(today.year, today.month, today.day))
     day.setCalendarPopup(True)
-    day.setDisplayFormat("dddd dd-MM-yyyy")
+    day.setDisplayFormat(fmt.QT_DAY)
     prev_b, next_b = QToolButton(text="◀"), QToolButton(text="▶")
     prev_b.clicked.connect(lambda: on_step(-1))
     next_b.clicked.connect(lambda: on_step(1))

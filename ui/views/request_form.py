@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from hjemmeprove.domain.request_input import LABELS
+from hjemmeprove.domain.request_input import LABELS, parse_date
 from hjemmeprove.errors import ConflictError, ValidationError
 from hjemmeprove.services.requests import NeedsConfirmation, detail_to_form
 from ui import fmt
@@ -50,8 +50,8 @@ FIELDS = {
     "received": ("Modtaget", ""),
     "requester": ("Rekvirent", "Egen læge / hospitalsafdeling"),
     "ekg": ("EKG ønskes (§7)", ""),
-    "preferred_days": ("Ønskede dage", "fx tir, tor eller 2026-12-01"),
-    "earliest": ("Tidligst dato", "ÅÅÅÅ-MM-DD"),
+    "preferred_days": ("Ønskede dage", "fx tir, tor eller 01.12.2026"),
+    "earliest": ("Tidligst dato", fmt.DATE_PLACEHOLDER),
     "window_start": ("Tidligst kl.", "TT:MM"),
     "window_end": ("Senest kl.", "TT:MM (fastende: 10:00)"),
     "stability_minutes": ("Holdbarhed (min)", "tom = standard"),
@@ -74,6 +74,13 @@ GROUPS = [
                                 "lat", "lon"]),
 ]
 _KEY_OF_LABEL = {v: k for k, v in LABELS.items()}
+
+
+def _date_or_none(text: str) -> dt.date | None:
+    try:
+        return parse_date(text) if text else None
+    except ValueError:
+        return None
 
 
 def _position_picker():
@@ -198,7 +205,7 @@ class RequestForm(QDialog):
         if key == "received":
             de = QDateEdit(QDate(self.today.year, self.today.month, self.today.day))
             de.setCalendarPopup(True)
-            de.setDisplayFormat("dd-MM-yyyy")
+            de.setDisplayFormat(fmt.QT_DATE)
             return de
         if key == "ekg":
             return QCheckBox()
@@ -239,12 +246,15 @@ class RequestForm(QDialog):
                 if i >= 0:
                     w.setCurrentIndex(i)
             elif isinstance(w, QDateEdit):
-                if text:
-                    w.setDate(QDate.fromString(text, "yyyy-MM-dd"))
+                day = _date_or_none(text)
+                if day is not None:
+                    w.setDate(QDate(day.year, day.month, day.day))
             elif isinstance(w, QCheckBox):
                 w.setChecked(text == "ja")
             elif isinstance(w, QPlainTextEdit):
                 w.setPlainText(text)
+            elif key == "earliest" and _date_or_none(text) is not None:
+                w.setText(fmt.date(_date_or_none(text)))  # shown as every date is shown
             else:
                 w.setText(text)
 
@@ -412,7 +422,7 @@ class CancelDialog(QDialog):
         now = now or dt.datetime.now().replace(second=0, microsecond=0)
         self.at = QDateTimeEdit(QDateTime(QDate(now.year, now.month, now.day),
                                           QTime(now.hour, now.minute)))
-        self.at.setDisplayFormat("dd-MM-yyyy HH:mm")
+        self.at.setDisplayFormat(fmt.QT_DATETIME)
         self.at.setCalendarPopup(True)
         self.note = QLineEdit()
         form.addRow("Aflyst af", self.by)
@@ -457,28 +467,17 @@ class CancelDialog(QDialog):
             show_error(self, exc)
 
 
-_TABLE_DA = {"requests": "Henvisning", "cancellations": "Aflysning", "visits": "Besøg"}
-_ACTION_DA = {"insert": "oprettet", "update": "ændret", "delete": "slettet"}
-_HIDDEN = {"version", "id", "created_at"}
-
-
 def _changes(entry) -> str:
-    if entry.action == "insert":
-        keys = [k for k, v in entry.after.items() if v not in (None, "", False)
-                and k not in _HIDDEN]
-        return ", ".join(f"{k}={entry.after[k]}" for k in keys[:8])
-    if entry.action == "delete":
-        return ""
-    parts = [f"{k}: {entry.before.get(k)!s} → {v!s}" for k, v in entry.after.items()
-             if k not in _HIDDEN and entry.before.get(k) != v]
-    return "; ".join(parts)
+    """The entry's changes in the screen's words (RequestService.history gives them)."""
+    if entry.action == "update":
+        return "; ".join(f"{f}: {b} → {a}" for f, b, a in entry.changes)
+    return "; ".join(f"{f}: {a or b}" for f, b, a in entry.changes)
 
 
 HISTORY_COLUMNS = [
     Column("Tidspunkt", lambda e: fmt.datetime(e.at), sort=lambda e: e.at),
     Column("Bruger", lambda e: e.user),
-    Column("Hvad", lambda e: f"{_TABLE_DA.get(e.table, e.table)} "
-                             f"{_ACTION_DA.get(e.action, e.action)}"),
+    Column("Hvad", lambda e: e.what),
     Column("Ændringer", _changes, tooltip=_changes),
 ]
 
