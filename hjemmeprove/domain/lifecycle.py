@@ -28,6 +28,7 @@ import datetime as dt
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from hjemmeprove.domain import formats
 from hjemmeprove.domain.labels import ACTIVE_STATUSES, DRIVEN_OUTCOMES, status_label
 
 CANCELLED_LATE = "cancelled_late"
@@ -145,7 +146,7 @@ def uncancel_refusal(*, status_code: str, recorded: bool, visit_day: dt.date | N
     if replied:
         return "kommunen har fået svar om henvisningen efter aflysningen"
     if visit_day is not None and visit_day < today:
-        return f"besøgsdagen {visit_day:%d.%m.%Y} er passeret"
+        return f"besøgsdagen {formats.date(visit_day)} er passeret"
     return None
 
 
@@ -171,9 +172,9 @@ def day_problems(day: dt.date, *, received: dt.date, earliest: dt.date | None,
     problems = []
     first = first_allowed_day(received, earliest, next_working_day)
     if day < first:
-        problems.append(f"for tidligt: tidligst {first.isoformat()}")
+        problems.append(f"for tidligt: tidligst {formats.date(first)}")
     if day > deadline:
-        problems.append(f"efter fristen {deadline.isoformat()}")
+        problems.append(f"efter fristen {formats.date(deadline)}")
     if agreement_end is not None and day > agreement_end:
-        problems.append(f"aftalen med kommunen ophørte {agreement_end.isoformat()}")
+        problems.append(f"aftalen med kommunen ophørte {formats.date(agreement_end)}")
     return problems

@@ -212,7 +212,7 @@ def parse_request(values: dict[str, str], today: dt.date | None = None,
     out.window_start = take("window_start", parse_time)
     out.window_end = take("window_end", parse_time)
     if out.window_start and out.window_end and out.window_start >= out.window_end:
-        err("window_end", "skal ligge efter tidligst_kl")
+        err("window_end", "skal ligge efter det tidligste klokkeslæt")
     stab = take("stability_minutes", _parse_float)
     if stab is not None:
         if not (30 <= stab <= 24 * 60) or stab != int(stab):

@@ -29,9 +29,9 @@ from hjemmeprove.db.models import (
     Request,
     Visit,
 )
-from hjemmeprove.domain import formats
+from hjemmeprove.domain import formats, labels
 from hjemmeprove.domain.cpr import cpr_digits, mask_cpr
-from hjemmeprove.domain.labels import ACTIVE_STATUSES
+from hjemmeprove.domain.labels import ACTIVE_STATUSES, channel_label
 from hjemmeprove.domain.lifecycle import settle, uncancel_refusal
 from hjemmeprove.domain.request_input import RequestInput, parse_request
 from hjemmeprove.errors import ConflictError, FieldError, NotFound, ValidationError
@@ -272,7 +272,7 @@ class RequestService:
             deadline = self.settings.calendar().deadline(data.received)
             if deadline < today:
                 out.append(("deadline_passed", FieldError(
-                    "modtaget", f"fristen ({deadline.isoformat()}) er allerede overskredet; "
+                    "modtaget", f"fristen ({formats.date(deadline)}) er allerede overskredet; "
                     "bekræft for at oprette henvisningen alligevel (den markeres)", row)))
         return out
 
@@ -317,8 +317,8 @@ class RequestService:
                 if req.version != expected_version:
                     raise self._conflict(req)
                 if req.status in ("cancelled", "done"):
-                    raise ValidationError(f"henvisningen er {req.status} og kan ikke ændres",
-                                          "status")
+                    raise ValidationError(f"henvisningen er {status_label(req.status)} og kan "
+                                          "ikke ændres", "status")
                 data, errors = self.validate(values, today=today, session=s)
                 if errors:
                     raise ValidationError(errors)
@@ -357,7 +357,7 @@ class RequestService:
         with self.store.session() as s:
             req = self._get(s, request_id)
             if req.status in ("done", "cancelled"):
-                raise ValidationError(f"henvisningen er {req.status}", "status")
+                raise ValidationError(f"henvisningen er {status_label(req.status)}", "status")
             req.not_eligible_reason = reason.strip()
             for visit in s.scalars(select(Visit).where(Visit.request_id == request_id,
                                                        Visit.outcome.is_(None))):
@@ -379,15 +379,16 @@ class RequestService:
         require(self.store, "requests.cancel")
         errors = []
         if not by.strip():
-            errors.append(FieldError("aflyst_af", "skal udfyldes"))
+            errors.append(FieldError("aflyst af", "skal udfyldes"))
         if channel not in CANCEL_CHANNELS:
-            errors.append(FieldError("kanal", f"skal være {' eller '.join(CANCEL_CHANNELS)}"))
+            errors.append(FieldError("kanal", "skal være " + " eller ".join(
+                f"{channel_label(c).lower()} ({c})" for c in CANCEL_CHANNELS)))
         if not isinstance(at, dt.datetime):
             errors.append(FieldError("tidspunkt", "skal være et tidspunkt (dato og klokkeslæt)"))
         elif at.tzinfo is not None:
             errors.append(FieldError("tidspunkt", "skal være lokal tid uden tidszone"))
         elif at > (now or dt.datetime.now()):
-            errors.append(FieldError("tidspunkt", f"{at:%Y-%m-%d %H:%M} ligger i fremtiden"))
+            errors.append(FieldError("tidspunkt", f"{formats.datetime(at)} ligger i fremtiden"))
         if errors:
             raise ValidationError(errors)
         # the request row is locked first (a plan being written waits, or is waited for)
@@ -397,18 +398,18 @@ class RequestService:
                 raise NotFound(f"henvisning {request_id} findes ikke")
             if req.status in ("cancelled", "done", "not_eligible"):
                 raise ValidationError(
-                    f"henvisning {request_id} er allerede {_STATUS_DA[req.status]}", "status")
+                    f"henvisning {request_id} er allerede {status_label(req.status)}", "status")
             visit = s.scalars(select(Visit).where(Visit.request_id == request_id,
                                                   Visit.outcome.is_(None))).first()
             start = _visit_start(visit)
             # a cancellation lies between the receipt and the end of the visit
             if at < dt.datetime.combine(req.received, dt.time(0)):
-                raise ValidationError(f"{at:%Y-%m-%d %H:%M} ligger før henvisningen blev "
-                                      f"modtaget ({req.received.isoformat()})", "tidspunkt")
+                raise ValidationError(f"{formats.datetime(at)} ligger før henvisningen blev "
+                                      f"modtaget ({formats.date(req.received)})", "tidspunkt")
             end = _visit_end(visit)
             if end is not None and at > end:
-                raise ValidationError(f"{at:%Y-%m-%d %H:%M} ligger efter besøget "
-                                      f"({end:%Y-%m-%d %H:%M}); registrér et udfald i "
+                raise ValidationError(f"{formats.datetime(at)} ligger efter besøget "
+                                      f"({formats.datetime(end)}); registrér et udfald i "
                                       "stedet", "tidspunkt")
             late = bool(visit is not None and visit.locked and start is not None
                         and at > start - LATE_CANCELLATION)
@@ -596,7 +597,7 @@ class RequestService:
             return [FieldError("kommunekode", f"{data.municipality} er ikke en kendt kommune", row)]
         if self._agreement_for(s, data.municipality, data.received, required=False) is None:
             return [FieldError("kommunekode", f"{muni.name} har ingen aftale i kraft "
-                               f"{data.received.isoformat()}", row)]
+                               f"{formats.date(data.received)}", row)]
         return []
 
     def _agreement_for(self, s: Session, code: int, day: dt.date, required: bool = True):
@@ -606,7 +607,7 @@ class RequestService:
              .order_by(Agreement.start.desc()))
         agreement = s.scalars(q).first()
         if agreement is None and required:
-            raise ValidationError(f"ingen aftale i kraft {day}", "kommunekode")
+            raise ValidationError(f"ingen aftale i kraft {formats.date(day)}", "kommunekode")
         return agreement
 
     def _citizen(self, s: Session, data: RequestInput, update: bool = False) -> Citizen:
@@ -664,12 +665,9 @@ def _ask(questions: list[tuple[str, FieldError]], confirm) -> None:
         raise NeedsConfirmation([e for _, e in open_], {c for c, _ in open_})
 
 
-_STATUS_DA = {"open": "åben", "planned": "planlagt", "locked": "låst", "done": "udført",
-              "cancelled": "aflyst", "not_eligible": "ikke omfattet"}
-
-
 def status_label(status: str) -> str:
-    return _STATUS_DA.get(status, status)
+    """A status in running text ("aflyst"); the label comes from domain/labels.py."""
+    return labels.status_label(status).lower()
 
 
 def _apply(req: Request, data: RequestInput, citizen: Citizen) -> None:
