@@ -232,10 +232,10 @@ def requests_history(args) -> int:
                                  for f, b, a in e.changes]} for e in entries])
     else:
         from hjemmeprove.domain import formats
+        from hjemmeprove.services.history import changes_text
 
         for e in entries:
-            changes = "; ".join(f"{f}: {b} → {a}" if b else f"{f}: {a}"
-                                for f, b, a in e.changes)
+            changes = changes_text(e.action, e.changes)
             print(f"{formats.datetime(e.at)}  {e.user:<12} {e.what}"
                   + (f"  ({changes})" if changes else ""))
     return 0

@@ -129,6 +129,14 @@ def changes(table: str, action: str, before: dict, after: dict,
     return tuple(out)
 
 
+def changes_text(action: str, changes: tuple) -> str:
+    """One line for the desktop's table and the command line: "Status: Åben → Planlagt; …"
+    for a change, "Kanal: Telefonisk; …" for what was created or removed."""
+    if action == "update":
+        return "; ".join(f"{f}: {b} → {a}" for f, b, a in changes)
+    return "; ".join(f"{f}: {a or b}" for f, b, a in changes)
+
+
 def _number(value: Decimal, decimals: int) -> str:
     q = Decimal(1).scaleb(-decimals)
     text = f"{value.quantize(q):,.{decimals}f}"

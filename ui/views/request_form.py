@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 
 from hjemmeprove.domain.request_input import LABELS, parse_date
 from hjemmeprove.errors import ConflictError, ValidationError
+from hjemmeprove.services.history import changes_text
 from hjemmeprove.services.requests import NeedsConfirmation, detail_to_form
 from ui import fmt
 from ui.errors import show_error
@@ -469,9 +470,7 @@ class CancelDialog(QDialog):
 
 def _changes(entry) -> str:
     """The entry's changes in the screen's words (RequestService.history gives them)."""
-    if entry.action == "update":
-        return "; ".join(f"{f}: {b} → {a}" for f, b, a in entry.changes)
-    return "; ".join(f"{f}: {a or b}" for f, b, a in entry.changes)
+    return changes_text(entry.action, entry.changes)
 
 
 HISTORY_COLUMNS = [
