@@ -3,7 +3,10 @@
     EditDialog(parent, "Kommune", row, [F("ean", "EAN"), ...], save=admin.save_municipality)
 
 ``save`` runs in the background (ui.ops); a ValidationError is shown at the fields it names
-(matched on the Danish label), anything else as a dialog.
+(matched on the Danish label), anything else as a dialog. ``questions(row)`` (optional) lists
+what saving that row needs an explicit yes for (an unusual value, a missing source): asked
+first (``ask_confirm``), saved only on yes. Escape or closing asks before a changed dialog is
+thrown away (``ask_discard``, ui.widgets.ConfirmDiscard).
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from hjemmeprove.errors import ValidationError
 from ui import fmt
 from ui.errors import show_error
 from ui.ops import Op
-from ui.widgets import FIELD_ERROR_STYLE, error_label
+from ui.widgets import FIELD_ERROR_STYLE, ConfirmDiscard, confirm, error_label
 
 
 @dataclass(frozen=True)
@@ -47,12 +50,14 @@ class F:
     help: str = ""
 
 
-class EditDialog(QDialog):
+class EditDialog(ConfirmDiscard, QDialog):
     saved = Signal(object)
 
     def __init__(self, parent, title: str, row: Any, spec: list[F],
-                 save: Callable[[Any], Any], intro: str = ""):
+                 save: Callable[[Any], Any], intro: str = "",
+                 questions: Callable[[Any], list[str]] | None = None):
         super().__init__(parent)
+        self.questions = questions
         self.setWindowTitle(title)
         self.row = row
         self.spec = spec
@@ -92,6 +97,11 @@ class EditDialog(QDialog):
         lay.addWidget(buttons)
         QShortcut(QKeySequence.StandardKey.Save, self, activated=self.save)
         self.setMinimumWidth(460)
+        self.mark_pristine()
+
+    def ask_confirm(self, text: str) -> bool:
+        """The explicit yes ``questions`` need (tests replace this)."""
+        return confirm(self, "Bekræft", text, yes="Ja, gem", no="Nej, ret")
 
     def _widget(self, f: F, value) -> QWidget:
         if f.kind == "bool":
@@ -185,6 +195,9 @@ class EditDialog(QDialog):
             new = replace(self.row, **self.values())
         except ValidationError as exc:
             self.show_errors(exc)
+            return
+        asked = self.questions(new) if self.questions is not None else []
+        if asked and not self.ask_confirm("\n\n".join(asked) + "\n\nGem alligevel?"):
             return
         Op(self, lambda: self.save_fn(new)).success(lambda r: self._done(new, r)) \
             .failure(self._failed).run_in_background()

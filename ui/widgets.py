@@ -9,12 +9,19 @@ from numbers import Number
 
 from PySide6.QtCore import QCollator, QDate, QLocale, QSortFilterProxyModel, Qt
 from PySide6.QtWidgets import (
+    QAbstractButton,
     QAbstractItemView,
+    QAbstractSpinBox,
+    QComboBox,
     QDateEdit,
+    QDateTimeEdit,
     QFrame,
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QLineEdit,
+    QMessageBox,
+    QPlainTextEdit,
     QTableView,
     QToolButton,
     QVBoxLayout,
@@ -71,6 +78,62 @@ class SortProxy(QSortFilterProxyModel):
                 pass
         sa, sb = str(a), str(b)
         return (sa > sb) - (sa < sb)
+
+
+def confirm(parent, title_text: str, text: str, yes: str = "Ja", no: str = "Nej") -> bool:
+    """A yes/no question (No is the default). Views and dialogs call it through an attribute
+    (``ask_discard``, ``ask_confirm``) that tests replace: a test never opens a modal box."""
+    box = QMessageBox(QMessageBox.Icon.Question, title_text, text,
+                      QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, parent)
+    box.button(QMessageBox.StandardButton.Yes).setText(yes)
+    box.button(QMessageBox.StandardButton.No).setText(no)
+    box.setDefaultButton(QMessageBox.StandardButton.No)
+    return box.exec() == QMessageBox.StandardButton.Yes
+
+
+def input_state(widget: QWidget) -> tuple:
+    """What has been typed or chosen in every input field under ``widget`` (to tell whether
+    a form was changed)."""
+    state = []
+    for w in widget.findChildren(QWidget):
+        if isinstance(w, QLineEdit) and not isinstance(w.parent(), (QAbstractSpinBox,
+                                                                    QComboBox)):
+            state.append(w.text())
+        elif isinstance(w, QPlainTextEdit):
+            state.append(w.toPlainText())
+        elif isinstance(w, QComboBox):
+            state.append(w.currentIndex())
+        elif isinstance(w, QAbstractButton) and w.isCheckable():
+            state.append(w.isChecked())
+        elif isinstance(w, QDateTimeEdit):
+            state.append(w.dateTime().toString(Qt.DateFormat.ISODate))
+        elif isinstance(w, QAbstractSpinBox):
+            state.append(w.text())
+    return tuple(state)
+
+
+class ConfirmDiscard:
+    """For a form dialog (mixed in before QDialog): Escape, "Annullér" or closing the window
+    asks before throwing away what was typed. The form calls ``mark_pristine()`` once its
+    values are in; ``ask_discard`` is the question (tests replace it)."""
+
+    discard_question = "Du har ændringer, der ikke er gemt. Vil du kassere dem?"
+    _pristine: tuple | None = None
+
+    def mark_pristine(self) -> None:
+        self._pristine = input_state(self)
+
+    def is_changed(self) -> bool:
+        return self._pristine is not None and input_state(self) != self._pristine
+
+    def ask_discard(self) -> bool:
+        return confirm(self, "Kassér ændringer?", self.discard_question,
+                       yes="Kassér ændringerne", no="Fortsæt redigering")
+
+    def reject(self) -> None:
+        if self.is_changed() and not self.ask_discard():
+            return  # keep editing: nothing is lost
+        super().reject()
 
 
 def table_view(model, parent=None, stretch_last: bool = True,

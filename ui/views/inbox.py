@@ -268,6 +268,7 @@ class InboxView(ServiceView):
         municipalities = self.app.admin.list_municipalities()
         self.form = RequestForm(self.app, municipalities, self, today=self.today)
         self.form.set_values(values)
+        self.form.mark_pristine()  # the message's proposal: closing it loses nothing typed
         self.form.setWindowTitle("Ny henvisning fra elektronisk besked")
         message_id = proposal.message_id
         self.form.saved.connect(lambda rid: self._link(message_id, rid))

@@ -28,6 +28,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from hjemmeprove.domain import labels
+from hjemmeprove.domain.labels import CANCEL_CHANNELS
 from hjemmeprove.domain.request_input import LABELS, parse_date
 from hjemmeprove.errors import ConflictError, ValidationError
 from hjemmeprove.services.history import changes_text
@@ -37,7 +39,13 @@ from ui.errors import show_error
 from ui.models.table import Column, RowTableModel
 from ui.ops import Op
 from ui.signals import emit_changed
-from ui.widgets import FIELD_ERROR_STYLE, SortProxy, error_label, table_view
+from ui.widgets import (
+    FIELD_ERROR_STYLE,
+    ConfirmDiscard,
+    SortProxy,
+    error_label,
+    table_view,
+)
 
 # key -> (label shown, placeholder)
 FIELDS = {
@@ -115,8 +123,9 @@ def _position_picker():
     return PositionPicker()
 
 
-class RequestForm(QDialog):
-    """Create (request_id None) or edit a request. Emits ``saved(id)`` after a save."""
+class RequestForm(ConfirmDiscard, QDialog):
+    """Create (request_id None) or edit a request. Emits ``saved(id)`` after a save; Escape or
+    closing asks before a changed form is thrown away (``ask_discard``)."""
 
     saved = Signal(int)
 
@@ -195,13 +204,22 @@ class RequestForm(QDialog):
         self.known = None  # services.requests.StoredCitizen of the CPR typed, if any
         self.setMinimumWidth(1080)
         if request_id is not None:
-            self.load(request_id)
+            self.load(request_id)  # marked pristine once loaded
+        else:
+            self.mark_pristine()
 
     def _make_edit(self, key, placeholder, municipalities) -> QWidget:
         if key == "municipality":
             combo = QComboBox()
+            with_agreement = self._with_agreement()
             for m in municipalities:
-                combo.addItem(f"{m.code} {m.name}", m.code)
+                has = m.id in with_agreement if with_agreement is not None else True
+                combo.addItem(f"{m.code} {m.name}" + ("" if has else " (ingen aftale)"),
+                              m.code)
+            # a new request starts at the first municipality that has an agreement today
+            first = next((i for i, m in enumerate(municipalities)
+                          if with_agreement is None or m.id in with_agreement), 0)
+            combo.setCurrentIndex(first if municipalities else -1)
             return combo
         if key == "received":
             de = QDateEdit(QDate(self.today.year, self.today.month, self.today.day))
@@ -221,6 +239,15 @@ class RequestForm(QDialog):
         le.setPlaceholderText(placeholder)
         le.setMinimumWidth(190)
         return le
+
+    def _with_agreement(self) -> set[int] | None:
+        """The ids of the municipalities with an agreement in force today (None: unknown)."""
+        try:
+            rows = self.app.admin.list_agreements()
+        except Exception:  # noqa: BLE001 - a default is a convenience, never a failure
+            return None
+        return {a.municipality_id for a in rows
+                if a.start <= self.today and (a.end is None or a.end >= self.today)}
 
     # --- values -----------------------------------------------------------------------------
 
@@ -317,6 +344,7 @@ class RequestForm(QDialog):
         self.version = detail.version
         self.set_values(detail_to_form(detail))
         self.map.show_position(detail.lat, detail.lon)
+        self.mark_pristine()
         if detail.status in ("cancelled", "done"):
             self.summary.setText("Henvisningen er afsluttet og kan ikke ændres.")
             self.summary.show()
@@ -398,8 +426,9 @@ class RequestForm(QDialog):
             show_error(self, exc)
 
 
-class CancelDialog(QDialog):
-    """§6: who cancelled, when and by which channel; the result says whether it was late."""
+class CancelDialog(ConfirmDiscard, QDialog):
+    """§6: who cancelled, when and by which channel; the result says whether it was late.
+    Escape asks before throwing away what was typed."""
 
     done_result = Signal(object)
 
@@ -418,8 +447,8 @@ class CancelDialog(QDialog):
         self.by = QLineEdit()
         self.by.setPlaceholderText("Navn / hjemmesygeplejen")
         self.channel = QComboBox()
-        self.channel.addItem("Elektronisk", "electronic")
-        self.channel.addItem("Telefonisk", "telephone")
+        for code in CANCEL_CHANNELS:
+            self.channel.addItem(labels.channel_label(code), code)
         now = now or dt.datetime.now().replace(second=0, microsecond=0)
         self.at = QDateTimeEdit(QDateTime(QDate(now.year, now.month, now.day),
                                           QTime(now.hour, now.minute)))
@@ -440,6 +469,7 @@ class CancelDialog(QDialog):
         self.buttons.accepted.connect(self.submit)
         self.buttons.rejected.connect(self.reject)
         lay.addWidget(self.buttons)
+        self.mark_pristine()
 
     def submit(self) -> None:
         rid = self.request_id
@@ -466,6 +496,35 @@ class CancelDialog(QDialog):
             self.error.show()
         else:
             show_error(self, exc)
+
+
+def uncancel(parent, app, request_id: int, on_done, today: dt.date | None = None) -> None:
+    """"Fortryd aflysning": undoes the cancellation in the background and, when a late
+    cancellation's visit came back in its window, re-plans that day so it is on a route
+    again (locked visits keep their windows). ``on_done(result, text)`` gets the
+    status bar's sentence; a refusal is shown with its reason."""
+
+    def work(_progress):
+        result = app.requests.uncancel(request_id, today=today)
+        if result.visit_date is not None:
+            app.planning.replan_after_change(result.visit_date)
+        return result
+
+    def done(result) -> None:
+        emit_changed("requests", "planning", "day_close")
+        on_done(result, uncancel_text(result))
+
+    Op(parent, work).with_progress("Fortryder aflysningen…").success(done) \
+        .failure(lambda exc: show_error(parent, exc)).run_in_background()
+
+
+def uncancel_text(result) -> str:
+    text = f"Aflysningen af henvisning {result.request_id} er fortrudt"
+    if result.visit_date is not None:
+        when = " ".join(filter(None, (fmt.date(result.visit_date),
+                                      fmt.window(result.window_start, result.window_end))))
+        return f"{text}; besøget {when} er lagt tilbage på ruten."
+    return f"{text}; henvisningen er åben igen og planlægges ved næste planlægning."
 
 
 def _changes(entry) -> str:

@@ -130,8 +130,8 @@ class RatesPage(QWidget):
         self.year_table.resizeColumnsToContents()
         self.mileage_table.resizeColumnsToContents()
 
-    def _dialog(self, title_text, row, spec, save) -> EditDialog:
-        self.dialog = EditDialog(self, title_text, row, spec, save)
+    def _dialog(self, title_text, row, spec, save, questions=None) -> EditDialog:
+        self.dialog = EditDialog(self, title_text, row, spec, save, questions=questions)
         self.dialog.saved.connect(lambda _r: (emit_changed("rates", "billing"), self.reload()))
         self.dialog.open()
         return self.dialog
@@ -141,7 +141,8 @@ class RatesPage(QWidget):
         self._dialog("Fremskrivningsprocent for løn", row,
                      [F("year", "År", "int"), F("percent", "Procent", "decimal"),
                       F("source", "Kilde", help="Hvor tallet er meddelt")],
-                     lambda r: self.rates.set_wage_index(r.year, r.percent, r.source))
+                     lambda r: self.rates.set_wage_index(r.year, r.percent, r.source),
+                     questions=lambda r: wage_index_questions(r.percent, r.source))
 
     def set_announced(self) -> None:
         row = _AnnouncedForm(dt.date.today().year, "per_referral", None, "")
@@ -159,6 +160,23 @@ class RatesPage(QWidget):
                      [F("valid_from", "Fra", "date"), F("amount", "Beløb", "decimal"),
                       F("source", "Kilde")],
                      lambda r: self.rates.set_mileage(r.valid_from, r.amount, r.source))
+
+
+USUAL_WAGE_INDEX = (Decimal("0"), Decimal("10"))  # % a year; outside it, ask
+
+
+def wage_index_questions(percent: Decimal | None, source: str) -> list[str]:
+    """What saving a wage index needs a yes for: a figure outside the usual 0–10 % (a typo
+    such as 35 for 3,5 raises every price of the year) and a figure without its source."""
+    out = []
+    low, high = USUAL_WAGE_INDEX
+    if percent is not None and not low <= percent <= high:
+        out.append(f"Fremskrivningen er {fmt.num(percent, 2)} %, uden for det sædvanlige "
+                   f"{fmt.num(low, 0)}–{fmt.num(high, 0)} %. Den ændrer alle årets takster.")
+    if not (source or "").strip():
+        out.append("Der er ingen kilde. Skriv hvor procenten er meddelt (fx KL's "
+                   "cirkulære), så taksten kan efterprøves.")
+    return out
 
 
 @dataclass(frozen=True)
