@@ -175,9 +175,13 @@ def requests_list(args) -> int:
     if args.json:
         print_json(rows)
     else:
-        for r in rows:
+        from hjemmeprove.domain import formats
+        from hjemmeprove.domain.labels import status_label
+
+        for r in rows:  # the words and dates the screen shows (--json keeps codes and ISO)
             print(f"{r.id:>6}  {r.cpr_masked}  {r.citizen_name:<28} {r.municipality:<16} "
-                  f"{r.received}  frist {r.deadline}  {r.status}")
+                  f"{formats.date(r.received)}  frist {formats.date(r.deadline)}  "
+                  f"{status_label(r.status)}")
     return 0
 
 

@@ -157,6 +157,11 @@ def reminder_status_label(code: str | None) -> str:
     return REMINDER_STATUS.get(code or "", code or MISSING)
 
 
+# An invoice's kind and status (``invoices.kind``, ``invoices.status``).
+INVOICE_KIND = {"invoice": "Faktura", "credit_note": "Kreditnota"}
+INVOICE_STATUS = {"draft": "Kladde", "issued": "Udstedt"}
+
+
 # The audit trail (request history): what was changed, and each stored field by the name the
 # user sees on screen (the form's labels), never the column's name.
 AUDIT_TABLE = {"requests": "Henvisning", "cancellations": "Aflysning", "visits": "Besøg"}

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from hjemmeprove.domain import labels
 from hjemmeprove.errors import ValidationError
 from hjemmeprove.fileio import write_atomic
 from ui import fmt
@@ -36,8 +37,8 @@ try:  # the pyside6-pdf wheel
 except ImportError:  # pragma: no cover - shown as "ikke tilgængelig"
     QPdfDocument = QPdfView = None
 
-STATUS_DA = {"draft": "Kladde", "issued": "Udstedt"}
-KIND_DA = {"invoice": "Faktura", "credit_note": "Kreditnota"}
+STATUS_DA = labels.INVOICE_STATUS  # codes -> labels: hjemmeprove/domain/labels.py
+KIND_DA = labels.INVOICE_KIND
 
 BILL_COLUMNS = [
     Column("Kommune", lambda b: f"{b.municipality_name} ({b.municipality_code})"),
