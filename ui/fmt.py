@@ -34,7 +34,8 @@ window = formats.window
 
 
 def day_label(d: dt.date) -> str:
-    return f"{WEEKDAYS_DA[d.weekday()]} {d.day}/{d.month}"
+    """A day with its weekday, "man 02.12.2026" (the one date format, domain/formats.py)."""
+    return f"{WEEKDAYS_DA[d.weekday()]} {date(d)}"
 
 
 def kr(amount) -> str:
