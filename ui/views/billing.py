@@ -14,7 +14,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QInputDialog,
     QLabel,
-    QMessageBox,
     QPushButton,
     QSplitter,
     QVBoxLayout,
@@ -29,7 +28,7 @@ from ui.errors import show_error, show_info
 from ui.models.table import ROW_ROLE, Column, RowTableModel
 from ui.ops import Op
 from ui.signals import emit_changed
-from ui.widgets import ServiceView, SortProxy, Unavailable, table_view, title
+from ui.widgets import ServiceView, SortProxy, Unavailable, confirm, table_view, title
 
 try:  # the pyside6-pdf wheel
     from PySide6.QtPdf import QPdfDocument
@@ -81,10 +80,7 @@ INVOICE_COLUMNS = [
 
 def ask(parent, title: str, text: str) -> bool:
     """A yes/no question (tests replace the view's ``ask``)."""
-    answer = QMessageBox.question(parent, title, text,
-                                  QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-                                  QMessageBox.StandardButton.No)
-    return answer == QMessageBox.StandardButton.Yes
+    return confirm(parent, title, text)
 
 
 def _months_back(today: dt.date, n: int = 15) -> list[str]:

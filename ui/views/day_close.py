@@ -42,6 +42,7 @@ from ui.widgets import (
     DayNavigation,
     ServiceView,
     SortProxy,
+    confirm,
     day_bar,
     error_label,
     table_view,
@@ -54,12 +55,7 @@ LOOKBACK_DAYS = 45
 
 def _ask(parent, title_: str, text: str) -> bool:
     """A yes/no question (tests replace the view's ``ask``)."""
-    from PySide6.QtWidgets import QMessageBox
-
-    answer = QMessageBox.question(parent, title_, text,
-                                  QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-                                  QMessageBox.StandardButton.No)
-    return answer == QMessageBox.StandardButton.Yes
+    return confirm(parent, title_, text)
 
 
 def missing_visits(route) -> int:

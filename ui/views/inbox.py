@@ -15,7 +15,6 @@ from PySide6.QtWidgets import (
     QInputDialog,
     QLabel,
     QLineEdit,
-    QMessageBox,
     QPushButton,
     QSplitter,
     QTextBrowser,
@@ -31,7 +30,7 @@ from ui.models.table import ROW_ROLE
 from ui.ops import Op
 from ui.signals import emit_changed
 from ui.views.request_form import RequestForm
-from ui.widgets import ServiceView, SortProxy, table_view, title
+from ui.widgets import ServiceView, SortProxy, confirm, table_view, title
 
 DEFAULT_POLL_SECONDS = 30
 
@@ -50,8 +49,7 @@ class InboxView(ServiceView):
         self._generation = 0
         self.hint_boxes: list[tuple[QCheckBox, object]] = []
         # dialogs a test replaces: a yes/no question and a text to write
-        self.confirm = lambda head, text: QMessageBox.question(
-            self, head, text) == QMessageBox.StandardButton.Yes
+        self.confirm = lambda head, text: confirm(self, head, text)
         self.ask_text = self._ask_text
 
         lay = QVBoxLayout(self)

@@ -22,7 +22,6 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QLabel,
     QLineEdit,
-    QMessageBox,
     QPlainTextEdit,
     QVBoxLayout,
     QWidget,
@@ -43,6 +42,7 @@ from ui.widgets import (
     FIELD_ERROR_STYLE,
     ConfirmDiscard,
     SortProxy,
+    confirm,
     error_label,
     table_view,
 )
@@ -327,12 +327,7 @@ class RequestForm(ConfirmDiscard, QDialog):
     def ask(self, text: str) -> bool:
         """The explicit yes a change of a stored citizen, a second open request or a passed
         deadline needs (tests replace this)."""
-        box = QMessageBox(QMessageBox.Icon.Question, "Bekræft", text,
-                          QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, self)
-        box.button(QMessageBox.StandardButton.Yes).setText("Ja, gem")
-        box.button(QMessageBox.StandardButton.No).setText("Nej, ret")
-        box.setDefaultButton(QMessageBox.StandardButton.No)
-        return box.exec() == QMessageBox.StandardButton.Yes
+        return confirm(self, "Bekræft", text, yes="Ja, gem", no="Nej, ret")
 
     # --- load/save --------------------------------------------------------------------------
 
