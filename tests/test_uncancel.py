@@ -136,3 +136,22 @@ def test_cli_uncancel_exit_codes(department_app, capsys):
     assert main(["--db", url, "requests", "history", str(rid)]) == 0
     out = capsys.readouterr().out
     assert "Aflysning fortrudt" in out and "Status: Aflyst → Åben" in out, out
+
+
+def test_undo_puts_the_message_that_asked_for_it_back_in_the_inbox(department_app):
+    app = department_app
+    rid = app.requests.create(request_values(), today=TODAY)
+    app.requests.cancel(rid, dt.datetime(2024, 3, 20, 8, 0), "Hjemmeplejen", "electronic",
+                        now=dt.datetime(2024, 3, 20, 9, 0))
+    with app.store.session() as s:
+        thread = IntakeThread(identifier="t2")
+        s.add(thread)
+        s.flush()
+        s.add(IntakeMessage(thread_id=thread.id, direction="in", bundle_id="b",
+                            header_id="h-in", sent_at=dt.datetime(2024, 3, 20, 7),
+                            format="json", raw=b"{}", sha256="0" * 64, request_id=rid,
+                            handled="cancellation", read=True))
+    app.requests.uncancel(rid, today=TODAY)
+    with app.store.session() as s:
+        m = s.scalars(select(IntakeMessage).where(IntakeMessage.header_id == "h-in")).one()
+        assert (m.handled, m.request_id) == ("", None)
