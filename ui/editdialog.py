@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QFormLayout,
+    QHBoxLayout,
     QLabel,
     QLineEdit,
     QTimeEdit,
@@ -43,9 +44,9 @@ from ui.widgets import FIELD_ERROR_STYLE, ConfirmDiscard, confirm, error_label
 class F:
     attr: str
     label: str
-    kind: str = "str"  # str, int, float, decimal, date, time, bool, choice
+    kind: str = "str"  # str, int, float, decimal, date, time, bool, choice, multi
     optional: bool = False  # empty -> None (decimal, date)
-    choices: tuple = ()  # (value, text) pairs for "choice"
+    choices: tuple = ()  # (value, text) pairs for "choice" and "multi" (comma-joined codes)
     read_only: bool = False
     help: str = ""
 
@@ -108,6 +109,18 @@ class EditDialog(ConfirmDiscard, QDialog):
             w = QCheckBox()
             w.setChecked(bool(value))
             return w
+        if f.kind == "multi":  # a box per choice, shown by its label; the value is "a,b"
+            w = QWidget()
+            row = QHBoxLayout(w)
+            row.setContentsMargins(0, 0, 0, 0)
+            chosen = {c.strip() for c in str(value or "").split(",") if c.strip()}
+            for v, text in f.choices:
+                box = QCheckBox(text)
+                box.setProperty("code", v)
+                box.setChecked(v in chosen)
+                row.addWidget(box)
+            row.addStretch(1)
+            return w
         if f.kind == "choice":
             w = QComboBox()
             for v, text in f.choices:
@@ -141,6 +154,9 @@ class EditDialog(ConfirmDiscard, QDialog):
 
     def _value(self, f: F):
         w = self.edits[f.attr]
+        if f.kind == "multi":
+            return ",".join(b.property("code") for b in w.findChildren(QCheckBox)
+                            if b.isChecked())
         if isinstance(w, QCheckBox):
             return w.isChecked()
         if isinstance(w, QComboBox):

@@ -301,3 +301,24 @@ def test_a_refused_undo_says_why(qtbot, window, dialogs):
     settle(qtbot)
     assert app.requests.get(rid).status == "cancelled"
     assert dialogs and "besøgsdagen 12.03.2024 er passeret" in dialogs[-1][1], dialogs
+
+
+def test_billable_outcomes_are_chosen_by_label_not_typed_as_codes(qtbot, window):
+    from PySide6.QtWidgets import QCheckBox
+
+    view = window.show_view("settings")
+    settle(qtbot)
+    page = view.pages["agreements"]
+    agreement = window.app.admin.list_agreements()[0]
+    page.edit(agreement)
+    dlg = page.dialog
+    boxes = {b.text(): b for b in dlg.edits["billable_outcomes"].findChildren(QCheckBox)}
+    assert set(boxes) == {"Taget", "Ikke hjemme", "Afvist/ikke muligt", "Sent aflyst"}
+    assert boxes["Taget"].isChecked() and not boxes["Sent aflyst"].isChecked()
+    boxes["Sent aflyst"].setChecked(True)
+    dlg.save()
+    settle(qtbot)
+    settle(qtbot)
+    assert not dlg.isVisible(), dlg.summary.text()
+    saved = next(a for a in window.app.admin.list_agreements() if a.id == agreement.id)
+    assert set(saved.billable_outcomes.split(",")) == {"taken", "cancelled_late"}

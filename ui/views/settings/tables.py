@@ -24,10 +24,6 @@ from ui.ops import Op
 from ui.signals import emit_changed
 from ui.widgets import SortProxy, table_view
 
-OUTCOME_CHOICES = ", ".join(f"{code} ({labels.outcome_label(code).lower()})"
-                            for code in labels.OUTCOMES)
-
-
 def _outcomes_text(codes: str) -> str:
     """An agreement's outcome codes as labels: "taken,not_home" -> "Taget, Ikke hjemme"."""
     return ", ".join(labels.outcome_label(c.strip()) for c in codes.split(",") if c.strip())
@@ -144,8 +140,9 @@ class AgreementsPage(_TablePage):
             F("start", "Startdato", "date"),
             F("end", "Slutdato", "date", optional=True,
               help="Opsigelse: 6 måneders varsel til den 1. i en måned (§13)"),
-            F("billable_outcomes", "Fakturerbare udfald",
-              help=f"Kommasepareret: {OUTCOME_CHOICES}. Standard: taken"),
+            F("billable_outcomes", "Fakturerbare udfald", "multi",
+              choices=tuple(labels.OUTCOME.items()),
+              help="De udfald, der faktureres som en henvisning. Standard: Taget"),
             F("allocation_rule", "Fordeling", "choice",
               choices=tuple(labels.ALLOCATION_RULE.items())),
             F("ferry_speed_kmh", "Færgehastighed", "decimal",
