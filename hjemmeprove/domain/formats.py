@@ -14,6 +14,7 @@ The rules (docs/DEVELOPING.md, *Dates and times*):
 from __future__ import annotations
 
 import datetime as dt
+from zoneinfo import ZoneInfo
 
 DATE = "%d.%m.%Y"
 CLOCK = "%H:%M"
@@ -42,12 +43,15 @@ def window(start: dt.time | None, end: dt.time | None) -> str:
     return ""
 
 
+DANISH_TIME = ZoneInfo("Europe/Copenhagen")
+
+
 def local_from_utc(t: dt.datetime | None) -> dt.datetime | None:
-    """A stored UTC time (naive, as ``db.models.utcnow`` writes it) in the machine's local
-    time, naive, for showing."""
+    """A stored UTC time (naive, as ``db.models.utcnow`` writes it) as naive Danish local
+    time, for showing (as the inbox shows its messages' times)."""
     if t is None:
         return None
-    return t.replace(tzinfo=dt.timezone.utc).astimezone().replace(tzinfo=None)
+    return t.replace(tzinfo=dt.timezone.utc).astimezone(DANISH_TIME).replace(tzinfo=None)
 
 
 def yes_no(value) -> str:
