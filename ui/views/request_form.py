@@ -460,7 +460,7 @@ class CancelDialog(ConfirmDiscard, QDialog):
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
                                         | QDialogButtonBox.StandardButton.Cancel)
         self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Registrér aflysning")
-        self.buttons.button(QDialogButtonBox.StandardButton.Cancel).setText("Fortryd")
+        self.buttons.button(QDialogButtonBox.StandardButton.Cancel).setText("Annullér")
         self.buttons.accepted.connect(self.submit)
         self.buttons.rejected.connect(self.reject)
         lay.addWidget(self.buttons)
