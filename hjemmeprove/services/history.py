@@ -112,7 +112,7 @@ def changes(table: str, action: str, before: dict, after: dict,
     out = []
     if action == "insert":
         for k, v in after.items():
-            if k not in HIDDEN and v not in (None, "", False):
+            if k not in HIDDEN and v not in (None, "", False) and not _zero(k, v):
                 out.append((labels.audit_field_label(table, k), "", value_text(k, v, names)))
     elif action == "delete":
         for k, v in before.items():
@@ -135,6 +135,16 @@ def changes_text(action: str, changes: tuple) -> str:
     if action == "update":
         return "; ".join(f"{f}: {b} → {a}" for f, b, a in changes)
     return "; ".join(f"{f}: {a or b}" for f, b, a in changes)
+
+
+def _zero(key: str, value) -> bool:
+    """A number that is 0 when a row is created says nothing (km of a stop not measured)."""
+    if key not in _NUMBERS and key != "sequence":
+        return False
+    try:
+        return Decimal(str(value)) == 0
+    except InvalidOperation:
+        return False
 
 
 def _number(value: Decimal, decimals: int) -> str:
