@@ -322,3 +322,19 @@ def test_billable_outcomes_are_chosen_by_label_not_typed_as_codes(qtbot, window)
     assert not dlg.isVisible(), dlg.summary.text()
     saved = next(a for a in window.app.admin.list_agreements() if a.id == agreement.id)
     assert set(saved.billable_outcomes.split(",")) == {"taken", "cancelled_late"}
+
+
+def test_an_agreement_without_billable_outcomes_is_named_by_label(qtbot, window):
+    from PySide6.QtWidgets import QCheckBox
+
+    view = window.show_view("settings")
+    settle(qtbot)
+    page = view.pages["agreements"]
+    page.edit(window.app.admin.list_agreements()[0])
+    dlg = page.dialog
+    for box in dlg.edits["billable_outcomes"].findChildren(QCheckBox):
+        box.setChecked(False)
+    dlg.save()
+    settle(qtbot)
+    text = dlg.field_error("billable_outcomes")
+    assert dlg.isVisible() and "Vælg mindst ét af taget (taken)" in text, text
