@@ -116,8 +116,9 @@ def checked_text(key: str, value: Any) -> str:
     if option.check is not None:
         option.check(text)
     if option.choices is not None and text not in option.choices:
-        raise ValidationError(f"'{text}' er ikke et af valgene: "
-                              f"{', '.join(option.choices)}", option.label)
+        # the labels the user sees, each with the code a script types
+        raise ValidationError(f"'{text}' er ikke et af valgene: " + "; ".join(
+            f"{label} ({code})" for code, label in option.choices.items()), option.label)
     return text
 
 

@@ -149,9 +149,9 @@ def test_last_allowed_day_and_day_problems():
     assert lifecycle.last_allowed_day(deadline, dt.date(2024, 3, 15)) == dt.date(2024, 3, 15)
     kw = dict(received=FRI, earliest=FRI, deadline=deadline, agreement_end=None,
               next_working_day=_next_working_day)
-    assert lifecycle.day_problems(FRI, **kw) == ["for tidligt: tidligst 2024-03-11"]
+    assert lifecycle.day_problems(FRI, **kw) == ["for tidligt: tidligst 11.03.2024"]
     assert lifecycle.day_problems(MON, **kw) == []
-    assert lifecycle.day_problems(dt.date(2024, 3, 25), **kw) == ["efter fristen 2024-03-22"]
+    assert lifecycle.day_problems(dt.date(2024, 3, 25), **kw) == ["efter fristen 22.03.2024"]
 
 
 def test_statuses_are_written_only_through_the_lifecycle():
@@ -176,6 +176,6 @@ def test_a_manual_move_refuses_the_day_the_planner_refuses(department_app):
     assert route.date >= MON
     res = app.planning.move_visit(stop.visit_id, route.analyst_id, FRI)
     assert not res.ok
-    assert any("for tidligt: tidligst 2024-03-11" in p for p in res.problems), res.problems
+    assert any("for tidligt: tidligst 11.03.2024" in p for p in res.problems), res.problems
     assert app.planning.route(route.route_id).date == route.date  # nothing moved
     print(f"\nmove to {FRI}: refused ({res.problems}); python {sys.version_info[:2]}")

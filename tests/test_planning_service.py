@@ -366,4 +366,4 @@ def test_nothing_is_planned_after_the_agreement_ends(department_app):
     visit_id = stops[inside][1].visit_id
     move = app.planning.move_visit(visit_id, stops[inside][0].analyst_id, dt.date(2024, 3, 8),
                                    apply=False)
-    assert "aftalen med kommunen ophørte 2024-03-06" in move.problems
+    assert "aftalen med kommunen ophørte 06.03.2024" in move.problems

@@ -3,7 +3,10 @@
     EditDialog(parent, "Kommune", row, [F("ean", "EAN"), ...], save=admin.save_municipality)
 
 ``save`` runs in the background (ui.ops); a ValidationError is shown at the fields it names
-(matched on the Danish label), anything else as a dialog.
+(matched on the Danish label), anything else as a dialog. ``questions(row)`` (optional) lists
+what saving that row needs an explicit yes for (an unusual value, a missing source): asked
+first (``ask_confirm``), saved only on yes. Escape or closing asks before a changed dialog is
+thrown away (``ask_discard``, ui.widgets.ConfirmDiscard).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QFormLayout,
+    QHBoxLayout,
     QLabel,
     QLineEdit,
     QTimeEdit,
@@ -30,28 +34,31 @@ from PySide6.QtWidgets import (
 )
 
 from hjemmeprove.errors import ValidationError
+from ui import fmt
 from ui.errors import show_error
 from ui.ops import Op
-from ui.widgets import FIELD_ERROR_STYLE, error_label
+from ui.widgets import FIELD_ERROR_STYLE, ConfirmDiscard, confirm, error_label
 
 
 @dataclass(frozen=True)
 class F:
     attr: str
     label: str
-    kind: str = "str"  # str, int, float, decimal, date, time, bool, choice
+    kind: str = "str"  # str, int, float, decimal, date, time, bool, choice, multi
     optional: bool = False  # empty -> None (decimal, date)
-    choices: tuple = ()  # (value, text) pairs for "choice"
+    choices: tuple = ()  # (value, text) pairs for "choice" and "multi" (comma-joined codes)
     read_only: bool = False
     help: str = ""
 
 
-class EditDialog(QDialog):
+class EditDialog(ConfirmDiscard, QDialog):
     saved = Signal(object)
 
     def __init__(self, parent, title: str, row: Any, spec: list[F],
-                 save: Callable[[Any], Any], intro: str = ""):
+                 save: Callable[[Any], Any], intro: str = "",
+                 questions: Callable[[Any], list[str]] | None = None):
         super().__init__(parent)
+        self.questions = questions
         self.setWindowTitle(title)
         self.row = row
         self.spec = spec
@@ -91,11 +98,28 @@ class EditDialog(QDialog):
         lay.addWidget(buttons)
         QShortcut(QKeySequence.StandardKey.Save, self, activated=self.save)
         self.setMinimumWidth(460)
+        self.mark_pristine()
+
+    def ask_confirm(self, text: str) -> bool:
+        """The explicit yes ``questions`` need (tests replace this)."""
+        return confirm(self, "Bekræft", text, yes="Ja, gem", no="Nej, ret")
 
     def _widget(self, f: F, value) -> QWidget:
         if f.kind == "bool":
             w = QCheckBox()
             w.setChecked(bool(value))
+            return w
+        if f.kind == "multi":  # a box per choice, shown by its label; the value is "a,b"
+            w = QWidget()
+            row = QHBoxLayout(w)
+            row.setContentsMargins(0, 0, 0, 0)
+            chosen = {c.strip() for c in str(value or "").split(",") if c.strip()}
+            for v, text in f.choices:
+                box = QCheckBox(text)
+                box.setProperty("code", v)
+                box.setChecked(v in chosen)
+                row.addWidget(box)
+            row.addStretch(1)
             return w
         if f.kind == "choice":
             w = QComboBox()
@@ -108,28 +132,31 @@ class EditDialog(QDialog):
             w = QDateEdit(QDate(value.year, value.month, value.day) if value else
                           QDate.currentDate())
             w.setCalendarPopup(True)
-            w.setDisplayFormat("dd-MM-yyyy")
+            w.setDisplayFormat(fmt.QT_DATE)
             return w
         if f.kind == "time":
             w = QTimeEdit(QTime(value.hour, value.minute) if value else QTime(8, 0))
-            w.setDisplayFormat("HH:mm")
+            w.setDisplayFormat(fmt.QT_CLOCK)
             return w
         w = QLineEdit()
         if value is None:
             text = ""
         elif f.kind == "date":
-            text = value.strftime("%d-%m-%Y")
+            text = fmt.date(value)
         elif f.kind == "decimal":
             text = format(value, "f").replace(".", ",")
         else:
             text = str(value)
         w.setText(text)
         if f.kind == "date":
-            w.setPlaceholderText("DD-MM-ÅÅÅÅ" + (" (tom = ingen)" if f.optional else ""))
+            w.setPlaceholderText(fmt.DATE_PLACEHOLDER + (" (tom = ingen)" if f.optional else ""))
         return w
 
     def _value(self, f: F):
         w = self.edits[f.attr]
+        if f.kind == "multi":
+            return ",".join(b.property("code") for b in w.findChildren(QCheckBox)
+                            if b.isChecked())
         if isinstance(w, QCheckBox):
             return w.isChecked()
         if isinstance(w, QComboBox):
@@ -184,6 +211,9 @@ class EditDialog(QDialog):
             new = replace(self.row, **self.values())
         except ValidationError as exc:
             self.show_errors(exc)
+            return
+        asked = self.questions(new) if self.questions is not None else []
+        if asked and not self.ask_confirm("\n\n".join(asked) + "\n\nGem alligevel?"):
             return
         Op(self, lambda: self.save_fn(new)).success(lambda r: self._done(new, r)) \
             .failure(self._failed).run_in_background()

@@ -1,4 +1,5 @@
-"""Danish display formats shared by the views (no Qt here). Codes become labels through
+"""Danish display formats shared by the views (no Qt here). Dates and times follow the one
+rule of ``hjemmeprove/domain/formats.py`` (dd.mm.åååå, tt:mm); codes become labels through
 ``hjemmeprove/domain/labels.py``, which views import directly."""
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ from decimal import Decimal
 
 from hjemmeprove.documents.common import kr as _kr
 from hjemmeprove.documents.common import number as _number
-from hjemmeprove.domain import labels
+from hjemmeprove.domain import formats, labels
 
 # Codes -> Danish labels live in hjemmeprove/domain/labels.py; this name stays for the views
 # that still look a channel up here (views/requests.py).
@@ -19,20 +20,22 @@ MONTHS_SHORT_DA = [m[:3] for m in MONTHS_DA]
 WEEKDAYS_DA = ["man", "tir", "ons", "tor", "fre", "lør", "søn"]
 
 
-def date(d: dt.date | None) -> str:
-    return "" if d is None else d.strftime("%d.%m.%Y")
+# Qt's display formats for date and time fields, the same rule as formats.DATE/CLOCK
+QT_DATE = "dd.MM.yyyy"
+QT_DAY = "dddd dd.MM.yyyy"
+QT_DATETIME = "dd.MM.yyyy HH:mm"
+QT_CLOCK = "HH:mm"
+DATE_PLACEHOLDER = "DD.MM.ÅÅÅÅ"
+
+date = formats.date
+datetime = formats.datetime
+clock = formats.clock
+window = formats.window
 
 
 def day_label(d: dt.date) -> str:
-    return f"{WEEKDAYS_DA[d.weekday()]} {d.day}/{d.month}"
-
-
-def datetime(t: dt.datetime | None) -> str:
-    return "" if t is None else t.strftime("%d.%m.%Y %H:%M")
-
-
-def clock(t: dt.time | None) -> str:
-    return "" if t is None else t.strftime("%H:%M")
+    """A day with its weekday, "man 02.12.2026" (the one date format, domain/formats.py)."""
+    return f"{WEEKDAYS_DA[d.weekday()]} {date(d)}"
 
 
 def kr(amount) -> str:

@@ -66,6 +66,14 @@ def register(sub) -> None:
     c.add_argument("--channel", required=True, choices=["electronic", "telephone"])
     c.add_argument("--json", action="store_true")
     c.set_defaults(func=requests_cancel)
+    u = rsub.add_parser("uncancel", help="fortryd en aflysning (så længe det er tilladt)")
+    u.add_argument("request", type=A.id_int)
+    u.add_argument("--json", action="store_true")
+    u.set_defaults(func=requests_uncancel)
+    h = rsub.add_parser("history", help="henvisningens historik (hvem ændrede hvad)")
+    h.add_argument("request", type=A.id_int)
+    h.add_argument("--json", action="store_true")
+    h.set_defaults(func=requests_history)
 
     p = sub.add_parser("backup", help="en konsistent kopi af databasen")
     p.add_argument("dest", type=A.out_file)
@@ -167,9 +175,13 @@ def requests_list(args) -> int:
     if args.json:
         print_json(rows)
     else:
-        for r in rows:
+        from hjemmeprove.domain import formats
+        from hjemmeprove.domain.labels import status_label
+
+        for r in rows:  # the words and dates the screen shows (--json keeps codes and ISO)
             print(f"{r.id:>6}  {r.cpr_masked}  {r.citizen_name:<28} {r.municipality:<16} "
-                  f"{r.received}  frist {r.deadline}  {r.status}")
+                  f"{formats.date(r.received)}  frist {formats.date(r.deadline)}  "
+                  f"{status_label(r.status)}")
     return 0
 
 
@@ -184,13 +196,52 @@ def requests_cancel(args) -> int:
         result = app.planning.cancel_and_replan(args.request, at, args.by, args.channel,
                                                 replan=False)
     except ValidationError as e:  # name the options, as typed
-        names = {"tidspunkt": "--at", "aflyst_af": "--by", "kanal": "--channel"}
+        names = {"tidspunkt": "--at", "aflyst af": "--by", "kanal": "--channel"}
         raise ValidationError([FieldError(names.get(x.field, x.field), x.message, x.row)
                                for x in e.errors]) from None
     if args.json:
         print_json(result)
     else:
         print("aflyst" + (" SENT (under 24 timer før)" if result.late else ""))
+    return 0
+
+
+def requests_uncancel(args) -> int:
+    """Undoes a cancellation; refused (exit 2, the reason) once replied to, billed or past
+    the visit's day. Not re-planned: the request waits for the next ``plan``."""
+    app = open_app(args)
+    result = app.requests.uncancel(args.request)
+    if args.json:
+        print_json(result)
+    else:
+        from hjemmeprove.domain import formats
+        from hjemmeprove.domain.labels import status_label
+
+        text = f"aflysningen af henvisning {result.request_id} er fortrudt; status " \
+               f"{status_label(result.status).lower()}"
+        if result.visit_date is not None:
+            text += (f"; besøget {formats.date(result.visit_date)} "
+                     f"{formats.window(result.window_start, result.window_end)} er genoprettet"
+                     " og kommer på ruten ved næste planlægning").replace("  ", " ")
+        print(text)
+    return 0
+
+
+def requests_history(args) -> int:
+    app = open_app(args)
+    entries = app.requests.history(args.request)
+    if args.json:
+        print_json([{"at": e.at, "user": e.user, "what": e.what,
+                     "changes": [{"field": f, "before": b, "after": a}
+                                 for f, b, a in e.changes]} for e in entries])
+    else:
+        from hjemmeprove.domain import formats
+        from hjemmeprove.services.history import changes_text
+
+        for e in entries:
+            changes = changes_text(e.action, e.changes)
+            print(f"{formats.datetime(e.at)}  {e.user:<12} {e.what}"
+                  + (f"  ({changes})" if changes else ""))
     return 0
 
 

@@ -155,3 +155,60 @@ def reminder_channel_label(code: str | None) -> str:
 
 def reminder_status_label(code: str | None) -> str:
     return REMINDER_STATUS.get(code or "", code or MISSING)
+
+
+# An invoice's kind and status (``invoices.kind``, ``invoices.status``).
+INVOICE_KIND = {"invoice": "Faktura", "credit_note": "Kreditnota"}
+INVOICE_STATUS = {"draft": "Kladde", "issued": "Udstedt"}
+
+
+# The audit trail (request history): what was changed, and each stored field by the name the
+# user sees on screen (the form's labels), never the column's name.
+AUDIT_TABLE = {"requests": "Henvisning", "cancellations": "Aflysning", "visits": "Besøg"}
+AUDIT_ACTION = {"insert": "oprettet", "update": "ændret", "delete": "slettet"}
+AUDIT_FIELD = {
+    "requests": {
+        "status": "Status", "received": "Modtaget", "deadline": "Frist",
+        "earliest": "Tidligst dato", "window_start": "Tidligst kl.",
+        "window_end": "Senest kl.", "address": "Prøveadresse", "postcode": "Prøvepostnr.",
+        "city": "Prøveby", "lat": "Position, bredde", "lon": "Position, længde",
+        "position_quality": "Positionens kvalitet", "access_info": "Adgang",
+        "presence_required": "Tilstedeværelse", "identity_check": "Identifikation",
+        "ekg": "EKG ønskes", "requester": "Rekvirent", "preferred_days": "Ønskede dage",
+        "stability_minutes": "Holdbarhed (min)", "note": "Bemærkning",
+        "municipality_reference": "Kommunens reference",
+        "not_eligible_reason": "Ikke omfattet, begrundelse",
+        "address_is_registered": "Prøveadresse er folkeregisteradressen",
+        "flags": "Bekræftet ved oprettelsen", "created_by": "Oprettet af",
+        "citizen_id": "Borger", "municipality_id": "Kommune", "department_id": "Afdeling",
+        "agreement_id": "Aftale",
+    },
+    "visits": {
+        "route_id": "Rute", "sequence": "Nr. på ruten", "date": "Besøgsdag",
+        "planned_arrival": "Planlagt ankomst", "window_start": "Tidsvindue fra",
+        "window_end": "Tidsvindue til", "locked": "Låst (svar sendt)",
+        "reply_sent_at": "Svar sendt", "leg_km": "Km fra forrige stop",
+        "leg_ferry_minutes": "Færgeminutter", "outcome": "Udfald",
+        "outcome_note": "Bemærkning til udfald", "ekg_done": "EKG taget",
+        "standalone_km": "Km som enkelttur", "ferry_link": "Færgeforbindelse",
+        "km_share": "Km-andel", "ferry_share": "Færgeandel",
+        "shares_locked": "Andele låst (faktureret)", "request_id": "Henvisning",
+    },
+    "cancellations": {
+        "at": "Tidspunkt", "by": "Aflyst af", "channel": "Kanal", "late": "Sen aflysning",
+        "visit_start": "Besøgets start", "recorded_by": "Registreret af",
+        "note": "Bemærkning", "request_id": "Henvisning",
+    },
+}
+# What the coordinator confirmed when saving a request (``Request.flags``).
+CONFIRMED = {
+    "citizen_changed": "borgerens navn/adresse ændret",
+    "duplicate": "trods åben henvisning fra samme kommune",
+    "deadline_passed": "fristen var overskredet",
+}
+POSITION_QUALITY = {"exact": "Præcis", "approximate": "Omtrentlig (postnummer)",
+                    "register": "Adresseregister"}
+
+
+def audit_field_label(table: str, column: str) -> str:
+    return AUDIT_FIELD.get(table, {}).get(column, column.replace("_", " ").capitalize())

@@ -28,6 +28,7 @@ import datetime as dt
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from hjemmeprove.domain import formats
 from hjemmeprove.domain.labels import ACTIVE_STATUSES, DRIVEN_OUTCOMES, status_label
 
 CANCELLED_LATE = "cancelled_late"
@@ -98,13 +99,15 @@ def is_active(status_code: str) -> bool:
 
 
 # What a user may do to a request in each status; None where allowed, else why not (Danish).
-ACTIONS = ("edit", "cancel", "mark_not_eligible", "plan", "record_outcome")
+ACTIONS = ("edit", "cancel", "mark_not_eligible", "plan", "record_outcome", "uncancel")
 _ALLOWED = {
     "open": {"edit", "cancel", "mark_not_eligible", "plan"},
     "planned": {"edit", "cancel", "mark_not_eligible", "plan", "record_outcome"},
     "locked": {"edit", "cancel", "mark_not_eligible", "plan", "record_outcome"},
     "done": {"record_outcome"},  # a correction at day close
-    "cancelled": {"record_outcome"},  # a late cancellation's outcome is corrected at day close
+    # a late cancellation's outcome is corrected at day close; a cancellation may be undone
+    # while uncancel_refusal allows it
+    "cancelled": {"record_outcome", "uncancel"},
     "not_eligible": set(),
 }
 
@@ -116,6 +119,35 @@ def refusal(status_code: str, action: str) -> str | None:
     if action in _ALLOWED.get(status_code, set()):
         return None
     return f"henvisningen er {status_label(status_code).lower()}"
+
+
+def uncancel_refusal(*, status_code: str, recorded: bool, visit_day: dt.date | None,
+                     today: dt.date, replied: bool, billed: bool) -> str | None:
+    """None when a cancellation may still be undone, else why not (Danish).
+
+    Undoing puts the request back as it was before the cancellation (open, or its kept
+    late-cancelled visit active again in its locked day and window, for the next plan to put
+    on a route). It is refused once that would rewrite what others have acted on:
+
+    - the request is not cancelled, or was cancelled by a visit's outcome at day close
+      (``recorded`` False: no recorded cancellation; that outcome is corrected there);
+    - the cancelled visit is on an issued invoice (``billed``): a credit note corrects it;
+    - the municipality has had a reply about the request since the cancellation (``replied``);
+    - the visit's day has passed (``visit_day`` before ``today``): it can no longer happen.
+    """
+    why = refusal(status_code, "uncancel")
+    if why:
+        return why
+    if not recorded:
+        return ("henvisningen blev aflyst ved dagsafslutningen (udfald sent aflyst); "
+                "ret udfaldet i Dagsafslutning")
+    if billed:
+        return "det sent aflyste besøg er faktureret; ret det med en kreditnota"
+    if replied:
+        return "kommunen har fået svar om henvisningen efter aflysningen"
+    if visit_day is not None and visit_day < today:
+        return f"besøgsdagen {formats.date(visit_day)} er passeret"
+    return None
 
 
 def first_allowed_day(received: dt.date, earliest: dt.date | None,
@@ -140,9 +172,9 @@ def day_problems(day: dt.date, *, received: dt.date, earliest: dt.date | None,
     problems = []
     first = first_allowed_day(received, earliest, next_working_day)
     if day < first:
-        problems.append(f"for tidligt: tidligst {first.isoformat()}")
+        problems.append(f"for tidligt: tidligst {formats.date(first)}")
     if day > deadline:
-        problems.append(f"efter fristen {deadline.isoformat()}")
+        problems.append(f"efter fristen {formats.date(deadline)}")
     if agreement_end is not None and day > agreement_end:
-        problems.append(f"aftalen med kommunen ophørte {agreement_end.isoformat()}")
+        problems.append(f"aftalen med kommunen ophørte {formats.date(agreement_end)}")
     return problems

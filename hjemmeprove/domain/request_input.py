@@ -11,7 +11,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 
-from hjemmeprove.domain import postcodes
+from hjemmeprove.domain import formats, postcodes
 from hjemmeprove.domain.cpr import parse_cpr
 from hjemmeprove.errors import FieldError
 
@@ -202,7 +202,7 @@ def parse_request(values: dict[str, str], today: dt.date | None = None,
             err("municipality", f"'{text}' skal være en kommunekode (fx 461)")
     out.received = take("received", parse_date)
     if out.received and out.received > today:
-        err("received", f"{out.received.isoformat()} ligger i fremtiden")
+        err("received", f"{formats.date(out.received)} ligger i fremtiden")
     out.earliest = take("earliest", parse_date)
     out.ekg = bool(take("ekg", _parse_bool))
     out.preferred_days = take("preferred_days", _parse_preferred) or ""
@@ -212,7 +212,7 @@ def parse_request(values: dict[str, str], today: dt.date | None = None,
     out.window_start = take("window_start", parse_time)
     out.window_end = take("window_end", parse_time)
     if out.window_start and out.window_end and out.window_start >= out.window_end:
-        err("window_end", "skal ligge efter tidligst_kl")
+        err("window_end", "skal ligge efter det tidligste klokkeslæt")
     stab = take("stability_minutes", _parse_float)
     if stab is not None:
         if not (30 <= stab <= 24 * 60) or stab != int(stab):

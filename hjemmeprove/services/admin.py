@@ -26,6 +26,7 @@ from hjemmeprove.db.models import (
     OUTCOMES,
 )
 from hjemmeprove.domain.ean import ean_problem
+from hjemmeprove.domain import labels
 from hjemmeprove.domain.labels import PERSONAL_DATA_LEVELS
 from hjemmeprove.errors import FieldError, NotFound, ValidationError
 from hjemmeprove.security import require
@@ -316,10 +317,11 @@ def agreement_errors(row: AgreementRow) -> list[FieldError]:
     unknown = {o.strip() for o in row.billable_outcomes.split(",") if o.strip()} - set(
         OUTCOMES)
     if unknown or not row.billable_outcomes.strip():
-        errors.append(FieldError("fakturerbare udfald",
-                                 f"skal være en liste af {', '.join(OUTCOMES)}"))
+        errors.append(FieldError("fakturerbare udfald", "vælg mindst ét af " + ", ".join(
+            f"{labels.outcome_label(o).lower()} ({o})" for o in OUTCOMES)))
     if row.allocation_rule not in ALLOCATION_RULES:
-        errors.append(FieldError("fordeling", "skal være standalone eller equal"))
+        errors.append(FieldError("fordeling", "skal være " + " eller ".join(
+            f"{labels.allocation_rule_label(r).lower()} ({r})" for r in ALLOCATION_RULES)))
     try:
         if Decimal(row.ferry_speed_kmh) <= 0:
             errors.append(FieldError("færgehastighed", "skal være større end 0"))
@@ -331,8 +333,8 @@ def agreement_errors(row: AgreementRow) -> list[FieldError]:
         errors.append(FieldError("beløb", "er ikke et tal"))
     errors += _ean_errors("faktura-EAN", row.invoice_ean)
     if row.statement_personal_data not in PERSONAL_DATA_LEVELS:
-        errors.append(FieldError("personoplysninger på opgørelsen",
-                                 f"skal være en af {', '.join(PERSONAL_DATA_LEVELS)}"))
+        errors.append(FieldError("personoplysninger på opgørelsen", "skal være en af " + ", ".join(
+            f"{labels.personal_data_label(x).lower()} ({x})" for x in PERSONAL_DATA_LEVELS)))
     if not (15 <= row.reply_window_minutes <= 600):
         errors.append(FieldError("svarvindue", "skal være 15–600 minutter"))
     return errors

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from sqlalchemy import and_, case, exists, func, or_, select
 from sqlalchemy.orm import Session, joinedload
@@ -22,16 +22,21 @@ from hjemmeprove.db.models import (
     AuditEntry,
     Cancellation,
     Citizen,
+    IntakeMessage,
+    Invoice,
+    InvoiceItem,
     Municipality,
     Request,
     Visit,
 )
+from hjemmeprove.domain import formats, labels
 from hjemmeprove.domain.cpr import cpr_digits, mask_cpr
-from hjemmeprove.domain.labels import ACTIVE_STATUSES
-from hjemmeprove.domain.lifecycle import settle
+from hjemmeprove.domain.labels import ACTIVE_STATUSES, channel_label
+from hjemmeprove.domain.lifecycle import settle, uncancel_refusal
 from hjemmeprove.domain.request_input import RequestInput, parse_request
 from hjemmeprove.errors import ConflictError, FieldError, NotFound, ValidationError
 from hjemmeprove.security import require
+from hjemmeprove.services import history as history_text
 from hjemmeprove.settings import Settings
 
 LATE_CANCELLATION = dt.timedelta(hours=24)  # §6
@@ -135,13 +140,26 @@ class CancellationResult:
 
 
 @dataclass(frozen=True)
+class UncancelResult:
+    """A cancellation undone: the request's status now, and the late-cancelled visit made
+    active again in its (locked) day and window, if there was one."""
+    request_id: int
+    status: str
+    visit_date: dt.date | None = None
+    window_start: dt.time | None = None
+    window_end: dt.time | None = None
+
+
+@dataclass(frozen=True)
 class HistoryEntry:
-    at: dt.datetime
+    at: dt.datetime  # local time
     user: str
     table: str
     action: str
-    before: dict
+    before: dict  # the raw stored values (column -> value), as the audit trail keeps them
     after: dict
+    what: str = ""  # "Henvisning ændret" (services/history.py)
+    changes: tuple = ()  # (field label, before, after) in the words the screen uses
 
 
 class RequestService:
@@ -254,7 +272,7 @@ class RequestService:
             deadline = self.settings.calendar().deadline(data.received)
             if deadline < today:
                 out.append(("deadline_passed", FieldError(
-                    "modtaget", f"fristen ({deadline.isoformat()}) er allerede overskredet; "
+                    "modtaget", f"fristen ({formats.date(deadline)}) er allerede overskredet; "
                     "bekræft for at oprette henvisningen alligevel (den markeres)", row)))
         return out
 
@@ -299,8 +317,8 @@ class RequestService:
                 if req.version != expected_version:
                     raise self._conflict(req)
                 if req.status in ("cancelled", "done"):
-                    raise ValidationError(f"henvisningen er {req.status} og kan ikke ændres",
-                                          "status")
+                    raise ValidationError(f"henvisningen er {status_label(req.status)} og kan "
+                                          "ikke ændres", "status")
                 data, errors = self.validate(values, today=today, session=s)
                 if errors:
                     raise ValidationError(errors)
@@ -339,7 +357,7 @@ class RequestService:
         with self.store.session() as s:
             req = self._get(s, request_id)
             if req.status in ("done", "cancelled"):
-                raise ValidationError(f"henvisningen er {req.status}", "status")
+                raise ValidationError(f"henvisningen er {status_label(req.status)}", "status")
             req.not_eligible_reason = reason.strip()
             for visit in s.scalars(select(Visit).where(Visit.request_id == request_id,
                                                        Visit.outcome.is_(None))):
@@ -361,15 +379,16 @@ class RequestService:
         require(self.store, "requests.cancel")
         errors = []
         if not by.strip():
-            errors.append(FieldError("aflyst_af", "skal udfyldes"))
+            errors.append(FieldError("aflyst af", "skal udfyldes"))
         if channel not in CANCEL_CHANNELS:
-            errors.append(FieldError("kanal", f"skal være {' eller '.join(CANCEL_CHANNELS)}"))
+            errors.append(FieldError("kanal", "skal være " + " eller ".join(
+                f"{channel_label(c).lower()} ({c})" for c in CANCEL_CHANNELS)))
         if not isinstance(at, dt.datetime):
             errors.append(FieldError("tidspunkt", "skal være et tidspunkt (dato og klokkeslæt)"))
         elif at.tzinfo is not None:
             errors.append(FieldError("tidspunkt", "skal være lokal tid uden tidszone"))
         elif at > (now or dt.datetime.now()):
-            errors.append(FieldError("tidspunkt", f"{at:%Y-%m-%d %H:%M} ligger i fremtiden"))
+            errors.append(FieldError("tidspunkt", f"{formats.datetime(at)} ligger i fremtiden"))
         if errors:
             raise ValidationError(errors)
         # the request row is locked first (a plan being written waits, or is waited for)
@@ -379,18 +398,18 @@ class RequestService:
                 raise NotFound(f"henvisning {request_id} findes ikke")
             if req.status in ("cancelled", "done", "not_eligible"):
                 raise ValidationError(
-                    f"henvisning {request_id} er allerede {_STATUS_DA[req.status]}", "status")
+                    f"henvisning {request_id} er allerede {status_label(req.status)}", "status")
             visit = s.scalars(select(Visit).where(Visit.request_id == request_id,
                                                   Visit.outcome.is_(None))).first()
             start = _visit_start(visit)
             # a cancellation lies between the receipt and the end of the visit
             if at < dt.datetime.combine(req.received, dt.time(0)):
-                raise ValidationError(f"{at:%Y-%m-%d %H:%M} ligger før henvisningen blev "
-                                      f"modtaget ({req.received.isoformat()})", "tidspunkt")
+                raise ValidationError(f"{formats.datetime(at)} ligger før henvisningen blev "
+                                      f"modtaget ({formats.date(req.received)})", "tidspunkt")
             end = _visit_end(visit)
             if end is not None and at > end:
-                raise ValidationError(f"{at:%Y-%m-%d %H:%M} ligger efter besøget "
-                                      f"({end:%Y-%m-%d %H:%M}); registrér et udfald i "
+                raise ValidationError(f"{formats.datetime(at)} ligger efter besøget "
+                                      f"({formats.datetime(end)}); registrér et udfald i "
                                       "stedet", "tidspunkt")
             late = bool(visit is not None and visit.locked and start is not None
                         and at > start - LATE_CANCELLATION)
@@ -409,6 +428,71 @@ class RequestService:
                                note=note))
             settle(req, s.scalars(select(Visit).where(Visit.request_id == request_id)))
             return CancellationResult(request_id, late, start, channel)
+
+    def uncancel(self, request_id: int, today: dt.date | None = None) -> UncancelResult:
+        """Undoes a recorded cancellation while ``lifecycle.uncancel_refusal`` allows it (else
+        a ValidationError naming "aflysning" with the reason). One transaction, audited like
+        every change: the cancellation row goes (the audit trail keeps it), a late
+        cancellation's kept visit becomes active again in its day and window (still locked,
+        off the route until the next plan), a message that asked for the cancellation is
+        back in the inbox as not handled, and the status follows (``settle``). Not re-planned
+        here: the caller plans (the desktop re-plans the visit's day)."""
+        require(self.store, "requests.cancel")
+        today = today or dt.date.today()
+        with self.store.session(write=True) as s:
+            req = s.get(Request, request_id, with_for_update=not self.store.is_sqlite)
+            if req is None:
+                raise NotFound(f"henvisning {request_id} findes ikke")
+            cancellations = sorted(req.cancellations, key=lambda c: c.id)
+            last = cancellations[-1] if cancellations else None
+            visit = None
+            if last is not None and last.late:
+                visit = s.scalars(select(Visit).where(Visit.request_id == request_id,
+                                                      Visit.outcome == "cancelled_late")
+                                  .order_by(Visit.id.desc())).first()
+            if visit is not None:
+                visit_day = visit.date
+            else:
+                visit_day = last.visit_start.date() if last and last.visit_start else None
+            billed = visit is not None and (visit.shares_locked or s.scalar(
+                select(func.count(InvoiceItem.id)).join(
+                    Invoice, InvoiceItem.invoice_id == Invoice.id)
+                .where(InvoiceItem.visit_id == visit.id, Invoice.status == "issued")) > 0)
+            replied = last is not None and self._replied_since(s, request_id, last)
+            why = uncancel_refusal(status_code=req.status, recorded=last is not None,
+                                   visit_day=visit_day, today=today, replied=replied,
+                                   billed=billed)
+            if why:
+                raise ValidationError(f"aflysningen kan ikke fortrydes: {why}", "aflysning")
+            for c in cancellations:  # first: the schema allows no active visit next to one
+                s.delete(c)
+            s.flush()
+            if visit is not None:
+                visit.outcome = None
+                visit.outcome_note = ""
+            for m in s.scalars(select(IntakeMessage).where(
+                    IntakeMessage.request_id == request_id,
+                    IntakeMessage.handled == "cancellation")):
+                m.request_id, m.handled = None, ""
+            s.flush()
+            s.expire(req, ["cancellations"])
+            status = settle(req, s.scalars(select(Visit).where(Visit.request_id == request_id)))
+            return UncancelResult(request_id, status, visit.date if visit else None,
+                                  visit.window_start if visit else None,
+                                  visit.window_end if visit else None)
+
+    @staticmethod
+    def _replied_since(s: Session, request_id: int, cancellation: Cancellation) -> bool:
+        """Whether a reply about the request went to the municipality after the cancellation
+        was recorded (the audit trail's time of its insert; without it, any reply counts)."""
+        recorded = s.scalar(select(func.min(AuditEntry.at)).where(
+            AuditEntry.table_name == "cancellations",
+            AuditEntry.row_key == str(cancellation.id), AuditEntry.action == "insert"))
+        q = select(func.count(IntakeMessage.id)).where(IntakeMessage.request_id == request_id,
+                                                       IntakeMessage.direction == "out")
+        if recorded is not None:
+            q = q.where(IntakeMessage.received_at >= recorded)
+        return s.scalar(q) > 0
 
     # --- reading ----------------------------------------------------------------------------
 
@@ -475,8 +559,13 @@ class RequestService:
     def history(self, request_id: int) -> list[HistoryEntry]:
         """The audit trail of a request, its cancellations and its visits, oldest first."""
         with self.store.session() as s:
-            cancel_ids = [str(i) for i in s.scalars(
-                select(Cancellation.id).where(Cancellation.request_id == request_id))]
+            cancel_ids = {str(i) for i in s.scalars(
+                select(Cancellation.id).where(Cancellation.request_id == request_id))}
+            # and the cancellations undone since (their rows are gone; the trail keeps them)
+            mine = (f'%"request_id": {int(request_id)},%', f'%"request_id": {int(request_id)}}}%')
+            cancel_ids |= set(s.scalars(select(AuditEntry.row_key).where(
+                AuditEntry.table_name == "cancellations", AuditEntry.action == "delete",
+                or_(*(AuditEntry.before.like(p) for p in mine)))))
             visit_ids = [str(i) for i in s.scalars(
                 select(Visit.id).where(Visit.request_id == request_id))]
             q = select(AuditEntry).where(or_(
@@ -484,9 +573,15 @@ class RequestService:
                 and_(AuditEntry.table_name == "cancellations", AuditEntry.row_key.in_(cancel_ids)),
                 and_(AuditEntry.table_name == "visits", AuditEntry.row_key.in_(visit_ids)),
             )).order_by(AuditEntry.id)
-            return [HistoryEntry(e.at, e.user, e.table_name, e.action,
-                                 json.loads(e.before or "{}"), json.loads(e.after or "{}"))
-                    for e in s.scalars(q)]
+            raw = [(e.at, e.user, e.table_name, e.action, json.loads(e.before or "{}"),
+                    json.loads(e.after or "{}")) for e in s.scalars(q)]
+            entries = [HistoryEntry(formats.local_from_utc(at), user, table, action, before,
+                                    after) for at, user, table, action, before, after in raw]
+            names = history_text.Names(s, entries)
+            return [replace(e, what=history_text.what(e.table, e.action),
+                            changes=history_text.changes(e.table, e.action, e.before, e.after,
+                                                         names))
+                    for e in entries]
 
     # --- helpers ----------------------------------------------------------------------------
 
@@ -502,7 +597,7 @@ class RequestService:
             return [FieldError("kommunekode", f"{data.municipality} er ikke en kendt kommune", row)]
         if self._agreement_for(s, data.municipality, data.received, required=False) is None:
             return [FieldError("kommunekode", f"{muni.name} har ingen aftale i kraft "
-                               f"{data.received.isoformat()}", row)]
+                               f"{formats.date(data.received)}", row)]
         return []
 
     def _agreement_for(self, s: Session, code: int, day: dt.date, required: bool = True):
@@ -512,7 +607,7 @@ class RequestService:
              .order_by(Agreement.start.desc()))
         agreement = s.scalars(q).first()
         if agreement is None and required:
-            raise ValidationError(f"ingen aftale i kraft {day}", "kommunekode")
+            raise ValidationError(f"ingen aftale i kraft {formats.date(day)}", "kommunekode")
         return agreement
 
     def _citizen(self, s: Session, data: RequestInput, update: bool = False) -> Citizen:
@@ -570,12 +665,9 @@ def _ask(questions: list[tuple[str, FieldError]], confirm) -> None:
         raise NeedsConfirmation([e for _, e in open_], {c for c, _ in open_})
 
 
-_STATUS_DA = {"open": "åben", "planned": "planlagt", "locked": "låst", "done": "udført",
-              "cancelled": "aflyst", "not_eligible": "ikke omfattet"}
-
-
 def status_label(status: str) -> str:
-    return _STATUS_DA.get(status, status)
+    """A status in running text ("aflyst"); the label comes from domain/labels.py."""
+    return labels.status_label(status).lower()
 
 
 def _apply(req: Request, data: RequestInput, citizen: Citizen) -> None:

@@ -153,7 +153,7 @@ def test_timely_cancellation_is_not_late_and_bad_input_stays_in_dialog(qtbot, wi
     dlg.at.setDateTime(QDateTime.fromString("2024-03-11 10:00", "yyyy-MM-dd HH:mm"))
     dlg.submit()  # "Aflyst af" empty
     settle(qtbot)
-    assert dlg.isVisible() and "aflyst_af" in dlg.error.text()
+    assert dlg.isVisible() and "aflyst af" in dlg.error.text()
     dlg.by.setText("Hjemmeplejen")
     dlg.submit()
     settle(qtbot)

@@ -14,21 +14,21 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QInputDialog,
     QLabel,
-    QMessageBox,
     QPushButton,
     QSplitter,
     QVBoxLayout,
     QWidget,
 )
 
+from hjemmeprove.domain import labels
 from hjemmeprove.errors import ValidationError
 from hjemmeprove.fileio import write_atomic
 from ui import fmt
 from ui.errors import show_error, show_info
-from ui.models.table import ROW_ROLE, Column, RowTableModel, sorted_proxy
+from ui.models.table import ROW_ROLE, Column, RowTableModel
 from ui.ops import Op
 from ui.signals import emit_changed
-from ui.widgets import ServiceView, Unavailable, table_view, title
+from ui.widgets import ServiceView, SortProxy, Unavailable, confirm, table_view, title
 
 try:  # the pyside6-pdf wheel
     from PySide6.QtPdf import QPdfDocument
@@ -36,8 +36,8 @@ try:  # the pyside6-pdf wheel
 except ImportError:  # pragma: no cover - shown as "ikke tilgængelig"
     QPdfDocument = QPdfView = None
 
-STATUS_DA = {"draft": "Kladde", "issued": "Udstedt"}
-KIND_DA = {"invoice": "Faktura", "credit_note": "Kreditnota"}
+STATUS_DA = labels.INVOICE_STATUS  # codes -> labels: hjemmeprove/domain/labels.py
+KIND_DA = labels.INVOICE_KIND
 
 BILL_COLUMNS = [
     Column("Kommune", lambda b: f"{b.municipality_name} ({b.municipality_code})"),
@@ -72,18 +72,15 @@ INVOICE_COLUMNS = [
            (" (krediteret)" if i.fully_credited else
             " (delvis krediteret)" if i.credited_by_id else ""),
            color=lambda i: "#2e7d32" if i.status == "issued" else "#555"),
-    Column("Udstedt", lambda i: fmt.date(i.issue_date)),
-    Column("Forfald", lambda i: fmt.date(i.due_date)),
+    Column("Udstedt", lambda i: fmt.date(i.issue_date), sort=lambda i: i.issue_date),
+    Column("Forfald", lambda i: fmt.date(i.due_date), sort=lambda i: i.due_date),
     Column("I alt", lambda i: fmt.kr(i.total), sort=lambda i: i.total, right=True),
 ]
 
 
 def ask(parent, title: str, text: str) -> bool:
     """A yes/no question (tests replace the view's ``ask``)."""
-    answer = QMessageBox.question(parent, title, text,
-                                  QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-                                  QMessageBox.StandardButton.No)
-    return answer == QMessageBox.StandardButton.Yes
+    return confirm(parent, title, text)
 
 
 def _months_back(today: dt.date, n: int = 15) -> list[str]:
@@ -176,10 +173,10 @@ class BillingView(ServiceView):
         box = QGroupBox("Før udstedelse: linjer og totaler pr. kommune")
         bv = QVBoxLayout(box)
         self.bill_model = RowTableModel(BILL_COLUMNS)
-        self.bill_table = table_view(sorted_proxy(self.bill_model, self))
+        self.bill_table = table_view(SortProxy(self.bill_model, self))
         bv.addWidget(self.bill_table, 2)
         self.line_model = RowTableModel(LINE_COLUMNS)
-        self.line_table = table_view(sorted_proxy(self.line_model, self))
+        self.line_table = table_view(SortProxy(self.line_model, self))
         bv.addWidget(self.line_table, 2)
         self.notes = QLabel()
         self.notes.setWordWrap(True)
@@ -197,7 +194,7 @@ class BillingView(ServiceView):
         ibox = QGroupBox("Fakturaer og kreditnotaer for måneden")
         iv = QVBoxLayout(ibox)
         self.inv_model = RowTableModel(INVOICE_COLUMNS)
-        self.inv_table = table_view(sorted_proxy(self.inv_model, self))
+        self.inv_table = table_view(SortProxy(self.inv_model, self))
         iv.addWidget(self.inv_table)
         h = QHBoxLayout()
         self.issue_button = QPushButton("Udsted")

@@ -25,10 +25,18 @@ from hjemmeprove.errors import ValidationError
 from ui import fmt
 from ui.errors import show_error
 from ui.models.contact import ContactModel
-from ui.models.table import ROW_ROLE, sorted_proxy
+from ui.models.table import ROW_ROLE
 from ui.ops import Op
 from ui.signals import emit_changed
-from ui.widgets import DayNavigation, ServiceView, day_bar, error_label, table_view, title
+from ui.widgets import (
+    DayNavigation,
+    ServiceView,
+    SortProxy,
+    day_bar,
+    error_label,
+    table_view,
+    title,
+)
 
 
 class ContactView(DayNavigation, ServiceView):
@@ -48,7 +56,7 @@ class ContactView(DayNavigation, ServiceView):
         lay.addLayout(bar)
 
         self.model = ContactModel(self)
-        self.proxy = sorted_proxy(self.model, self)
+        self.proxy = SortProxy(self.model, self)
         self.table = table_view(self.proxy)
         lay.addWidget(self.table, 1)
 

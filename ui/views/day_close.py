@@ -35,10 +35,19 @@ from hjemmeprove.domain.labels import DRIVEN_OUTCOMES, outcome_label
 from hjemmeprove.errors import ValidationError
 from ui import fmt
 from ui.errors import show_error
-from ui.models.table import ROW_ROLE, Column, RowTableModel, sorted_proxy
+from ui.models.table import ROW_ROLE, Column, RowTableModel
 from ui.ops import Op
 from ui.signals import emit_changed
-from ui.widgets import DayNavigation, ServiceView, day_bar, error_label, table_view, title
+from ui.widgets import (
+    DayNavigation,
+    ServiceView,
+    SortProxy,
+    confirm,
+    day_bar,
+    error_label,
+    table_view,
+    title,
+)
 
 OUTCOMES = [(None, "— mangler —")] + [(code, outcome_label(code)) for code in DRIVEN_OUTCOMES]
 LOOKBACK_DAYS = 45
@@ -46,12 +55,7 @@ LOOKBACK_DAYS = 45
 
 def _ask(parent, title_: str, text: str) -> bool:
     """A yes/no question (tests replace the view's ``ask``)."""
-    from PySide6.QtWidgets import QMessageBox
-
-    answer = QMessageBox.question(parent, title_, text,
-                                  QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-                                  QMessageBox.StandardButton.No)
-    return answer == QMessageBox.StandardButton.Yes
+    return confirm(parent, title_, text)
 
 
 def missing_visits(route) -> int:
@@ -77,12 +81,13 @@ ROUTE_COLUMNS = [
     Column("Besøg", lambda r: str(len(r.stops)), sort=lambda r: len(r.stops), right=True),
     Column("Planlagt km", lambda r: fmt.num(r.km, 1), sort=lambda r: r.km, right=True),
     Column("Kørt km", lambda r: fmt.num(r.driven_km, 1) if r.driven_km is not None else "—",
-           sort=lambda r: r.driven_km or 0, right=True,
+           sort=lambda r: r.driven_km, right=True,
            color=lambda r: "#c62828" if r.driven_km is None and not r.closed else None),
     Column("Færge plan.", lambda r: fmt.num(r.ferry_minutes, 0) if r.ferry_minutes else "",
-           right=True),
+           sort=lambda r: r.ferry_minutes, right=True),
     Column("Færge kørt", lambda r: fmt.num(r.driven_ferry_minutes, 0)
-           if r.driven_ferry_minutes is not None else "", right=True),
+           if r.driven_ferry_minutes is not None else "", sort=lambda r: r.driven_ferry_minutes,
+           right=True),
 ]
 
 
@@ -110,7 +115,7 @@ class DayCloseView(DayNavigation, ServiceView):
         lv = QVBoxLayout(left)
         lv.setContentsMargins(0, 0, 0, 0)
         self.model = RowTableModel(ROUTE_COLUMNS)
-        self.table = table_view(sorted_proxy(self.model, self))
+        self.table = table_view(SortProxy(self.model, self))
         lv.addWidget(self.table, 4)
         back = QGroupBox(f"Tidligere dage med mangler (seneste {LOOKBACK_DAYS} dage)")
         bv = QVBoxLayout(back)

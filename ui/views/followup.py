@@ -27,9 +27,9 @@ from hjemmeprove.documents import csvsafe
 from ui import fmt
 from ui.errors import show_error, show_info
 from ui.map.widget import ROUTE_COLORS
-from ui.models.table import Column, RowTableModel, sorted_proxy
+from ui.models.table import Column, RowTableModel
 from ui.ops import Op
-from ui.widgets import ServiceView, table_view, title
+from ui.widgets import ServiceView, SortProxy, table_view, title
 
 MEASURES = [("requests_received", "Henvisninger modtaget"),
             ("samplings_done", "Prøvetagninger udført"),
@@ -68,7 +68,7 @@ class FollowupView(ServiceView):
 
         split = QSplitter(Qt.Orientation.Vertical)
         self.model = RowTableModel(self._columns())
-        self.table = table_view(sorted_proxy(self.model, self))
+        self.table = table_view(SortProxy(self.model, self))
         split.addWidget(self.table)
         self.chart = QChart()
         self.chart.setAnimationOptions(QChart.AnimationOption.NoAnimation)

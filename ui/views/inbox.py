@@ -15,7 +15,6 @@ from PySide6.QtWidgets import (
     QInputDialog,
     QLabel,
     QLineEdit,
-    QMessageBox,
     QPushButton,
     QSplitter,
     QTextBrowser,
@@ -27,11 +26,11 @@ from hjemmeprove.domain import labels
 from ui import fmt
 from ui.errors import show_error
 from ui.models.inbox import COL_CATEGORY, InboxTableModel
-from ui.models.table import ROW_ROLE, sorted_proxy
+from ui.models.table import ROW_ROLE
 from ui.ops import Op
 from ui.signals import emit_changed
 from ui.views.request_form import RequestForm
-from ui.widgets import ServiceView, table_view, title
+from ui.widgets import ServiceView, SortProxy, confirm, table_view, title
 
 DEFAULT_POLL_SECONDS = 30
 
@@ -50,8 +49,7 @@ class InboxView(ServiceView):
         self._generation = 0
         self.hint_boxes: list[tuple[QCheckBox, object]] = []
         # dialogs a test replaces: a yes/no question and a text to write
-        self.confirm = lambda head, text: QMessageBox.question(
-            self, head, text) == QMessageBox.StandardButton.Yes
+        self.confirm = lambda head, text: confirm(self, head, text)
         self.ask_text = self._ask_text
 
         lay = QVBoxLayout(self)
@@ -73,7 +71,7 @@ class InboxView(ServiceView):
 
         split = QSplitter(Qt.Orientation.Horizontal)
         self.model = InboxTableModel(self)
-        self.proxy = sorted_proxy(self.model, self)
+        self.proxy = SortProxy(self.model, self)
         self.table = table_view(self.proxy)
         split.addWidget(self.table)
         split.addWidget(self._detail_panel())
@@ -268,6 +266,7 @@ class InboxView(ServiceView):
         municipalities = self.app.admin.list_municipalities()
         self.form = RequestForm(self.app, municipalities, self, today=self.today)
         self.form.set_values(values)
+        self.form.mark_pristine()  # the message's proposal: closing it loses nothing typed
         self.form.setWindowTitle("Ny henvisning fra elektronisk besked")
         message_id = proposal.message_id
         self.form.saved.connect(lambda rid: self._link(message_id, rid))

@@ -22,21 +22,30 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QLabel,
     QLineEdit,
-    QMessageBox,
     QPlainTextEdit,
     QVBoxLayout,
     QWidget,
 )
 
-from hjemmeprove.domain.request_input import LABELS
+from hjemmeprove.domain import labels
+from hjemmeprove.domain.labels import CANCEL_CHANNELS
+from hjemmeprove.domain.request_input import LABELS, parse_date
 from hjemmeprove.errors import ConflictError, ValidationError
+from hjemmeprove.services.history import changes_text
 from hjemmeprove.services.requests import NeedsConfirmation, detail_to_form
 from ui import fmt
 from ui.errors import show_error
-from ui.models.table import Column, RowTableModel, sorted_proxy
+from ui.models.table import Column, RowTableModel
 from ui.ops import Op
 from ui.signals import emit_changed
-from ui.widgets import FIELD_ERROR_STYLE, error_label, table_view
+from ui.widgets import (
+    FIELD_ERROR_STYLE,
+    ConfirmDiscard,
+    SortProxy,
+    confirm,
+    error_label,
+    table_view,
+)
 
 # key -> (label shown, placeholder)
 FIELDS = {
@@ -50,8 +59,8 @@ FIELDS = {
     "received": ("Modtaget", ""),
     "requester": ("Rekvirent", "Egen læge / hospitalsafdeling"),
     "ekg": ("EKG ønskes (§7)", ""),
-    "preferred_days": ("Ønskede dage", "fx tir, tor eller 2026-12-01"),
-    "earliest": ("Tidligst dato", "ÅÅÅÅ-MM-DD"),
+    "preferred_days": ("Ønskede dage", "fx tir, tor eller 01.12.2026"),
+    "earliest": ("Tidligst dato", fmt.DATE_PLACEHOLDER),
     "window_start": ("Tidligst kl.", "TT:MM"),
     "window_end": ("Senest kl.", "TT:MM (fastende: 10:00)"),
     "stability_minutes": ("Holdbarhed (min)", "tom = standard"),
@@ -74,6 +83,13 @@ GROUPS = [
                                 "lat", "lon"]),
 ]
 _KEY_OF_LABEL = {v: k for k, v in LABELS.items()}
+
+
+def _date_or_none(text: str) -> dt.date | None:
+    try:
+        return parse_date(text) if text else None
+    except ValueError:
+        return None
 
 
 def _position_picker():
@@ -107,8 +123,9 @@ def _position_picker():
     return PositionPicker()
 
 
-class RequestForm(QDialog):
-    """Create (request_id None) or edit a request. Emits ``saved(id)`` after a save."""
+class RequestForm(ConfirmDiscard, QDialog):
+    """Create (request_id None) or edit a request. Emits ``saved(id)`` after a save; Escape or
+    closing asks before a changed form is thrown away (``ask_discard``)."""
 
     saved = Signal(int)
 
@@ -187,18 +204,27 @@ class RequestForm(QDialog):
         self.known = None  # services.requests.StoredCitizen of the CPR typed, if any
         self.setMinimumWidth(1080)
         if request_id is not None:
-            self.load(request_id)
+            self.load(request_id)  # marked pristine once loaded
+        else:
+            self.mark_pristine()
 
     def _make_edit(self, key, placeholder, municipalities) -> QWidget:
         if key == "municipality":
             combo = QComboBox()
+            with_agreement = self._with_agreement()
             for m in municipalities:
-                combo.addItem(f"{m.code} {m.name}", m.code)
+                has = m.id in with_agreement if with_agreement is not None else True
+                combo.addItem(f"{m.code} {m.name}" + ("" if has else " (ingen aftale)"),
+                              m.code)
+            # a new request starts at the first municipality that has an agreement today
+            first = next((i for i, m in enumerate(municipalities)
+                          if with_agreement is None or m.id in with_agreement), 0)
+            combo.setCurrentIndex(first if municipalities else -1)
             return combo
         if key == "received":
             de = QDateEdit(QDate(self.today.year, self.today.month, self.today.day))
             de.setCalendarPopup(True)
-            de.setDisplayFormat("dd-MM-yyyy")
+            de.setDisplayFormat(fmt.QT_DATE)
             return de
         if key == "ekg":
             return QCheckBox()
@@ -213,6 +239,15 @@ class RequestForm(QDialog):
         le.setPlaceholderText(placeholder)
         le.setMinimumWidth(190)
         return le
+
+    def _with_agreement(self) -> set[int] | None:
+        """The ids of the municipalities with an agreement in force today (None: unknown)."""
+        try:
+            rows = self.app.admin.list_agreements()
+        except Exception:  # noqa: BLE001 - a default is a convenience, never a failure
+            return None
+        return {a.municipality_id for a in rows
+                if a.start <= self.today and (a.end is None or a.end >= self.today)}
 
     # --- values -----------------------------------------------------------------------------
 
@@ -239,12 +274,15 @@ class RequestForm(QDialog):
                 if i >= 0:
                     w.setCurrentIndex(i)
             elif isinstance(w, QDateEdit):
-                if text:
-                    w.setDate(QDate.fromString(text, "yyyy-MM-dd"))
+                day = _date_or_none(text)
+                if day is not None:
+                    w.setDate(QDate(day.year, day.month, day.day))
             elif isinstance(w, QCheckBox):
                 w.setChecked(text == "ja")
             elif isinstance(w, QPlainTextEdit):
                 w.setPlainText(text)
+            elif key == "earliest" and _date_or_none(text) is not None:
+                w.setText(fmt.date(_date_or_none(text)))  # shown as every date is shown
             else:
                 w.setText(text)
 
@@ -289,12 +327,7 @@ class RequestForm(QDialog):
     def ask(self, text: str) -> bool:
         """The explicit yes a change of a stored citizen, a second open request or a passed
         deadline needs (tests replace this)."""
-        box = QMessageBox(QMessageBox.Icon.Question, "Bekræft", text,
-                          QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, self)
-        box.button(QMessageBox.StandardButton.Yes).setText("Ja, gem")
-        box.button(QMessageBox.StandardButton.No).setText("Nej, ret")
-        box.setDefaultButton(QMessageBox.StandardButton.No)
-        return box.exec() == QMessageBox.StandardButton.Yes
+        return confirm(self, "Bekræft", text, yes="Ja, gem", no="Nej, ret")
 
     # --- load/save --------------------------------------------------------------------------
 
@@ -306,6 +339,7 @@ class RequestForm(QDialog):
         self.version = detail.version
         self.set_values(detail_to_form(detail))
         self.map.show_position(detail.lat, detail.lon)
+        self.mark_pristine()
         if detail.status in ("cancelled", "done"):
             self.summary.setText("Henvisningen er afsluttet og kan ikke ændres.")
             self.summary.show()
@@ -387,8 +421,9 @@ class RequestForm(QDialog):
             show_error(self, exc)
 
 
-class CancelDialog(QDialog):
-    """§6: who cancelled, when and by which channel; the result says whether it was late."""
+class CancelDialog(ConfirmDiscard, QDialog):
+    """§6: who cancelled, when and by which channel; the result says whether it was late.
+    Escape asks before throwing away what was typed."""
 
     done_result = Signal(object)
 
@@ -407,12 +442,12 @@ class CancelDialog(QDialog):
         self.by = QLineEdit()
         self.by.setPlaceholderText("Navn / hjemmesygeplejen")
         self.channel = QComboBox()
-        self.channel.addItem("Elektronisk", "electronic")
-        self.channel.addItem("Telefonisk", "telephone")
+        for code in CANCEL_CHANNELS:
+            self.channel.addItem(labels.channel_label(code), code)
         now = now or dt.datetime.now().replace(second=0, microsecond=0)
         self.at = QDateTimeEdit(QDateTime(QDate(now.year, now.month, now.day),
                                           QTime(now.hour, now.minute)))
-        self.at.setDisplayFormat("dd-MM-yyyy HH:mm")
+        self.at.setDisplayFormat(fmt.QT_DATETIME)
         self.at.setCalendarPopup(True)
         self.note = QLineEdit()
         form.addRow("Aflyst af", self.by)
@@ -425,10 +460,11 @@ class CancelDialog(QDialog):
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
                                         | QDialogButtonBox.StandardButton.Cancel)
         self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Registrér aflysning")
-        self.buttons.button(QDialogButtonBox.StandardButton.Cancel).setText("Fortryd")
+        self.buttons.button(QDialogButtonBox.StandardButton.Cancel).setText("Annullér")
         self.buttons.accepted.connect(self.submit)
         self.buttons.rejected.connect(self.reject)
         lay.addWidget(self.buttons)
+        self.mark_pristine()
 
     def submit(self) -> None:
         rid = self.request_id
@@ -457,28 +493,44 @@ class CancelDialog(QDialog):
             show_error(self, exc)
 
 
-_TABLE_DA = {"requests": "Henvisning", "cancellations": "Aflysning", "visits": "Besøg"}
-_ACTION_DA = {"insert": "oprettet", "update": "ændret", "delete": "slettet"}
-_HIDDEN = {"version", "id", "created_at"}
+def uncancel(parent, app, request_id: int, on_done, today: dt.date | None = None) -> None:
+    """"Fortryd aflysning": undoes the cancellation in the background and, when a late
+    cancellation's visit came back in its window, re-plans that day so it is on a route
+    again (locked visits keep their windows). ``on_done(result, text)`` gets the
+    status bar's sentence; a refusal is shown with its reason."""
+
+    def work(_progress):
+        result = app.requests.uncancel(request_id, today=today)
+        if result.visit_date is not None:
+            app.planning.replan_after_change(result.visit_date)
+        return result
+
+    def done(result) -> None:
+        emit_changed("requests", "planning", "day_close")
+        on_done(result, uncancel_text(result))
+
+    Op(parent, work).with_progress("Fortryder aflysningen…").success(done) \
+        .failure(lambda exc: show_error(parent, exc)).run_in_background()
+
+
+def uncancel_text(result) -> str:
+    text = f"Aflysningen af henvisning {result.request_id} er fortrudt"
+    if result.visit_date is not None:
+        when = " ".join(filter(None, (fmt.date(result.visit_date),
+                                      fmt.window(result.window_start, result.window_end))))
+        return f"{text}; besøget {when} er lagt tilbage på ruten."
+    return f"{text}; henvisningen er åben igen og planlægges ved næste planlægning."
 
 
 def _changes(entry) -> str:
-    if entry.action == "insert":
-        keys = [k for k, v in entry.after.items() if v not in (None, "", False)
-                and k not in _HIDDEN]
-        return ", ".join(f"{k}={entry.after[k]}" for k in keys[:8])
-    if entry.action == "delete":
-        return ""
-    parts = [f"{k}: {entry.before.get(k)!s} → {v!s}" for k, v in entry.after.items()
-             if k not in _HIDDEN and entry.before.get(k) != v]
-    return "; ".join(parts)
+    """The entry's changes in the screen's words (RequestService.history gives them)."""
+    return changes_text(entry.action, entry.changes)
 
 
 HISTORY_COLUMNS = [
-    Column("Tidspunkt", lambda e: fmt.datetime(e.at), sort=lambda e: e.at.isoformat()),
+    Column("Tidspunkt", lambda e: fmt.datetime(e.at), sort=lambda e: e.at),
     Column("Bruger", lambda e: e.user),
-    Column("Hvad", lambda e: f"{_TABLE_DA.get(e.table, e.table)} "
-                             f"{_ACTION_DA.get(e.action, e.action)}"),
+    Column("Hvad", lambda e: e.what),
     Column("Ændringer", _changes, tooltip=_changes),
 ]
 
@@ -490,7 +542,7 @@ class HistoryDialog(QDialog):
         self.resize(900, 400)
         lay = QVBoxLayout(self)
         self.model = RowTableModel(HISTORY_COLUMNS)
-        self.table = table_view(sorted_proxy(self.model, self))
+        self.table = table_view(SortProxy(self.model, self))
         lay.addWidget(self.table)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.button(QDialogButtonBox.StandardButton.Close).setText("Luk")

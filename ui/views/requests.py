@@ -26,7 +26,7 @@ from ui import fmt
 from ui.models.requests import COL_ADDRESS, RequestFilter, RequestTableModel
 from ui.ops import Op
 from ui.signals import emit_changed, hub
-from ui.views.request_form import CancelDialog, HistoryDialog, RequestForm
+from ui.views.request_form import CancelDialog, HistoryDialog, RequestForm, uncancel
 from ui.widgets import table_view, title
 
 STATUSES = ["open", "planned", "locked", "done", "cancelled", "not_eligible"]
@@ -132,8 +132,11 @@ class RequestsView(QWidget):
         self.cancel_button = QPushButton("Aflys…")
         self.not_eligible_button = QPushButton("Ikke omfattet…")
         self.history_button = QPushButton("Historik…")
-        for b in (self.edit_button, self.cancel_button, self.not_eligible_button,
-                  self.history_button):
+        self.uncancel_button = QPushButton("Fortryd aflysning")
+        self.uncancel_button.setToolTip("Så længe kommunen ikke har fået svar, besøget ikke er "
+                                        "faktureret og besøgsdagen ikke er passeret")
+        for b in (self.edit_button, self.cancel_button, self.uncancel_button,
+                  self.not_eligible_button, self.history_button):
             b.setEnabled(False)
             v.addWidget(b)
         v.addStretch(1)
@@ -141,6 +144,7 @@ class RequestsView(QWidget):
         self.cancel_button.clicked.connect(self.cancel_request)
         self.not_eligible_button.clicked.connect(self.mark_not_eligible)
         self.history_button.clicked.connect(self.show_history)
+        self.uncancel_button.clicked.connect(self.uncancel_request)
         box.setMinimumWidth(280)
         return box
 
@@ -282,6 +286,7 @@ class RequestsView(QWidget):
         self.edit_button.setEnabled(active)
         self.cancel_button.setEnabled(active)
         self.not_eligible_button.setEnabled(active)
+        self.uncancel_button.setEnabled(d.status == "cancelled" and bool(d.cancellations))
         self.history_button.setEnabled(True)
 
     # --- actions ----------------------------------------------------------------------------
@@ -326,6 +331,19 @@ class RequestsView(QWidget):
                 if result.late else "Aflysningen er registreret.")
         if hasattr(self.window(), "statusBar"):
             self.window().statusBar().showMessage(text, 8000)
+
+    def uncancel_request(self) -> None:
+        if self.detail is None:
+            return
+        rid = self.detail.id
+        uncancel(self, self.app, rid, lambda _r, text: self._after_uncancel(rid, text),
+                 today=self.today)
+
+    def _after_uncancel(self, request_id: int, text: str) -> None:
+        self._select_after_load = request_id
+        self.detail = None
+        if hasattr(self.window(), "statusBar"):
+            self.window().statusBar().showMessage(text, 10000)
 
     def mark_not_eligible(self) -> None:
         if self.detail is None:

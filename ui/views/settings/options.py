@@ -1,5 +1,9 @@
 """Indstillinger, the program's options: one form over every option that
-``hjemmeprove/settings.py`` declares (its label, kind and choices come from there)."""
+``hjemmeprove/settings.py`` declares (its label, kind and choices come from there).
+
+Saving is all or nothing (``Settings.set_many``). A road engine chosen as distance source
+(OSRM or Valhalla) needs its address and is tried before anything is saved: one two-point
+matrix with a short timeout, so a wrong address fails here, not at the next Optimér."""
 
 from __future__ import annotations
 
@@ -18,11 +22,45 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from hjemmeprove.errors import ValidationError
+from hjemmeprove.domain import labels
+from hjemmeprove.errors import FieldError, ValidationError
+from hjemmeprove.planning.distances import DistanceError, OsrmTable, ValhallaMatrix
 from hjemmeprove.settings import OPTIONS
 from ui.errors import show_error, show_info
 from ui.ops import Op
 from ui.signals import emit_changed
+
+
+PROBE_TIMEOUT_S = 3.0
+ROAD_ENGINES = {"osrm": OsrmTable, "valhalla": ValhallaMatrix}
+_NEAR_SVENDBORG = (55.0598, 10.6068)
+
+
+def check_distance_source(kind: str, url: str, near: tuple[float, float] = _NEAR_SVENDBORG,
+                          timeout: float | None = None) -> None:
+    """Raises ValidationError naming the address field when ``kind`` is a road engine with
+    no address, or one that does not answer a two-point matrix around ``near`` in time."""
+    engine = ROAD_ENGINES.get(kind)
+    if engine is None:
+        return
+    field = OPTIONS["distance.url"].label
+    name = labels.distance_source_label(kind)
+    url = (url or "").strip()
+    if not url:
+        raise ValidationError([FieldError(field, f"skal udfyldes, når afstandskilden er {name}")])
+    if not url.startswith(("http://", "https://")):
+        raise ValidationError([FieldError(field, f"'{url}' er ikke en adresse (http://… eller "
+                                                 "https://…)")])
+    lat, lon = near
+    try:
+        engine(url, timeout=timeout or PROBE_TIMEOUT_S).road_matrix([(lat, lon), (lat + 0.01, lon + 0.01)])
+    except DistanceError as exc:
+        raise ValidationError([FieldError(field, f"{name} svarede ikke rigtigt: {exc}; "
+                                                 "intet er gemt")]) from None
+    except (KeyError, TypeError, ValueError, IndexError) as exc:  # answered, but not a matrix
+        raise ValidationError([FieldError(field, f"{name} på {url} svarede ikke med en "
+                                                 f"afstandstabel ({type(exc).__name__}); "
+                                                 "intet er gemt")]) from None
 
 
 class OptionsPage(QScrollArea):
@@ -110,10 +148,17 @@ class OptionsPage(QScrollArea):
         old = getattr(self, "_values", {})
         changed = {k: v for k, v in new.items() if old.get(k) != v}
         settings = self.app.settings
+        admin = self.app.admin
+        probe = ("distance.source" in changed or "distance.url" in changed) \
+            and new.get("distance.source") in ROAD_ENGINES
 
         def work():
-            for k, v in changed.items():
-                settings.set(k, v)
+            if probe:
+                labs = [(d.lab_lat, d.lab_lon) for d in admin.list_departments()
+                        if d.lab_lat is not None and d.lab_lon is not None]
+                check_distance_source(new["distance.source"], new.get("distance.url", ""),
+                                      labs[0] if labs else _NEAR_SVENDBORG)
+            settings.set_many(changed)  # all or nothing
             return len(changed)
 
         Op(self, work).success(self._saved).failure(self._failed).run_in_background()

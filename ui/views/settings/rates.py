@@ -23,10 +23,10 @@ from hjemmeprove.billing.rates import HELP_TEXT
 from hjemmeprove.errors import HjemmeproveError
 from ui import fmt
 from ui.editdialog import EditDialog, F
-from ui.models.table import Column, RowTableModel, sorted_proxy
+from ui.models.table import Column, RowTableModel
 from ui.ops import Op
 from ui.signals import emit_changed
-from ui.widgets import table_view
+from ui.widgets import SortProxy, table_view
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,10 @@ class YearRates:
     percent: str
     source: str
     example: bool
+    # the values behind the text, for sorting (None: missing)
+    per_referral_value: Decimal | None = None
+    transport_value: Decimal | None = None
+    percent_value: Decimal | None = None
 
 
 class RatesPage(QWidget):
@@ -58,20 +62,24 @@ class RatesPage(QWidget):
         split = QSplitter(Qt.Orientation.Horizontal)
         self.year_model = RowTableModel([
             Column("År", lambda r: str(r.year), sort=lambda r: r.year),
-            Column("Fast pris pr. henvisning", lambda r: r.per_referral, right=True),
-            Column("Transporttid pr. km", lambda r: r.transport, right=True),
-            Column("Fremskrivning", lambda r: r.percent, right=True,
+            Column("Fast pris pr. henvisning", lambda r: r.per_referral,
+                   sort=lambda r: r.per_referral_value, right=True),
+            Column("Transporttid pr. km", lambda r: r.transport,
+                   sort=lambda r: r.transport_value, right=True),
+            Column("Fremskrivning", lambda r: r.percent, sort=lambda r: r.percent_value,
+                   right=True,
                    color=lambda r: "#b26a00" if r.example else None),
             Column("Kilde", lambda r: r.source, tooltip=lambda r: r.source),
         ])
-        self.year_table = table_view(sorted_proxy(self.year_model, self))
+        self.year_table = table_view(SortProxy(self.year_model, self))
         self.mileage_model = RowTableModel([
             Column("Fra", lambda m: fmt.date(m.valid_from),
-                   sort=lambda m: m.valid_from.isoformat()),
-            Column("Kr. pr. km", lambda m: fmt.kr(m.amount), right=True),
+                   sort=lambda m: m.valid_from),
+            Column("Kr. pr. km", lambda m: fmt.kr(m.amount), sort=lambda m: m.amount,
+                   right=True),
             Column("Kilde", lambda m: m.source, tooltip=lambda m: m.source),
         ])
-        self.mileage_table = table_view(sorted_proxy(self.mileage_model, self))
+        self.mileage_table = table_view(SortProxy(self.mileage_model, self))
         left = QGroupBox("Takster pr. år")
         QVBoxLayout(left).addWidget(self.year_table)
         right = QGroupBox("Statens høje takst (kørsel)")
@@ -105,12 +113,14 @@ class RatesPage(QWidget):
                 t, _s, _e = table.year_rate(y, "transport_time")
                 ps, ts = fmt.kr(p), fmt.kr(t)
             except HjemmeproveError as exc:
+                p = t = None
                 ps = ts = "mangler"
                 src, ex = str(exc), False
             w = table.wages.get(y)
             pct = (f"{fmt.num(w.percent, 2)} %" + (" (eksempel)" if w.example else "")) \
                 if w else ("grundlag" if y == 2020 else "—")
-            years.append(YearRates(y, ps, ts, pct, src, bool(w and w.example) or ex))
+            years.append(YearRates(y, ps, ts, pct, src, bool(w and w.example) or ex,
+                                   p, t, w.percent if w else None))
         return years, self.rates.mileage_rates()
 
     def _loaded(self, result) -> None:
@@ -120,8 +130,8 @@ class RatesPage(QWidget):
         self.year_table.resizeColumnsToContents()
         self.mileage_table.resizeColumnsToContents()
 
-    def _dialog(self, title_text, row, spec, save) -> EditDialog:
-        self.dialog = EditDialog(self, title_text, row, spec, save)
+    def _dialog(self, title_text, row, spec, save, questions=None) -> EditDialog:
+        self.dialog = EditDialog(self, title_text, row, spec, save, questions=questions)
         self.dialog.saved.connect(lambda _r: (emit_changed("rates", "billing"), self.reload()))
         self.dialog.open()
         return self.dialog
@@ -131,7 +141,8 @@ class RatesPage(QWidget):
         self._dialog("Fremskrivningsprocent for løn", row,
                      [F("year", "År", "int"), F("percent", "Procent", "decimal"),
                       F("source", "Kilde", help="Hvor tallet er meddelt")],
-                     lambda r: self.rates.set_wage_index(r.year, r.percent, r.source))
+                     lambda r: self.rates.set_wage_index(r.year, r.percent, r.source),
+                     questions=lambda r: wage_index_questions(r.percent, r.source))
 
     def set_announced(self) -> None:
         row = _AnnouncedForm(dt.date.today().year, "per_referral", None, "")
@@ -149,6 +160,23 @@ class RatesPage(QWidget):
                      [F("valid_from", "Fra", "date"), F("amount", "Beløb", "decimal"),
                       F("source", "Kilde")],
                      lambda r: self.rates.set_mileage(r.valid_from, r.amount, r.source))
+
+
+USUAL_WAGE_INDEX = (Decimal("0"), Decimal("10"))  # % a year; outside it, ask
+
+
+def wage_index_questions(percent: Decimal | None, source: str) -> list[str]:
+    """What saving a wage index needs a yes for: a figure outside the usual 0–10 % (a typo
+    such as 35 for 3,5 raises every price of the year) and a figure without its source."""
+    out = []
+    low, high = USUAL_WAGE_INDEX
+    if percent is not None and not low <= percent <= high:
+        out.append(f"Fremskrivningen er {fmt.num(percent, 2)} %, uden for det sædvanlige "
+                   f"{fmt.num(low, 0)}–{fmt.num(high, 0)} %. Den ændrer alle årets takster.")
+    if not (source or "").strip():
+        out.append("Der er ingen kilde. Skriv hvor procenten er meddelt (fx KL's "
+                   "cirkulære), så taksten kan efterprøves.")
+    return out
 
 
 @dataclass(frozen=True)

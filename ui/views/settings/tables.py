@@ -19,14 +19,10 @@ from hjemmeprove.services.admin import (
 )
 from ui import fmt
 from ui.editdialog import EditDialog, F
-from ui.models.table import ROW_ROLE, Column, RowTableModel, sorted_proxy
+from ui.models.table import ROW_ROLE, Column, RowTableModel
 from ui.ops import Op
 from ui.signals import emit_changed
-from ui.widgets import table_view
-
-OUTCOME_CHOICES = ", ".join(f"{code} ({labels.outcome_label(code).lower()})"
-                            for code in labels.OUTCOMES)
-
+from ui.widgets import SortProxy, table_view
 
 def _outcomes_text(codes: str) -> str:
     """An agreement's outcome codes as labels: "taken,not_home" -> "Taget, Ikke hjemme"."""
@@ -50,7 +46,7 @@ class _TablePage(QWidget):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 6, 4, 4)
         self.model = RowTableModel(self.columns)
-        self.proxy = sorted_proxy(self.model, self)
+        self.proxy = SortProxy(self.model, self)
         self.table = table_view(self.proxy)
         self.buttons = QHBoxLayout()
         self.new_button = QPushButton("Ny…")
@@ -120,15 +116,18 @@ class AgreementsPage(_TablePage):
     columns = [
         Column("Kommune", lambda a: a.municipality_name),
         Column("Reference", lambda a: a.reference),
-        Column("Fra", lambda a: fmt.date(a.start), sort=lambda a: a.start.isoformat()),
-        Column("Til", lambda a: fmt.date(a.end) or "løbende"),
+        Column("Fra", lambda a: fmt.date(a.start), sort=lambda a: a.start),
+        Column("Til", lambda a: fmt.date(a.end) or "løbende",
+               sort=lambda a: a.end or dt.date.max),
         Column("Fakturerbare udfald", lambda a: _outcomes_text(a.billable_outcomes)),
         Column("Fordeling", lambda a: labels.allocation_rule_label(a.allocation_rule)),
         Column("EKG-pris", lambda a: fmt.kr(a.ekg_price) if a.ekg_price is not None else "—",
+               sort=lambda a: a.ekg_price, right=True),
+        Column("Moms %", lambda a: fmt.num(a.vat_percent, 0), sort=lambda a: a.vat_percent,
                right=True),
-        Column("Moms %", lambda a: fmt.num(a.vat_percent, 0), right=True),
         Column("Faktura-EAN", lambda a: a.invoice_ean),
-        Column("Svarvindue", lambda a: f"{a.reply_window_minutes} min", right=True),
+        Column("Svarvindue", lambda a: f"{a.reply_window_minutes} min",
+               sort=lambda a: a.reply_window_minutes, right=True),
     ]
 
     def spec(self):
@@ -141,8 +140,9 @@ class AgreementsPage(_TablePage):
             F("start", "Startdato", "date"),
             F("end", "Slutdato", "date", optional=True,
               help="Opsigelse: 6 måneders varsel til den 1. i en måned (§13)"),
-            F("billable_outcomes", "Fakturerbare udfald",
-              help=f"Kommasepareret: {OUTCOME_CHOICES}. Standard: taken"),
+            F("billable_outcomes", "Fakturerbare udfald", "multi",
+              choices=tuple(labels.OUTCOME.items()),
+              help="De udfald, der faktureres som en henvisning. Standard: Taget"),
             F("allocation_rule", "Fordeling", "choice",
               choices=tuple(labels.ALLOCATION_RULE.items())),
             F("ferry_speed_kmh", "Færgehastighed", "decimal",
@@ -179,7 +179,8 @@ class DepartmentsPage(_TablePage):
         Column("Afdeling", lambda d: d.name), Column("Hospital", lambda d: d.hospital),
         Column("Laboratorium", lambda d: f"{d.lab_address}, {d.lab_postcode} {d.lab_city}"),
         Column("CVR", lambda d: d.cvr), Column("EAN", lambda d: d.ean),
-        Column("Betalingsfrist", lambda d: f"{d.payment_days} dage", right=True),
+        Column("Betalingsfrist", lambda d: f"{d.payment_days} dage",
+               sort=lambda d: d.payment_days, right=True),
     ]
     SPEC = [F("name", "Navn"), F("hospital", "Hospital"),
             F("lab_address", "Laboratoriets adresse"), F("lab_postcode", "Postnr"),
@@ -200,9 +201,11 @@ class DepartmentsPage(_TablePage):
 class BioanalystsPage(_TablePage):
     columns = [
         Column("Navn", lambda b: b.name),
-        Column("Arbejdstid", lambda b: f"{fmt.clock(b.day_start)}–{fmt.clock(b.day_end)}"),
+        Column("Arbejdstid", lambda b: f"{fmt.clock(b.day_start)}–{fmt.clock(b.day_end)}",
+               sort=lambda b: (b.day_start, b.day_end)),
         Column("Kompetencer", lambda b: b.skills or "—"),
-        Column("Kapacitet", lambda b: f"{b.capacity} prøver", right=True),
+        Column("Kapacitet", lambda b: f"{b.capacity} prøver", sort=lambda b: b.capacity,
+               right=True),
         Column("Telefon", lambda b: b.phone),
         Column("Aktiv", lambda b: _yn(b.active)),
     ]
@@ -213,14 +216,14 @@ class BioanalystsPage(_TablePage):
             F("phone", "Telefon"), F("active", "Aktiv", "bool")]
     ABSENCE_COLUMNS = [
         Column("Bioanalytiker", lambda a: a.bioanalyst_name),
-        Column("Fra", lambda a: fmt.date(a.start), sort=lambda a: a.start.isoformat()),
-        Column("Til", lambda a: fmt.date(a.end), sort=lambda a: a.end.isoformat()),
+        Column("Fra", lambda a: fmt.date(a.start), sort=lambda a: a.start),
+        Column("Til", lambda a: fmt.date(a.end), sort=lambda a: a.end),
         Column("Årsag", lambda a: a.reason),
     ]
 
     def intro(self) -> None:
         self.absence_model = RowTableModel(self.ABSENCE_COLUMNS)
-        self.absence_table = table_view(sorted_proxy(self.absence_model, self))
+        self.absence_table = table_view(SortProxy(self.absence_model, self))
         box = QGroupBox("Fravær")
         v = QVBoxLayout(box)
         v.addWidget(self.absence_table)
@@ -288,7 +291,7 @@ class BioanalystsPage(_TablePage):
 
 
 class ClosingDaysPage(_TablePage):
-    columns = [Column("Dato", lambda c: fmt.date(c.day), sort=lambda c: c.day.isoformat()),
+    columns = [Column("Dato", lambda c: fmt.date(c.day), sort=lambda c: c.day),
                Column("Ugedag", lambda c: fmt.WEEKDAYS_DA[c.day.weekday()]),
                Column("Årsag", lambda c: c.reason)]
 

@@ -1,0 +1,58 @@
+"""How dates, times and amounts are written for people: one place for the desktop, the
+command line's text output and the services' messages (pure; no Qt, no reportlab).
+
+The rules (docs/DEVELOPING.md, *Dates and times*):
+
+- a date is ``dd.mm.åååå`` (29.11.2026) everywhere a person reads it: tables, forms, messages,
+  letters and invoices. Machine formats keep ISO 8601 (``--json``, CSV columns that scripts
+  read, e-invoices, file names), and input accepts both;
+- a clock time is ``tt:mm`` with a colon (10:00) everywhere, in running text after "kl."
+  (``kl. 10:00``); a window is ``10:00–12:00``. One rule, so the citizen's letter, the SMS
+  and the coordinator's screen show the same time the same way.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+DATE = "%d.%m.%Y"
+CLOCK = "%H:%M"
+DATETIME = f"{DATE} {CLOCK}"
+MISSING = "—"
+
+
+def date(d: dt.date | None) -> str:
+    return "" if d is None else d.strftime(DATE)
+
+
+def clock(t: dt.time | dt.datetime | None) -> str:
+    return "" if t is None else t.strftime(CLOCK)
+
+
+def datetime(t: dt.datetime | None) -> str:
+    return "" if t is None else t.strftime(DATETIME)
+
+
+def window(start: dt.time | None, end: dt.time | None) -> str:
+    """``kl. 10:00–12:00``, ``kl. 10:00`` or "" (running text)."""
+    if start and end:
+        return f"kl. {clock(start)}–{clock(end)}"
+    if start or end:
+        return f"kl. {clock(start or end)}"
+    return ""
+
+
+DANISH_TIME = ZoneInfo("Europe/Copenhagen")
+
+
+def local_from_utc(t: dt.datetime | None) -> dt.datetime | None:
+    """A stored UTC time (naive, as ``db.models.utcnow`` writes it) as naive Danish local
+    time, for showing (as the inbox shows its messages' times)."""
+    if t is None:
+        return None
+    return t.replace(tzinfo=dt.timezone.utc).astimezone(DANISH_TIME).replace(tzinfo=None)
+
+
+def yes_no(value) -> str:
+    return "ja" if value else "nej"
