@@ -6,8 +6,6 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from hjemmeprove.documents.common import kr as _kr
-from hjemmeprove.documents.common import number as _number
 from hjemmeprove.domain import labels
 
 # Codes -> Danish labels live in hjemmeprove/domain/labels.py; this name stays for the views
@@ -36,11 +34,19 @@ def clock(t: dt.time | None) -> str:
 
 
 def kr(amount) -> str:
-    return "" if amount is None else _kr(Decimal(str(amount)))
+    if amount is None:
+        return ""
+    from hjemmeprove.documents.common import kr as _kr  # babel and reportlab: on first use
+
+    return _kr(Decimal(str(amount)))
 
 
 def num(value, decimals: int = 1) -> str:
-    return "" if value is None else _number(value, decimals)
+    if value is None:
+        return ""
+    from hjemmeprove.documents.common import number as _number
+
+    return _number(value, decimals)
 
 
 def month(ym: str) -> str:

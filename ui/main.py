@@ -84,7 +84,11 @@ def _st_pdf() -> str:
     data = buf.getvalue()
     if not data.startswith(b"%PDF") or b"DejaVu" not in data:
         raise AssertionError("PDF uden indlejret skrifttype")
-    return f"{len(data)} bytes med indlejret DejaVuSans"
+    from reportlab.lib import rl_accel
+
+    if "fp_str" not in getattr(rl_accel, "_c_funcs", {}):  # the bundle lost _rl_accel
+        raise AssertionError("reportlabs C-accelerator (rl_accel) mangler")
+    return f"{len(data)} bytes med indlejret DejaVuSans, rl_accel i C"
 
 
 def _st_solve() -> str:
