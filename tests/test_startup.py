@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # What a command that prints a date or a list has no use for.
 HEAVY = ("ortools", "reportlab", "babel", "lxml", "alembic", "PySide6", "hjemmeprove.planning",
-         "hjemmeprove.documents.common")
+         "hjemmeprove.documents.common", "hjemmeprove.db.models")
 
 PROBE = """
 import json, sys
@@ -52,7 +52,9 @@ def current_db(tmp_path):
     return url
 
 
-def test_calendar_deadline_imports_no_planner_pdf_or_alembic(current_db):
+def test_calendar_deadline_imports_no_planner_pdf_alembic_or_models(current_db):
+    """The calendar reads two small tables: no planner, no PDF library, no Alembic on a
+    current schema, not even the ORM's model classes."""
     result, out = run_cli("calendar", "deadline", "2024-03-22", db=current_db)
     assert result["rc"] == 0
     assert out.strip() == "2024-04-10"
@@ -65,7 +67,7 @@ def test_help_and_request_list_import_nothing_heavy(current_db):
     assert result["loaded"] == []
     result, _ = run_cli("requests", "list", "--json", db=current_db)
     assert result["rc"] == 0
-    assert result["loaded"] == []
+    assert result["loaded"] == ["hjemmeprove.db.models"]  # the ORM's models, nothing more
 
 
 def test_a_command_that_prints_money_still_formats_it_the_danish_way(current_db):
@@ -74,6 +76,7 @@ def test_a_command_that_prints_money_still_formats_it_the_danish_way(current_db)
     assert result["rc"] == 0, out
     assert "2.205,53\xa0kr." in out  # babel's Danish amount, loaded when it is used
     assert "babel" in result["loaded"]
+    assert "ortools" not in result["loaded"]
 
 
 def test_a_new_database_is_migrated_and_a_current_one_is_checked_without_alembic(tmp_path):
@@ -156,3 +159,32 @@ def test_reportlab_uses_its_c_accelerator():
 
     assert "fp_str" in rl_accel._c_funcs
     assert "instanceStringWidthTTF" in rl_accel._c_funcs
+
+
+def test_the_settings_reads_name_the_models_tables_and_columns():
+    """Settings reads its two tables as plain SQL clauses (no models loaded); they must be
+    the models' tables, column for column."""
+    from hjemmeprove.db.models import ClosingDay, Setting
+    from hjemmeprove.settings import CLOSING_DAYS_TABLE, SETTINGS_TABLE
+
+    for clause, model in ((SETTINGS_TABLE, Setting), (CLOSING_DAYS_TABLE, ClosingDay)):
+        assert clause.name == model.__tablename__
+        for col in clause.c:
+            assert col.name in model.__table__.c
+            assert type(col.type)._type_affinity is type(model.__table__.c[col.name].type) \
+                ._type_affinity
+
+
+def test_settings_and_closing_days_read_without_the_orm_agree_with_what_was_written(app):
+    import datetime as dt
+
+    app.settings.set("planning.lunch_minutes", 45)
+    app.settings.set("closing.christmas_eve", False)
+    app.settings.add_closing_day(dt.date(2024, 5, 10), "Dagen efter Kristi himmelfart")
+    app.settings.add_closing_day(dt.date(2024, 8, 1))
+    assert app.settings.get("planning.lunch_minutes") == 45
+    assert app.settings.all()["closing.christmas_eve"] is False
+    cal = app.calendar()
+    assert not cal.is_working_day(dt.date(2024, 5, 10))
+    assert not cal.is_working_day(dt.date(2024, 8, 1))
+    assert cal.is_working_day(dt.date(2024, 12, 24))  # Christmas Eve: open, as set

@@ -252,9 +252,7 @@ class MainWindow(QMainWindow):
             self.start_page = StartPage(self)
             self.faces.addWidget(self.start_page)
             self.faces.setCurrentWidget(self.start_page)
-            self.nav.blockSignals(True)  # the remembered view is built once the choice is made
-            self.restore_layout()
-            self.nav.blockSignals(False)
+            self.restore_layout()  # the remembered view is built once the choice is made
         else:
             Op(self, app.holds_demo_data).success(self._mark_demo).run_in_background()
             self.restore_layout()
@@ -269,9 +267,11 @@ class MainWindow(QMainWindow):
         return view
 
     def _show_row(self, row: int) -> None:
-        if 0 <= row < len(NAV):
+        if not 0 <= row < len(NAV):
+            return
+        if self.faces.currentWidget() is self._main:  # behind the start page: built on leaving
             self.views[NAV[row][0]]  # built on first show
-            self.stack.setCurrentIndex(row)
+        self.stack.setCurrentIndex(row)
 
     def _mark_demo(self, demo: bool) -> None:
         self.demo = demo
@@ -287,7 +287,7 @@ class MainWindow(QMainWindow):
         self.faces.setCurrentWidget(self._main)
         if key is not None:
             self.nav.setCurrentRow([k for k, *_ in NAV].index(key))
-        self._show_row(self.nav.currentRow() if self.nav.currentRow() >= 0 else 0)
+        self._show_row(max(self.nav.currentRow(), 0))
 
     def start_with_demo(self) -> None:
         """Fills the empty database with demo data in the background, then shows the views
