@@ -8,9 +8,10 @@ the department's own set-up, chosen on purpose; a demo database wears a DEMO ban
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Mapping
 
-from PySide6.QtCore import QByteArray, QLocale, QSettings, QSize, Qt
+from PySide6.QtCore import QByteArray, QLocale, QSettings, QSize, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -29,12 +30,19 @@ from PySide6.QtWidgets import (
 from ui import icons
 from ui.ops import Op
 
+log = logging.getLogger("hjemmeprove.ui")
+
 QLocale.setDefault(QLocale(QLocale.Language.Danish, QLocale.Country.Denmark))
 
 TITLE = "Hjemmeprøve – blodprøvetagning i eget hjem"
 DEMO_MARK = "DEMODATA"  # title and status bar of a database filled by ``hjemmeprove demo``
 DEMO_BANNER = ("DEMO – opdigtede borgere, kommuner og takster. Ikke til rigtige henvisninger "
                "eller fakturaer.")
+
+# Imported in the background once the window has painted, so that opening Planlægning (the
+# planner and OR-Tools) or showing an amount (babel, reportlab) does not stall the window then.
+WARM_UP = ("hjemmeprove.services.planning", "hjemmeprove.documents.common")
+WARM_UP_AFTER_MS = 800
 
 NAV = [
     ("requests", "Henvisninger", "Bestillinger, aflysninger, historik"),
@@ -256,6 +264,19 @@ class MainWindow(QMainWindow):
         else:
             Op(self, app.holds_demo_data).success(self._mark_demo).run_in_background()
             self.restore_layout()
+            QTimer.singleShot(WARM_UP_AFTER_MS, self._warm_up)
+
+    def _warm_up(self) -> None:
+        """Imports what the views not yet opened will need, off the GUI thread."""
+        import importlib
+        import sys
+
+        missing = [m for m in WARM_UP if m not in sys.modules]
+        if missing:
+            Op(self, lambda: [importlib.import_module(m) for m in missing]) \
+                .success(lambda _mods: None) \
+                .failure(lambda exc: log.warning("forhåndsindlæsning fejlede: %s", exc)) \
+                .run_in_background()
 
     def _build_view(self, key: str) -> QWidget:
         view = make_view(key, self.app, self.today)
@@ -302,6 +323,7 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(summary, 15000)
             self._mark_demo(True)
             self._leave_start_page()
+            self._warm_up()
 
         def failed(exc: BaseException) -> None:
             page.failed(f"Demodata kunne ikke oprettes: {exc}")
@@ -325,6 +347,7 @@ class MainWindow(QMainWindow):
                 view.tabs.setCurrentWidget(view.pages["departments"])
             self.statusBar().showMessage("Opsæt afdelingen: udfyld Afdeling, Kommuner og "
                                          "aftaler, Personale og Takster.", 15000)
+            self._warm_up()
 
         def failed(exc: BaseException) -> None:
             page.failed(f"Opsætningen kunne ikke begynde: {exc}")

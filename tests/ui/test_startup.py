@@ -159,3 +159,53 @@ def _left():
     from PySide6.QtCore import Qt
 
     return Qt.MouseButton.LeftButton
+
+
+WARM_PROBE = r"""
+import json, os, sys, threading, time
+os.environ["QT_QPA_PLATFORM"] = "offscreen"
+
+
+class Watch:
+    # records the thread that imports the planner
+    threads = {}
+
+    def find_spec(self, name, path=None, target=None):
+        if name in ("ortools", "hjemmeprove.planning.planner"):
+            self.threads[name] = threading.current_thread() is threading.main_thread()
+        return None
+
+
+sys.meta_path.insert(0, Watch())
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QApplication
+
+qapp = QApplication([])
+from hjemmeprove.app import App
+from ui import ops
+from ui.mainwindow import MainWindow
+
+app = App(sys.argv[1], user="test")
+w = MainWindow(app, settings=QSettings(sys.argv[2], QSettings.Format.IniFormat))
+w.show()
+end = time.monotonic() + 60
+while time.monotonic() < end and ("ortools" not in sys.modules or ops.running()):
+    qapp.processEvents()
+    time.sleep(0.02)
+print("WARM " + json.dumps({"on_main_thread": Watch.threads,
+                            "built": sorted(w.views.built())}), flush=True)
+os._exit(0)
+"""
+
+
+def test_the_planner_is_imported_after_the_first_paint_off_the_gui_thread(department_app,
+                                                                          tmp_path):
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    out = subprocess.run([sys.executable, "-c", WARM_PROBE, department_app.store.url,
+                          str(tmp_path / "ui.ini")], capture_output=True, text=True,
+                         cwd=ROOT, env=env, timeout=120)
+    line = next((ln for ln in out.stdout.splitlines() if ln.startswith("WARM ")), None)
+    assert line is not None, out.stderr[-2000:]
+    result = json.loads(line[len("WARM "):])
+    assert result["on_main_thread"] == {"hjemmeprove.planning.planner": False, "ortools": False}
+    assert result["built"] == ["requests"]  # warmed up, not built
