@@ -201,7 +201,7 @@ class MainWindow(QMainWindow):
         column = QVBoxLayout(main)
         column.setContentsMargins(0, 0, 0, 0)
         column.setSpacing(0)
-        self.demo_banner = QLabel(f"{DEMO_BANNER}")
+        self.demo_banner = QLabel(DEMO_BANNER)
         self.demo_banner.setObjectName("demoBanner")
         self.demo_banner.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.demo_banner.setStyleSheet("color: white; background: #b26a00; font-weight: 600; "
