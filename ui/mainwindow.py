@@ -88,7 +88,8 @@ def make_view(key: str, app, today: dt.date | None):
 class Views(Mapping):
     """The main window's views by key, each built the first time it is asked for (shown,
     or reached by ``window.views[key]``): the window paints without paying for the views
-    nobody opened (their imports, their first queries)."""
+    nobody opened (their imports, their first queries). ``values()`` and ``items()`` build
+    every view; ``built()`` gives the ones built so far."""
 
     def __init__(self, window: "MainWindow"):
         self._window = window
