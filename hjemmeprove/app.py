@@ -9,7 +9,6 @@ from __future__ import annotations
 from functools import cached_property
 
 from hjemmeprove.db.store import Store
-from hjemmeprove.services.requests import RequestService
 from hjemmeprove.settings import DEMO_DATA, Settings
 
 
@@ -24,7 +23,9 @@ class App:
         return Settings(self.store)
 
     @cached_property
-    def requests(self) -> RequestService:
+    def requests(self):
+        from hjemmeprove.services.requests import RequestService
+
         return RequestService(self.store)
 
     @cached_property

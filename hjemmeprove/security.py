@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from sqlalchemy import func, select, text
 
 from hjemmeprove.db import pg_roles
-from hjemmeprove.db.models import User
 from hjemmeprove.domain.constants import ADMINISTRATOR, COORDINATOR, FINANCE, PG_GROUP_ROLES, ROLES
 from hjemmeprove.errors import FieldError, NotFound, PermissionDenied, ValidationError
 
@@ -91,6 +90,8 @@ def identity(store) -> Identity:
 
 
 def _sqlite_identity(store) -> Identity:
+    from hjemmeprove.db.models import User  # not at import: see settings.calendar
+
     with store.engine.connect() as conn:
         if not store.engine.dialect.has_table(conn, "users"):
             return Identity(store.user, frozenset({ADMINISTRATOR}), single_user=True)
@@ -166,6 +167,8 @@ def _check_user_input(username: str, role: str):
 def add_user(store, username: str, role: str, full_name: str = "") -> UserRow:
     """Adds a user (or changes the role of an existing one). On PostgreSQL the login role is
     made a member of the matching group role, which is what the database checks."""
+    from hjemmeprove.db.models import User  # not at import: see settings.calendar
+
     name = _check_user_input(username, role)
     require(store, "users.manage")
     with store.session() as s:
@@ -190,6 +193,8 @@ def add_user(store, username: str, role: str, full_name: str = "") -> UserRow:
 
 
 def deactivate_user(store, username: str) -> None:
+    from hjemmeprove.db.models import User  # not at import: see settings.calendar
+
     require(store, "users.manage")
     with store.session() as s:
         row = s.get(User, username)
@@ -202,12 +207,16 @@ def deactivate_user(store, username: str) -> None:
 
 
 def list_users(store) -> list[UserRow]:
+    from hjemmeprove.db.models import User  # not at import: see settings.calendar
+
     with store.session() as s:
         return [UserRow(u.username, u.full_name, u.role, u.active)
                 for u in s.scalars(select(User).order_by(User.username))]
 
 
 def _keep_an_administrator(s, leaving: str) -> None:
+    from hjemmeprove.db.models import User  # not at import: see settings.calendar
+
     others = s.scalar(select(func.count()).select_from(User).where(
         User.role == ADMINISTRATOR, User.active.is_(True), User.username != leaving))
     was_admin = s.scalar(select(func.count()).select_from(User).where(

@@ -11,11 +11,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Date, String, Text, column, select, table
 
 from hjemmeprove.contact import policy as contact_policy
 from hjemmeprove.contact import template as sms_template
-from hjemmeprove.db.models import ClosingDay, Setting
 from hjemmeprove.domain import labels
 from hjemmeprove.domain.calendar import ClosingRules, WorkCalendar
 from hjemmeprove.errors import ValidationError
@@ -97,6 +96,14 @@ OPTIONS: dict[str, Option] = {
 }
 
 
+# Reading needs no ORM: the two tables as plain SQL clauses (their columns as in
+# ``db.models.Setting`` and ``ClosingDay``; tests/test_startup.py holds them side by side), so
+# a command that only reads the calendar or an option (``calendar deadline``) does not load
+# the models. Writes go through the models, where the audit trail sees them.
+SETTINGS_TABLE = table("settings", column("key", String), column("value", Text))
+CLOSING_DAYS_TABLE = table("closing_days", column("day", Date), column("reason", String))
+
+
 def _parse(option: Option, text: str) -> Any:
     if option.kind is bool:
         return text.strip().lower() in ("1", "true", "ja", "yes", "on")
@@ -135,12 +142,12 @@ class Settings:
     def get(self, key: str) -> Any:
         option = OPTIONS[key]
         with self.store.session() as s:
-            row = s.get(Setting, key)
-            return option.default if row is None else _parse(option, row.value)
+            value = s.scalar(select(SETTINGS_TABLE.c.value).where(SETTINGS_TABLE.c.key == key))
+            return option.default if value is None else _parse(option, value)
 
     def all(self) -> dict[str, Any]:
         with self.store.session() as s:
-            stored = {r.key: r.value for r in s.scalars(select(Setting))}
+            stored = dict(s.execute(select(SETTINGS_TABLE.c.key, SETTINGS_TABLE.c.value)).all())
         return {k: (_parse(o, stored[k]) if k in stored else o.default) for k, o in OPTIONS.items()}
 
     def set(self, key: str, value: Any) -> None:
@@ -150,6 +157,8 @@ class Settings:
         """Checks every value first, then writes them all in one transaction (or none)."""
         texts = {key: checked_text(key, value) for key, value in values.items()}
         require(self.store, "settings.edit")
+        from hjemmeprove.db.models import Setting
+
         with self.store.session() as s:
             for key, text in texts.items():
                 row = s.get(Setting, key)
@@ -161,7 +170,8 @@ class Settings:
     def calendar(self) -> WorkCalendar:
         values = self.all()
         with self.store.session() as s:
-            extra = {c.day: c.reason or "Lukkedag" for c in s.scalars(select(ClosingDay))}
+            extra = {day: reason or "Lukkedag" for day, reason in s.execute(
+                select(CLOSING_DAYS_TABLE.c.day, CLOSING_DAYS_TABLE.c.reason))}
         rules = ClosingRules(
             constitution_day=values["closing.constitution_day"],
             christmas_eve=values["closing.christmas_eve"],
@@ -172,11 +182,15 @@ class Settings:
 
     def add_closing_day(self, day: dt.date, reason: str = "") -> None:
         require(self.store, "closing_days.edit")
+        from hjemmeprove.db.models import ClosingDay
+
         with self.store.session() as s:
             s.merge(ClosingDay(day=day, reason=reason))
 
     def remove_closing_day(self, day: dt.date) -> None:
         require(self.store, "closing_days.edit")
+        from hjemmeprove.db.models import ClosingDay
+
         with self.store.session() as s:
             row = s.get(ClosingDay, day)
             if row is not None:

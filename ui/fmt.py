@@ -7,8 +7,6 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from hjemmeprove.documents.common import kr as _kr
-from hjemmeprove.documents.common import number as _number
 from hjemmeprove.domain import formats, labels
 
 # Codes -> Danish labels live in hjemmeprove/domain/labels.py; this name stays for the views
@@ -39,11 +37,19 @@ def day_label(d: dt.date) -> str:
 
 
 def kr(amount) -> str:
-    return "" if amount is None else _kr(Decimal(str(amount)))
+    if amount is None:
+        return ""
+    from hjemmeprove.documents.common import kr as _kr  # babel and reportlab: on first use
+
+    return _kr(Decimal(str(amount)))
 
 
 def num(value, decimals: int = 1) -> str:
-    return "" if value is None else _number(value, decimals)
+    if value is None:
+        return ""
+    from hjemmeprove.documents.common import number as _number
+
+    return _number(value, decimals)
 
 
 def month(ym: str) -> str:

@@ -2,7 +2,9 @@
 
 Opens the core (migrating the database), fills demo data into an empty database behind a
 progress dialog when asked to (``--demo-if-empty``: ``tools/start.sh`` asks; a department's
-real installation does not), and shows the main window. ``selftest=True`` checks that the
+real installation does not), and shows the main window, which on an empty database offers
+demo data or the department's set-up (``mainwindow.StartPage``). The window builds a view
+when it is first shown, so the first paint waits for one view, not all of them. ``selftest=True`` checks that the
 program (also as a PyInstaller bundle) can open a database, compute a fee, render a PDF and
 solve a tiny routing problem, and returns 0 or 1 without showing a window.
 """
@@ -84,7 +86,11 @@ def _st_pdf() -> str:
     data = buf.getvalue()
     if not data.startswith(b"%PDF") or b"DejaVu" not in data:
         raise AssertionError("PDF uden indlejret skrifttype")
-    return f"{len(data)} bytes med indlejret DejaVuSans"
+    from reportlab.lib import rl_accel
+
+    if "fp_str" not in getattr(rl_accel, "_c_funcs", {}):  # the bundle lost _rl_accel
+        raise AssertionError("reportlabs C-accelerator (rl_accel) mangler")
+    return f"{len(data)} bytes med indlejret DejaVuSans, rl_accel i C"
 
 
 def _st_solve() -> str:

@@ -1,10 +1,17 @@
-"""The main window: a navigation list for the day's work and one view per task."""
+"""The main window: a navigation list for the day's work and one view per task.
+
+A view is built the first time it is shown (``Views``), so the window paints after building
+one view, and a module a view needs (the planner's OR-Tools, QtCharts, QtPdf) is imported when
+that view is opened. An empty database gets a start page instead of the views: demo data or
+the department's own set-up, chosen on purpose; a demo database wears a DEMO banner."""
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
+from collections.abc import Mapping
 
-from PySide6.QtCore import QByteArray, QLocale, QSettings, QSize, Qt
+from PySide6.QtCore import QByteArray, QLocale, QSettings, QSize, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -13,17 +20,29 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QMainWindow,
     QMessageBox,
+    QProgressBar,
+    QPushButton,
     QStackedWidget,
+    QVBoxLayout,
     QWidget,
 )
 
 from ui import icons
 from ui.ops import Op
 
+log = logging.getLogger("hjemmeprove.ui")
+
 QLocale.setDefault(QLocale(QLocale.Language.Danish, QLocale.Country.Denmark))
 
 TITLE = "Hjemmeprøve – blodprøvetagning i eget hjem"
 DEMO_MARK = "DEMODATA"  # title and status bar of a database filled by ``hjemmeprove demo``
+DEMO_BANNER = ("DEMO – opdigtede borgere, kommuner og takster. Ikke til rigtige henvisninger "
+               "eller fakturaer.")
+
+# Imported in the background once the window has painted, so that opening Planlægning (the
+# planner and OR-Tools) or showing an amount (babel, reportlab) does not stall the window then.
+WARM_UP = ("hjemmeprove.services.planning", "hjemmeprove.documents.common")
+WARM_UP_AFTER_MS = 800
 
 NAV = [
     ("requests", "Henvisninger", "Bestillinger, aflysninger, historik"),
@@ -66,8 +85,110 @@ def make_view(key: str, app, today: dt.date | None):
     raise KeyError(key)
 
 
+class Views(Mapping):
+    """The main window's views by key, each built the first time it is asked for (shown,
+    or reached by ``window.views[key]``): the window paints without paying for the views
+    nobody opened (their imports, their first queries). ``values()`` and ``items()`` build
+    every view; ``built()`` gives the ones built so far."""
+
+    def __init__(self, window: "MainWindow"):
+        self._window = window
+        self._built: dict[str, QWidget] = {}
+
+    def __getitem__(self, key: str) -> QWidget:
+        view = self._built.get(key)
+        if view is None:
+            view = self._built[key] = self._window._build_view(key)
+        return view
+
+    def __iter__(self):
+        return iter(key for key, *_ in NAV)
+
+    def __len__(self) -> int:
+        return len(NAV)
+
+    def built(self) -> dict[str, QWidget]:
+        """The views built so far, by key."""
+        return dict(self._built)
+
+
+class StartPage(QWidget):
+    """Shown instead of the views when the database is empty: the user chooses demo data
+    (made-up citizens, marked DEMO everywhere) or setting up the department. A page in the
+    window, not a dialog: nothing is filled without that choice."""
+
+    def __init__(self, window: "MainWindow"):
+        super().__init__()
+        self.setObjectName("startPage")
+        outer = QVBoxLayout(self)
+        outer.addStretch(1)
+        box = QWidget()
+        box.setMaximumWidth(640)
+        lay = QVBoxLayout(box)
+        heading = QLabel("Velkommen til Hjemmeprøve")
+        heading.setStyleSheet("font-size: 22px; font-weight: 600;")
+        lay.addWidget(heading)
+        text = QLabel(
+            "Databasen er tom. Vil du prøve programmet med opdigtede data, eller vil du "
+            "opsætte jeres egen afdeling (laboratorium, kommuner og aftaler, bioanalytikere)?")
+        text.setWordWrap(True)
+        lay.addWidget(text)
+        lay.addSpacing(12)
+        self.demo_button = QPushButton("Start med demodata")
+        self.demo_button.setObjectName("startDemo")
+        self.demo_button.setToolTip("Fylder databasen med en opdigtet afdeling, fem kommuner og "
+                                    "tre måneders henvisninger. Vinduet og dokumenterne viser "
+                                    "DEMO, så data ikke forveksles med rigtige borgere.")
+        self.setup_button = QPushButton("Opsæt afdeling")
+        self.setup_button.setObjectName("startSetup")
+        self.setup_button.setToolTip("Åbner Indstillinger: afdeling, kommuner, aftaler, "
+                                     "personale og takster")
+        self.setup_button.setDefault(True)
+        for b, note in ((self.setup_button, "Til rigtig brug: jeres afdeling, kommuner og "
+                                            "aftaler under Indstillinger."),
+                        (self.demo_button, "Til afprøvning og undervisning: opdigtede borgere "
+                                           "og takster, tydeligt mærket DEMO.")):
+            row = QHBoxLayout()
+            b.setMinimumWidth(200)
+            row.addWidget(b)
+            label = QLabel(note)
+            label.setWordWrap(True)
+            label.setStyleSheet("color: #555;")
+            row.addWidget(label, 1)
+            lay.addLayout(row)
+        self.busy = QProgressBar()
+        self.busy.setRange(0, 0)
+        self.busy.hide()
+        self.message = QLabel("")
+        self.message.setWordWrap(True)
+        lay.addSpacing(8)
+        lay.addWidget(self.busy)
+        lay.addWidget(self.message)
+        row = QHBoxLayout()
+        row.addStretch(1)
+        row.addWidget(box)
+        row.addStretch(1)
+        outer.addLayout(row)
+        outer.addStretch(2)
+        self.demo_button.clicked.connect(window.start_with_demo)
+        self.setup_button.clicked.connect(window.start_setup)
+
+    def working(self, text: str) -> None:
+        self.demo_button.setEnabled(False)
+        self.setup_button.setEnabled(False)
+        self.busy.show()
+        self.message.setText(text)
+
+    def failed(self, text: str) -> None:
+        self.demo_button.setEnabled(True)
+        self.setup_button.setEnabled(True)
+        self.busy.hide()
+        self.message.setText(text)
+
+
 class MainWindow(QMainWindow):
-    def __init__(self, app, today: dt.date | None = None, settings: QSettings | None = None):
+    def __init__(self, app, today: dt.date | None = None, settings: QSettings | None = None,
+                 offer_start: bool = True):
         super().__init__()
         self.app = app
         self.today = today
@@ -77,35 +198,51 @@ class MainWindow(QMainWindow):
         self.setWindowIcon(icons.app_icon())
         self.resize(1360, 860)
 
-        central = QWidget()
-        lay = QHBoxLayout(central)
-        lay.setContentsMargins(0, 0, 0, 0)
+        main = QWidget()
+        column = QVBoxLayout(main)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(0)
+        self.demo_banner = QLabel(DEMO_BANNER)
+        self.demo_banner.setObjectName("demoBanner")
+        self.demo_banner.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.demo_banner.setStyleSheet("color: white; background: #b26a00; font-weight: 600; "
+                                       "font-size: 14px; padding: 5px;")
+        self.demo_banner.hide()
+        column.addWidget(self.demo_banner)
+        body = QHBoxLayout()
+        body.setContentsMargins(0, 0, 0, 0)
         self.nav = QListWidget()
         self.nav.setObjectName("nav")
         self.nav.setIconSize(QSize(22, 22))
         self.nav.setFixedWidth(190)
         self.stack = QStackedWidget()
-        self.views: dict[str, QWidget] = {}
+        self.pages: list[QWidget] = []
+        self.views = Views(self)
         for i, (key, label, tip) in enumerate(NAV):
             item = QListWidgetItem(icons.nav_icon(key, self.style()), label)
             item.setToolTip(f"{tip} (Alt+{i + 1})")
             item.setSizeHint(QSize(180, 40))
             self.nav.addItem(item)
-            view = make_view(key, app, today)
-            view.setObjectName(f"view_{key}")
-            self.views[key] = view
-            page = QWidget()
+            page = QWidget()  # the view goes in when it is first shown (Views)
+            page.setObjectName(f"page_{key}")
             pl = QHBoxLayout(page)
             pl.setContentsMargins(12, 10, 12, 8)
-            pl.addWidget(view)
+            self.pages.append(page)
             self.stack.addWidget(page)
             QShortcut(QKeySequence(f"Alt+{i + 1}"), self,
                       activated=lambda i=i: self.nav.setCurrentRow(i))
-        self.nav.currentRowChanged.connect(self.stack.setCurrentIndex)
-        lay.setSpacing(0)
-        lay.addWidget(self.nav)
-        lay.addWidget(self.stack, 1)
-        self.setCentralWidget(central)
+        self.nav.currentRowChanged.connect(self._show_row)
+        body.setSpacing(0)
+        body.addWidget(self.nav)
+        body.addWidget(self.stack, 1)
+        column.addLayout(body, 1)
+
+        # the window's two faces: the start page for an empty database, or the views
+        self.faces = QStackedWidget()
+        self.start_page: StartPage | None = None
+        self.faces.addWidget(main)
+        self.setCentralWidget(self.faces)
+        self._main = main
 
         self._menus()
         QShortcut(QKeySequence.StandardKey.New, self, activated=self.new_request)
@@ -120,13 +257,104 @@ class MainWindow(QMainWindow):
         self.demo_mark.hide()
         self.statusBar().addPermanentWidget(self.demo_mark)
         self.statusBar().addPermanentWidget(status)
-        Op(self, app.holds_demo_data).success(self._mark_demo).run_in_background()
-        self.restore_layout()
+        if offer_start and app.store.is_empty():  # one query; no view is built for it
+            self.start_page = StartPage(self)
+            self.faces.addWidget(self.start_page)
+            self.faces.setCurrentWidget(self.start_page)
+            self.restore_layout()  # the remembered view is built once the choice is made
+        else:
+            Op(self, app.holds_demo_data).success(self._mark_demo).run_in_background()
+            self.restore_layout()
+            QTimer.singleShot(WARM_UP_AFTER_MS, self._warm_up)
+
+    def _warm_up(self) -> None:
+        """Imports what the views not yet opened will need, off the GUI thread."""
+        import importlib
+        import sys
+
+        missing = [m for m in WARM_UP if m not in sys.modules]
+        if missing:
+            Op(self, lambda: [importlib.import_module(m) for m in missing]) \
+                .success(lambda _mods: None) \
+                .failure(lambda exc: log.warning("forhåndsindlæsning fejlede: %s", exc)) \
+                .run_in_background()
+
+    def _build_view(self, key: str) -> QWidget:
+        view = make_view(key, self.app, self.today)
+        view.setObjectName(f"view_{key}")
+        page = self.pages[[k for k, *_ in NAV].index(key)]
+        page.layout().addWidget(view)
+        if hasattr(view, "restore_layout"):
+            view.restore_layout(self.qsettings, key)
+        return view
+
+    def _show_row(self, row: int) -> None:
+        if not 0 <= row < len(NAV):
+            return
+        if self.faces.currentWidget() is self._main:  # behind the start page: built on leaving
+            self.views[NAV[row][0]]  # built on first show
+        self.stack.setCurrentIndex(row)
 
     def _mark_demo(self, demo: bool) -> None:
         self.demo = demo
         self.setWindowTitle(f"{TITLE} – {DEMO_MARK}" if demo else TITLE)
         self.demo_mark.setVisible(demo)
+        self.demo_banner.setVisible(demo)
+
+    # --- the start page's two ways -----------------------------------------------------------
+
+    def _leave_start_page(self, key: str | None = None) -> None:
+        if self.start_page is None or self.faces.currentWidget() is self._main:
+            return
+        self.faces.setCurrentWidget(self._main)
+        if key is not None:
+            self.nav.setCurrentRow([k for k, *_ in NAV].index(key))
+        self._show_row(max(self.nav.currentRow(), 0))
+
+    def start_with_demo(self) -> None:
+        """Fills the empty database with demo data in the background, then shows the views
+        (built now, so they load the new data) under the DEMO banner."""
+        from hjemmeprove.demo import fill_demo
+
+        page = self.start_page
+        page.working("Opretter demodata: afdeling, kommuner, bioanalytikere og tre måneders "
+                     "henvisninger. Det tager lidt tid …")
+
+        def done(summary: str) -> None:
+            self.statusBar().showMessage(summary, 15000)
+            self._mark_demo(True)
+            self._leave_start_page()
+            self._warm_up()
+
+        def failed(exc: BaseException) -> None:
+            page.failed(f"Demodata kunne ikke oprettes: {exc}")
+
+        today = self.today
+        Op(self, lambda: fill_demo(self.app, today=today)).success(done).failure(failed) \
+            .run_in_background()
+
+    def start_setup(self) -> None:
+        """Adds the shipped municipalities and mileage rates, then opens Indstillinger at the
+        department: the real set-up, no made-up data."""
+        from hjemmeprove.services.reference import load_defaults
+
+        page = self.start_page
+        page.working("Forbereder opsætningen (kommuner og statens takster) …")
+
+        def done(_result) -> None:
+            self._leave_start_page("settings")
+            view = self.views["settings"]
+            if "departments" in getattr(view, "pages", {}):
+                view.tabs.setCurrentWidget(view.pages["departments"])
+            self.statusBar().showMessage("Opsæt afdelingen: udfyld Afdeling, Kommuner og "
+                                         "aftaler, Personale og Takster.", 15000)
+            self._warm_up()
+
+        def failed(exc: BaseException) -> None:
+            page.failed(f"Opsætningen kunne ikke begynde: {exc}")
+
+        Op(self, lambda: load_defaults(self.app.store)).success(done).failure(failed) \
+            .run_in_background()
 
     def _menus(self) -> None:
         file_menu = self.menuBar().addMenu("&Filer")
@@ -157,6 +385,7 @@ class MainWindow(QMainWindow):
 
     def show_view(self, key: str) -> QWidget:
         index = [k for k, *_ in NAV].index(key)
+        self._leave_start_page()
         self.nav.setCurrentRow(index)
         return self.views[key]
 
@@ -167,6 +396,8 @@ class MainWindow(QMainWindow):
         self.show_view("requests").new_request()
 
     def find(self) -> None:
+        if self.start_page is not None and self.faces.currentWidget() is self.start_page:
+            return
         view = self.views[self.current_key()]
         if hasattr(view, "focus_search"):
             view.focus_search()
@@ -196,9 +427,7 @@ class MainWindow(QMainWindow):
         state = s.value("main/state")
         if isinstance(state, QByteArray) and not state.isEmpty():
             self.restoreState(state)
-        for key, view in self.views.items():
-            if hasattr(view, "restore_layout"):
-                view.restore_layout(s, key)
+        # each view restores its own layout when it is built (_build_view)
         try:
             row = int(s.value("main/view", 0))
         except (TypeError, ValueError):
@@ -210,7 +439,7 @@ class MainWindow(QMainWindow):
         s.setValue("main/geometry", self.saveGeometry())
         s.setValue("main/state", self.saveState())
         s.setValue("main/view", self.nav.currentRow())
-        for key, view in self.views.items():
+        for key, view in self.views.built().items():
             if hasattr(view, "save_layout"):
                 view.save_layout(s, key)
         s.sync()

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 
-from hjemmeprove.billing.fees import Quantities, quote
 from hjemmeprove.cli import args as A
 from hjemmeprove.cli import open_app
-from hjemmeprove.cli.output import parse_date_arg, print_json
-from hjemmeprove.documents.common import kr, number
+from hjemmeprove.cli.output import kr, number, parse_date_arg, print_json
 from hjemmeprove.errors import FieldError, ValidationError
 
 
@@ -57,6 +55,8 @@ def fees_quote(args) -> int:
         errors.append(FieldError("ekg-price", "angiv aftalens EKG-pris"))
     if errors:
         raise ValidationError(errors)
+    from hjemmeprove.billing.fees import Quantities, quote
+
     rates = open_app(args).rates.rates_on(day)
     lines, total = quote(Quantities(int(referrals), km, ferry, int(ekg)), rates.line_rates(),
                          ekg_price)

@@ -6,8 +6,7 @@ from pathlib import Path
 
 from hjemmeprove.cli import args as A
 from hjemmeprove.cli import open_app
-from hjemmeprove.cli.output import print_json
-from hjemmeprove.documents.common import kr
+from hjemmeprove.cli.output import kr, print_json
 
 
 def register(sub) -> None:

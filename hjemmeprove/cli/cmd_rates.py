@@ -6,8 +6,7 @@ from decimal import Decimal
 
 from hjemmeprove.cli import args as A
 from hjemmeprove.cli import open_app
-from hjemmeprove.cli.output import parse_date_arg, print_json
-from hjemmeprove.documents.common import kr
+from hjemmeprove.cli.output import kr, parse_date_arg, print_json
 
 
 def register(sub) -> None:

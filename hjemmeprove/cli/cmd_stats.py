@@ -6,8 +6,6 @@ import sys
 from hjemmeprove.cli import args as A
 from hjemmeprove.cli import open_app
 from hjemmeprove.cli.output import print_json
-from hjemmeprove.documents import csvsafe
-from hjemmeprove.fileio import write_atomic
 
 
 def register(sub) -> None:
@@ -27,11 +25,14 @@ def stats(args) -> int:
     st = app.stats.year(args.year, only_active=not args.all)
     if args.pdf:
         from hjemmeprove.documents.stats_pdf import render
+        from hjemmeprove.fileio import write_atomic
 
         write_atomic(args.pdf, render(st))  # 0600: whole or not at all
     if args.json:
         print_json(st.as_json())
     elif args.csv:
+        from hjemmeprove.documents import csvsafe
+
         w = csvsafe.writer(sys.stdout, lineterminator="\n")
         w.writerows(st.csv_rows())
     else:

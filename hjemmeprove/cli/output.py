@@ -1,4 +1,8 @@
-"""JSON output for the CLI: money as strings with two decimals, dates ISO."""
+"""JSON output for the CLI: money as strings with two decimals, dates ISO; Danish amounts.
+
+Nothing heavy is imported here: every command's module imports this one when the parser is
+built, so the documents' formatting (babel, and reportlab through ``documents.common``) is
+imported only when a command prints an amount."""
 
 from __future__ import annotations
 
@@ -35,3 +39,17 @@ def parse_date_arg(text: str, field: str) -> dt.date:
         return dt.date.fromisoformat(text)
     except ValueError:
         raise ValidationError(f"'{text}' er ikke en dato (ÅÅÅÅ-MM-DD)", field) from None
+
+
+def kr(value) -> str:
+    """An amount in Danish form ("1.234,50 kr."), as on the documents."""
+    from hjemmeprove.documents.common import kr as _kr
+
+    return _kr(value)
+
+
+def number(value, places: int = 2) -> str:
+    """A number in Danish form, as on the documents."""
+    from hjemmeprove.documents.common import number as _number
+
+    return _number(value, places)

@@ -9,34 +9,46 @@ from __future__ import annotations
 import datetime as dt
 import json
 from decimal import Decimal
+from functools import cache
+from typing import TYPE_CHECKING
 
 from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session
 
-from hjemmeprove.db import models
+if TYPE_CHECKING:
+    from hjemmeprove.db import models
 
-AUDITED = (
-    models.Request,
-    models.Cancellation,
-    models.Agreement,
-    models.WageIndex,
-    models.AnnouncedRate,
-    models.MileageRate,
-    models.Visit,
-    models.Route,
-    models.Invoice,
-    models.Citizen,
-    models.Municipality,
-    models.Department,
-    models.Bioanalyst,
-    models.Absence,
-    models.Setting,
-    models.ClosingDay,
-    models.User,
-    models.FerryResolution,
-    models.DuplicateDecision,
-    models.IssueOverride,
-)
+
+@cache
+def audited() -> tuple[type, ...]:
+    """The audited tables' classes. A function, not a constant: importing this module (as the
+    Store does) must not import the models, so a command that only reads pays for neither."""
+    from hjemmeprove.db import models
+
+    return (
+        models.Request,
+        models.Cancellation,
+        models.Agreement,
+        models.WageIndex,
+        models.AnnouncedRate,
+        models.MileageRate,
+        models.Visit,
+        models.Route,
+        models.Invoice,
+        models.Citizen,
+        models.Municipality,
+        models.Department,
+        models.Bioanalyst,
+        models.Absence,
+        models.Setting,
+        models.ClosingDay,
+        models.User,
+        models.FerryResolution,
+        models.DuplicateDecision,
+        models.IssueOverride,
+    )
+
+
 SKIP_COLUMNS = {"version"}
 _installed = False
 
@@ -88,15 +100,15 @@ def _before_flush(session: Session, _ctx, _instances) -> None:
     user = session.info.get("user", "")
     pending = session.info.setdefault("audit_new", [])
     for obj in list(session.dirty):
-        if isinstance(obj, AUDITED) and session.is_modified(obj, include_collections=False):
+        if isinstance(obj, audited()) and session.is_modified(obj, include_collections=False):
             before, after = _changes(obj)
             if after:
                 session.add(_entry(user, obj, "update", before, after))
     for obj in list(session.deleted):
-        if isinstance(obj, AUDITED):
+        if isinstance(obj, audited()):
             session.add(_entry(user, obj, "delete", _columns(obj), {}))
     for obj in list(session.new):
-        if isinstance(obj, AUDITED):
+        if isinstance(obj, audited()):
             pending.append(obj)  # the primary key is only known after the flush
 
 
@@ -104,6 +116,8 @@ def _after_flush(session: Session, _ctx) -> None:
     pending = session.info.pop("audit_new", [])
     if not pending:
         return
+    from hjemmeprove.db import models
+
     user = session.info.get("user", "")
     rows = [
         {
@@ -121,6 +135,8 @@ def _after_flush(session: Session, _ctx) -> None:
 
 
 def _entry(user, obj, action, before, after) -> models.AuditEntry:
+    from hjemmeprove.db import models
+
     return models.AuditEntry(
         user=user,
         table_name=obj.__tablename__,

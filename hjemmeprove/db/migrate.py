@@ -1,23 +1,43 @@
 """Alembic, driven from code: the schema is created or migrated to the newest revision, and an
-existing SQLite file is first copied with ``backup.backup_database``."""
+existing SQLite file is first copied with ``backup.backup_database``.
+
+Every command and the desktop program call ``upgrade`` when they open the database. On a
+current schema that is one query (the ``alembic_version`` row against the scripts' head, read
+from their text): Alembic is loaded only when the two differ or cannot be read."""
 
 from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
 
-from alembic import command
-from alembic.runtime.migration import MigrationContext
+from hjemmeprove.db.schema_scripts import alembic_config, head_revision, script_heads
 
-from hjemmeprove.backup import backup_database
-from hjemmeprove.db.schema_scripts import alembic_config, head_revision
-
-__all__ = ["alembic_config", "current_revision", "head_revision", "upgrade"]
+__all__ = ["alembic_config", "current_revision", "head_revision", "is_current", "upgrade"]
 
 
 def current_revision(store) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
     with store.engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
+
+
+def is_current(store) -> bool:
+    """True when the database's ``alembic_version`` rows are exactly the scripts' heads: one
+    query, no Alembic. False for anything else (no table yet, an older or unknown revision, a
+    script that does not read plainly); ``upgrade`` then asks Alembic."""
+    from sqlalchemy.exc import DBAPIError
+
+    heads = script_heads()
+    if heads is None:
+        return False
+    try:
+        with store.engine.connect() as conn:
+            stored = {row[0] for row in
+                      conn.exec_driver_sql("SELECT version_num FROM alembic_version")}
+    except DBAPIError:  # no alembic_version table: a new database
+        return False
+    return stored == heads
 
 
 def upgrade(store) -> Path | None:
@@ -25,6 +45,10 @@ def upgrade(store) -> Path | None:
 
     Returns the path of the copy, if one was made.
     """
+    if is_current(store):
+        return None
+    from alembic import command
+
     current = current_revision(store)
     if current == head_revision(store):
         return None
@@ -60,6 +84,8 @@ def _copy_before_migration(store) -> Path | None:
     db_path = Path(store.url.split("///", 1)[-1])
     if not db_path.exists():
         return None
+    from hjemmeprove.backup import backup_database
+
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     target = db_path.with_name(f"{db_path.stem}.before-migration-{stamp}{db_path.suffix}")
     backup_database(store, target)

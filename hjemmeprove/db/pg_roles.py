@@ -27,7 +27,6 @@ from __future__ import annotations
 
 from sqlalchemy import text
 
-from hjemmeprove.db.models import Base
 from hjemmeprove.domain.constants import ADMINISTRATOR, COORDINATOR, ERASED, FINANCE, PG_GROUP_ROLES
 
 WRITE = "SELECT, INSERT, UPDATE, DELETE"
@@ -279,6 +278,8 @@ def setup_sql() -> list[str]:
             f"THEN CREATE ROLE {group} NOLOGIN; END IF; END $$")
     groups = ", ".join(PG_GROUP_ROLES.values())
     stmts.append(f"GRANT USAGE ON SCHEMA public TO {groups}")
+    from hjemmeprove.db.models import Base
+
     tables = sorted(Base.metadata.tables) + ["alembic_version"]
     for table in tables:
         stmts.append(f"REVOKE ALL ON {_q(table)} FROM PUBLIC, {groups}")

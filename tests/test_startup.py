@@ -1,0 +1,190 @@
+"""Start-up pays only for what a command uses: what the CLI imports and what the schema check
+does on a current database. Behaviour, not timings (bench/startup.py measures those)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from hjemmeprove.app import App
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# What a command that prints a date or a list has no use for.
+HEAVY = ("ortools", "reportlab", "babel", "lxml", "alembic", "PySide6", "hjemmeprove.planning",
+         "hjemmeprove.documents.common", "hjemmeprove.db.models")
+
+PROBE = """
+import json, sys
+from hjemmeprove.cli import main
+rc = main(sys.argv[1:])
+heavy = {heavy!r}
+loaded = sorted(m for m in heavy if m in sys.modules)
+print("\\nMODULES " + json.dumps({{"rc": rc, "loaded": loaded}}))
+"""
+
+
+def run_cli(*argv: str, db: str | None = None) -> tuple[dict, str]:
+    env = dict(os.environ)
+    env.pop("HJEMMEPROVE_DB", None)
+    if db:
+        env["HJEMMEPROVE_DB"] = db
+    out = subprocess.run([sys.executable, "-c", PROBE.format(heavy=HEAVY), *argv],
+                         capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)
+    assert "MODULES " in out.stdout, out.stderr
+    head, _, tail = out.stdout.rpartition("MODULES ")
+    return json.loads(tail), head
+
+
+@pytest.fixture
+def current_db(tmp_path):
+    from hjemmeprove.services.reference import load_defaults
+
+    url = f"sqlite:///{tmp_path / 'cur.sqlite3'}"
+    app = App(url, user="test")  # created at the newest schema
+    load_defaults(app.store)
+    app.close()
+    return url
+
+
+def test_calendar_deadline_imports_no_planner_pdf_alembic_or_models(current_db):
+    """The calendar reads two small tables: no planner, no PDF library, no Alembic on a
+    current schema, not even the ORM's model classes."""
+    result, out = run_cli("calendar", "deadline", "2024-03-22", db=current_db)
+    assert result["rc"] == 0
+    assert out.strip() == "2024-04-10"
+    assert result["loaded"] == []
+
+
+def test_help_and_request_list_import_nothing_heavy(current_db):
+    result, out = run_cli("--help", db=current_db)
+    assert result["rc"] == 0 and "calendar" in out
+    assert result["loaded"] == []
+    result, _ = run_cli("requests", "list", "--json", db=current_db)
+    assert result["rc"] == 0
+    assert result["loaded"] == ["hjemmeprove.db.models"]  # the ORM's models, nothing more
+
+
+def test_a_command_that_prints_money_still_formats_it_the_danish_way(current_db):
+    result, out = run_cli("fees", "quote", "--date", "2020-06-01", "--referrals", "10",
+                          "--km", "84.3", db=current_db)
+    assert result["rc"] == 0, out
+    assert "2.205,53\xa0kr." in out  # babel's Danish amount, loaded when it is used
+    assert "babel" in result["loaded"]
+    assert "ortools" not in result["loaded"]
+
+
+def test_a_new_database_is_migrated_and_a_current_one_is_checked_without_alembic(tmp_path):
+    url = f"sqlite:///{tmp_path / 'new.sqlite3'}"
+    result, _ = run_cli("calendar", "deadline", "2024-03-22", db=url)
+    assert result["rc"] == 0
+    assert "alembic" in result["loaded"]  # a new database: Alembic creates the schema
+    result, _ = run_cli("calendar", "deadline", "2024-03-22", db=url)
+    assert "alembic" not in result["loaded"]  # now current: one query decides
+
+
+def test_is_current_compares_the_stored_revision_with_the_scripts_head(current_db):
+    from sqlalchemy import text
+
+    from hjemmeprove.db import migrate
+    from hjemmeprove.db.store import Store
+
+    store = Store(current_db)
+    try:
+        assert migrate.is_current(store)
+        with store.engine.begin() as conn:  # as if the program were older than the scripts
+            conn.execute(text("UPDATE alembic_version SET version_num = '0006'"))
+        assert not migrate.is_current(store)
+        with store.engine.begin() as conn:
+            conn.execute(text("DROP TABLE alembic_version"))
+        assert not migrate.is_current(store)  # no table: a new database, Alembic decides
+    finally:
+        store.dispose()
+
+
+def test_an_older_schema_is_still_upgraded_by_alembic(tmp_path):
+    """The cheap check must not hide a real migration: a database stamped one revision back
+    (its last migration undone) is migrated to the head on open."""
+    from alembic import command
+
+    from hjemmeprove.db import migrate
+
+    url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
+    app = App(url, user="test")
+    head = migrate.head_revision(app.store)
+    with app.store.engine.connect() as conn:
+        cfg = migrate.alembic_config(url)
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "-1")
+        conn.commit()
+    assert migrate.current_revision(app.store) != head
+    assert not migrate.is_current(app.store)
+    app.close()
+    app = App(url, user="test")
+    try:
+        assert migrate.current_revision(app.store) == head
+        assert migrate.is_current(app.store)
+    finally:
+        app.close()
+
+
+def test_the_scripts_head_read_from_their_text_is_alembics(tmp_path):
+    from alembic.script import ScriptDirectory
+
+    from hjemmeprove.db import schema_scripts
+
+    heads = ScriptDirectory.from_config(schema_scripts.alembic_config("sqlite://")).get_heads()
+    assert schema_scripts.script_heads() == frozenset(heads)
+
+
+def test_a_script_that_does_not_read_plainly_falls_back_to_alembic(tmp_path, monkeypatch):
+    from hjemmeprove.db import schema_scripts
+
+    scripts = tmp_path / "migrations"
+    (scripts / "versions").mkdir(parents=True)
+    (scripts / "versions" / "0001_x.py").write_text("revision = make_id()\n"
+                                                   "down_revision = None\n")
+    monkeypatch.setattr(schema_scripts, "MIGRATIONS", scripts)
+    assert schema_scripts.script_heads() is None
+
+
+def test_reportlab_uses_its_c_accelerator():
+    """rl_accel is a dependency: reportlab's number formatting and font metrics in C."""
+    from reportlab.lib import rl_accel
+
+    assert "fp_str" in rl_accel._c_funcs
+    assert "instanceStringWidthTTF" in rl_accel._c_funcs
+
+
+def test_the_settings_reads_name_the_models_tables_and_columns():
+    """Settings reads its two tables as plain SQL clauses (no models loaded); they must be
+    the models' tables, column for column."""
+    from hjemmeprove.db.models import ClosingDay, Setting
+    from hjemmeprove.settings import CLOSING_DAYS_TABLE, SETTINGS_TABLE
+
+    for clause, model in ((SETTINGS_TABLE, Setting), (CLOSING_DAYS_TABLE, ClosingDay)):
+        assert clause.name == model.__tablename__
+        for col in clause.c:
+            assert col.name in model.__table__.c
+            assert type(col.type)._type_affinity is type(model.__table__.c[col.name].type) \
+                ._type_affinity
+
+
+def test_settings_and_closing_days_read_without_the_orm_agree_with_what_was_written(app):
+    import datetime as dt
+
+    app.settings.set("planning.lunch_minutes", 45)
+    app.settings.set("closing.christmas_eve", False)
+    app.settings.add_closing_day(dt.date(2024, 5, 10), "Dagen efter Kristi himmelfart")
+    app.settings.add_closing_day(dt.date(2024, 8, 1))
+    assert app.settings.get("planning.lunch_minutes") == 45
+    assert app.settings.all()["closing.christmas_eve"] is False
+    cal = app.calendar()
+    assert not cal.is_working_day(dt.date(2024, 5, 10))
+    assert not cal.is_working_day(dt.date(2024, 8, 1))
+    assert cal.is_working_day(dt.date(2024, 12, 24))  # Christmas Eve: open, as set

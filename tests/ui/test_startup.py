@@ -1,0 +1,211 @@
+"""The main window at start: views built when first shown, nothing heavy before the first
+paint, and an empty database that asks what to do (demo data or the department's set-up)
+instead of filling itself."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+from functools import partial
+from pathlib import Path
+
+from tests.ui.conftest import make_window, settle
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_only_the_shown_view_is_built_and_others_on_first_show(qtbot, window):
+    assert set(window.views.built()) == {"requests"}
+    assert window.views["requests"].isVisible()
+    view = window.show_view("day_close")
+    settle(qtbot)
+    assert set(window.views.built()) == {"requests", "day_close"}
+    assert view.isVisible() and view.objectName() == "view_day_close"
+    assert window.stack.currentWidget().isAncestorOf(view)
+    assert window.show_view("day_close") is view  # built once
+    window.nav.setCurrentRow(5)  # the navigation list builds it as well (billing)
+    settle(qtbot)
+    assert "billing" in window.views.built()
+    assert window.views["billing"].isVisible()
+
+
+def test_the_remembered_view_is_the_one_built_and_its_layout_comes_back(
+        qtbot, department_app, qsettings, dialogs):
+    w = make_window(qtbot, department_app, qsettings, today=dt.date(2024, 4, 2))
+    w.show_view("settings")
+    settle(qtbot)
+    splitter = w.views["requests"].splitter
+    total = sum(splitter.sizes())
+    splitter.setSizes([total // 4, total - total // 4])
+    sizes = splitter.sizes()
+    w.close()  # saves the layout of the views that were built
+    w2 = make_window(qtbot, department_app, qsettings, today=dt.date(2024, 4, 2))
+    assert w2.current_key() == "settings"
+    assert set(w2.views.built()) == {"settings"}
+    w2.show_view("requests")  # restored as it is built
+    settle(qtbot)
+    restored = w2.views["requests"].splitter.sizes()
+    assert abs(restored[0] / sum(restored) - sizes[0] / sum(sizes)) < 0.02
+
+
+PROBE = r"""
+import json, os, sys
+os.environ["QT_QPA_PLATFORM"] = "offscreen"
+from PySide6.QtCore import QEvent, QObject, QSettings, QTimer
+from PySide6.QtWidgets import QApplication
+
+qapp = QApplication([])
+heavy = ("ortools", "hjemmeprove.planning.planner", "reportlab", "babel", "lxml", "alembic",
+         "PySide6.QtCharts", "PySide6.QtPdf")
+
+
+class FirstPaint(QObject):
+    def eventFilter(self, obj, ev):
+        if ev.type() == QEvent.Type.Paint and type(obj).__name__ == "MainWindow":
+            print("LOADED " + json.dumps([m for m in heavy if m in sys.modules]), flush=True)
+            QTimer.singleShot(0, lambda: os._exit(0))
+        return False
+
+
+probe = FirstPaint()
+qapp.installEventFilter(probe)
+from hjemmeprove.app import App
+from ui.mainwindow import MainWindow
+
+app = App(sys.argv[1], user="test")
+w = MainWindow(app, settings=QSettings(sys.argv[2], QSettings.Format.IniFormat))
+w.show()
+qapp.exec()
+"""
+
+
+def test_the_first_paint_needs_no_planner_pdf_charts_or_alembic(department_app, tmp_path):
+    """The window paints before OR-Tools, reportlab, babel, QtCharts and QtPdf are imported:
+    they come with the view (or the action) that uses them."""
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    out = subprocess.run([sys.executable, "-c", PROBE, department_app.store.url,
+                          str(tmp_path / "ui.ini")], capture_output=True, text=True,
+                         cwd=ROOT, env=env, timeout=120)
+    line = next((ln for ln in out.stdout.splitlines() if ln.startswith("LOADED ")), None)
+    assert line is not None, out.stderr[-2000:]
+    assert json.loads(line[len("LOADED "):]) == []
+
+
+# --- an empty database: a choice, not a surprise ---------------------------------------------
+
+
+def test_an_empty_database_offers_demo_data_or_setup_and_fills_nothing(qtbot, app, qsettings,
+                                                                         dialogs):
+    w = make_window(qtbot, app, qsettings)
+    assert w.start_page is not None and w.start_page.isVisible()
+    assert w.faces.currentWidget() is w.start_page
+    assert w.views.built() == {}  # nothing behind the page is built (or loaded) yet
+    assert {b.text() for b in (w.start_page.demo_button, w.start_page.setup_button)} == {
+        "Start med demodata", "Opsæt afdeling"}
+    assert app.store.is_empty() and not app.holds_demo_data()
+    assert not w.demo_banner.isVisible()
+
+
+def test_start_with_demo_data_fills_the_database_and_shows_the_demo_banner(
+        qtbot, app, qsettings, dialogs, monkeypatch):
+    from hjemmeprove import demo
+
+    monkeypatch.setattr(demo, "fill_demo", partial(demo.fill_demo, months=1,
+                                                   per_working_day=3))  # a small demo
+    w = make_window(qtbot, app, qsettings, today=dt.date(2026, 11, 23))
+    qtbot.mouseClick(w.start_page.demo_button, _left())
+    settle(qtbot, 120)
+    assert app.holds_demo_data()
+    assert w.faces.currentWidget() is not w.start_page
+    assert w.demo_banner.isVisible() and "DEMO" in w.demo_banner.text()
+    assert "DEMODATA" in w.windowTitle()
+    view = w.views["requests"]  # built after the demo data were there: it shows them
+    settle(qtbot)
+    assert view.isVisible() and view.model.rowCount() > 0
+
+
+def test_setup_opens_the_department_settings_with_no_made_up_data(qtbot, db_url, qsettings,
+                                                                   dialogs):
+    from hjemmeprove.app import App
+
+    app = App(db_url, user="test")  # new: not even the shipped municipalities yet
+    try:
+        w = make_window(qtbot, app, qsettings)
+        qtbot.mouseClick(w.start_page.setup_button, _left())
+        settle(qtbot)
+        assert w.faces.currentWidget() is not w.start_page
+        assert w.current_key() == "settings"
+        view = w.views["settings"]
+        assert view.tabs.currentWidget() is view.pages["departments"]
+        assert not app.holds_demo_data() and app.store.is_empty()
+        assert len(app.admin.list_municipalities()) > 0  # the shipped defaults, to choose from
+        assert not w.demo_banner.isVisible()
+        w.close()
+    finally:
+        app.close()
+
+
+def test_a_demo_database_wears_the_banner_and_a_department_does_not(qtbot, demo_window,
+                                                                    window):
+    assert demo_window.demo_banner.isVisible()
+    assert demo_window.start_page is None
+    assert not window.demo_banner.isVisible()
+
+
+def _left():
+    from PySide6.QtCore import Qt
+
+    return Qt.MouseButton.LeftButton
+
+
+WARM_PROBE = r"""
+import json, os, sys, threading, time
+os.environ["QT_QPA_PLATFORM"] = "offscreen"
+
+
+class Watch:
+    # records the thread that imports the planner
+    threads = {}
+
+    def find_spec(self, name, path=None, target=None):
+        if name in ("ortools", "hjemmeprove.planning.planner"):
+            self.threads[name] = threading.current_thread() is threading.main_thread()
+        return None
+
+
+sys.meta_path.insert(0, Watch())
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QApplication
+
+qapp = QApplication([])
+from hjemmeprove.app import App
+from ui import ops
+from ui.mainwindow import MainWindow
+
+app = App(sys.argv[1], user="test")
+w = MainWindow(app, settings=QSettings(sys.argv[2], QSettings.Format.IniFormat))
+w.show()
+end = time.monotonic() + 60
+while time.monotonic() < end and ("ortools" not in sys.modules or ops.running()):
+    qapp.processEvents()
+    time.sleep(0.02)
+print("WARM " + json.dumps({"on_main_thread": Watch.threads,
+                            "built": sorted(w.views.built())}), flush=True)
+os._exit(0)
+"""
+
+
+def test_the_planner_is_imported_after_the_first_paint_off_the_gui_thread(department_app,
+                                                                          tmp_path):
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    out = subprocess.run([sys.executable, "-c", WARM_PROBE, department_app.store.url,
+                          str(tmp_path / "ui.ini")], capture_output=True, text=True,
+                         cwd=ROOT, env=env, timeout=120)
+    line = next((ln for ln in out.stdout.splitlines() if ln.startswith("WARM ")), None)
+    assert line is not None, out.stderr[-2000:]
+    result = json.loads(line[len("WARM "):])
+    assert result["on_main_thread"] == {"hjemmeprove.planning.planner": False, "ortools": False}
+    assert result["built"] == ["requests"]  # warmed up, not built
