@@ -131,8 +131,9 @@ def checked_text(key: str, value: Any) -> str:
 
 def holds_demo_data(session) -> bool:
     """True when ``hjemmeprove demo`` filled this database (made-up citizens and rates)."""
-    row = session.get(Setting, DEMO_DATA)
-    return row is not None and _parse(OPTIONS[DEMO_DATA], row.value)
+    value = session.scalar(select(SETTINGS_TABLE.c.value)
+                           .where(SETTINGS_TABLE.c.key == DEMO_DATA))
+    return value is not None and _parse(OPTIONS[DEMO_DATA], value)
 
 
 class Settings:
