@@ -364,13 +364,13 @@ def _by_day_passes(problem, out, days, by_day, seconds, metaheuristic, cancel_ev
             for k in sorted(range(len(blocks)), key=lambda k: -weights[k]):
                 lanes[0 if sum(weights[x] for x in lanes[0]) <= sum(
                     weights[x] for x in lanes[1]) else 1].append(k)
-            futures = []
-            left_w = sum(weights[k] for k in lanes[1])
-            for k in lanes[1]:
-                task = _block_task(problem, blocks[k], out, budget * weights[k] / left_w)
-                if task is not None:
-                    futures.append((task[1], task[2], pool.submit(
-                        _improve_task, task[0], task[3], task[4], metaheuristic)))
+            lane = [(task[1], task[2], task[0], task[3], weights[k]) for k in lanes[1]
+                    if (task := _block_task(problem, blocks[k], out, budget)) is not None]
+            # one task for the whole lane, its time shared out in the other process as it
+            # goes (its start-up and the models' building count against it); wall clock
+            futures = [(lane, pool.submit(_improve_lane,
+                                          [(sub, r, w) for _vs, _jm, sub, r, w in lane],
+                                          time.time() + budget, metaheuristic))] if lane else []
             own = [(blocks[k], weights[k]) for k in lanes[0]]
         else:
             futures = []
@@ -391,12 +391,13 @@ def _by_day_passes(problem, out, days, by_day, seconds, metaheuristic, cancel_ev
                 for k, v in enumerate(vs_):
                     out[v] = [jmap[j] for j in better[k]]
                 on_better(out)
-        for vs_, jmap, fut in futures:
-            better = _wait(fut, cancel_event, t_pass + budget + 5.0)
-            if better is not None:
-                for k, v in enumerate(vs_):
-                    out[v] = [jmap[j] for j in better[k]]
-                on_better(out)
+        for lane, fut in futures:
+            results = _wait(fut, cancel_event, t_pass + budget + 1.0) or []
+            for (vs_, jmap, _sub, _r, _w), better in zip(lane, results):
+                if better is not None:
+                    for k, v in enumerate(vs_):
+                        out[v] = [jmap[j] for j in better[k]]
+                    on_better(out)
     return out
 
 
@@ -410,8 +411,17 @@ def _block_task(problem: Problem, vs: list[int], out: list[list[int]], spend: fl
     return sub, vs, jmap, [[inv[j] for j in out[v]] for v in vs], spend
 
 
-def _improve_task(sub, routes, seconds, metaheuristic):  # pragma: no cover (subprocess)
-    return _improve(sub, routes, seconds, metaheuristic, None)
+def _improve_lane(tasks, lane_end, metaheuristic):  # pragma: no cover (subprocess)
+    """Blocks in the second process, each its share (by weight) of the time left until
+    ``lane_end`` (wall clock); per block the improved routes or None."""
+    out = []
+    left_w = sum(w for _sub, _r, w in tasks)
+    for sub, routes, w in tasks:
+        spend = (lane_end - time.time() - 0.1) * w / left_w
+        left_w -= w
+        out.append(_improve(sub, routes, spend, metaheuristic, None) if spend >= 0.05
+                   else None)
+    return out
 
 
 def _warm() -> bool:  # pragma: no cover (subprocess)
