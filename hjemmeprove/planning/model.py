@@ -16,7 +16,7 @@ Vocabulary:
 How a plan is found (``solve``): construct.py builds a complete first plan under the same
 rules in about a second (it is also the plan kept if nothing better comes in time). A small
 problem (a department's day or week, Solomon) then runs OR-Tools' metaheuristic from its own
-first solutions (``AUTO_STARTS``); a larger one starts from the constructed plan and is
+first solutions (``auto_starts``); a larger one starts from the constructed plan and is
 improved a block of days at a time (``_improve_by_day``), since the local search makes no
 move within minutes on the whole horizon at a region's size. Stops left out although they
 fit are put back at the end; stops nobody tried before the limit are reported as
@@ -134,12 +134,14 @@ def solve(problem: Problem, time_limit_s: float = 10.0, progress: Progress | Non
 
     ``first_solution``: "auto" (below), "CONSTRUCT" (construct.py's insertion only) or an
     OR-Tools first solution strategy. "auto" on a small problem (``SMALL_NODES`` stops and
-    ``SMALL_VEHICLES`` trips) runs the metaheuristic from each of ``AUTO_STARTS`` in turn
-    and keeps the best; on a larger one OR-Tools' own starts take longer than the limit
+    ``SMALL_VEHICLES`` trips) runs the metaheuristic from each of ``auto_starts`` (one
+    per process and ``START_SECONDS``) and keeps the best; on a larger one OR-Tools' own starts take longer than the limit
     (about 50 s for 600 stops over 20 trips), so the search starts from construct.py's plan,
     which takes well under a second. ``initial_routes`` (per vehicle, job indices; the current
-    plan when re-planning) seeds that construction. ``workers`` > 1 runs a second start in
-    a separate process (OR-Tools holds the GIL while it searches) and keeps the better plan.
+    plan when re-planning) seeds that construction. ``workers`` > 1 (3 s or more) uses a
+    second process (OR-Tools holds the GIL while it searches): on a small problem every other
+    start runs there and the better plan is kept; on a larger one half the blocks of days of
+    each pass are improved there (``_improve_by_day``).
 
     ``progress(dict)`` gets ``solutions``, ``objective``, ``objective_kr``, ``seconds``,
     ``planned`` and ``total`` (stops) for every better plan found.
