@@ -167,20 +167,3 @@ def test_a_block_of_days_goes_to_the_other_process_with_its_own_small_matrices()
         orig = problem.jobs[jmap[k]]
         assert sub.cost[sub.depot, job.loc] == problem.cost[problem.depot, orig.loc]
         assert sub.travel[job.loc, sub.depot] == problem.travel[orig.loc, problem.depot]
-
-
-def test_blocks_of_days_improved_in_two_processes_keep_every_stop_and_the_rules():
-    days, analysts, reqs, cal = _case(200, 6, n_days=4, seed=5)
-    problem = _captured_problem(reqs, days, analysts, cal)
-    built = construct.construct(problem)
-    before = construct.route_cost(problem, built.routes)
-    out = model._improve_by_day(problem, built.routes, 4.0, "GUIDED_LOCAL_SEARCH", None,
-                                lambda routes: None, workers=2)
-    assert sorted(j for r in out for j in r) == sorted(j for r in built.routes for j in r)
-    assert construct.route_cost(problem, out) <= before
-    # every rule kept: OR-Tools accepts the plan as it stands
-    routing, manager, _tdim = model._build(problem)
-    from ortools.constraint_solver import pywrapcp
-    routing.CloseModelWithParameters(pywrapcp.DefaultRoutingSearchParameters())
-    assert routing.ReadAssignmentFromRoutes(
-        [[manager.NodeToIndex(j + 1) for j in r] for r in out], True) is not None

@@ -138,10 +138,11 @@ def solve(problem: Problem, time_limit_s: float = 10.0, progress: Progress | Non
     per process and ``START_SECONDS``) and keeps the best; on a larger one OR-Tools' own starts take longer than the limit
     (about 50 s for 600 stops over 20 trips), so the search starts from construct.py's plan,
     which takes well under a second. ``initial_routes`` (per vehicle, job indices; the current
-    plan when re-planning) seeds that construction. ``workers`` > 1 (3 s or more) uses a
-    second process (OR-Tools holds the GIL while it searches): on a small problem every other
-    start runs there and the better plan is kept; on a larger one half the blocks of days of
-    each pass are improved there (``_improve_by_day``).
+    plan when re-planning) seeds that construction. ``workers`` > 1 (3 s or more) runs every
+    other start of a small problem in a second process (OR-Tools holds the GIL while it
+    searches) and keeps the better plan; a larger problem's blocks of days run in this one
+    (half the blocks in a second process came out longer on the horizon bench: the other
+    process's results arrived too late to be used; not finished).
 
     ``progress(dict)`` gets ``solutions``, ``objective``, ``objective_kr``, ``seconds``,
     ``planned`` and ``total`` (stops) for every better plan found.
@@ -335,17 +336,6 @@ def _improve_by_day(problem: Problem, routes: list[list[int]], seconds: float, m
     t0 = time.monotonic()
     out = [list(r) for r in routes]
     days = sorted(by_day)
-    pool = _pool() if workers > 1 and seconds >= 3 else None
-    try:
-        return _by_day_passes(problem, out, days, by_day, seconds, metaheuristic,
-                              cancel_event, on_better, pool, t0)
-    finally:
-        if pool is not None:
-            pool.shutdown(wait=False, cancel_futures=True)
-
-
-def _by_day_passes(problem, out, days, by_day, seconds, metaheuristic, cancel_event,
-                   on_better, pool, t0):
     passes = [(1, 0, 0.4), (2, 0, 0.3), (2, 1, 0.3)]  # (days per block, offset, share)
     for p_no, (size, offset, share) in enumerate(passes):
         if cancel_event is not None and cancel_event.is_set():
@@ -359,27 +349,9 @@ def _by_day_passes(problem, out, days, by_day, seconds, metaheuristic, cancel_ev
             blocks.append(days[k:k + size])
         blocks = [[v for d in b for v in by_day[d]] for b in blocks if b]
         weights = [1 + sum(len(out[v]) for v in vs) for vs in blocks]
-        if pool is not None:
-            # two lanes of about equal work, each with the whole pass's time: the second
-            # process improves its blocks while this one improves the others
-            lanes: list[list[int]] = [[], []]
-            for k in sorted(range(len(blocks)), key=lambda k: -weights[k]):
-                lanes[0 if sum(weights[x] for x in lanes[0]) <= sum(
-                    weights[x] for x in lanes[1]) else 1].append(k)
-            lane = [(task[1], task[2], task[0], task[3], weights[k]) for k in lanes[1]
-                    if (task := _block_task(problem, blocks[k], out, budget)) is not None]
-            # one task for the whole lane, its time shared out in the other process as it
-            # goes (its start-up and the models' building count against it); wall clock
-            futures = [(lane, pool.submit(_improve_lane,
-                                          [(sub, r, w) for _vs, _jm, sub, r, w in lane],
-                                          time.time() + budget, metaheuristic))] if lane else []
-            own = [(blocks[k], weights[k]) for k in lanes[0]]
-        else:
-            futures = []
-            own = list(zip(blocks, weights))
-        left_w = sum(w for _vs, w in own)
+        left_w = sum(weights)
         t_pass = time.monotonic()
-        for vs, w in own:
+        for vs, w in zip(blocks, weights):
             if cancel_event is not None and cancel_event.is_set():
                 break
             spend = (budget - (time.monotonic() - t_pass)) * w / left_w
@@ -393,13 +365,6 @@ def _by_day_passes(problem, out, days, by_day, seconds, metaheuristic, cancel_ev
                 for k, v in enumerate(vs_):
                     out[v] = [jmap[j] for j in better[k]]
                 on_better(out)
-        for lane, fut in futures:
-            results = _wait(fut, cancel_event, t_pass + budget + 1.0) or []
-            for (vs_, jmap, _sub, _r, _w), better in zip(lane, results):
-                if better is not None:
-                    for k, v in enumerate(vs_):
-                        out[v] = [jmap[j] for j in better[k]]
-                    on_better(out)
     return out
 
 
@@ -413,56 +378,9 @@ def _block_task(problem: Problem, vs: list[int], out: list[list[int]], spend: fl
     return sub, vs, jmap, [[inv[j] for j in out[v]] for v in vs], spend
 
 
-def _improve_lane(tasks, lane_end, metaheuristic):  # pragma: no cover (subprocess)
-    """Blocks in the second process, each its share (by weight) of the time left until
-    ``lane_end`` (wall clock); per block the improved routes or None."""
-    out = []
-    left_w = sum(w for _sub, _r, w in tasks)
-    for sub, routes, w in tasks:
-        spend = (lane_end - time.time() - 0.1) * w / left_w
-        left_w -= w
-        out.append(_improve(sub, routes, spend, metaheuristic, None) if spend >= 0.05
-                   else None)
-    return out
-
-
-def _warm() -> bool:  # pragma: no cover (subprocess)
-    return True
-
-
-def _pool():
-    """One more process for improving blocks (OR-Tools holds the GIL while it searches); no
-    fork, since the caller may be a GUI with threads. Started at once, so its imports run
-    while this process builds its first block."""
-    import concurrent.futures as cf
-    import multiprocessing as mp
-
-    pool = cf.ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("spawn"))
-    pool.submit(_warm)
-    return pool
-
-
-def _wait(fut, cancel_event, deadline):
-    """The future's result, or None when cancelled, late or failed."""
-    import concurrent.futures as cf
-
-    while True:
-        if cancel_event is not None and cancel_event.is_set():
-            fut.cancel()
-            return None
-        try:
-            return fut.result(timeout=0.05)
-        except cf.TimeoutError:
-            if time.monotonic() > deadline:
-                fut.cancel()
-                return None
-        except Exception:  # noqa: BLE001 - a failed block keeps its routes
-            return None
-
-
 def _sub_problem(problem: Problem, vs: list[int], job_ids: list[int]):
     """The block's own problem: its trips, its stops, and the matrices over their positions
-    only (small to hand to another process)."""
+    only (no copy of the whole horizon's matrices per block)."""
     vmap = {v: k for k, v in enumerate(vs)}
     locs = sorted({problem.depot} | {problem.jobs[j].loc for j in job_ids})
     lmap = {x: k for k, x in enumerate(locs)}
