@@ -135,8 +135,9 @@ def solve(problem: Problem, time_limit_s: float = 10.0, progress: Progress | Non
     ``first_solution``: "auto" (below), "CONSTRUCT" (construct.py's insertion only) or an
     OR-Tools first solution strategy. "auto" on a small problem (``SMALL_NODES`` stops and
     ``SMALL_VEHICLES`` trips) runs the metaheuristic from each of ``auto_starts`` (one
-    per process and ``START_SECONDS``) and keeps the best; on a larger one OR-Tools' own starts take longer than the limit
-    (about 50 s for 600 stops over 20 trips), so the search starts from construct.py's plan,
+    per process and ``START_SECONDS``) and keeps the best; on a larger one OR-Tools' own
+    starts take longer than the limit (about 50 s for 600 stops over 20 trips), so the
+    search starts from construct.py's plan,
     which takes well under a second. ``initial_routes`` (per vehicle, job indices; the current
     plan when re-planning) seeds that construction. ``workers`` > 1 (3 s or more) runs every
     other start of a small problem in a second process (OR-Tools holds the GIL while it
