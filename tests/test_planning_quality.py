@@ -88,7 +88,11 @@ def _ring(n: int = 30):
     return model.Problem(cost=d, travel=d, jobs=jobs, vehicles=vehicles)
 
 
-def test_auto_tries_several_starts_and_keeps_the_best_plan():
+def test_auto_runs_one_start_per_process_and_ten_seconds_and_keeps_the_best_plan():
+    assert model.auto_starts(10.0, workers=1) == [model.AUTO_STARTS[0][0]]
+    assert model.auto_starts(10.0, workers=2) == [s for s, _w in model.AUTO_STARTS[:2]]
+    assert len(model.auto_starts(30.0, workers=2)) == 6
+    assert model.auto_starts(1.0, workers=2) == [model.AUTO_STARTS[0][0]]
     sol = model.solve(_ring(), time_limit_s=3.0)
     assert not sol.dropped
     assert sum(len(r) for r in sol.routes) == 30

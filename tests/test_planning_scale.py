@@ -133,3 +133,37 @@ def test_replanning_starts_from_the_current_plan():
     # in 0.3 s nothing is rebuilt from scratch: the plan is kept (or improved), not lost
     assert _accounted(again, reqs) >= planned
     assert sum(r.km for r in again.routes) <= sum(r.km for r in first.routes) + 0.5
+
+
+def _captured_problem(reqs, days, analysts, cal):
+    captured = {}
+    real = model.solve
+
+    def spy(problem, **kw):
+        captured["problem"] = problem
+        return real(problem, **kw)
+
+    import hjemmeprove.planning.planner as planner_mod
+    planner_mod.model.solve = spy
+    try:
+        _plan(reqs, days, analysts, cal, time_limit_s=0.2)
+    finally:
+        planner_mod.model.solve = real
+    return captured["problem"]
+
+
+def test_a_block_of_days_goes_to_the_other_process_with_its_own_small_matrices():
+    days, analysts, reqs, cal = _case(200, 6, n_days=4, seed=5)
+    problem = _captured_problem(reqs, days, analysts, cal)
+    built = construct.construct(problem)
+    day0 = [v for v, veh in enumerate(problem.vehicles) if veh.start < model.DAY]
+    task = model._block_task(problem, day0, built.routes, 1.0)
+    sub, vs, jmap, routes, _spend = task
+    assert vs == day0 and sorted(jmap) == sorted(j for v in day0 for j in built.routes[v])
+    # the lab and the block's own positions only, not the whole horizon's matrix
+    assert sub.cost.shape[0] == 1 + len({problem.jobs[j].loc for j in jmap})
+    assert sub.cost.shape[0] < problem.cost.shape[0]
+    for k, job in enumerate(sub.jobs):
+        orig = problem.jobs[jmap[k]]
+        assert sub.cost[sub.depot, job.loc] == problem.cost[problem.depot, orig.loc]
+        assert sub.travel[job.loc, sub.depot] == problem.travel[orig.loc, problem.depot]

@@ -16,7 +16,7 @@ Vocabulary:
 How a plan is found (``solve``): construct.py builds a complete first plan under the same
 rules in about a second (it is also the plan kept if nothing better comes in time). A small
 problem (a department's day or week, Solomon) then runs OR-Tools' metaheuristic from its own
-first solutions (``AUTO_STARTS``); a larger one starts from the constructed plan and is
+first solutions (``auto_starts``); a larger one starts from the constructed plan and is
 improved a block of days at a time (``_improve_by_day``), since the local search makes no
 move within minutes on the whole horizon at a region's size. Stops left out although they
 fit are put back at the end; stops nobody tried before the limit are reported as
@@ -37,6 +37,7 @@ from typing import Callable
 
 import numpy as np
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
+from ortools.util import optional_boolean_pb2
 
 
 @dataclass
@@ -97,16 +98,29 @@ class Solution:
 
 Progress = Callable[[dict], None]
 
-# "auto" (small problems): the metaheuristic from each of these first solutions in turn, the
-# time split by the shares, and the best result kept. Guided local search rarely leaves the
-# basin it starts in and mostly settles within 1-3 s at 100 stops, so more starts beat more
-# time per start: on six of the tuning half of Solomon (R203, RC107, R101, RC201, R211, RC105;
-# odd-numbered instances, bench/solomon.py) six equal starts came out 0.3 % shorter in
-# geometric mean than the former three (insertion 15 %, local insertion 35 %, savings 50 %),
-# better on three, worse on two; a start's own cost does not tell which will end best.
-AUTO_STARTS = [("PARALLEL_CHEAPEST_INSERTION", 1.0), ("LOCAL_CHEAPEST_INSERTION", 1.0),
-               ("SAVINGS", 1.0), ("PATH_CHEAPEST_ARC", 1.0),
-               ("SEQUENTIAL_CHEAPEST_INSERTION", 1.0), ("CHRISTOFIDES", 1.0)]
+# "auto" (small problems): the metaheuristic from the first of these first solutions, one
+# more per ``START_SECONDS`` of the limit and process, and the best result kept; with two
+# workers the second process takes every other start. Guided local search improves
+# steadily for many seconds at 100 stops once the slow operators are off
+# (``SLOW_OPERATORS``), and on a shared machine a 10-second limit is far less CPU time than
+# that: on eight instances of the tuning half (R103, R107, R111, R203, R211, RC103, RC107,
+# RC205; odd-numbered, bench/solomon.py) at 10 s on two processes under load, one start per
+# process (insertion here, savings in the other) came out 5.7 % above the best known in
+# geometric mean, two each 6.7 %, the former six equal starts (three each) 6.8 %; one each
+# was shorter than six on seven of the eight, and than two each on six (two ties).
+AUTO_STARTS = [("PARALLEL_CHEAPEST_INSERTION", 1.0), ("SAVINGS", 1.0),
+               ("LOCAL_CHEAPEST_INSERTION", 1.0), ("SEQUENTIAL_CHEAPEST_INSERTION", 1.0),
+               ("PATH_CHEAPEST_ARC", 1.0), ("CHRISTOFIDES", 1.0)]
+START_SECONDS = 10.0
+
+
+def auto_starts(time_limit_s: float, workers: int = 1) -> list[str]:
+    """The first solutions "auto" runs on a small problem: one per ``START_SECONDS`` of the
+    limit and process, at least one per process."""
+    lanes = 2 if workers > 1 and time_limit_s >= 3 else 1
+    return [s for s, _w in AUTO_STARTS[:lanes * max(1, int(time_limit_s / START_SECONDS))]]
+
+
 SMALL_NODES = 300  # up to this many stops and ...
 SMALL_VEHICLES = 60  # ... trips, OR-Tools' own first solutions come fast enough
 
@@ -120,12 +134,16 @@ def solve(problem: Problem, time_limit_s: float = 10.0, progress: Progress | Non
 
     ``first_solution``: "auto" (below), "CONSTRUCT" (construct.py's insertion only) or an
     OR-Tools first solution strategy. "auto" on a small problem (``SMALL_NODES`` stops and
-    ``SMALL_VEHICLES`` trips) runs the metaheuristic from each of ``AUTO_STARTS`` in turn
-    and keeps the best; on a larger one OR-Tools' own starts take longer than the limit
-    (about 50 s for 600 stops over 20 trips), so the search starts from construct.py's plan,
+    ``SMALL_VEHICLES`` trips) runs the metaheuristic from each of ``auto_starts`` (one
+    per process and ``START_SECONDS``) and keeps the best; on a larger one OR-Tools' own
+    starts take longer than the limit (about 50 s for 600 stops over 20 trips), so the
+    search starts from construct.py's plan,
     which takes well under a second. ``initial_routes`` (per vehicle, job indices; the current
-    plan when re-planning) seeds that construction. ``workers`` > 1 runs a second start in
-    a separate process (OR-Tools holds the GIL while it searches) and keeps the better plan.
+    plan when re-planning) seeds that construction. ``workers`` > 1 (3 s or more) runs every
+    other start of a small problem in a second process (OR-Tools holds the GIL while it
+    searches) and keeps the better plan; a larger problem's blocks of days run in this one
+    (half the blocks in a second process came out longer on the horizon bench: the other
+    process's results arrived too late to be used; not finished).
 
     ``progress(dict)`` gets ``solutions``, ``objective``, ``objective_kr``, ``seconds``,
     ``planned`` and ``total`` (stops) for every better plan found.
@@ -143,7 +161,8 @@ def solve(problem: Problem, time_limit_s: float = 10.0, progress: Progress | Non
                         "tom")
     small = n_nodes <= SMALL_NODES and n_veh <= SMALL_VEHICLES
     if first_solution == "auto":
-        starts = list(AUTO_STARTS) if small else [("CONSTRUCT", 1.0)]
+        starts = ([(s, 1.0) for s in auto_starts(time_limit_s, workers)] if small
+                  else [("CONSTRUCT", 1.0)])
     else:
         starts = [(first_solution, 1.0)]
     if time_limit_s < 3:
@@ -186,22 +205,13 @@ def solve(problem: Problem, time_limit_s: float = 10.0, progress: Progress | Non
     if workers > 1 and small and len(starts) > 1 and time_limit_s >= 3:
         # every other start in a second process, with the whole limit shared among them
         child = _spawn(problem, [s for s, _w in starts[1::2]], metaheuristic,
-                       time_limit_s - (time.monotonic() - t0) - 0.3)
+                       time_limit_s - (time.monotonic() - t0) - 0.2)
         starts = starts[0::2]
 
     routing, manager, tdim = _build(problem)
 
     def search_params(strategy: str, meta: str, seconds: float):
-        p = pywrapcp.DefaultRoutingSearchParameters()
-        if strategy != "CONSTRUCT":
-            p.first_solution_strategy = getattr(routing_enums_pb2.FirstSolutionStrategy,
-                                                strategy)
-        p.local_search_metaheuristic = getattr(routing_enums_pb2.LocalSearchMetaheuristic, meta)
-        p.time_limit.FromMilliseconds(max(1, int(seconds * 1000)))
-        if n_nodes > 150:
-            # savings over each stop's nearest 60 only: on the 300-stop horizon bench the start
-            # came in 3.5 s instead of 7.5 s, and the plan ended 1469 km, not 1487 km
-            p.savings_parameters.neighbors_ratio = 60 / n_nodes
+        p = search_parameters(strategy, meta, seconds, n_nodes)
         if lns_time_limit_s:
             p.lns_time_limit.FromMilliseconds(int(lns_time_limit_s * 1000))
         p.log_search = log
@@ -347,45 +357,55 @@ def _improve_by_day(problem: Problem, routes: list[list[int]], seconds: float, m
                 break
             spend = (budget - (time.monotonic() - t_pass)) * w / left_w
             left_w -= w
-            job_ids = [j for v in vs for j in out[v]]
-            if spend < 0.05 or not job_ids:
+            task = _block_task(problem, vs, out, spend)
+            if task is None:
                 continue
-            sub, jmap = _sub_problem(problem, vs, job_ids)
-            inv = {j: k for k, j in enumerate(jmap)}
-            better = _improve(sub, [[inv[j] for j in out[v]] for v in vs], spend,
-                              metaheuristic, cancel_event)
+            sub, vs_, jmap, routes_, spend = task
+            better = _improve(sub, routes_, spend, metaheuristic, cancel_event)
             if better is not None:
-                for k, v in enumerate(vs):
+                for k, v in enumerate(vs_):
                     out[v] = [jmap[j] for j in better[k]]
                 on_better(out)
     return out
 
 
+def _block_task(problem: Problem, vs: list[int], out: list[list[int]], spend: float):
+    """(sub-problem, its vehicles, job map, its routes, seconds) of a block, or None."""
+    job_ids = [j for v in vs for j in out[v]]
+    if spend < 0.05 or not job_ids:
+        return None
+    sub, jmap = _sub_problem(problem, vs, job_ids)
+    inv = {j: k for k, j in enumerate(jmap)}
+    return sub, vs, jmap, [[inv[j] for j in out[v]] for v in vs], spend
+
+
 def _sub_problem(problem: Problem, vs: list[int], job_ids: list[int]):
+    """The block's own problem: its trips, its stops, and the matrices over their positions
+    only (no copy of the whole horizon's matrices per block)."""
     vmap = {v: k for k, v in enumerate(vs)}
+    locs = sorted({problem.depot} | {problem.jobs[j].loc for j in job_ids})
+    lmap = {x: k for k, x in enumerate(locs)}
     jobs = []
     for j in job_ids:
         job = problem.jobs[j]
         allowed = vs if job.vehicles is None else [v for v in job.vehicles if v in vmap]
-        jobs.append(Job(loc=job.loc, service=job.service, demand=job.demand,
+        jobs.append(Job(loc=lmap[job.loc], service=job.service, demand=job.demand,
                         penalty=job.penalty, vehicles=[vmap[v] for v in allowed],
                         windows=job.windows,
                         vehicle_penalty={vmap[v]: p for v, p in job.vehicle_penalty.items()
                                          if v in vmap},
                         max_to_end=job.max_to_end, key=job.key))
     chains = [(vmap[a], vmap[b], gap) for a, b, gap in problem.chains if a in vmap and b in vmap]
-    return Problem(problem.cost, problem.travel, jobs, [problem.vehicles[v] for v in vs],
-                   problem.depot, chains), job_ids
+    ix = np.ix_(locs, locs)
+    return Problem(problem.cost[ix], problem.travel[ix], jobs,
+                   [problem.vehicles[v] for v in vs], lmap[problem.depot], chains), job_ids
 
 
 def _improve(problem: Problem, routes: list[list[int]], seconds: float, metaheuristic,
              cancel_event) -> list[list[int]] | None:
     """The metaheuristic from the given routes for ``seconds``; the routes it ends with."""
     routing, manager, tdim = _build(problem)
-    p = pywrapcp.DefaultRoutingSearchParameters()
-    p.local_search_metaheuristic = getattr(routing_enums_pb2.LocalSearchMetaheuristic,
-                                           metaheuristic)
-    p.time_limit.FromMilliseconds(max(1, int(seconds * 1000)))
+    p = search_parameters("CONSTRUCT", metaheuristic, seconds, 1 + len(problem.jobs))
     routing.CloseModelWithParameters(p)
     initial = routing.ReadAssignmentFromRoutes(
         [[manager.NodeToIndex(j + 1) for j in r] for r in routes], True)
@@ -436,6 +456,36 @@ def _finish(problem, routes, t0, n_found, built, report, time_limit_s, cancel_ev
     elif sol.unreached:
         sol.status = "ufuldstændig (tidsgrænse nået)"
     return sol
+
+
+# OR-Tools 9.15 runs these large-neighbourhood operators by default; each re-inserts whole
+# routes with an insertion heuristic, mostly for pickup-and-delivery and visit types, which
+# the planner has none of. Without them the local search accepts about 2.7 times as many
+# moves per CPU second (Solomon R103, R211: 1,500 moves in 15 s instead of 43 s) and reaches
+# the same or shorter plans after as many moves (R211 777.3 against 823.4)
+SLOW_OPERATORS = ("use_global_cheapest_insertion_path_lns",
+                  "use_local_cheapest_insertion_path_lns",
+                  "use_relocate_path_global_cheapest_insertion_insert_unperformed",
+                  "use_global_cheapest_insertion_visit_types_lns",
+                  "use_local_cheapest_insertion_visit_types_lns")
+
+
+def search_parameters(strategy: str, metaheuristic: str, seconds: float, n_nodes: int):
+    """OR-Tools' search parameters: ``strategy`` an OR-Tools first solution strategy (or
+    "CONSTRUCT": the search starts from given routes), the metaheuristic for ``seconds``."""
+    p = pywrapcp.DefaultRoutingSearchParameters()
+    if strategy != "CONSTRUCT":
+        p.first_solution_strategy = getattr(routing_enums_pb2.FirstSolutionStrategy, strategy)
+    p.local_search_metaheuristic = getattr(routing_enums_pb2.LocalSearchMetaheuristic,
+                                           metaheuristic)
+    for name in SLOW_OPERATORS:
+        setattr(p.local_search_operators, name, optional_boolean_pb2.BOOL_FALSE)
+    p.time_limit.FromMilliseconds(max(1, int(seconds * 1000)))
+    if n_nodes > 150:
+        # savings over each stop's nearest 60 only: on the 300-stop horizon bench the start
+        # came in 3.5 s instead of 7.5 s, and the plan ended 1469 km, not 1487 km
+        p.savings_parameters.neighbors_ratio = 60 / n_nodes
+    return p
 
 
 STATUS = {0: "ikke løst", 1: "løst", 2: "løst (tidsgrænse nået)", 3: "ingen løsning",
@@ -553,30 +603,25 @@ def _spawn(problem: Problem, strategies: list[str], metaheuristic: str, seconds:
 
     ctx = mp.get_context("spawn")  # no fork: the caller may be a GUI with threads
     parent, child_end = ctx.Pipe(duplex=False)
+    # the deadline in wall-clock time, shared by both processes: the second one's start-up
+    # (imports, the model) counts against its search time, not past the limit
     proc = ctx.Process(target=_child, args=(child_end, problem, strategies, metaheuristic,
-                                            seconds), daemon=True)
+                                            time.time() + seconds), daemon=True)
     proc.start()
     child_end.close()
     return proc, parent, time.monotonic() + seconds + 5.0
 
 
-def _child(conn, problem, strategies, metaheuristic, seconds):  # pragma: no cover (subprocess)
+def _child(conn, problem, strategies, metaheuristic, deadline):  # pragma: no cover (subprocess)
     try:
-        t0 = time.monotonic()
         routing, manager, tdim = _build(problem)
         best = None
         for k, strategy in enumerate(strategies):
-            left = seconds - (time.monotonic() - t0)
+            left = deadline - time.time()
             if left < 0.2:
                 break
-            p = pywrapcp.DefaultRoutingSearchParameters()
-            p.first_solution_strategy = getattr(routing_enums_pb2.FirstSolutionStrategy,
-                                                strategy)
-            p.local_search_metaheuristic = getattr(
-                routing_enums_pb2.LocalSearchMetaheuristic, metaheuristic)
-            if len(problem.jobs) + 1 > 150:
-                p.savings_parameters.neighbors_ratio = 60 / (len(problem.jobs) + 1)
-            p.time_limit.FromMilliseconds(max(1, int(left / (len(strategies) - k) * 1000)))
+            p = search_parameters(strategy, metaheuristic, left / (len(strategies) - k),
+                                  len(problem.jobs) + 1)
             a = routing.SolveWithParameters(p)
             if a is not None and (best is None or a.ObjectiveValue() < best[0]):
                 best = (a.ObjectiveValue(), *_read(routing, manager, tdim, a,
