@@ -462,6 +462,10 @@ class RequestService:
                        late_cancellations=late_cancellations, today=today)
         direction = (lambda c: c.desc()) if descending else (lambda c: c.asc())
         with self.store.session() as s:
+            if search and search.strip():  # looked up once; a short list is passed on
+                ids = s.scalars(_search_ids(s, search).limit(GATHER_LIMIT + 1)).all()
+                if len(ids) <= GATHER_LIMIT:
+                    filters["search"] = ids
             clauses = self._filters(s, **filters)
             # few rows: gathered through the filters' indexes and sorted; many: read in the
             # sort key's order through its index, the filters only checked
@@ -532,7 +536,9 @@ class RequestService:
         statuses = _statuses(status)
         status_column = Request.status + "" if walk else Request.status
         out = []
-        if search and search.strip():
+        if isinstance(search, list):  # the ids the search found, already looked up
+            out.append(Request.id.in_(search))
+        elif search and search.strip():
             out.append(Request.id.in_(_search_ids(s, search)))
         if len(statuses) == 1:
             out.append(status_column == statuses[0])
@@ -856,12 +862,17 @@ def _search_ids(s: Session, search: str):
                 parts.append(select(Request.id).where(where))
     if not digits.isdigit():
         like = f"%{_escape_like(term)}%"
+        sqlite = s.get_bind().dialect.name == "sqlite"
+
+        def match(column):  # SQLite's LIKE ignores case already (ASCII, as its lower() does)
+            return (column.like(like, escape="\\") if sqlite
+                    else column.ilike(like, escape="\\"))
+
         parts.append(select(Request.id).where(Request.citizen_id.in_(
-            select(Citizen.id).where(or_(Citizen.name.ilike(like, escape="\\"),
-                                         Citizen.address.ilike(like, escape="\\"))))))
-        parts.append(select(Request.id).where(Request.address.ilike(like, escape="\\")))
+            select(Citizen.id).where(or_(match(Citizen.name), match(Citizen.address))))))
+        parts.append(select(Request.id).where(match(Request.address)))
         muni = [m for m, in s.execute(select(Municipality.id).where(
-            Municipality.name.ilike(like, escape="\\")))]
+            match(Municipality.name)))]
         if muni:
             parts.append(select(Request.id).where(Request.municipality_id.in_(muni)))
     return union(*parts) if len(parts) > 1 else parts[0]
