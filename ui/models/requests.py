@@ -1,10 +1,10 @@
 """The Henvisninger list: a lazily loaded table model over RequestService.page/count.
 
-Only ``PAGE`` rows are fetched at a time (canFetchMore/fetchMore), each page after the last
-one's key (the service's cursor), so 100,000 requests scroll without loading them all and the
-1,000th page costs what the first does. Sorting is the service's too: ``sort()`` (a header click) reloads the
-first page in the new order, so the order holds for rows not yet loaded. Testable without
-widgets.
+Only ``PAGE`` rows are fetched at a time (canFetchMore/fetchMore), each page after the
+last one's key (the service's cursor), so 100,000 requests scroll without loading them all,
+and the 500th page costs what the first does. Sorting is the service's too: ``sort()`` (a
+header click) reloads the first page in the new order, so the order holds for rows not yet
+loaded. Testable without widgets.
 """
 
 from __future__ import annotations
