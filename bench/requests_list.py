@@ -182,6 +182,7 @@ def build(app, n_requests: int, seed: int = 12) -> dict:
         conn.execute(insert(Visit), visits)
         conn.execute(insert(Cancellation), cancellations)
         if pg:
+            conn.execute(text("ANALYZE visits, cancellations"))
             conn.execute(text(
                 "UPDATE requests SET planned_date = (SELECT min(v.date) FROM visits v "
                 "WHERE v.request_id = requests.id), late_cancelled = EXISTS (SELECT 1 FROM "
