@@ -83,6 +83,9 @@ class Municipality(Base):
     contact_email: Mapped[str] = mapped_column(String(200), default="")
     contact_phone: Mapped[str] = mapped_column(String(40), default="")
 
+    # the request list sorts on the name (read from here first, see services/requests.py)
+    __table_args__ = (Index("ix_municipalities_name", "name", "id"),)
+
 
 class Agreement(Base):
     """A standard agreement (Bilag 1) between one municipality and one department.
@@ -149,6 +152,10 @@ class Citizen(Base):
     phone: Mapped[str] = mapped_column(String(40), default="")
     digital_post_exempt: Mapped[bool] = mapped_column(Boolean, default=False)
     erased_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+
+    # the request list sorts and searches by name, and finds a town's citizens by postcode
+    __table_args__ = (Index("ix_citizens_name", "name", "id"),
+                      Index("ix_citizens_postcode", "postcode"))
 
 
 class Bioanalyst(Base):
@@ -221,7 +228,7 @@ class Request(Base):
     note: Mapped[str] = mapped_column(Text, default="")
     # the municipality's own reference for the referral, when it gave one (on the statement)
     municipality_reference: Mapped[str] = mapped_column(String(100), default="")
-    status: Mapped[str] = mapped_column(String(20), default="open", index=True)
+    status: Mapped[str] = mapped_column(String(20), default="open")
     not_eligible_reason: Mapped[str] = mapped_column(String(200), default="")
     # the address above is the citizen's registered one as it was at booking
     address_is_registered: Mapped[bool] = mapped_column(Boolean, default=False,
@@ -231,6 +238,12 @@ class Request(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     created_by: Mapped[str] = mapped_column(String(100), default="")
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # Stored sort keys of the request list, kept by the database's triggers (migration 0008)
+    # in the transaction that changes their inputs, whoever writes them: the first day of the
+    # request's visits, and whether a cancellation of it was late. Never written by the code.
+    planned_date: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    late_cancelled: Mapped[bool] = mapped_column(Boolean, default=False,
+                                                 server_default=false())
 
     citizen: Mapped[Citizen] = relationship()
     municipality: Mapped[Municipality] = relationship()
@@ -239,7 +252,28 @@ class Request(Base):
     cancellations: Mapped[list[Cancellation]] = relationship(back_populates="request")
 
     __mapper_args__ = {"version_id_col": version}
-    __table_args__ = (Index("ix_requests_deadline", "deadline"),)
+    # The list's sort keys, each with the id that breaks its ties (keyset pages walk these),
+    # the joins it sorts and searches through, and the postcode a town search looks up.
+    __table_args__ = (
+        Index("ix_requests_deadline", "deadline", "id"),
+        Index("ix_requests_status", "status", "id"),
+        Index("ix_requests_received", "received", "id"),
+        Index("ix_requests_planned_date", "planned_date", "id"),
+        Index("ix_requests_late_cancelled", "late_cancelled", "id"),
+        Index("ix_requests_ekg", "ekg", "id"),
+        Index("ix_requests_address", "address", "id"),
+        Index("ix_requests_citizen_id", "citizen_id", "id"),
+        Index("ix_requests_municipality_id", "municipality_id", "id"),
+        Index("ix_requests_postcode", "postcode"),
+        # a list of one status (or a few: "Aktive") sorted on a column of its own: the
+        # status's rows in order, read from the index alone
+        Index("ix_requests_status_deadline", "status", "deadline", "id"),
+        Index("ix_requests_status_received", "status", "received", "id"),
+        Index("ix_requests_status_planned_date", "status", "planned_date", "id"),
+        Index("ix_requests_status_late_cancelled", "status", "late_cancelled", "id"),
+        Index("ix_requests_status_ekg", "status", "ekg", "id"),
+        Index("ix_requests_status_address", "status", "address", "id"),
+    )
 
     @property
     def effective_lat(self) -> float | None:
@@ -263,7 +297,7 @@ class Cancellation(Base):
 
     __tablename__ = "cancellations"
     id: Mapped[int] = mapped_column(primary_key=True)
-    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"))
+    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"), index=True)
     at: Mapped[dt.datetime] = mapped_column(DateTime)  # when the municipality cancelled
     by: Mapped[str] = mapped_column(String(200))  # who called/wrote
     channel: Mapped[str] = mapped_column(String(20))  # electronic | telephone

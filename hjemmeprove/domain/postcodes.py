@@ -51,6 +51,24 @@ def town_of(postcode: str) -> str | None:
     return None
 
 
+def town_postcodes(term: str) -> list[tuple[str, str]]:
+    """The postcodes (as ranges ``(first, last)``) of the towns a search term names: the town
+    itself, its districts ("Odense" for Odense C, M, …), and, from three letters on, every town
+    that begins so ("Mars" for Marstal). Empty when the term names no town."""
+    want = _fold(term)
+    if not want or any(ch.isdigit() for ch in want):
+        return []
+    single, ranges = _table()
+    out = []
+    for lo, hi, town in [(c, c, t) for c, t in single.items()] + [
+            (f"{lo:04d}", f"{hi:04d}", t) for lo, hi, t in ranges]:
+        name = _fold(town)
+        if name == want or name.startswith(want + " ") or (
+                len(want) >= 3 and name.startswith(want)):
+            out.append((lo, hi))
+    return sorted(out)
+
+
 def check(postcode: str, city: str) -> tuple[str, str] | None:
     """None when postcode and town belong together; else (which field, Danish message).
 

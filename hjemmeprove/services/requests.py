@@ -7,13 +7,16 @@ never hold a Session.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 
-from sqlalchemy import and_, case, exists, func, or_, select
+from sqlalchemy import and_, case, func, literal, or_, select, tuple_, union
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
+from sqlalchemy.sql.selectable import Join
 
 from hjemmeprove.db.models import (
     CANCEL_CHANNELS,
@@ -33,6 +36,7 @@ from hjemmeprove.domain import formats, labels
 from hjemmeprove.domain.cpr import cpr_digits, mask_cpr
 from hjemmeprove.domain.labels import ACTIVE_STATUSES, channel_label
 from hjemmeprove.domain.lifecycle import settle, uncancel_refusal
+from hjemmeprove.domain.postcodes import town_postcodes
 from hjemmeprove.domain.request_input import RequestInput, parse_request
 from hjemmeprove.errors import ConflictError, FieldError, NotFound, ValidationError
 from hjemmeprove.security import require
@@ -505,56 +509,134 @@ class RequestService:
              late_cancellations: bool = False, today: dt.date | None = None,
              offset: int = 0, limit: int | None = None, sort: str = DEFAULT_SORT,
              descending: bool = False) -> list[RequestRow]:
-        """One page of requests. ``status`` is one status or a tuple of them (``ACTIVE_STATUSES``
-        for the open, planned and locked ones). ``sort`` is one of ``SORT_KEYS``; CPR sorts on
-        the stored number (shown masked), status in its life-cycle order, a missing planned date
+        """One page of requests by position (``offset``); ``page`` pages by key and stays fast
+        at any depth. ``status`` is one status or a tuple of them (``ACTIVE_STATUSES`` for the
+        open, planned and locked ones). ``sort`` is one of ``SORT_KEYS``; CPR sorts on the
+        stored number (shown masked), status in its life-cycle order, a missing planned date
         last in both directions. The id follows in the same direction as a tiebreaker."""
         order = _order_by(sort, descending)
         with self.store.session() as s:
-            q = self._list_query(search, status, municipality_code, deadline_within_days,
-                                 late_cancellations, today)
+            q = self._list_query(s, search=search, status=status,
+                                 municipality_code=municipality_code,
+                                 deadline_within_days=deadline_within_days,
+                                 late_cancellations=late_cancellations, today=today)
             q = q.order_by(*order).offset(offset)
             if limit is not None:
                 q = q.limit(limit)
-            rows = s.execute(q).all()
-            return [_row(*r) for r in rows]
+            return [_row(*r[:_ROW_COLUMNS]) for r in s.execute(q)]
+
+    def page(self, search: str = "", status: str | tuple[str, ...] | None = None,
+             municipality_code: int | None = None, deadline_within_days: int | None = None,
+             late_cancellations: bool = False, today: dt.date | None = None,
+             sort: str = DEFAULT_SORT, descending: bool = False,
+             after: ListCursor | None = None, limit: int = 200) -> RequestPage:
+        """One page of requests by key: the rows that follow ``after`` (the previous page's
+        ``next``; None for the first page) in the order ``list`` gives, with the filters of
+        ``list``. Each page is a range of an index on (sort key, id), so the 500th page costs
+        what the first does. ``next`` is None after the last page."""
+        if limit < 1:
+            raise ValidationError("skal være mindst 1", "antal")
+        segments = _segments(sort, descending, _statuses(status))
+        if after is not None and (after.sort, after.descending) != (sort, descending):
+            raise ValidationError("siden hører til en anden sortering", "sortering")
+        first = after.segment if after is not None else 0
+        rows: list = []
+        filters = dict(search=search, status=status, municipality_code=municipality_code,
+                       deadline_within_days=deadline_within_days,
+                       late_cancellations=late_cancellations, today=today)
+        direction = (lambda c: c.desc()) if descending else (lambda c: c.asc())
+        with self.store.session() as s:
+            if search and search.strip():  # looked up once; a short list is passed on
+                ids = s.scalars(_search_ids(s, search).limit(GATHER_LIMIT + 1)).all()
+                if len(ids) <= GATHER_LIMIT:
+                    filters["search"] = ids
+            clauses = self._filters(s, **filters)
+            # few rows: gathered through the filters' indexes and sorted; many: read in the
+            # sort key's order through its index, the filters only checked
+            walk = not _narrow(s, clauses)
+            if walk:
+                clauses = self._filters(s, **filters, walk=True)
+            for i in range(first, len(segments)):
+                where, keys = segments[i]
+                inner = (select(Request.id, *(k.label(f"k{j}") for j, k in enumerate(keys)))
+                         .select_from(_key_source(sort, walk)).where(*clauses))
+                if where is not None:
+                    inner = inner.where(where)
+                if after is not None and i == after.segment:
+                    inner = inner.where(_after(keys, after, descending))
+                inner = (inner.order_by(*(direction(k) for k in keys), direction(Request.id))
+                         .limit(limit - len(rows)).subquery())
+                inner_keys = [inner.c[f"k{j}"] for j in range(len(keys))]
+                q = (select(*_LIST_COLUMNS, *inner_keys)
+                     .join(inner, inner.c.id == Request.id)
+                     .join(Citizen, Request.citizen_id == Citizen.id)
+                     .join(Municipality, Request.municipality_id == Municipality.id)
+                     .order_by(*(direction(k) for k in inner_keys), direction(inner.c.id)))
+                rows += [(i, r) for r in s.execute(q)]
+                if len(rows) >= limit:
+                    break
+        out = [_row(*r[:_ROW_COLUMNS]) for _i, r in rows]
+        nxt = None
+        if len(rows) == limit:
+            i, last = rows[-1]
+            nxt = ListCursor(sort, descending, i, tuple(last[_ROW_COLUMNS:]), last[0])
+        return RequestPage(out, nxt)
+
+    def cursor_for(self, request_id: int, sort: str = DEFAULT_SORT, descending: bool = False,
+                   status: str | tuple[str, ...] | None = None) -> ListCursor:
+        """The cursor of ``page`` that continues after this request (e.g. to resume a list
+        where a row is)."""
+        segments = _segments(sort, descending, _statuses(status))
+        with self.store.session() as s:
+            row = s.execute(select(*_LIST_COLUMNS)
+                            .join(Citizen, Request.citizen_id == Citizen.id)
+                            .join(Municipality, Request.municipality_id == Municipality.id)
+                            .where(Request.id == request_id)).first()
+            if row is None:
+                raise NotFound(f"henvisning {request_id} findes ikke")
+            for i, (where, keys) in enumerate(segments):
+                if where is None or s.scalar(select(where).where(Request.id == request_id)):
+                    return ListCursor(sort, descending, i, tuple(_key_values(keys, row)),
+                                      request_id)
+        raise NotFound(f"henvisning {request_id} er ikke i listen")
 
     def count(self, **filters) -> int:
         with self.store.session() as s:
-            q = self._list_query(**filters).with_only_columns(func.count(Request.id))
-            return s.scalar(q.order_by(None))
+            return s.scalar(select(func.count()).select_from(Request)
+                            .where(*self._filters(s, **filters)))
 
-    def _list_query(self, search="", status=None, municipality_code=None,
-                    deadline_within_days=None, late_cancellations=False, today=None):
+    def _list_query(self, s: Session, **filters):
+        """The list's rows under the filters (unordered)."""
+        return (select(*_LIST_COLUMNS)
+                .join(Citizen, Request.citizen_id == Citizen.id)
+                .join(Municipality, Request.municipality_id == Municipality.id)
+                .where(*self._filters(s, **filters)))
+
+    def _filters(self, s: Session, search="", status=None, municipality_code=None,
+                 deadline_within_days=None, late_cancellations=False, today=None,
+                 walk: bool = False) -> list:
+        """The filters as conditions on the requests table alone. ``walk``: the list is read
+        in its sort key's order, so the status is only checked (its index unused)."""
         statuses = _statuses(status)
-        q = (select(Request.id, Citizen.cpr, Citizen.name, Municipality.name, Municipality.code,
-                    Request.received, Request.deadline, Request.status, Request.address,
-                    Citizen.address, Request.ekg, _late_expr().label("late"),
-                    _planned_expr().label("planned"))
-             .join(Citizen, Request.citizen_id == Citizen.id)
-             .join(Municipality, Request.municipality_id == Municipality.id))
-        if search:
-            like = f"%{search.strip()}%"
-            digits = "".join(ch for ch in cpr_digits(search) if ch in "0123456789")
-            clauses = [Citizen.name.ilike(like), Citizen.address.ilike(like),
-                       Request.address.ilike(like), Municipality.name.ilike(like)]
-            if digits:
-                clauses.append(func.replace(Citizen.cpr, "-", "").like(f"{digits}%"))
-                if digits.isdigit() and len(digits) < 7:
-                    clauses.append(Request.id == int(digits))
-            q = q.where(or_(*clauses))
+        status_column = Request.status + "" if walk else Request.status
+        out = []
+        if isinstance(search, list):  # the ids the search found, already looked up
+            out.append(Request.id.in_(search))
+        elif search and search.strip():
+            out.append(Request.id.in_(_search_ids(s, search)))
         if len(statuses) == 1:
-            q = q.where(Request.status == statuses[0])
+            out.append(status_column == statuses[0])
         elif statuses:
-            q = q.where(Request.status.in_(statuses))
+            out.append(status_column.in_(statuses))
         if municipality_code:
-            q = q.where(Municipality.code == municipality_code)
+            out.append(Request.municipality_id.in_(
+                select(Municipality.id).where(Municipality.code == municipality_code)))
         if deadline_within_days is not None:
             limit_day = (today or dt.date.today()) + dt.timedelta(days=deadline_within_days)
-            q = q.where(Request.deadline <= limit_day, Request.status.in_(ACTIVE_STATUSES))
+            out += [Request.deadline <= limit_day, status_column.in_(ACTIVE_STATUSES)]
         if late_cancellations:
-            q = q.where(_late_expr())
-        return q
+            out.append(Request.late_cancelled.is_(True))
+        return out
 
     def history(self, request_id: int) -> list[HistoryEntry]:
         """The audit trail of a request, its cancellations and its visits, oldest first."""
@@ -716,52 +798,208 @@ def _statuses(status) -> tuple[str, ...]:
     return wanted
 
 
-def _late_expr():
-    return exists().where(and_(Cancellation.request_id == Request.id, Cancellation.late))
+# The list's columns: what a row shows (``_row``), then the stored sort keys a cursor needs.
+_LIST_COLUMNS = (Request.id, Citizen.cpr, Citizen.name, Municipality.name, Municipality.code,
+                 Request.received, Request.deadline, Request.status, Request.address,
+                 Citizen.address, Request.ekg, Request.late_cancelled, Request.planned_date)
+_ROW_COLUMNS = len(_LIST_COLUMNS)
+
+# The stored column behind each sort key (status and planned sort by segment, see
+# _segments). CPR sorts on the stored number; the address is the request's own (every
+# request stores the address it was booked with, migration 0005).
+_SORT_COLUMNS = {
+    "id": None, "cpr": Citizen.cpr, "name": Citizen.name, "municipality": Municipality.name,
+    "received": Request.received, "deadline": Request.deadline, "status": None,
+    "planned": Request.planned_date, "address": Request.address, "ekg": Request.ekg,
+    "late": Request.late_cancelled,
+}
 
 
-def _planned_expr():
-    return (select(func.min(Visit.date)).where(Visit.request_id == Request.id)
-            .scalar_subquery())
+@dataclass(frozen=True)
+class ListCursor:
+    """Where the next page of ``RequestService.page`` starts: its sort, and the last row's
+    segment, sort values and id. Opaque to callers (the values may hold a CPR number: never
+    shown, never logged)."""
+    sort: str
+    descending: bool
+    segment: int
+    values: tuple = field(repr=False)
+    id: int
 
 
-def _sort_expr(key: str):
-    """The column behind a sort key; the stored values, not the Danish text."""
-    if key == "id":
-        return Request.id
-    if key == "cpr":
-        return Citizen.cpr
-    if key == "name":
-        return Citizen.name
-    if key == "municipality":
-        return Municipality.name
-    if key == "received":
-        return Request.received
-    if key == "deadline":
-        return Request.deadline
-    if key == "status":  # life-cycle order, as the statuses are listed
-        return case({s: i for i, s in enumerate(REQUEST_STATUSES)}, value=Request.status,
-                    else_=len(REQUEST_STATUSES))
+@dataclass(frozen=True)
+class RequestPage:
+    rows: list
+    next: ListCursor | None  # None after the last page
+
+
+# Up to this many rows, a filtered list is gathered by its filters and sorted; above, it is
+# read in the sort key's order and filtered (the first page is then found early).
+GATHER_LIMIT = 10_000
+
+
+def _narrow(s: Session, clauses: list) -> bool:
+    """Whether the filters leave few enough rows to gather and sort (counted up to the limit
+    only, through the filters' indexes). An unfiltered list is never narrow."""
+    if not clauses:
+        return False
+    counted = select(Request.id).where(*clauses).limit(GATHER_LIMIT + 1).subquery()
+    return s.scalar(select(func.count()).select_from(counted)) <= GATHER_LIMIT
+
+
+def _key_source(key: str, walk: bool):
+    """The tables a sort key is read from: the requests, joined to the citizens (CPR, name) or
+    the municipalities (name) when the key lives there. Walking, that table comes first."""
+    other = {"cpr": (Citizen, Request.citizen_id == Citizen.id),
+             "name": (Citizen, Request.citizen_id == Citizen.id),
+             "municipality": (Municipality, Request.municipality_id == Municipality.id)}
+    if key not in other:
+        return Request.__table__
+    table, on = other[key]
+    if walk:
+        return _InOrder(table.__table__, Request.__table__, on)
+    return Request.__table__.join(table.__table__, on)
+
+
+class _InOrder(Join):
+    """An inner join whose left table SQLite reads first (``CROSS JOIN … ON``: SQLite never
+    reorders it), so that a list sorted on the left table's column walks that column's
+    index; other databases get a plain join."""
+    inherit_cache = True
+
+
+@compiles(_InOrder, "sqlite")
+def _in_order_sqlite(join, compiler, asfrom=False, from_linter=None, **kw):
+    if from_linter:
+        from_linter.edges.update(itertools.product(join.left._from_objects,
+                                                   join.right._from_objects))
+    return (join.left._compiler_dispatch(compiler, asfrom=True, from_linter=from_linter, **kw)
+            + " CROSS JOIN "
+            + join.right._compiler_dispatch(compiler, asfrom=True, from_linter=from_linter,
+                                            **kw)
+            + " ON " + join.onclause._compiler_dispatch(compiler, from_linter=from_linter,
+                                                        **kw))
+
+
+def _check_sort(key: str) -> None:
+    if key not in SORT_KEYS:
+        raise ValidationError(f"kan ikke sortere efter '{key}'; skal være "
+                              + ", ".join(SORT_KEYS), "sortering")
+
+
+def _segments(key: str, descending: bool, statuses: tuple[str, ...]) -> list[tuple]:
+    """The order of a sort key as consecutive segments, each (condition or None, the columns
+    it is ordered by before the id), so that every segment is one range of an index: the
+    statuses in their life-cycle order one by one (those of the filter only), the requests
+    with a planned date before those without (last in both directions)."""
+    _check_sort(key)
+    if key == "status":
+        order = [x for x in REQUEST_STATUSES if not statuses or x in statuses]
+        if descending:
+            order.reverse()
+        return [(Request.status == x, ()) for x in order]
     if key == "planned":
-        return _planned_expr()
-    if key == "address":  # the sampling address when given, else the registered one
-        return case((Request.address != "", Request.address), else_=Citizen.address)
-    if key == "ekg":
-        return case((Request.ekg, 1), else_=0)
-    if key == "late":
-        return case((_late_expr(), 1), else_=0)
-    raise ValidationError(f"kan ikke sortere efter '{key}'; skal være " + ", ".join(SORT_KEYS),
-                          "sortering")
+        return [(Request.planned_date.is_not(None), (Request.planned_date,)),
+                (Request.planned_date.is_(None), ())]
+    column = _SORT_COLUMNS[key]
+    return [(None, () if column is None else (column,))]
+
+
+def _after(keys: tuple, cursor: ListCursor, descending: bool):
+    """The rows after the cursor in its segment: (keys..., id) beyond the cursor's, with the
+    first key's bound alone too, so that the database starts its index range there."""
+    if len(cursor.values) != len(keys):
+        raise ValidationError("siden hører til en anden sortering", "sortering")
+    if not keys:
+        return Request.id < cursor.id if descending else Request.id > cursor.id
+    row = tuple_(*keys, Request.id)
+    value = tuple_(*(literal(v, k.type) for k, v in zip(keys, cursor.values)),
+                   literal(cursor.id, Request.id.type))
+    first = literal(cursor.values[0], keys[0].type)
+    if descending:
+        return and_(keys[0] <= first, row < value)
+    return and_(keys[0] >= first, row > value)
+
+
+def _key_values(keys: tuple, row) -> list:
+    by_column = {c: row[i] for i, c in enumerate(_LIST_COLUMNS)}
+    return [by_column[k] for k in keys]
+
+
+def _search_ids(s: Session, search: str):
+    """The ids of the requests a search matches, as a union of index lookups: a CPR number's
+    first digits (a range of the stored numbers), a request number, a postcode, a town (the
+    postcodes the official list gives it), and the text in the citizen's name or address,
+    the request's address or the municipality's name."""
+    term = search.strip()
+    parts = []
+    digits = cpr_digits(term)
+    if digits.isdigit():
+        lo, hi = _cpr_range(digits)
+        cpr = Citizen.cpr >= lo if hi is None else and_(Citizen.cpr >= lo, Citizen.cpr < hi)
+        parts.append(select(Request.id).where(Request.citizen_id.in_(
+            select(Citizen.id).where(cpr))))
+        if len(digits) < 7:
+            parts.append(select(Request.id).where(Request.id == int(digits)))
+    ranges = town_postcodes(term)
+    if digits.isdigit() and len(digits) == 4:
+        ranges.append((digits, digits))
+    for lo, hi in ranges:
+        for column in (Citizen.postcode, Request.postcode):
+            where = column == lo if lo == hi else and_(column >= lo, column <= hi)
+            if column is Citizen.postcode:
+                parts.append(select(Request.id).where(Request.citizen_id.in_(
+                    select(Citizen.id).where(where))))
+            else:
+                parts.append(select(Request.id).where(where))
+    if not digits.isdigit():
+        like = f"%{_escape_like(term)}%"
+        sqlite = s.get_bind().dialect.name == "sqlite"
+
+        def match(column):  # SQLite's LIKE ignores case already (ASCII, as its lower() does)
+            return (column.like(like, escape="\\") if sqlite
+                    else column.ilike(like, escape="\\"))
+
+        parts.append(select(Request.id).where(Request.citizen_id.in_(
+            select(Citizen.id).where(or_(match(Citizen.name), match(Citizen.address))))))
+        parts.append(select(Request.id).where(match(Request.address)))
+        muni = [m for m, in s.execute(select(Municipality.id).where(
+            match(Municipality.name)))]
+        if muni:
+            parts.append(select(Request.id).where(Request.municipality_id.in_(muni)))
+    return union(*parts) if len(parts) > 1 else parts[0]
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _cpr_range(digits: str) -> tuple[str, str | None]:
+    """The stored CPR numbers (DDMMYY-SSSS) that begin with these digits: [lo, hi), hi None
+    when no number can follow (all nines)."""
+    digits = digits[:10]
+
+    def stored(d: str) -> str:
+        return d if len(d) <= 6 else f"{d[:6]}-{d[6:]}"
+
+    following = str(int(digits) + 1).zfill(len(digits))
+    return stored(digits), (None if len(following) > len(digits) else stored(following))
 
 
 def _order_by(key: str, descending: bool) -> list:
-    expr = _sort_expr(key)
+    """The order of ``_segments`` as one ORDER BY (for pages by offset)."""
+    _check_sort(key)
+    direction = (lambda c: c.desc()) if descending else (lambda c: c.asc())
     order = []
-    if key == "planned":  # requests without a visit last, both ways (SQLite and PostgreSQL
-        order.append(case((expr.is_(None), 1), else_=0))  # put NULLs at opposite ends)
-    order.append(expr.desc() if descending else expr.asc())
-    if key != "id":
-        order.append(Request.id.desc() if descending else Request.id.asc())
+    if key == "status":  # life-cycle order, as the statuses are listed
+        order.append(direction(case({s: i for i, s in enumerate(REQUEST_STATUSES)},
+                                    value=Request.status, else_=len(REQUEST_STATUSES))))
+    elif key == "planned":  # requests without a visit last, both ways
+        order += [case((Request.planned_date.is_(None), 1), else_=0),
+                  direction(Request.planned_date)]
+    elif _SORT_COLUMNS[key] is not None:
+        order.append(direction(_SORT_COLUMNS[key]))
+    order.append(direction(Request.id))
     return order
 
 

@@ -1,9 +1,10 @@
-"""The Henvisninger list: a lazily loaded table model over RequestService.list/count.
+"""The Henvisninger list: a lazily loaded table model over RequestService.page/count.
 
-Only ``PAGE`` rows are fetched at a time (canFetchMore/fetchMore), so 100,000 requests scroll
-without loading them all. Sorting is the service's too: ``sort()`` (a header click) reloads the
-first page in the new order, so the order holds for rows not yet loaded. Testable without
-widgets.
+Only ``PAGE`` rows are fetched at a time (canFetchMore/fetchMore), each page after the
+last one's key (the service's cursor), so 100,000 requests scroll without loading them all,
+and the 500th page costs what the first does. Sorting is the service's too: ``sort()`` (a
+header click) reloads the first page in the new order, so the order holds for rows not yet
+loaded. Testable without widgets.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor
 
 from hjemmeprove.domain.labels import ACTIVE_STATUSES, status_label
-from hjemmeprove.services.requests import DEFAULT_SORT, RequestRow
+from hjemmeprove.services.requests import DEFAULT_SORT, ListCursor, RequestRow
 from ui import fmt
 
 PAGE = 200
@@ -63,6 +64,7 @@ class _State:
     total: int = 0
     rows: list[RequestRow] = field(default_factory=list)
     loaded: bool = False
+    after: ListCursor | None = None  # where the next page starts; None: no more
 
 
 class RequestTableModel(QAbstractTableModel):
@@ -83,16 +85,18 @@ class RequestTableModel(QAbstractTableModel):
         tests; the result is applied with ``apply``)."""
         self.apply(*self.query(flt))
 
-    def query(self, flt: RequestFilter) -> tuple[RequestFilter, int, list[RequestRow]]:
-        """Runs off the GUI thread: the count and the first page, in the filter's order."""
+    def query(self, flt: RequestFilter) -> tuple:
+        """Runs off the GUI thread: the count and the first page, in the filter's order
+        (the arguments of ``apply``)."""
         kw = self._kwargs(flt)
         total = self.service.count(**kw)
-        rows = self.service.list(**kw, **flt.order(), offset=0, limit=PAGE)
-        return flt, total, rows
+        page = self.service.page(**kw, **flt.order(), limit=PAGE)
+        return flt, total, page.rows, page.next
 
-    def apply(self, flt: RequestFilter, total: int, rows: list[RequestRow]) -> None:
+    def apply(self, flt: RequestFilter, total: int, rows: list[RequestRow],
+              after: ListCursor | None = None) -> None:
         self.beginResetModel()
-        self._s = _State(flt, total, list(rows), loaded=True)
+        self._s = _State(flt, total, list(rows), loaded=True, after=after)
         self._order = (flt.sort, flt.descending)
         self.endResetModel()
 
@@ -138,14 +142,19 @@ class RequestTableModel(QAbstractTableModel):
         return self._s.total
 
     def canFetchMore(self, parent=QModelIndex()) -> bool:
-        return not parent.isValid() and len(self._s.rows) < self._s.total
+        return (not parent.isValid() and self._s.after is not None
+                and len(self._s.rows) < self._s.total)
 
     def fetchMore(self, parent=QModelIndex()) -> None:
         if parent.isValid():
             return
+        if self._s.after is None:
+            return
         flt = self._s.filter
-        more = self.service.list(**self._kwargs(flt), **flt.order(), offset=len(self._s.rows),
+        page = self.service.page(**self._kwargs(flt), **flt.order(), after=self._s.after,
                                  limit=PAGE)
+        more = page.rows
+        self._s.after = page.next
         if not more:
             self._s.total = len(self._s.rows)
             return

@@ -53,7 +53,7 @@ class RequestsView(QWidget):
                                              "eget hjem."))
         bar = QHBoxLayout()
         self.search = QLineEdit()
-        self.search.setPlaceholderText("Søg navn, CPR, adresse eller nr. (Ctrl+F)")
+        self.search.setPlaceholderText("Søg navn, CPR, adresse, by, postnr. eller nr. (Ctrl+F)")
         self.search.setClearButtonEnabled(True)
         self.search.setMinimumWidth(260)
         self.status = QComboBox()
