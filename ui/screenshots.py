@@ -90,6 +90,7 @@ def take(out: Path, today: dt.date, db: str | None = None) -> list[Path]:
     img = form.grab().toImage().convertToFormat(QImage.Format.Format_RGB888)
     _save_small(img, out / "henvisning-formular.png")
     saved.append(out / "henvisning-formular.png")
+    form.ask_discard = lambda: True  # the shot's own input: throw it away without a question
     form.reject()
 
     plan = w.show_view("planning")
