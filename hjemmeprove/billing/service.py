@@ -34,7 +34,7 @@ from hjemmeprove.db.models import (
     Visit,
 )
 from hjemmeprove.documents.model import InvoiceDoc
-from hjemmeprove.errors import ConflictError, NotFound, ValidationError
+from hjemmeprove.errors import NotFound, ValidationError
 from hjemmeprove.security import require
 
 ZERO = Decimal("0")
@@ -144,11 +144,7 @@ class BillingService:
         results = []
         for inv_id in ids:
             if issue:
-                try:
-                    self.issue(inv_id, issue_date=issue_date)
-                except NotFound:  # SQLite: another run replaced the drafts between commits
-                    raise ConflictError(f"En anden kørte fakturering for {month} samtidig; "
-                                        "se fakturaerne, og kør igen, hvis noget mangler.")
+                self.issue(inv_id, issue_date=issue_date)
             info = self.get(inv_id)
             if out_dir is not None:
                 info.files = self.write_files(inv_id, out_dir)
