@@ -150,6 +150,12 @@ def test_run_a_month_and_see_the_core_total(qtbot, window, dialogs):
     settle(qtbot)
     assert view.preview.data.startswith(b"%PDF")
     qtbot.waitUntil(lambda: view.preview.page_count() >= 1, timeout=5000)
+    # what the finance officer sees: the page drawn, not a white sheet (QPdfView's threaded
+    # renderer left it white inside the window)
+    img = view.preview.grab().toImage()
+    w, h = img.width(), img.height()
+    assert any(img.pixelColor(x, y).lightness() < 100
+               for x in range(0, w, 3) for y in range(0, h // 2, 3))
     assert view.issue_button.isEnabled() and not view.credit_button.isEnabled()
     view.ask = lambda *_a: True  # "Udsted fakturaen til Svendborg …?" – yes
     view.issue()

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from PySide6.QtCore import QBuffer, QByteArray, QIODevice, Qt
+from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QSize, Qt, QTimer
+from PySide6.QtGui import QPainter, QPixmap
 from PySide6.QtWidgets import (
     QButtonGroup,
     QComboBox,
@@ -15,6 +16,7 @@ from PySide6.QtWidgets import (
     QInputDialog,
     QLabel,
     QPushButton,
+    QScrollArea,
     QSplitter,
     QVBoxLayout,
     QWidget,
@@ -32,9 +34,8 @@ from ui.widgets import ServiceView, SortProxy, Unavailable, confirm, table_view,
 
 try:  # the pyside6-pdf wheel
     from PySide6.QtPdf import QPdfDocument
-    from PySide6.QtPdfWidgets import QPdfView
 except ImportError:  # pragma: no cover - shown as "ikke tilgængelig"
-    QPdfDocument = QPdfView = None
+    QPdfDocument = None
 
 STATUS_DA = labels.INVOICE_STATUS  # codes -> labels: hjemmeprove/domain/labels.py
 KIND_DA = labels.INVOICE_KIND
@@ -95,24 +96,52 @@ def _months_back(today: dt.date, n: int = 15) -> list[str]:
 
 
 class PdfPreview(QWidget):
-    """Shows PDF bytes inside the program (QtPdf)."""
+    """Shows PDF bytes inside the program: the pages drawn by QtPdf (PDFium) at the width of
+    the panel, one below the other.
+
+    Each page is rendered synchronously with ``QPdfDocument.render`` (a few ms a page; the
+    first pages at once, the rest one per turn of the event loop) instead of by QPdfView:
+    inside the main window QPdfView's threaded renderer often left the page white for many
+    seconds or for good (seen offscreen, in the screenshots, where the same PDF rendered
+    at once on its own)."""
+
+    MARGIN = 8
+    FIRST = 3  # pages drawn before show_pdf returns; the rest follow in the event loop
 
     def __init__(self, parent=None):
         super().__init__(parent)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
-        if QPdfView is None:
-            lay.addWidget(Unavailable("PDF-visning", "Pakken pyside6-pdf mangler."))
-            self.view = None
-            return
-        self.doc = QPdfDocument(self)
-        self.view = QPdfView(self)
-        self.view.setDocument(self.doc)
-        self.view.setPageMode(QPdfView.PageMode.MultiPage)
-        self.view.setZoomMode(QPdfView.ZoomMode.FitToWidth)
-        lay.addWidget(self.view)
         self._buffer = None
         self.data = b""
+        self._labels: list[QLabel] = []
+        self._pending: list[int] = []
+        if QPdfDocument is None:
+            lay.addWidget(Unavailable("PDF-visning", "Pakken pyside6-pdf mangler."))
+            self.view = None
+            self.doc = None
+            return
+        self.doc = QPdfDocument(self)
+        self.view = QScrollArea(self)
+        self.view.setWidgetResizable(True)
+        self.view.setStyleSheet("QScrollArea { background: #9a9a9a; }")
+        self._pages = QWidget()
+        self._pages.setStyleSheet("background: #9a9a9a;")
+        self._column = QVBoxLayout(self._pages)
+        self._column.setContentsMargins(self.MARGIN, self.MARGIN, self.MARGIN, self.MARGIN)
+        self._column.setSpacing(self.MARGIN)
+        self._column.addStretch(1)
+        self.view.setWidget(self._pages)
+        lay.addWidget(self.view)
+        self._width = 0
+        self._resize_timer = QTimer(self)
+        self._resize_timer.setSingleShot(True)
+        self._resize_timer.setInterval(150)
+        self._resize_timer.timeout.connect(self._render_all)
+        self._more = QTimer(self)
+        self._more.setSingleShot(True)
+        self._more.setInterval(0)
+        self._more.timeout.connect(self._render_next)
 
     def show_pdf(self, data: bytes) -> None:
         self.data = data
@@ -123,6 +152,56 @@ class PdfPreview(QWidget):
         self._buffer.setData(QByteArray(data))
         self._buffer.open(QIODevice.OpenModeFlag.ReadOnly)
         self.doc.load(self._buffer)
+        for label in self._labels:
+            label.deleteLater()
+        self._labels = []
+        for _ in range(self.doc.pageCount()):
+            label = QLabel()
+            label.setAlignment(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop)
+            self._column.insertWidget(self._column.count() - 1, label)
+            self._labels.append(label)
+        self.view.verticalScrollBar().setValue(0)
+        self._render_all()
+
+    def _page_width(self) -> int:
+        bar = self.view.verticalScrollBar().sizeHint().width()
+        return max(200, self.view.viewport().width() - 2 * self.MARGIN - bar)
+
+    def _render_all(self) -> None:
+        if self.view is None or not self._labels:
+            return
+        self._width = self._page_width()
+        self._pending = list(range(len(self._labels)))
+        for _ in range(min(self.FIRST, len(self._pending))):
+            self._render_next(schedule=False)
+        if self._pending:
+            self._more.start()
+
+    def _render_next(self, schedule: bool = True) -> None:
+        if not self._pending:
+            return
+        page = self._pending.pop(0)
+        if page < len(self._labels):
+            size = self.doc.pagePointSize(page)
+            w = self._width
+            h = max(1, round(w * size.height() / max(1.0, size.width())))
+            ratio = self.devicePixelRatioF()
+            img = self.doc.render(page, QSize(round(w * ratio), round(h * ratio)))
+            pix = QPixmap(img.size())  # PDFium leaves the paper transparent: white under it
+            pix.fill(Qt.GlobalColor.white)
+            painter = QPainter(pix)
+            painter.drawImage(0, 0, img)
+            painter.end()
+            pix.setDevicePixelRatio(ratio)
+            self._labels[page].setPixmap(pix)
+            self._labels[page].setFixedSize(w, h)
+        if schedule and self._pending:
+            self._more.start()
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt)
+        super().resizeEvent(event)
+        if self.view is not None and self._labels and abs(self._page_width() - self._width) > 2:
+            self._resize_timer.start()
 
     def page_count(self) -> int:
         return self.doc.pageCount() if self.view is not None else 0
@@ -130,6 +209,10 @@ class PdfPreview(QWidget):
     def clear(self) -> None:
         self.data = b""
         if self.view is not None:
+            self._pending = []
+            for label in self._labels:
+                label.deleteLater()
+            self._labels = []
             self.doc.close()
 
 
