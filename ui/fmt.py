@@ -12,8 +12,7 @@ from hjemmeprove.domain import formats, labels
 # Codes -> Danish labels live in hjemmeprove/domain/labels.py; this name stays for the views
 # that still look a channel up here (views/requests.py).
 CHANNEL_DA = labels.CHANNEL
-MONTHS_DA = ["januar", "februar", "marts", "april", "maj", "juni", "juli", "august",
-             "september", "oktober", "november", "december"]
+MONTHS_DA = formats.MONTHS
 MONTHS_SHORT_DA = [m[:3] for m in MONTHS_DA]
 WEEKDAYS_DA = ["man", "tir", "ons", "tor", "fre", "lør", "søn"]
 
@@ -53,5 +52,4 @@ def num(value, decimals: int = 1) -> str:
 
 
 def month(ym: str) -> str:
-    y, m = ym.split("-")
-    return f"{MONTHS_DA[int(m) - 1]} {y}"
+    return formats.month(ym)

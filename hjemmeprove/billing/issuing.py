@@ -34,6 +34,7 @@ from hjemmeprove.db.models import (
     Route,
     Visit,
 )
+from hjemmeprove.domain import formats
 from hjemmeprove.domain.labels import outcome_label
 from hjemmeprove.errors import ConflictError, FieldError, NotFound, ValidationError
 from hjemmeprove.security import require
@@ -254,10 +255,10 @@ def allow_incomplete(svc, month: str, municipality_code: int, reason: str,
         bills, _ = compute(s, month, table, today=today())
         bill = next((b for b in bills if b.municipality_code == municipality_code), None)
         if bill is None:
-            raise ValidationError(f"kommune {municipality_code} har intet at fakturere i {month}",
+            raise ValidationError(f"kommune {municipality_code} har intet at fakturere i {formats.month(month)}",
                                   "kommune")
         if not bill.problems:
-            raise ValidationError(f"{bill.municipality_name} {month} er færdig: der er intet "
+            raise ValidationError(f"{bill.municipality_name} {formats.month(month)} er færdig: der er intet "
                                   "at tillade", "kommune")
         row = s.scalar(select(IssueOverride).where(
             IssueOverride.agreement_id == bill.agreement_id, IssueOverride.month == month))

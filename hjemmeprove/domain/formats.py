@@ -34,6 +34,16 @@ def datetime(t: dt.datetime | None) -> str:
     return "" if t is None else t.strftime(DATETIME)
 
 
+MONTHS = ["januar", "februar", "marts", "april", "maj", "juni", "juli", "august",
+          "september", "oktober", "november", "december"]
+
+
+def month(ym: str) -> str:
+    """``2026-10`` → ``oktober 2026`` (a billing month as a person reads it)."""
+    y, m = ym.split("-")
+    return f"{MONTHS[int(m) - 1]} {y}"
+
+
 def window(start: dt.time | None, end: dt.time | None) -> str:
     """``kl. 10:00–12:00``, ``kl. 10:00`` or "" (running text)."""
     if start and end:

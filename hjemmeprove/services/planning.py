@@ -24,6 +24,7 @@ from hjemmeprove.db.models import (
     Route,
     Visit,
 )
+from hjemmeprove.domain import formats
 from hjemmeprove.domain.cpr import mask_cpr
 from hjemmeprove.domain.labels import ACTIVE_STATUSES
 from hjemmeprove.domain.lifecycle import day_problems, facts_of, refusal, settle
@@ -165,7 +166,7 @@ def _changed(req, visits: list, seen: _Seen, frozen_now: set, placed_day) -> str
         return f"henvisningen blev ændret, {_MEANWHILE}; planlæg igen"
     for day in (v.date if v is not None else None, placed_day):
         if day is not None and day in frozen_now:
-            return f"dagen {day.isoformat()} blev afsluttet, {_MEANWHILE}"
+            return f"dagen {formats.date(day)} blev afsluttet, {_MEANWHILE}"
     return None
 
 
@@ -894,14 +895,14 @@ class PlanningService:
             old_route = s.get(Route, v.route_id) if v.route_id else None
             why = calendar.why_closed(day)
             if why:
-                problems.append(f"{day.isoformat()} er ikke en hverdag ({why})")
+                problems.append(f"{formats.date(day)} er ikke en hverdag ({why})")
             if v.locked and day != v.date:
                 problems.append("besøget er låst (svar sendt): dagen kan ikke ændres")
             problems += day_problems(day, received=req.received, earliest=req.earliest,
                                      deadline=req.deadline, agreement_end=req.agreement.end,
                                      next_working_day=calendar.next_working_day)
             if any(a.start <= day <= a.end for a in b.absences):
-                problems.append(f"{b.name} er fraværende {day.isoformat()}")
+                problems.append(f"{b.name} er fraværende {formats.date(day)}")
             if req.ekg and "ekg" not in b.skill_set:
                 problems.append(f"{b.name} tager ikke EKG")
             target = s.scalars(select(Route).where(Route.bioanalyst_id == analyst_id,
