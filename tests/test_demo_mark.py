@@ -1,5 +1,6 @@
 """A demo database (``hjemmeprove demo``) prints DEMO on its documents: invoice and
-statement PDFs, route sheets, citizen letters; a real database never does."""
+statement PDFs, route sheets, citizen letters, replies to the municipality and the year's
+statistics; a real database never does."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import datetime as dt
 from pathlib import Path
 
 from hjemmeprove.db.models import Setting
-from hjemmeprove.documents import citizen_letter, route_sheet
+from hjemmeprove.documents import citizen_letter, reply, route_sheet
 from hjemmeprove.settings import DEMO_DATA
 from tests.factories import request_values
 from tests.test_invoice_fixtures import add_route, set_2020_rates
@@ -24,7 +25,11 @@ def _documents(app, tmp_path: Path) -> dict[str, str]:
     letters = app.planning.letters(MON, written=dt.date(2024, 3, 1))
     (info,) = app.billing.run("2020-03")
     docs = app.billing.documents(info.id)
-    return {"route sheet": pdf_text(route_sheet.render(route, name, lab), tmp_path),
+    replies = app.planning.send_replies(MON, MON, again=True)  # sent before; made again
+    assert replies
+    return {"reply": pdf_text(reply.render_pdf(replies, name), tmp_path),
+            "statistics": pdf_text(app.stats.pdf(2024), tmp_path),
+"route sheet": pdf_text(route_sheet.render(route, name, lab), tmp_path),
             "letter": pdf_text(citizen_letter.render_many(letters), tmp_path),
             "invoice": pdf_text(docs["invoice_pdf"][1], tmp_path),
             "statement": pdf_text(docs["statement_pdf"][1], tmp_path)}
@@ -36,6 +41,7 @@ def test_demo_database_prints_demo_on_its_documents(department_app, tmp_path):
     app.planning.plan(MON, MON, time_limit_s=1.0)
     set_2020_rates(app)
     add_route(app, dt.date(2020, 3, 10), [dict(standalone="5")], km="10.0")
+    app.planning.send_replies(MON, MON)
 
     real = _documents(app, tmp_path)
     assert all(NOTE not in text and "DEMO" not in text for text in real.values()), real

@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from hjemmeprove.db.models import Municipality, Request, Visit
 from hjemmeprove.errors import ValidationError
+from hjemmeprove.settings import holds_demo_data
 
 
 @dataclass
@@ -39,6 +40,7 @@ class YearStats:
     year: int
     municipalities: list[MunicipalityStats]
     total: Counts
+    demo: bool = False  # from a demo database: the PDF says DEMO (documents.common.stamp_demo)
 
     def as_json(self) -> dict:
         def c(x: Counts) -> dict:
@@ -86,6 +88,7 @@ class StatsService:
         citizens: dict[tuple[int, str], set] = defaultdict(set)
         year_citizens: dict[int, set] = defaultdict(set)
         with self.store.session() as s:
+            demo = holds_demo_data(s)
             munis = {m.id: (m.code, m.name) for m in s.scalars(select(Municipality))}
             for mid, day in s.execute(select(Request.municipality_id, Request.received)
                                       .where(Request.received >= first,
@@ -119,7 +122,7 @@ class StatsService:
             all_citizens |= year_citizens[mid]
             out.append(ms)
         total.distinct_citizens = len(all_citizens)
-        return YearStats(year, out, total)
+        return YearStats(year, out, total, demo)
 
     def pdf(self, year: int) -> bytes:
         from hjemmeprove.documents.stats_pdf import render

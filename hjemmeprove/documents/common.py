@@ -54,6 +54,26 @@ DEMO_MARK = "DEMO"
 DEMO_NOTE = "DEMO: opdigtede data fra 'hjemmeprove demo'. Ikke et gyldigt dokument."
 
 
+def stamp_demo(c, w: float, h: float) -> None:
+    """The DEMO mark on the current page of canvas ``c`` (``w`` × ``h`` points): a large
+    translucent DEMO across the page and a line at the top."""
+    register_fonts()
+    size = min(w, h) * 0.3
+    c.saveState()
+    c.setFillColor(colors.HexColor("#c62828"))
+    c.setFillAlpha(0.16)
+    c.setFont(FONT_BOLD, size)
+    c.translate(w / 2, h / 2)
+    c.rotate(30)
+    c.drawCentredString(0, -size * 0.35, DEMO_MARK)
+    c.restoreState()
+    c.saveState()
+    c.setFillColor(colors.HexColor("#c62828"))
+    c.setFont(FONT_BOLD, 8)
+    c.drawCentredString(w / 2, h - 5 * mm, DEMO_NOTE)
+    c.restoreState()
+
+
 def mark_demo(pdf, demo: bool) -> None:
     """A document from a demo database (``hjemmeprove demo``) says so on every page, over
     its content: a large translucent DEMO across the page and a line at the top. ``pdf`` is a
@@ -63,22 +83,8 @@ def mark_demo(pdf, demo: bool) -> None:
     register_fonts()
 
     def stamp() -> None:
-        c = pdf.canv
         w, h = pdf.pagesize
-        size = min(w, h) * 0.3
-        c.saveState()
-        c.setFillColor(colors.HexColor("#c62828"))
-        c.setFillAlpha(0.16)
-        c.setFont(FONT_BOLD, size)
-        c.translate(w / 2, h / 2)
-        c.rotate(30)
-        c.drawCentredString(0, -size * 0.35, DEMO_MARK)
-        c.restoreState()
-        c.saveState()
-        c.setFillColor(colors.HexColor("#c62828"))
-        c.setFont(FONT_BOLD, 8)
-        c.drawCentredString(w / 2, h - 5 * mm, DEMO_NOTE)
-        c.restoreState()
+        stamp_demo(pdf.canv, w, h)
 
     pdf.afterPage = stamp
 

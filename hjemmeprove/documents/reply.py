@@ -15,7 +15,15 @@ from reportlab.lib.units import mm
 from reportlab.platypus import LongTable, Paragraph, SimpleDocTemplate, Spacer, TableStyle
 
 from hjemmeprove.documents import csvsafe
-from hjemmeprove.documents.common import FONT, FONT_BOLD, clock, date_long, date_short, styles
+from hjemmeprove.documents.common import (
+    FONT,
+    FONT_BOLD,
+    clock,
+    date_long,
+    date_short,
+    mark_demo,
+    styles,
+)
 
 HEADER = ["kommunekode", "kommune", "henvisning", "borger", "cpr", "adresse", "dato",
           "fra", "til"]
@@ -46,6 +54,7 @@ def render_pdf(rows, department: str = "") -> bytes:
     pdf = SimpleDocTemplate(buf, pagesize=A4, leftMargin=15 * mm, rightMargin=15 * mm,
                             topMargin=15 * mm, bottomMargin=15 * mm, title=title,
                             author=department, invariant=1, initialFontName=FONT)
+    mark_demo(pdf, any(getattr(r, "demo", False) for r in rows))
     sent = rows[0].sent_at if rows else None
     story = [Paragraph(escape(title), st["Heading1"]),
              Paragraph(f"Fra {escape(department)}" + (f", sendt {date_short(sent.date())} kl. "

@@ -13,7 +13,7 @@ from reportlab.lib.pagesizes import A4, landscape
 from reportlab.lib.units import mm
 from reportlab.pdfgen import canvas as pdfcanvas
 
-from hjemmeprove.documents.common import FONT, FONT_BOLD, number, register_fonts
+from hjemmeprove.documents.common import FONT, FONT_BOLD, number, register_fonts, stamp_demo
 
 MONTHS = ["j", "f", "m", "a", "m", "j", "j", "a", "s", "o", "n", "d"]
 REQ = colors.HexColor("#9fb8d0")
@@ -101,6 +101,8 @@ def render(stats) -> bytes:
     c.setFont(FONT, 7)
     c.drawString(15 * mm, 7 * mm, "Samme skala i alle diagrammer. Forskellige borgere i året "
                                   "tælles én gang pr. kommune (ikke summen af månederne).")
+    if getattr(stats, "demo", False):
+        stamp_demo(c, page_w, page_h)
     c.showPage()
     c.save()
     return buf.getvalue()

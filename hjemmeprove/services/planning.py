@@ -205,6 +205,7 @@ class ReplyRow:
     window_start: dt.time
     window_end: dt.time
     sent_at: dt.datetime
+    demo: bool = False  # from a demo database: the PDF says DEMO (documents.common.mark_demo)
 
 
 def route_json(r: RouteInfo) -> dict:
@@ -823,6 +824,7 @@ class PlanningService:
             if not again and not self.store.is_sqlite:
                 q = q.with_for_update(of=Visit)
             visits = []
+            demo = holds_demo_data(s)
             for v in s.scalars(q).unique():
                 req = v.request
                 muni = s.get(Municipality, req.municipality_id)
@@ -834,7 +836,7 @@ class PlanningService:
                 rows.append(ReplyRow(muni.code, muni.name, req.id, v.id, req.citizen.name,
                                      mask_cpr(req.citizen.cpr), req.sampling_address, v.date,
                                      v.window_start, v.window_end,
-                                     v.reply_sent_at if again else now))
+                                     v.reply_sent_at if again else now, demo))
             rows.sort(key=lambda r: (r.municipality_code, r.date, r.window_start or dt.time()))
             if out_dir is not None and rows:
                 rows.files = self._write_replies(s, rows, out_dir, first)
