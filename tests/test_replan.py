@@ -116,7 +116,7 @@ def test_a_window_before_the_working_day_names_the_way_out(department_app):
               window_end="07:00")
     result = app.planning.plan(MON, FRI, time_limit_s=1.0)
     reason = {u.request_id: u.reason for u in result.unplanned}[rid]
-    assert "tidsvinduet slutter kl. 07.00" in reason and "med senest kl." in reason, reason
+    assert "tidsvinduet slutter kl. 07:00" in reason and "med senest kl." in reason, reason
 
 
 def test_undo_a_move_and_refused_once_replied(department_app):

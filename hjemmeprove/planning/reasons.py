@@ -14,7 +14,7 @@ specific cause to the least:
 6. otherwise, when the solver found no room: capacity (the days up to the deadline are full).
 
 The smallest change is rounded up to a whole quarter of an hour (times, minutes). Times in
-prose are written "kl. 10.00", dates dd.mm.åååå.
+prose are written "kl. 10:00", dates dd.mm.åååå (domain/formats.py's rule).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ QUARTER = 15  # minutes: a way out is rounded up to this
 
 def _kl(seconds: float) -> str:
     seconds = int(seconds) % 86400
-    return f"kl. {seconds // 3600:02d}.{(seconds % 3600) // 60:02d}"
+    return f"kl. {seconds // 3600:02d}:{(seconds % 3600) // 60:02d}"
 
 
 def _sec(t: dt.time) -> int:
