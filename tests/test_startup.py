@@ -246,3 +246,37 @@ def test_the_lean_read_leaves_what_it_cannot_read_to_the_store(tmp_path, current
     with sqlite3.connect(path) as conn:
         conn.execute("UPDATE alembic_version SET version_num = '0006'")
     assert read_calendar(current_db) is None
+
+
+def _subcommands(parser) -> dict:
+    import argparse
+
+    return next((a.choices for a in parser._actions
+                 if isinstance(a, argparse._SubParsersAction)), {})
+
+
+def test_a_command_line_builds_only_its_command_the_same_as_the_whole_tree():
+    """``main`` builds only the named command's parser (argparse made ~85 for the whole
+    tree); each command, and each of its subcommands, must come out exactly as in the full
+    parser, and routes export (added by another module) too."""
+    from hjemmeprove.cli import build_parser
+
+    full = _subcommands(build_parser())
+    assert "routes" in full and "export" in _subcommands(full["routes"])
+    for name, parser in full.items():
+        only = _subcommands(build_parser(name))
+        assert list(only) == [name]
+        assert only[name].format_help() == parser.format_help()
+        nested, nested_only = _subcommands(parser), _subcommands(only[name])
+        assert list(nested_only) == list(nested)
+        for sub_name, sub in nested.items():
+            assert nested_only[sub_name].format_help() == sub.format_help()
+    assert list(_subcommands(build_parser("no-such-command"))) == list(full)
+
+
+def test_a_command_without_its_action_prints_the_whole_help(capsys):
+    from hjemmeprove.cli import main
+
+    assert main(["calendar"]) == 2
+    out = capsys.readouterr().out
+    assert "calendar" in out and "invoice" in out and "routes" in out
