@@ -133,11 +133,14 @@ def render_pdf(doc: InvoiceDoc) -> bytes:
     story += [Spacer(1, 5 * mm),
               KeepTogether([Paragraph("Fakturalinjer", st["Heading3"]), _lines_table(doc)]),
               Spacer(1, 5 * mm), Paragraph("Anvendte indstillinger og kilder", st["Heading3"])]
-    story.append(Table([[Paragraph(_e(k), small), Paragraph(_e(v), small)]
+    # a text that fits its column is drawn as it is, in the Paragraph's font and leading
+    story.append(Table([[_text_cell(k, small, 70 * mm), _text_cell(v, small, 180 * mm)]
                         for k, v in doc.settings] or [["", ""]],
                        colWidths=[70 * mm, 180 * mm], splitInRow=1, hAlign="LEFT",
                        style=TableStyle([
-                           ("VALIGN", (0, 0), (-1, -1), "TOP"), ("FONT", (0, 0), (-1, -1), FONT),
+                           ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                           ("FONT", (0, 0), (-1, -1), small.fontName, small.fontSize,
+                            small.leading),
                            ("TOPPADDING", (0, 0), (-1, -1), 1),
                            ("BOTTOMPADDING", (0, 0), (-1, -1), 1)])))
 
