@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import PASSIVE_NO_INITIALIZE
 
 if TYPE_CHECKING:
     from hjemmeprove.db import models
@@ -95,7 +96,8 @@ def _changes(obj) -> tuple[dict, dict]:
     for key in list(state.committed_state):
         if key not in keys:
             continue
-        hist = state.attrs[key].history
+        # as ``state.attrs[key].history``, without building every attribute's view first
+        hist = state.get_history(key, PASSIVE_NO_INITIALIZE)
         if hist.has_changes():
             before[key] = _plain(hist.deleted[0]) if hist.deleted else None
             after[key] = _plain(hist.added[0]) if hist.added else None
