@@ -138,12 +138,14 @@ class RowTable(Flowable):
         text = canv.beginText()
         text.setFillColor(colors.black)
         flowables = []
+        self._font = None  # the text object's current font, kept from row to row
         y = top
-        y = self._row(text, flowables, self.head, y, self.head_h, spec.bold, spec.size, {})
+        y = self._row(text, flowables, self.head, y, self.head_h, self._fonts("head"))
+        body = self._fonts("body")
         for row, h in zip(self.rows, self.heights):
-            y = self._row(text, flowables, row, y, h, spec.font, spec.size, spec.column_fonts)
+            y = self._row(text, flowables, row, y, h, body)
         if self.total is not None:
-            self._row(text, flowables, self.total, y, self.total_h, spec.bold, spec.size, {})
+            self._row(text, flowables, self.total, y, self.total_h, self._fonts("head"))
         canv.drawText(text)
         for cell, x, y in flowables:
             cell.drawOn(canv, x, y)
@@ -155,26 +157,33 @@ class RowTable(Flowable):
         if self.total is not None:
             canv.line(0, self.total_h, self.width, self.total_h)
 
-    def _row(self, text, flowables, row, top, h, font, size, column_fonts) -> float:
-        spec, x = self.spec, self.x
+    def _fonts(self, kind: str) -> list[tuple[str, float]]:
+        """Each column's (font, size): bold in the header and total rows, the body font (or
+        the column's own) in the others."""
+        spec = self.spec
+        if kind == "head":
+            return [(spec.bold, spec.size)] * len(spec.widths)
+        return [spec.column_fonts.get(c, (spec.font, spec.size)) for c in range(len(spec.widths))]
+
+    def _row(self, text, flowables, row, top, h, fonts) -> float:
+        spec, x, right = self.spec, self.x, self.spec.right
         bottom = top - h
-        current = None
         for col, cell in enumerate(row):
             if isinstance(cell, str):
                 if not cell:
                     continue
-                fname, fsize = column_fonts.get(col, (font, size))
-                if current != (fname, fsize):
+                fname, fsize = font = fonts[col]
+                if self._font != font:
                     text.setFont(fname, fsize, fsize * 1.2)
-                    current = (fname, fsize)
-                lines = cell.split("\n")
+                    self._font = font
+                lines = cell.split("\n") if "\n" in cell else (cell,)
                 leading = fsize * 1.2
                 if spec.middle:
                     y = bottom + (h + len(lines) * leading) / 2 - fsize
                 else:
                     y = bottom + spec.pad_y + len(lines) * leading - fsize
                 for line in lines:
-                    if col in spec.right:
+                    if col in right:
                         lx = x[col + 1] - PAD_X - stringWidth(line, fname, fsize)
                     else:
                         lx = x[col] + PAD_X
@@ -187,6 +196,6 @@ class RowTable(Flowable):
                     y = bottom + (h - ch) / 2
                 else:
                     y = bottom + spec.pad_y
-                cx = x[col + 1] - PAD_X - w if col in spec.right else x[col] + PAD_X
+                cx = x[col + 1] - PAD_X - w if col in right else x[col] + PAD_X
                 flowables.append((cell, cx, y))
         return bottom
