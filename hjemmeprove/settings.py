@@ -11,14 +11,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Date, String, Text, column, select, table
-
 from hjemmeprove.contact import policy as contact_policy
 from hjemmeprove.contact import template as sms_template
 from hjemmeprove.domain import labels
 from hjemmeprove.domain.calendar import ClosingRules, WorkCalendar
 from hjemmeprove.errors import ValidationError
-from hjemmeprove.security import require
 
 
 @dataclass(frozen=True)
@@ -98,10 +95,30 @@ OPTIONS: dict[str, Option] = {
 
 # Reading needs no ORM: the two tables as plain SQL clauses (their columns as in
 # ``db.models.Setting`` and ``ClosingDay``; tests/test_startup.py holds them side by side), so
-# a command that only reads the calendar or an option (``calendar deadline``) does not load
-# the models. Writes go through the models, where the audit trail sees them.
-SETTINGS_TABLE = table("settings", column("key", String), column("value", Text))
-CLOSING_DAYS_TABLE = table("closing_days", column("day", Date), column("reason", String))
+# a command that only reads the calendar or an option does not load the models. Writes go
+# through the models, where the audit trail sees them. ``calendar deadline`` does not even load
+# SQLAlchemy on a SQLite file (``read_calendar``): the clauses are made on first use.
+def __getattr__(name: str):
+    if name in ("SETTINGS_TABLE", "CLOSING_DAYS_TABLE"):
+        return _tables()[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+_TABLES: dict = {}
+
+
+def _tables() -> dict:
+    if not _TABLES:
+        from sqlalchemy import Date, String, Text, column, table
+
+        _TABLES["SETTINGS_TABLE"] = table("settings", column("key", String),
+                                          column("value", Text))
+        _TABLES["CLOSING_DAYS_TABLE"] = table("closing_days", column("day", Date),
+                                              column("reason", String))
+    return _TABLES
+
+
+CLOSING_OPTIONS = ("closing.constitution_day", "closing.christmas_eve", "closing.new_years_eve")
 
 
 def _parse(option: Option, text: str) -> Any:
@@ -129,10 +146,44 @@ def checked_text(key: str, value: Any) -> str:
     return text
 
 
+def calendar_from(stored: dict[str, str], closing_days) -> WorkCalendar:
+    """The working calendar from the stored texts of the ``closing.*`` options (missing ones
+    take their defaults) and the department's closing days as (day, reason) pairs."""
+    values = {k: (_parse(OPTIONS[k], stored[k]) if k in stored else OPTIONS[k].default)
+              for k in CLOSING_OPTIONS}
+    extra = {day: reason or "Lukkedag" for day, reason in closing_days}
+    rules = ClosingRules(
+        constitution_day=values["closing.constitution_day"],
+        christmas_eve=values["closing.christmas_eve"],
+        new_years_eve=values["closing.new_years_eve"],
+        extra_days=frozenset(extra),
+    )
+    return WorkCalendar(rules, extra)
+
+
+def read_calendar(url: str | None) -> WorkCalendar | None:
+    """The calendar read through SQLite's own driver (``db.lean``), without SQLAlchemy: for
+    commands that print a date. None when the database is not a current SQLite file; the
+    caller then opens the ``App`` and asks ``Settings.calendar`` (the same rule)."""
+    from hjemmeprove.db.lean import current_sqlite
+
+    with current_sqlite(url) as conn:
+        if conn is None:
+            return None
+        marks = ",".join("?" * len(CLOSING_OPTIONS))
+        stored = dict(conn.execute(f"SELECT key, value FROM settings WHERE key IN ({marks})",
+                                   CLOSING_OPTIONS))
+        days = [(dt.date.fromisoformat(day), reason)
+                for day, reason in conn.execute("SELECT day, reason FROM closing_days")]
+    return calendar_from(stored, days)
+
+
 def holds_demo_data(session) -> bool:
     """True when ``hjemmeprove demo`` filled this database (made-up citizens and rates)."""
-    value = session.scalar(select(SETTINGS_TABLE.c.value)
-                           .where(SETTINGS_TABLE.c.key == DEMO_DATA))
+    from sqlalchemy import select
+
+    t = _tables()["SETTINGS_TABLE"]
+    value = session.scalar(select(t.c.value).where(t.c.key == DEMO_DATA))
     return value is not None and _parse(OPTIONS[DEMO_DATA], value)
 
 
@@ -141,14 +192,20 @@ class Settings:
         self.store = store
 
     def get(self, key: str) -> Any:
+        from sqlalchemy import select
+
+        t = _tables()["SETTINGS_TABLE"]
         option = OPTIONS[key]
         with self.store.session() as s:
-            value = s.scalar(select(SETTINGS_TABLE.c.value).where(SETTINGS_TABLE.c.key == key))
+            value = s.scalar(select(t.c.value).where(t.c.key == key))
             return option.default if value is None else _parse(option, value)
 
     def all(self) -> dict[str, Any]:
+        from sqlalchemy import select
+
+        t = _tables()["SETTINGS_TABLE"]
         with self.store.session() as s:
-            stored = dict(s.execute(select(SETTINGS_TABLE.c.key, SETTINGS_TABLE.c.value)).all())
+            stored = dict(s.execute(select(t.c.key, t.c.value)).all())
         return {k: (_parse(o, stored[k]) if k in stored else o.default) for k, o in OPTIONS.items()}
 
     def set(self, key: str, value: Any) -> None:
@@ -157,6 +214,8 @@ class Settings:
     def set_many(self, values: dict[str, Any]) -> None:
         """Checks every value first, then writes them all in one transaction (or none)."""
         texts = {key: checked_text(key, value) for key, value in values.items()}
+        from hjemmeprove.security import require
+
         require(self.store, "settings.edit")
         from hjemmeprove.db.models import Setting
 
@@ -169,19 +228,18 @@ class Settings:
                     row.value = text
 
     def calendar(self) -> WorkCalendar:
-        values = self.all()
+        from sqlalchemy import select
+
+        t, c = _tables()["SETTINGS_TABLE"], _tables()["CLOSING_DAYS_TABLE"]
         with self.store.session() as s:
-            extra = {day: reason or "Lukkedag" for day, reason in s.execute(
-                select(CLOSING_DAYS_TABLE.c.day, CLOSING_DAYS_TABLE.c.reason))}
-        rules = ClosingRules(
-            constitution_day=values["closing.constitution_day"],
-            christmas_eve=values["closing.christmas_eve"],
-            new_years_eve=values["closing.new_years_eve"],
-            extra_days=frozenset(extra),
-        )
-        return WorkCalendar(rules, extra)
+            stored = dict(s.execute(select(t.c.key, t.c.value)
+                                    .where(t.c.key.in_(CLOSING_OPTIONS))).all())
+            days = s.execute(select(c.c.day, c.c.reason)).all()
+        return calendar_from(stored, days)
 
     def add_closing_day(self, day: dt.date, reason: str = "") -> None:
+        from hjemmeprove.security import require
+
         require(self.store, "closing_days.edit")
         from hjemmeprove.db.models import ClosingDay
 
@@ -189,6 +247,8 @@ class Settings:
             s.merge(ClosingDay(day=day, reason=reason))
 
     def remove_closing_day(self, day: dt.date) -> None:
+        from hjemmeprove.security import require
+
         require(self.store, "closing_days.edit")
         from hjemmeprove.db.models import ClosingDay
 

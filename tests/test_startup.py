@@ -17,7 +17,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # What a command that prints a date or a list has no use for.
 HEAVY = ("ortools", "reportlab", "babel", "lxml", "alembic", "PySide6", "hjemmeprove.planning",
-         "hjemmeprove.documents.common", "hjemmeprove.db.models")
+         "hjemmeprove.documents.common", "hjemmeprove.db.models", "sqlalchemy",
+         "sqlalchemy.orm", "hjemmeprove.db.store", "hjemmeprove.security")
 
 PROBE = """
 import json, sys
@@ -54,11 +55,18 @@ def current_db(tmp_path):
 
 def test_calendar_deadline_imports_no_planner_pdf_alembic_or_models(current_db):
     """The calendar reads two small tables: no planner, no PDF library, no Alembic on a
-    current schema, not even the ORM's model classes."""
+    current schema, not the ORM's model classes, and on a SQLite file not SQLAlchemy at all
+    (its import alone cost more than the rest of the command)."""
     result, out = run_cli("calendar", "deadline", "2024-03-22", db=current_db)
     assert result["rc"] == 0
     assert out.strip() == "2024-04-10"
     assert result["loaded"] == []
+    result, out = run_cli("calendar", "deadline", "2024-03-22", "--json", db=current_db)
+    assert result["rc"] == 0 and result["loaded"] == []
+    assert json.loads(out) == {"received": "2024-03-22", "deadline": "2024-04-10"}
+    result, out = run_cli("calendar", "workdays", "2024-03-27", "2024-04-02", db=current_db)
+    assert result["rc"] == 0 and result["loaded"] == []
+    assert out.split() == ["2024-03-27", "2024-04-02"]  # Easter: Thursday to Monday closed
 
 
 def test_help_and_request_list_import_nothing_heavy(current_db):
@@ -67,7 +75,9 @@ def test_help_and_request_list_import_nothing_heavy(current_db):
     assert result["loaded"] == []
     result, _ = run_cli("requests", "list", "--json", db=current_db)
     assert result["rc"] == 0
-    assert result["loaded"] == ["hjemmeprove.db.models"]  # the ORM's models, nothing more
+    # the ORM's models (and so SQLAlchemy), nothing more
+    assert result["loaded"] == ["hjemmeprove.db.models", "hjemmeprove.db.store",
+                                "hjemmeprove.security", "sqlalchemy", "sqlalchemy.orm"]
 
 
 def test_a_command_that_prints_money_still_formats_it_the_danish_way(current_db):
@@ -188,3 +198,85 @@ def test_settings_and_closing_days_read_without_the_orm_agree_with_what_was_writ
     assert not cal.is_working_day(dt.date(2024, 5, 10))
     assert not cal.is_working_day(dt.date(2024, 8, 1))
     assert cal.is_working_day(dt.date(2024, 12, 24))  # Christmas Eve: open, as set
+
+
+def test_the_calendar_read_without_sqlalchemy_is_the_stores(app, tmp_path):
+    """``settings.read_calendar`` (sqlite3 only) and ``Settings.calendar`` (through the
+    Store) give the same calendar: options, closing days and their reasons."""
+    import datetime as dt
+
+    from hjemmeprove.settings import read_calendar
+
+    app.settings.set("closing.christmas_eve", False)
+    app.settings.set("closing.constitution_day", False)
+    app.settings.add_closing_day(dt.date(2024, 5, 10), "Dagen efter Kristi himmelfart")
+    app.settings.add_closing_day(dt.date(2024, 8, 1))
+    lean = read_calendar(app.store.url)
+    if not app.store.is_sqlite:
+        assert lean is None  # PostgreSQL: the Store's path
+        return
+    full = app.calendar()
+    first, last = dt.date(2024, 1, 1), dt.date(2025, 12, 31)
+    assert lean.working_days(first, last) == full.working_days(first, last)
+    assert lean.why_closed(dt.date(2024, 5, 10)) == "Dagen efter Kristi himmelfart"
+    assert lean.why_closed(dt.date(2024, 8, 1)) == full.why_closed(dt.date(2024, 8, 1))
+    assert lean.is_working_day(dt.date(2024, 12, 24))
+    assert lean.is_working_day(dt.date(2025, 6, 5))
+    assert lean.deadline(dt.date(2024, 5, 1)) == full.deadline(dt.date(2024, 5, 1))
+
+
+def test_the_lean_read_leaves_what_it_cannot_read_to_the_store(tmp_path, current_db):
+    """No file: None, and no file is made (the ordinary path creates it with its schema); an
+    older schema or another kind of URL: None (the ordinary path migrates or connects)."""
+    import sqlite3
+
+    from hjemmeprove.db.lean import sqlite_file
+    from hjemmeprove.settings import read_calendar
+
+    missing = tmp_path / "none" / "x.sqlite3"
+    assert read_calendar(f"sqlite:///{missing}") is None
+    assert not missing.exists() and not missing.parent.exists()
+    assert read_calendar("sqlite://") is None
+    assert read_calendar("sqlite:///:memory:") is None
+    assert sqlite_file("postgresql+psycopg://u@h/db") is None
+    assert sqlite_file("sqlite:///x.db?timeout=3") is None
+    assert sqlite_file("sqlite:////abs/x.db") == "/abs/x.db"
+    assert read_calendar(current_db) is not None
+    path = current_db.split("///", 1)[1]
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE alembic_version SET version_num = '0006'")
+    assert read_calendar(current_db) is None
+
+
+def _subcommands(parser) -> dict:
+    import argparse
+
+    return next((a.choices for a in parser._actions
+                 if isinstance(a, argparse._SubParsersAction)), {})
+
+
+def test_a_command_line_builds_only_its_command_the_same_as_the_whole_tree():
+    """``main`` builds only the named command's parser (argparse made ~85 for the whole
+    tree); each command, and each of its subcommands, must come out exactly as in the full
+    parser, and routes export (added by another module) too."""
+    from hjemmeprove.cli import build_parser
+
+    full = _subcommands(build_parser())
+    assert "routes" in full and "export" in _subcommands(full["routes"])
+    for name, parser in full.items():
+        only = _subcommands(build_parser(name))
+        assert list(only) == [name]
+        assert only[name].format_help() == parser.format_help()
+        nested, nested_only = _subcommands(parser), _subcommands(only[name])
+        assert list(nested_only) == list(nested)
+        for sub_name, sub in nested.items():
+            assert nested_only[sub_name].format_help() == sub.format_help()
+    assert list(_subcommands(build_parser("no-such-command"))) == list(full)
+
+
+def test_a_command_without_its_action_prints_the_whole_help(capsys):
+    from hjemmeprove.cli import main
+
+    assert main(["calendar"]) == 2
+    out = capsys.readouterr().out
+    assert "calendar" in out and "invoice" in out and "routes" in out

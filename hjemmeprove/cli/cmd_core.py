@@ -115,9 +115,16 @@ def gui(args) -> int:
 
 
 def _calendar(args):
-    # The calendar needs the department's closing days; use the defaults when no DB exists yet.
-    app = open_app(args)
-    return app.calendar()
+    """The department's working calendar (its closing days and options). A current SQLite
+    file is read without SQLAlchemy (``settings.read_calendar``: printing a date should not
+    cost more than starting Python); anything else opens the App as every command does,
+    which creates or migrates the database first."""
+    from hjemmeprove.settings import read_calendar
+
+    calendar = read_calendar(args.db)
+    if calendar is None:
+        calendar = open_app(args).calendar()
+    return calendar
 
 
 def calendar_deadline(args) -> int:

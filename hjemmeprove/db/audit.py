@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import PASSIVE_NO_INITIALIZE
 
 if TYPE_CHECKING:
     from hjemmeprove.db import models
@@ -79,16 +80,27 @@ def _row_key(obj) -> str:
     return "/".join("" if v is None else str(_plain(v)) for v in values)
 
 
+@cache
+def _audited_keys(mapper) -> frozenset[str]:
+    return frozenset(c.key for c in mapper.column_attrs if c.key not in SKIP_COLUMNS)
+
+
 def _changes(obj) -> tuple[dict, dict]:
+    """The column values an update changes, before and after. Only the attributes the
+    session recorded a change for (``committed_state``) are looked at: a billing run
+    touches a few columns of thousands of visits, and walking every column of each was most
+    of the audit's cost."""
     state = inspect(obj)
+    keys = _audited_keys(state.mapper)
     before, after = {}, {}
-    for attr in state.mapper.column_attrs:
-        if attr.key in SKIP_COLUMNS:
+    for key in list(state.committed_state):
+        if key not in keys:
             continue
-        hist = state.attrs[attr.key].history
+        # as ``state.attrs[key].history``, without building every attribute's view first
+        hist = state.get_history(key, PASSIVE_NO_INITIALIZE)
         if hist.has_changes():
-            before[attr.key] = _plain(hist.deleted[0]) if hist.deleted else None
-            after[attr.key] = _plain(hist.added[0]) if hist.added else None
+            before[key] = _plain(hist.deleted[0]) if hist.deleted else None
+            after[key] = _plain(hist.added[0]) if hist.added else None
     return before, after
 
 
@@ -97,54 +109,51 @@ def _dump(d: dict) -> str:
 
 
 def _before_flush(session: Session, _ctx, _instances) -> None:
+    # Updates and deletes are recorded now (the values before the flush are still known);
+    # inserts after it (their primary key comes from the INSERT). All are written in one
+    # executemany in ``_after_flush``, in the flush's transaction: one row per changed row,
+    # without an ORM object each (a billing run changes thousands of visits).
     user = session.info.get("user", "")
     pending = session.info.setdefault("audit_new", [])
+    rows = session.info.setdefault("audit_rows", [])
+    kinds = audited()
     for obj in list(session.dirty):
-        if isinstance(obj, audited()) and session.is_modified(obj, include_collections=False):
+        if isinstance(obj, kinds):
             before, after = _changes(obj)
             if after:
-                session.add(_entry(user, obj, "update", before, after))
+                rows.append(_row(user, obj, "update", before, after))
     for obj in list(session.deleted):
-        if isinstance(obj, audited()):
-            session.add(_entry(user, obj, "delete", _columns(obj), {}))
+        if isinstance(obj, kinds):
+            rows.append(_row(user, obj, "delete", _columns(obj), {}))
     for obj in list(session.new):
-        if isinstance(obj, audited()):
+        if isinstance(obj, kinds):
             pending.append(obj)  # the primary key is only known after the flush
 
 
 def _after_flush(session: Session, _ctx) -> None:
+    rows = session.info.pop("audit_rows", [])
     pending = session.info.pop("audit_new", [])
-    if not pending:
+    if not pending and not rows:
         return
     from hjemmeprove.db import models
 
     user = session.info.get("user", "")
-    rows = [
-        {
-            "at": models.utcnow(),
-            "user": user,
-            "table_name": obj.__tablename__,
-            "row_key": _row_key(obj),
-            "action": "insert",
-            "before": "",
-            "after": _dump(_columns(obj)),
-        }
-        for obj in pending
-    ]
+    rows += [_row(user, obj, "insert", {}, _columns(obj)) for obj in pending]
+    now = models.utcnow()
+    for row in rows:
+        row["at"] = now
     session.execute(models.AuditEntry.__table__.insert(), rows)
 
 
-def _entry(user, obj, action, before, after) -> models.AuditEntry:
-    from hjemmeprove.db import models
-
-    return models.AuditEntry(
-        user=user,
-        table_name=obj.__tablename__,
-        row_key=_row_key(obj),
-        action=action,
-        before=_dump(before),
-        after=_dump(after),
-    )
+def _row(user, obj, action, before, after) -> dict:
+    return {
+        "user": user,
+        "table_name": obj.__tablename__,
+        "row_key": _row_key(obj),
+        "action": action,
+        "before": _dump(before),
+        "after": _dump(after),
+    }
 
 
 def install() -> None:

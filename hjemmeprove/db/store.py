@@ -17,25 +17,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from hjemmeprove import paths
 from hjemmeprove.db import audit
+from hjemmeprove.db.lean import (DEFAULT_BUSY_TIMEOUT_S, ENV_BUSY, ENV_DB, busy_timeout_s,
+                                  resolve_url)
 
-ENV_DB = "HJEMMEPROVE_DB"
-
-
-def resolve_url(url: str | None = None) -> str:
-    """--db wins, then HJEMMEPROVE_DB, then the SQLite file in the user's data folder."""
-    return url or os.environ.get(ENV_DB) or paths.default_database_url()
-
-
-ENV_BUSY = "HJEMMEPROVE_BUSY_TIMEOUT_S"
-DEFAULT_BUSY_TIMEOUT_S = 120.0  # a 50,000-row import holds the write lock for a while
-
-
-def busy_timeout_s() -> float:
-    """How long a SQLite writer waits for another one (seconds) before it gives up."""
-    try:
-        return max(0.0, float(os.environ.get(ENV_BUSY) or DEFAULT_BUSY_TIMEOUT_S))
-    except ValueError:
-        return DEFAULT_BUSY_TIMEOUT_S
+# which database and how long a writer waits: decided in ``lean`` (which reads without us)
+__all__ = ["DEFAULT_BUSY_TIMEOUT_S", "ENV_BUSY", "ENV_DB", "Store", "busy_timeout_s",
+           "conflict_message", "resolve_url"]
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:

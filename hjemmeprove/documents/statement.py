@@ -26,7 +26,6 @@ from reportlab.lib.units import mm
 from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.platypus import (
     KeepTogether,
-    LongTable,
     Paragraph,
     SimpleDocTemplate,
     Spacer,
@@ -45,6 +44,7 @@ from hjemmeprove.documents.common import (
     styles,
 )
 from hjemmeprove.documents.model import InvoiceDoc
+from hjemmeprove.documents.rowtable import RowSpec, row_table
 from hjemmeprove.domain.labels import outcome_label
 
 GRID = colors.HexColor("#b0b0b0")
@@ -133,11 +133,14 @@ def render_pdf(doc: InvoiceDoc) -> bytes:
     story += [Spacer(1, 5 * mm),
               KeepTogether([Paragraph("Fakturalinjer", st["Heading3"]), _lines_table(doc)]),
               Spacer(1, 5 * mm), Paragraph("Anvendte indstillinger og kilder", st["Heading3"])]
-    story.append(Table([[Paragraph(_e(k), small), Paragraph(_e(v), small)]
+    # a text that fits its column is drawn as it is, in the Paragraph's font and leading
+    story.append(Table([[_text_cell(k, small, 70 * mm), _text_cell(v, small, 180 * mm)]
                         for k, v in doc.settings] or [["", ""]],
                        colWidths=[70 * mm, 180 * mm], splitInRow=1, hAlign="LEFT",
                        style=TableStyle([
-                           ("VALIGN", (0, 0), (-1, -1), "TOP"), ("FONT", (0, 0), (-1, -1), FONT),
+                           ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                           ("FONT", (0, 0), (-1, -1), small.fontName, small.fontSize,
+                            small.leading),
                            ("TOPPADDING", (0, 0), (-1, -1), 1),
                            ("BOTTOMPADDING", (0, 0), (-1, -1), 1)])))
 
@@ -179,7 +182,7 @@ def _totals_box(doc: InvoiceDoc, st) -> Table:
     return box
 
 
-def _visits_table(doc: InvoiceDoc, small) -> LongTable:
+def _visits_table(doc: InvoiceDoc, small):
     head = ["Dato", "Henv.nr.", "Kommunens ref."]
     widths = [21 * mm, 17 * mm, 38 * mm]
     if doc.shows_name:
@@ -190,7 +193,7 @@ def _visits_table(doc: InvoiceDoc, small) -> LongTable:
         widths.append(24 * mm)
     head += ["Udfald", "Faktureres", "EKG", "Rute", "Km-andel", "Færge-min."]
     widths += [30 * mm, 20 * mm, 11 * mm, 18 * mm, 24 * mm, 22 * mm]
-    rows = [head]
+    rows = []
     for it in doc.items:
         row = [date_short(it.date), str(it.request_id or "–"),
                _text_cell(it.municipality_reference, small, widths[2])]
@@ -207,42 +210,29 @@ def _visits_table(doc: InvoiceDoc, small) -> LongTable:
     total = ["I alt", f"{t.visits} besøg", ""] + [""] * (doc.shows_name + doc.shows_cpr)
     total += ["", str(t.billed), str(t.ekg) if t.ekg else "", "", number(t.km, 3),
               number(t.ferry, 1)]
-    rows.append(total)
     first_num = len(head) - 6
-    table = LongTable(rows, colWidths=widths, repeatRows=1, splitInRow=1, hAlign="LEFT")
-    table.setStyle(TableStyle([
-        ("FONT", (0, 0), (-1, -1), FONT, 8.5), ("FONT", (0, 0), (-1, 0), FONT_BOLD, 8.5),
-        ("FONT", (0, -1), (-1, -1), FONT_BOLD, 8.5),
-        # the free-text columns in the size of their wrapped form (``_text_cell``)
-        ("FONT", (2, 1), (2 + doc.shows_name, -2), small.fontName, small.fontSize),
-        ("BACKGROUND", (0, 0), (-1, 0), HEAD), ("LINEBELOW", (0, 0), (-1, 0), 0.6, colors.black),
-        ("LINEABOVE", (0, -1), (-1, -1), 0.6, colors.black),
-        ("ROWBACKGROUNDS", (0, 1), (-1, -2), [colors.white, colors.HexColor("#f6f6f6")]),
-        ("ALIGN", (1, 0), (1, -1), "RIGHT"),
-        ("ALIGN", (first_num + 1, 0), (-1, -1), "RIGHT"), ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
-        ("TOPPADDING", (0, 0), (-1, -1), 1.5), ("BOTTOMPADDING", (0, 0), (-1, -1), 1.5),
-    ]))
-    return table
+    spec = RowSpec(widths=widths, right={1, *range(first_num + 1, len(head))}, font=FONT,
+                   bold=FONT_BOLD, size=8.5, head_fill=HEAD, middle=True,
+                   # the free-text columns in the size of their wrapped form (``_text_cell``)
+                   column_fonts={c: (small.fontName, small.fontSize)
+                                 for c in range(2, 3 + doc.shows_name)})
+    return row_table(spec, head, rows, total)
 
 
-def _routes_table(doc: InvoiceDoc, small) -> LongTable:
-    rows = [["Dato", "Rute", "Km i alt", "Færge-min. i alt", "Besøg i alt", "Heraf jeres",
-             "Jeres km", "Jeres færge-min.", ""]]
+def _routes_table(doc: InvoiceDoc, small):
+    head = ["Dato", "Rute", "Km i alt", "Færge-min. i alt", "Besøg i alt", "Heraf jeres",
+            "Jeres km", "Jeres færge-min.", ""]
+    rows = []
     for r in doc.routes:
         rows.append([date_short(r.date), _route_label(r.route_id),
                      number(r.km, 3) + (" *" if r.km_planned else ""),
                      number(r.ferry_minutes, 1), str(r.visits), str(r.own_visits),
                      number(r.own_km, 3), number(r.own_ferry, 1),
                      "delt med andre besøg" if r.shared else "kun jeres besøg"])
-    t = LongTable(rows, colWidths=[21 * mm, 18 * mm, 24 * mm, 30 * mm, 22 * mm, 22 * mm,
-                                   24 * mm, 30 * mm, 42 * mm], repeatRows=1, hAlign="LEFT")
-    t.setStyle(TableStyle([
-        ("FONT", (0, 0), (-1, -1), FONT, 8.5), ("FONT", (0, 0), (-1, 0), FONT_BOLD, 8.5),
-        ("BACKGROUND", (0, 0), (-1, 0), HEAD), ("LINEBELOW", (0, 0), (-1, 0), 0.6, colors.black),
-        ("ROWBACKGROUNDS", (0, 1), (-1, -1), [colors.white, colors.HexColor("#f6f6f6")]),
-        ("ALIGN", (2, 0), (7, -1), "RIGHT"),
-        ("TOPPADDING", (0, 0), (-1, -1), 1.5), ("BOTTOMPADDING", (0, 0), (-1, -1), 1.5)]))
-    return t
+    spec = RowSpec(widths=[21 * mm, 18 * mm, 24 * mm, 30 * mm, 22 * mm, 22 * mm, 24 * mm,
+                           30 * mm, 42 * mm],
+                   right=set(range(2, 8)), font=FONT, bold=FONT_BOLD, size=8.5, head_fill=HEAD)
+    return row_table(spec, head, rows)
 
 
 def _lines_table(doc: InvoiceDoc) -> Table:

@@ -1,0 +1,70 @@
+"""The audit trail's rows (``db/audit.py``): one per inserted, changed and deleted row of an
+audited table, with the user, the columns that changed (before and after) and nothing for a
+value set to what it was; written in the change's own transaction."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+from sqlalchemy import select
+
+from hjemmeprove.db.models import AuditEntry, ClosingDay, Municipality
+
+
+def _entries(app, table):
+    with app.store.session() as s:
+        return [(e.action, e.user, e.row_key, json.loads(e.before or "{}"),
+                 json.loads(e.after or "{}"), e.at)
+                for e in s.scalars(select(AuditEntry).where(AuditEntry.table_name == table)
+                                   .order_by(AuditEntry.id))]
+
+
+def test_insert_update_delete_each_leave_one_row_with_what_changed(department_app):
+    app = department_app
+    with app.store.session(user="anna") as s:
+        s.add(ClosingDay(day=dt.date(2024, 5, 10), reason="Bro"))
+    with app.store.session(user="bent") as s:
+        day = s.get(ClosingDay, dt.date(2024, 5, 10))
+        day.reason = "Brodag"
+    with app.store.session(user="carl") as s:
+        day = s.get(ClosingDay, dt.date(2024, 5, 10))
+        day.reason = "Brodag"  # the same value: no change, no row
+    with app.store.session(user="dorte") as s:
+        s.delete(s.get(ClosingDay, dt.date(2024, 5, 10)))
+    rows = _entries(app, "closing_days")
+    assert [(a, u, k) for a, u, k, *_ in rows] == [
+        ("insert", "anna", "2024-05-10"), ("update", "bent", "2024-05-10"),
+        ("delete", "dorte", "2024-05-10")]
+    assert rows[0][3] == {} and rows[0][4] == {"day": "2024-05-10", "reason": "Bro"}
+    assert rows[1][3] == {"reason": "Bro"} and rows[1][4] == {"reason": "Brodag"}
+    assert rows[2][3] == {"day": "2024-05-10", "reason": "Brodag"} and rows[2][4] == {}
+    assert all(isinstance(r[5], dt.datetime) for r in rows)
+
+
+def test_only_the_changed_columns_of_many_rows(department_app):
+    app = department_app
+    with app.store.session(user="eva") as s:
+        munis = list(s.scalars(select(Municipality).order_by(Municipality.id)))
+        for m in munis:
+            m.contact_name = f"Kontakt {m.code}"
+            m.city = m.city  # unchanged: not in the row
+    rows = [r for r in _entries(app, "municipalities") if r[0] == "update" and r[1] == "eva"]
+    assert len(rows) == len(munis) > 1
+    by_key = {key: (before, after) for _a, _u, key, before, after, _at in rows}
+    for m in munis:
+        before, after = by_key[str(m.id)]
+        assert after == {"contact_name": f"Kontakt {m.code}"}
+        assert set(before) == {"contact_name"}
+
+
+def test_a_failed_transaction_leaves_no_audit_rows(department_app):
+    app = department_app
+    before = len(_entries(app, "closing_days"))
+    with pytest.raises(RuntimeError):
+        with app.store.session(user="fie") as s:
+            s.add(ClosingDay(day=dt.date(2024, 6, 1), reason="x"))
+            s.flush()
+            raise RuntimeError("afbrudt")
+    assert len(_entries(app, "closing_days")) == before
