@@ -321,14 +321,73 @@ def solve(problem: Problem, time_limit_s: float = 10.0, progress: Progress | Non
 DAY = 86400
 
 
+def _units(problem: Problem) -> list[list[int]]:
+    """The vehicles that move together: trips joined by ``chains`` (a bioanalyst's day)."""
+    parent = list(range(len(problem.vehicles)))
+
+    def root(v):
+        while parent[v] != v:
+            parent[v] = parent[parent[v]]
+            v = parent[v]
+        return v
+    for a, b, _gap in problem.chains:
+        parent[root(a)] = root(b)
+    out: dict[int, list[int]] = {}
+    for v in range(len(problem.vehicles)):
+        out.setdefault(root(v), []).append(v)
+    return sorted(out.values())
+
+
+AREA_STOPS = 80  # stops in one block of an area (the bioanalyst-days that serve it)
+AREA_EMPTY = 2  # unused bioanalyst-days added to an area's block, where its stops may go
+
+
+def _area_block(problem: Problem, out: list[list[int]], units: list[list[int]],
+                unit_of: list[int], near: np.ndarray, seed: int) -> list[int]:
+    """The vehicles of the bioanalyst-days that serve the area around job ``seed`` (nearest
+    stops first, whole days until ``AREA_STOPS`` stops), and a few unused ones that its
+    stops may move to: the block lets a stop change day and bioanalyst within an area, so
+    an area visited on several days can be gathered on fewer."""
+    where = {}
+    for v, r in enumerate(out):
+        for j in r:
+            where[j] = v
+    chosen: list[int] = []
+    seen: set[int] = set()
+    n = 0
+    for j in near[seed].tolist():
+        v = where.get(j)
+        if v is None or unit_of[v] in seen:
+            continue
+        u = unit_of[v]
+        seen.add(u)
+        chosen.append(u)
+        n += sum(len(out[x]) for x in units[u])
+        if n >= AREA_STOPS:
+            break
+    # unused bioanalyst-days most of the block's stops may move to
+    votes: dict[int, int] = {}
+    for u in chosen:
+        for v in units[u]:
+            for j in out[v]:
+                allowed = problem.jobs[j].vehicles
+                for w in (allowed if allowed is not None else ()):
+                    if not out[w] and unit_of[w] not in seen:
+                        votes[unit_of[w]] = votes.get(unit_of[w], 0) + 1
+    extra = sorted(votes, key=lambda u: (-votes[u], u))[:AREA_EMPTY]
+    return sorted(v for u in chosen + extra for v in units[u])
+
+
 def _improve_by_day(problem: Problem, routes: list[list[int]], seconds: float, metaheuristic,
                     cancel_event, on_better, workers: int = 1) -> list[list[int]] | None:
-    """Improves a plan a few days at a time (vehicles grouped by the day they start on): the
-    whole horizon at once is too large for OR-Tools' local search to make a single move
-    within minutes (1,200 stops over 480 trips), a day of it (about 120 stops over 48 trips)
-    is not. The first pass takes one day at a time (stops keep their day), the next ones
-    pairs of days, shifted by one, so that a stop can move to the day before or after.
-    None if there is one day only."""
+    """Improves a plan a block at a time: the whole horizon at once is too large for OR-Tools'
+    local search to make a single move within minutes (1,200 stops over 480 trips), a block
+    of about a hundred stops is not. The first pass takes one day at a time (the routes of
+    each day); then blocks by area (``_area_block``): the bioanalyst-days serving the
+    surroundings of one stop, whatever their day, so stops move between days and bioanalysts
+    where that gathers an area on fewer days (blocks of neighbouring days let a stop move one
+    day only). The areas' seeds go round the plan, each the stop farthest from the seeds so
+    far. None if there is one day only."""
     by_day: dict[int, list[int]] = {}
     for v, veh in enumerate(problem.vehicles):
         by_day.setdefault(int(veh.start) // DAY, []).append(v)
@@ -336,37 +395,68 @@ def _improve_by_day(problem: Problem, routes: list[list[int]], seconds: float, m
         return None
     t0 = time.monotonic()
     out = [list(r) for r in routes]
-    days = sorted(by_day)
-    passes = [(1, 0, 0.4), (2, 0, 0.3), (2, 1, 0.3)]  # (days per block, offset, share)
-    for p_no, (size, offset, share) in enumerate(passes):
-        if cancel_event is not None and cancel_event.is_set():
-            break
+
+    def run(vs, spend) -> None:
+        task = _block_task(problem, vs, out, spend)
+        if task is None:
+            return
+        sub, vs_, jmap, routes_, spend = task
+        better = _improve(sub, routes_, spend, metaheuristic, cancel_event)
+        if better is not None:
+            for k, v in enumerate(vs_):
+                out[v] = [jmap[j] for j in better[k]]
+            on_better(out)
+
+    def stopped() -> bool:
+        return cancel_event is not None and cancel_event.is_set()
+
+    # one day at a time: each day's routes in good order fast
+    blocks = [by_day[d] for d in sorted(by_day)]
+    weights = [1 + sum(len(out[v]) for v in vs) for vs in blocks]
+    budget, left_w, t_pass = seconds * DAY_SHARE, sum(weights), time.monotonic()
+    for vs, w in zip(blocks, weights):
+        if stopped():
+            return out
+        run(vs, (budget - (time.monotonic() - t_pass)) * w / left_w)
+        left_w -= w
+
+    # areas, for the rest of the time
+    units = _units(problem)
+    unit_of = [0] * len(problem.vehicles)
+    for u, vs in enumerate(units):
+        for v in vs:
+            unit_of[v] = u
+    n = len(problem.jobs)
+    locs = np.array([j.loc for j in problem.jobs])
+    sim = problem.cost[np.ix_(locs, locs)].astype(np.int64)
+    sim = sim + sim.T
+    near = np.argsort(sim, axis=1, kind="stable")
+    planned = [j for r in out for j in r]
+    if not planned:
+        return out
+    n_blocks = max(1, len(planned) // AREA_STOPS)
+    gap = np.full(n, np.iinfo(np.int64).max)
+    on = np.zeros(n, dtype=bool)
+    on[planned] = True
+    seed = planned[0]
+    while not stopped():
         left = seconds - (time.monotonic() - t0)
-        budget = left * share / sum(x[2] for x in passes[p_no:])
-        blocks = []
-        if offset:
-            blocks.append(days[:offset])
-        for k in range(offset, len(days), size):
-            blocks.append(days[k:k + size])
-        blocks = [[v for d in b for v in by_day[d]] for b in blocks if b]
-        weights = [1 + sum(len(out[v]) for v in vs) for vs in blocks]
-        left_w = sum(weights)
-        t_pass = time.monotonic()
-        for vs, w in zip(blocks, weights):
-            if cancel_event is not None and cancel_event.is_set():
-                break
-            spend = (budget - (time.monotonic() - t_pass)) * w / left_w
-            left_w -= w
-            task = _block_task(problem, vs, out, spend)
-            if task is None:
-                continue
-            sub, vs_, jmap, routes_, spend = task
-            better = _improve(sub, routes_, spend, metaheuristic, cancel_event)
-            if better is not None:
-                for k, v in enumerate(vs_):
-                    out[v] = [jmap[j] for j in better[k]]
-                on_better(out)
+        if left < 0.3:
+            break
+        gap = np.minimum(gap, sim[seed])
+        spend = max(left / max(1, n_blocks), min(left, AREA_SECONDS))
+        run(_area_block(problem, out, units, unit_of, near, seed), min(left, spend))
+        on[:] = False
+        on[[j for r in out for j in r]] = True
+        cand = np.where(on, gap, -1)
+        seed = int(np.argmax(cand))
+        if cand[seed] <= 0:  # every stop was near a seed: round again
+            gap[:] = np.iinfo(np.int64).max
     return out
+
+
+DAY_SHARE = 0.2  # of the improvement's time: the single days
+AREA_SECONDS = 1.5  # at least, per block of an area
 
 
 def _block_task(problem: Problem, vs: list[int], out: list[list[int]], spend: float):
