@@ -338,7 +338,7 @@ def _units(problem: Problem) -> list[list[int]]:
     return sorted(out.values())
 
 
-AREA_STOPS = 80  # stops in one block of an area (the bioanalyst-days that serve it)
+AREA_STOPS = int(__import__('os').environ.get('AREA_STOPS', 80))  # stops in one block of an area (the bioanalyst-days that serve it)
 AREA_EMPTY = 2  # unused bioanalyst-days added to an area's block, where its stops may go
 
 
@@ -402,6 +402,11 @@ def _improve_by_day(problem: Problem, routes: list[list[int]], seconds: float, m
             return
         sub, vs_, jmap, routes_, spend = task
         better = _improve(sub, routes_, spend, metaheuristic, cancel_event)
+        if _DEBUG:
+            from hjemmeprove.planning import construct as _c
+            b0 = _c.route_cost(sub, routes_)
+            print(f"block {len(vs_)} veh {len(sub.jobs)} jobs {spend:.1f}s "
+                  f"{b0} -> {None if better is None else _c.route_cost(sub, better)}")
         if better is not None:
             for k, v in enumerate(vs_):
                 out[v] = [jmap[j] for j in better[k]]
@@ -410,10 +415,14 @@ def _improve_by_day(problem: Problem, routes: list[list[int]], seconds: float, m
     def stopped() -> bool:
         return cancel_event is not None and cancel_event.is_set()
 
-    # one day at a time: each day's routes in good order fast
+    # one day at a time, where a day is about an area's block in size: its routes in good
+    # order fast (a larger day is slow to search whole; the areas take it in parts)
     blocks = [by_day[d] for d in sorted(by_day)]
     weights = [1 + sum(len(out[v]) for v in vs) for vs in blocks]
-    budget, left_w, t_pass = seconds * DAY_SHARE, sum(weights), time.monotonic()
+    small = [(vs, w) for vs, w in zip(blocks, weights) if w <= 2 * AREA_STOPS]
+    blocks, weights = [b for b, _w in small], [w for _b, w in small]
+    budget = seconds * DAY_SHARE * sum(weights) / max(1, sum(len(r) for r in out))
+    left_w, t_pass = sum(weights), time.monotonic()
     for vs, w in zip(blocks, weights):
         if stopped():
             return out
@@ -444,7 +453,7 @@ def _improve_by_day(problem: Problem, routes: list[list[int]], seconds: float, m
         if left < 0.3:
             break
         gap = np.minimum(gap, sim[seed])
-        spend = max(left / max(1, n_blocks), min(left, AREA_SECONDS))
+        spend = AREA_SECONDS
         run(_area_block(problem, out, units, unit_of, near, seed), min(left, spend))
         on[:] = False
         on[[j for r in out for j in r]] = True
@@ -455,8 +464,10 @@ def _improve_by_day(problem: Problem, routes: list[list[int]], seconds: float, m
     return out
 
 
-DAY_SHARE = 0.2  # of the improvement's time: the single days
-AREA_SECONDS = 1.5  # at least, per block of an area
+import os as _os
+_DEBUG = bool(_os.environ.get('I12_DEBUG'))
+DAY_SHARE = float(_os.environ.get('DAY_SHARE', 0.2))  # of the improvement's time: the single days
+AREA_SECONDS = float(_os.environ.get('AREA_SECONDS', 1.5))  # at least, per block of an area
 
 
 def _block_task(problem: Problem, vs: list[int], out: list[list[int]], spend: float):
