@@ -343,17 +343,19 @@ AREA_EMPTY = 2  # unused bioanalyst-days added to an area's block, where its sto
 
 
 def _area_block(problem: Problem, out: list[list[int]], units: list[list[int]],
-                unit_of: list[int], near: np.ndarray, seed: int) -> list[int]:
+                unit_of: list[int], near: np.ndarray, seed: int,
+                busy: set[int] = frozenset()) -> list[int]:
     """The vehicles of the bioanalyst-days that serve the area around job ``seed`` (nearest
     stops first, whole days until ``AREA_STOPS`` stops), and a few unused ones that its
     stops may move to: the block lets a stop change day and bioanalyst within an area, so
-    an area visited on several days can be gathered on fewer."""
+    an area visited on several days can be gathered on fewer. ``busy`` units are left out
+    (another process has them)."""
     where = {}
     for v, r in enumerate(out):
         for j in r:
             where[j] = v
     chosen: list[int] = []
-    seen: set[int] = set()
+    seen: set[int] = set(busy)
     n = 0
     for j in near[seed].tolist():
         v = where.get(j)
@@ -387,14 +389,52 @@ def _improve_by_day(problem: Problem, routes: list[list[int]], seconds: float, m
     surroundings of one stop, whatever their day, so stops move between days and bioanalysts
     where that gathers an area on fewer days (blocks of neighbouring days let a stop move one
     day only). The areas' seeds go round the plan, each the stop farthest from the seeds so
-    far. None if there is one day only."""
+    far. With ``workers`` > 1 a second process improves other blocks meanwhile (never one
+    sharing a bioanalyst-day with the block searched here). None if there is one day only."""
     by_day: dict[int, list[int]] = {}
     for v, veh in enumerate(problem.vehicles):
         by_day.setdefault(int(veh.start) // DAY, []).append(v)
     if len(by_day) < 2:
         return None
-    t0 = time.monotonic()
+    t0, c0 = time.monotonic(), time.process_time()
     out = [list(r) for r in routes]
+    units = _units(problem)
+    unit_of = [0] * len(problem.vehicles)
+    for u, vs in enumerate(units):
+        for v in vs:
+            unit_of[v] = u
+    helper = _BlockHelper(metaheuristic) if workers > 1 and seconds >= 6 else None
+    busy: set[int] = set()  # the units of the block in the other process
+
+    def apply(vs_, jmap, better) -> None:
+        if better is not None:
+            for k, v in enumerate(vs_):
+                out[v] = [jmap[j] for j in better[k]]
+            on_better(out)
+
+    def collect(wait: float = 0.0) -> None:
+        if helper is None or helper.task is None:
+            return
+        got = helper.result(wait)
+        if got is not None:
+            (vs_, jmap), better = got
+            if _DEBUG:
+                print(f"helper block {len(vs_)} veh {len(jmap)} jobs: "
+                      f"{'better' if better is not None else 'none'}")
+            apply(vs_, jmap, better)
+            busy.clear()
+
+    def hand_over(vs, spend) -> bool:
+        """The block to the other process, if it is free; True if taken."""
+        if helper is None or helper.task is not None or not helper.alive():
+            return False
+        task = _block_task(problem, vs, out, spend)
+        if task is None:
+            return False
+        sub, vs_, jmap, routes_, spend = task
+        helper.submit(sub, routes_, spend, (vs_, jmap))
+        busy.update(unit_of[v] for v in vs_)
+        return True
 
     def run(vs, spend) -> None:
         task = _block_task(problem, vs, out, spend)
@@ -407,67 +447,156 @@ def _improve_by_day(problem: Problem, routes: list[list[int]], seconds: float, m
             b0 = _c.route_cost(sub, routes_)
             print(f"block {len(vs_)} veh {len(sub.jobs)} jobs {spend:.1f}s "
                   f"{b0} -> {None if better is None else _c.route_cost(sub, better)}")
-        if better is not None:
-            for k, v in enumerate(vs_):
-                out[v] = [jmap[j] for j in better[k]]
-            on_better(out)
+        apply(vs_, jmap, better)
 
     def stopped() -> bool:
         return cancel_event is not None and cancel_event.is_set()
 
-    # one day at a time, where a day is about an area's block in size: its routes in good
-    # order fast (a larger day is slow to search whole; the areas take it in parts)
-    blocks = [by_day[d] for d in sorted(by_day)]
-    weights = [1 + sum(len(out[v]) for v in vs) for vs in blocks]
-    small = [(vs, w) for vs, w in zip(blocks, weights) if w <= 2 * AREA_STOPS]
-    blocks, weights = [b for b, _w in small], [w for _b, w in small]
-    budget = seconds * DAY_SHARE * sum(weights) / max(1, sum(len(r) for r in out))
-    left_w, t_pass = sum(weights), time.monotonic()
-    for vs, w in zip(blocks, weights):
-        if stopped():
-            return out
-        run(vs, (budget - (time.monotonic() - t_pass)) * w / left_w)
-        left_w -= w
+    try:
+        # one day at a time, where a day is about an area's block in size: its routes in
+        # good order fast (a larger day is slow to search whole; the areas take it in parts)
+        blocks = [by_day[d] for d in sorted(by_day)]
+        weights = [1 + sum(len(out[v]) for v in vs) for vs in blocks]
+        small = [(vs, w) for vs, w in zip(blocks, weights) if w <= 2 * AREA_STOPS]
+        blocks, weights = [b for b, _w in small], [w for _b, w in small]
+        budget = seconds * DAY_SHARE * sum(weights) / max(1, sum(len(r) for r in out))
+        if helper is not None:
+            budget *= 2  # two processes share the days
+        left_w, t_pass = sum(weights), time.monotonic()
+        for vs, w in zip(blocks, weights):
+            if stopped():
+                return out
+            collect()
+            spend = (budget - (time.monotonic() - t_pass)) * w / left_w
+            left_w -= w
+            if not hand_over(vs, spend):
+                run(vs, spend)
 
-    # areas, for the rest of the time
-    units = _units(problem)
-    unit_of = [0] * len(problem.vehicles)
-    for u, vs in enumerate(units):
-        for v in vs:
-            unit_of[v] = u
-    n = len(problem.jobs)
-    locs = np.array([j.loc for j in problem.jobs])
-    sim = problem.cost[np.ix_(locs, locs)].astype(np.int64)
-    sim = sim + sim.T
-    near = np.argsort(sim, axis=1, kind="stable")
-    planned = [j for r in out for j in r]
-    if not planned:
-        return out
-    n_blocks = max(1, len(planned) // AREA_STOPS)
-    gap = np.full(n, np.iinfo(np.int64).max)
-    on = np.zeros(n, dtype=bool)
-    on[planned] = True
-    seed = planned[0]
-    while not stopped():
-        left = seconds - (time.monotonic() - t0)
-        if left < 0.3:
-            break
-        gap = np.minimum(gap, sim[seed])
-        spend = AREA_SECONDS
-        run(_area_block(problem, out, units, unit_of, near, seed), min(left, spend))
-        on[:] = False
-        on[[j for r in out for j in r]] = True
-        cand = np.where(on, gap, -1)
-        seed = int(np.argmax(cand))
-        if cand[seed] <= 0:  # every stop was near a seed: round again
-            gap[:] = np.iinfo(np.int64).max
+        # areas, for the rest of the time
+        n = len(problem.jobs)
+        locs = np.array([j.loc for j in problem.jobs])
+        sim = problem.cost[np.ix_(locs, locs)].astype(np.int64)
+        sim = sim + sim.T
+        near = np.argsort(sim, axis=1, kind="stable")
+        planned = [j for r in out for j in r]
+        if not planned:
+            return out
+        gap = np.full(n, np.iinfo(np.int64).max)
+        on = np.zeros(n, dtype=bool)
+
+        def next_seed(seed: int) -> int:
+            nonlocal gap
+            gap = np.minimum(gap, sim[seed])
+            on[:] = False
+            on[[j for r in out for j in r]] = True
+            cand = np.where(on, gap, -1)
+            nxt = int(np.argmax(cand))
+            if cand[nxt] <= 0:  # every stop was near a seed: round again
+                gap[:] = np.iinfo(np.int64).max
+            return nxt
+
+        seed = planned[0]
+        while not stopped():
+            left = seconds - (time.monotonic() - t0)
+            if left < 0.3:
+                break
+            # a block gains most in its first ~2 CPU seconds (300/6, one block: 7 % after
+            # 1.3, 21 % after 2.0, 24 % after 3.7); on a shared machine that is longer
+            ran = time.monotonic() - t0
+            cpu_share = (time.process_time() - c0) / ran if ran > 2.0 else 1.0
+            spend = AREA_CPU_SECONDS / min(1.0, max(0.2, cpu_share))
+            if left < 1.5 * spend:
+                spend = left
+            collect()
+            if helper is not None and helper.task is None and left > 1.0:
+                if hand_over(_area_block(problem, out, units, unit_of, near, seed, busy),
+                             min(left - 0.5, spend)):
+                    seed = next_seed(seed)
+            run(_area_block(problem, out, units, unit_of, near, seed, busy), min(left, spend))
+            seed = next_seed(seed)
+        collect(max(0.0, seconds - (time.monotonic() - t0)) + 0.5)
+    finally:
+        if helper is not None:
+            helper.close()
     return out
+
+
+class _BlockHelper:
+    """A second process improving one block at a time (OR-Tools holds Python's lock while it
+    searches, so a thread would not run beside the search here)."""
+
+    def __init__(self, metaheuristic: str):
+        import multiprocessing as mp
+
+        ctx = mp.get_context("spawn")  # no fork: the caller may be a GUI with threads
+        self.conn, child_end = ctx.Pipe()
+        self.proc = ctx.Process(target=_block_child, args=(child_end, metaheuristic),
+                                daemon=True)
+        self.proc.start()
+        child_end.close()
+        self.task = None  # what the block in progress is about (the caller's)
+        self.deadline = 0.0
+
+    def alive(self) -> bool:
+        return self.proc.is_alive()
+
+    def submit(self, sub: Problem, routes: list[list[int]], seconds: float, about) -> None:
+        # the deadline in wall-clock time: the process's start-up counts against the search
+        self.conn.send((sub, routes, time.time() + seconds))
+        self.task = about
+        self.deadline = time.monotonic() + seconds + 2.0
+
+    def result(self, wait: float = 0.0):
+        """(about, routes or None) once the block is done, else None."""
+        try:
+            if self.conn.poll(max(0.0, wait)):
+                about, self.task = self.task, None
+                return about, self.conn.recv()
+        except (EOFError, OSError):
+            self.task = None
+            return None
+        if time.monotonic() > self.deadline or not self.proc.is_alive():
+            self.task = None  # lost: its units are free again, unchanged
+            return None
+        return None
+
+    def close(self) -> None:
+        try:
+            self.conn.send(None)
+        except (OSError, ValueError):
+            pass
+        self.proc.join(0.5)
+        if self.proc.is_alive():
+            self.proc.terminate()
+            self.proc.join(1.0)
+        self.conn.close()
+
+
+def _block_child(conn, metaheuristic):  # pragma: no cover (subprocess)
+    try:
+        while True:
+            msg = conn.recv()
+            if msg is None:
+                break
+            sub, routes, deadline = msg
+            left = deadline - time.time()
+            better = None
+            if left > 0.1:
+                try:
+                    better = _improve(sub, routes, left, metaheuristic, None)
+                except Exception:  # noqa: BLE001 - the parent keeps the block as it was
+                    better = None
+            conn.send(better)
+    except (EOFError, OSError):
+        pass
+    finally:
+        conn.close()
 
 
 import os as _os
 _DEBUG = bool(_os.environ.get('I12_DEBUG'))
 DAY_SHARE = float(_os.environ.get('DAY_SHARE', 0.2))  # of the improvement's time: the single days
-AREA_SECONDS = float(_os.environ.get('AREA_SECONDS', 1.5))  # at least, per block of an area
+AREA_CPU_SECONDS = float(_os.environ.get('AREA_CPU', 2.0))  # at least, per block of an area
 
 
 def _block_task(problem: Problem, vs: list[int], out: list[list[int]], spend: float):
