@@ -17,8 +17,8 @@ How a plan is found (``solve``): construct.py builds a complete first plan under
 rules in about a second (it is also the plan kept if nothing better comes in time). A small
 problem (a department's day or week, Solomon) then runs OR-Tools' metaheuristic from its own
 first solutions (``auto_starts``); a larger one starts from the constructed plan and is
-improved a block of days at a time (``_improve_by_day``), since the local search makes no
-move within minutes on the whole horizon at a region's size. Stops left out although they
+improved a block at a time (``_improve_by_day``: single days, then areas across days), since
+the local search makes no move within minutes on the whole horizon at a region's size. Stops left out although they
 fit are put back at the end; stops nobody tried before the limit are reported as
 ``Solution.unreached`` (not reached in time), never as a lack of room.
 
@@ -141,9 +141,8 @@ def solve(problem: Problem, time_limit_s: float = 10.0, progress: Progress | Non
     which takes well under a second. ``initial_routes`` (per vehicle, job indices; the current
     plan when re-planning) seeds that construction. ``workers`` > 1 (3 s or more) runs every
     other start of a small problem in a second process (OR-Tools holds the GIL while it
-    searches) and keeps the better plan; a larger problem's blocks of days run in this one
-    (half the blocks in a second process came out longer on the horizon bench: the other
-    process's results arrived too late to be used; not finished).
+    searches) and keeps the better plan; on a larger problem a second process improves
+    other blocks meanwhile (``_BlockHelper``).
 
     ``progress(dict)`` gets ``solutions``, ``objective``, ``objective_kr``, ``seconds``,
     ``planned`` and ``total`` (stops) for every better plan found.
