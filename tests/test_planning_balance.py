@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
+
 from hjemmeprove.demo import LAB
 from hjemmeprove.domain.calendar import default_calendar
 from hjemmeprove.planning import construct, model
@@ -73,7 +75,6 @@ def test_area_blocks_take_whole_bioanalyst_days_and_free_days_their_stops_may_us
     unit_of = {v: u for u, vs in enumerate(units) for v in vs}
     # a bioanalyst's day: its two trips (chained) move together
     assert all(unit_of[a] == unit_of[b] for a, b, _gap in problem.chains)
-    import numpy as np
     locs = np.array([j.loc for j in problem.jobs])
     sim = problem.cost[np.ix_(locs, locs)]
     near = np.argsort(sim + sim.T, axis=1, kind="stable")
@@ -110,3 +111,38 @@ def test_a_600_case_keeps_every_rule_after_the_area_blocks():
                     end = (dt.datetime.combine(route.date, s.arrival)
                            + dt.timedelta(minutes=s.service_minutes)).time()
                     assert end <= r.window_end
+
+
+def test_a_route_only_an_ecg_colleague_may_take_goes_round_through_them():
+    # A (ECG) drives 5 days with ECG visits, B (ECG) 4 and C (no ECG) 3 without: no single hand-over
+    # brings two closer (A's routes need ECG; A and B, B and C differ by one day), but A's
+    # day to B and one of B's days to C does
+    from hjemmeprove.planning.planner import balance_days, make_trips
+
+    days = _days(6)
+    analysts = [PlanAnalyst(1, "A", dt.time(8), dt.time(15), frozenset({"ekg"})),
+                PlanAnalyst(2, "B", dt.time(8), dt.time(15), frozenset({"ekg"})),
+                PlanAnalyst(3, "C", dt.time(8), dt.time(15))]
+    trips, chains = make_trips(analysts, days, PlanConfig())
+    first = {(t.analyst.id, t.day_index): i for i, t in reversed(list(enumerate(trips)))}
+    drives = {1: range(5), 2: range(4), 3: range(3)}
+    jobs, routes = [], [[] for _ in trips]
+    for aid, ds in drives.items():
+        for d in ds:
+            allowed = [i for i, t in enumerate(trips) if t.day_index == d
+                       and (aid != 1 or "ekg" in t.analyst.skills)]
+            jobs.append(model.Job(loc=1, service=600, vehicles=allowed))
+            v = first[(aid, d)]
+            routes[v].append(model.Stop(len(jobs) - 1, trips[v].start + 3600))
+    problem = model.Problem(cost=np.zeros((2, 2), dtype=np.int64),
+                            travel=np.zeros((2, 2), dtype=np.int64), jobs=jobs,
+                            vehicles=[model.Vehicle(t.start, t.end, max_age=t.max_age)
+                                      for t in trips], chains=chains)
+    sol = model.Solution(routes, [t.start for t in trips], [t.start for t in trips], [], 0, 1,
+                         0.0, "løst")
+    balance_days(problem, trips, sol, 100.0)
+    driven = {a.id: len({trips[v].day_index for v, r in enumerate(sol.routes)
+                         if r and trips[v].analyst.id == a.id}) for a in analysts}
+    assert driven == {1: 4, 2: 4, 3: 4}
+    for v, r in enumerate(sol.routes):  # every stop still on a trip it may take
+        assert all(v in problem.jobs[st.job].vehicles for st in r)

@@ -589,41 +589,22 @@ def balance_days(problem: model.Problem, trips: list[Trip], sol: model.Solution,
         return (veh.start, veh.end, veh.capacity, veh.max_span, veh.max_age)
 
     limit = int(round(balance_kr * 100))
-    handed = 0
-    for _round in range(len(used) + 1):
-        best = None  # (soft cost, -gap, from unit, to unit)
-        for ua in used:
-            a, d = ua
-            over_a = driven[a] - share[a]
-            vs_a = units[ua]
-            for b in driven:
-                ub = (b, d)
-                if b == a or ub in used or ub not in units:
-                    continue
-                if over_a - (driven[b] - share[b]) <= 1:
-                    continue
-                vs_b = units[ub]
-                if len(vs_b) != len(vs_a) or any(shape(x) != shape(y)
-                                                  for x, y in zip(vs_a, vs_b)):
-                    continue
-                soft = 0
-                for x, y in zip(vs_a, vs_b):
-                    for st in sol.routes[x]:
-                        job = problem.jobs[st.job]
-                        if job.vehicles is not None and y not in job.vehicles:
-                            soft = None
-                            break
-                        soft += job.vehicle_penalty.get(y, 0) - job.vehicle_penalty.get(x, 0)
-                    if soft is None:
-                        break
-                if soft is None or soft > limit:
-                    continue
-                key = (soft, -(over_a - (driven[b] - share[b])), ua, ub)
-                if best is None or key < best:
-                    best = key
-        if best is None:
-            break
-        soft, _gap, ua, ub = best
+
+    def soft_cost(ua, ub) -> int | None:
+        """Soft cost of handing unit ``ua``'s routes to unit ``ub``, or None if it may not."""
+        vs_a, vs_b = units[ua], units[ub]
+        if len(vs_b) != len(vs_a) or any(shape(x) != shape(y) for x, y in zip(vs_a, vs_b)):
+            return None
+        soft = 0
+        for x, y in zip(vs_a, vs_b):
+            for st in sol.routes[x]:
+                job = problem.jobs[st.job]
+                if job.vehicles is not None and y not in job.vehicles:
+                    return None  # e.g. an ECG the other bioanalyst does not take
+                soft += job.vehicle_penalty.get(y, 0) - job.vehicle_penalty.get(x, 0)
+        return soft
+
+    def hand(ua, ub, soft) -> None:
         for x, y in zip(units[ua], units[ub]):
             sol.routes[x], sol.routes[y] = sol.routes[y], sol.routes[x]
             sol.starts[x], sol.starts[y] = sol.starts[y], sol.starts[x]
@@ -633,6 +614,43 @@ def balance_days(problem: model.Problem, trips: list[Trip], sol: model.Solution,
         driven[ua[0]] -= 1
         driven[ub[0]] += 1
         sol.objective += soft
+
+    handed = 0
+    for _round in range(len(used) + 1):
+        over = {aid: driven[aid] - share[aid] for aid in driven}
+        # every hand-over that is allowed now, by the bioanalyst giving it
+        moves: dict[int, list[tuple[int, tuple, tuple]]] = {}
+        for ua in used:
+            a, d = ua
+            for b in driven:
+                ub = (b, d)
+                if b == a or ub in used or ub not in units or over[a] - over[b] < 1:
+                    continue
+                soft = soft_cost(ua, ub)
+                if soft is not None and soft <= limit:
+                    moves.setdefault(a, []).append((soft, ua, ub))
+        best = None  # (soft cost, -gap, [(from unit, to unit, soft)])
+        for a, ms in moves.items():
+            for soft, ua, ub in ms:
+                b = ub[0]
+                if over[a] - over[b] > 1:  # directly
+                    key = (soft, -(over[a] - over[b]), [(ua, ub, soft)])
+                    if best is None or key[:2] < best[:2]:
+                        best = key
+                    continue
+                # through a colleague one day closer (a's day to b, another day of b's to c:
+                # an ECG route to the other ECG bioanalyst, theirs to one without the skill)
+                for soft2, ub2, uc in moves.get(b, ()):
+                    c = uc[0]
+                    if ub2[1] == ub[1] or c == a or over[a] - over[c] <= 1:
+                        continue
+                    key = (soft + soft2, -(over[a] - over[c]), [(ua, ub, soft), (ub2, uc, soft2)])
+                    if best is None or key[:2] < best[:2]:
+                        best = key
+        if best is None:
+            break
+        for ua, ub, soft in best[2]:
+            hand(ua, ub, soft)
         handed += 1
     return handed
 
