@@ -337,8 +337,10 @@ def _units(problem: Problem) -> list[list[int]]:
     return sorted(out.values())
 
 
-AREA_STOPS = int(__import__('os').environ.get('AREA_STOPS', 80))  # stops in one block of an area (the bioanalyst-days that serve it)
+AREA_STOPS = 80  # stops in one block of an area (the bioanalyst-days that serve it)
 AREA_EMPTY = 2  # unused bioanalyst-days added to an area's block, where its stops may go
+AREA_CPU_SECONDS = 2.0  # CPU seconds per block of an area
+DAY_SHARE = 0.2  # of the improvement's time: the single days
 
 
 def _area_block(problem: Problem, out: list[list[int]], units: list[list[int]],
@@ -417,9 +419,6 @@ def _improve_by_day(problem: Problem, routes: list[list[int]], seconds: float, m
         got = helper.result(wait)
         if got is not None:
             (vs_, jmap), better = got
-            if _DEBUG:
-                print(f"helper block {len(vs_)} veh {len(jmap)} jobs: "
-                      f"{'better' if better is not None else 'none'}")
             apply(vs_, jmap, better)
             busy.clear()
 
@@ -441,11 +440,6 @@ def _improve_by_day(problem: Problem, routes: list[list[int]], seconds: float, m
             return
         sub, vs_, jmap, routes_, spend = task
         better = _improve(sub, routes_, spend, metaheuristic, cancel_event)
-        if _DEBUG:
-            from hjemmeprove.planning import construct as _c
-            b0 = _c.route_cost(sub, routes_)
-            print(f"block {len(vs_)} veh {len(sub.jobs)} jobs {spend:.1f}s "
-                  f"{b0} -> {None if better is None else _c.route_cost(sub, better)}")
         apply(vs_, jmap, better)
 
     def stopped() -> bool:
@@ -592,10 +586,6 @@ def _block_child(conn, metaheuristic):  # pragma: no cover (subprocess)
         conn.close()
 
 
-import os as _os
-_DEBUG = bool(_os.environ.get('I12_DEBUG'))
-DAY_SHARE = float(_os.environ.get('DAY_SHARE', 0.2))  # of the improvement's time: the single days
-AREA_CPU_SECONDS = float(_os.environ.get('AREA_CPU', 2.0))  # at least, per block of an area
 
 
 def _block_task(problem: Problem, vs: list[int], out: list[list[int]], spend: float):
