@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 import numpy as np
+import pytest
 
 from hjemmeprove.demo import LAB
 from hjemmeprove.domain.calendar import default_calendar
@@ -146,3 +147,21 @@ def test_a_route_only_an_ecg_colleague_may_take_goes_round_through_them():
     assert driven == {1: 4, 2: 4, 3: 4}
     for v, r in enumerate(sol.routes):  # every stop still on a trip it may take
         assert all(v in problem.jobs[st.job].vehicles for st in r)
+
+
+@pytest.mark.slow
+def test_blocks_in_a_second_process_keep_every_stop_and_the_models_rules():
+    days, analysts, reqs, cal = _case(200, 6, n_days=4, seed=5)
+    problem = _captured_problem(reqs, days, analysts, cal)
+    built = construct.construct(problem)
+    better = []
+    out = model._improve_by_day(problem, built.routes, 7.0, "GUIDED_LOCAL_SEARCH", None,
+                                lambda r: better.append(construct.route_cost(problem, r)),
+                                workers=2)
+    assert sorted(j for r in out for j in r) == sorted(j for r in built.routes for j in r)
+    assert better and better[-1] <= construct.route_cost(problem, built.routes)
+    routing, manager, _tdim = model._build(problem)
+    from ortools.constraint_solver import pywrapcp
+    routing.CloseModelWithParameters(pywrapcp.DefaultRoutingSearchParameters())
+    assert routing.ReadAssignmentFromRoutes(
+        [[manager.NodeToIndex(j + 1) for j in r] for r in out], True) is not None

@@ -408,7 +408,9 @@ def _improve_by_day(problem: Problem, routes: list[list[int]], seconds: float, m
     busy: set[int] = set()  # the units of the block in the other process
 
     def apply(vs_, jmap, better) -> None:
-        if better is not None:
+        # the block's own stops, each once, on its own trips (a stale answer never lands)
+        if better is not None and len(better) == len(vs_) and sorted(
+                j for r in better for j in r) == list(range(len(jmap))):
             for k, v in enumerate(vs_):
                 out[v] = [jmap[j] for j in better[k]]
             on_better(out)
@@ -417,7 +419,7 @@ def _improve_by_day(problem: Problem, routes: list[list[int]], seconds: float, m
         if helper is None or helper.task is None:
             return
         got = helper.result(wait)
-        if got is not None:
+        if got is not None:  # done, or given up: its bioanalyst-days are free again
             (vs_, jmap), better = got
             apply(vs_, jmap, better)
             busy.clear()
@@ -528,6 +530,7 @@ class _BlockHelper:
         self.proc.start()
         child_end.close()
         self.task = None  # what the block in progress is about (the caller's)
+        self.tid = 0  # its number: the answer carries it
         self.deadline = 0.0
 
     def alive(self) -> bool:
@@ -535,22 +538,28 @@ class _BlockHelper:
 
     def submit(self, sub: Problem, routes: list[list[int]], seconds: float, about) -> None:
         # the deadline in wall-clock time: the process's start-up counts against the search
-        self.conn.send((sub, routes, time.time() + seconds))
+        self.tid += 1
+        self.conn.send((self.tid, sub, routes, time.time() + seconds))
         self.task = about
         self.deadline = time.monotonic() + seconds + 2.0
 
     def result(self, wait: float = 0.0):
-        """(about, routes or None) once the block is done, else None."""
+        """(about, routes or None) once the block is done or given up (too late, the process
+        gone), else None. An answer to an earlier block given up is thrown away."""
+        about = self.task
         try:
-            if self.conn.poll(max(0.0, wait)):
-                about, self.task = self.task, None
-                return about, self.conn.recv()
+            t_end = time.monotonic() + max(0.0, wait)
+            while self.conn.poll(max(0.0, t_end - time.monotonic())):
+                tid, better = self.conn.recv()
+                if tid == self.tid:
+                    self.task = None
+                    return about, better
         except (EOFError, OSError):
             self.task = None
-            return None
+            return about, None
         if time.monotonic() > self.deadline or not self.proc.is_alive():
-            self.task = None  # lost: its units are free again, unchanged
-            return None
+            self.task = None
+            return about, None
         return None
 
     def close(self) -> None:
@@ -571,7 +580,7 @@ def _block_child(conn, metaheuristic):  # pragma: no cover (subprocess)
             msg = conn.recv()
             if msg is None:
                 break
-            sub, routes, deadline = msg
+            tid, sub, routes, deadline = msg
             left = deadline - time.time()
             better = None
             if left > 0.1:
@@ -579,7 +588,7 @@ def _block_child(conn, metaheuristic):  # pragma: no cover (subprocess)
                     better = _improve(sub, routes, left, metaheuristic, None)
                 except Exception:  # noqa: BLE001 - the parent keeps the block as it was
                     better = None
-            conn.send(better)
+            conn.send((tid, better))
     except (EOFError, OSError):
         pass
     finally:
