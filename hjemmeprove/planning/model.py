@@ -509,7 +509,8 @@ def _improve_by_day(problem: Problem, routes: list[list[int]], seconds: float, m
                     seed = next_seed(seed)
             run(_area_block(problem, out, units, unit_of, near, seed, busy), min(left, spend))
             seed = next_seed(seed)
-        collect(max(0.0, seconds - (time.monotonic() - t0)) + 0.5)
+        if not stopped():  # the other process's last block, due by the limit
+            collect(max(0.0, seconds - (time.monotonic() - t0)) + 0.5)
     finally:
         if helper is not None:
             helper.close()
