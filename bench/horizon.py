@@ -212,6 +212,10 @@ def main(argv=None) -> None:
               + (" (soft costs off)" if args.no_soft else " (the baseline ignores soft costs)"))
     print(f"routes = bioanalyst-days used, of {sum(1 for d in days for a in analysts)}; "
           f"oldest sample on return to the lab: {age:.0f} min (limit {cfg.stability_minutes})")
+    for name, o in (("planner", out), ("baseline", base)):
+        w = _workdays(o, analysts)
+        print(f"days driven per bioanalyst, {name}: spread {max(w.values()) - min(w.values())} "
+              f"({', '.join(str(w[a.id]) for a in analysts)})")
     print(f"solver: {out.solutions} improving solutions, status {out.status}")
     reasons: dict[str, int] = {}
     for _rid, why in out.unplanned:

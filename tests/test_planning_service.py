@@ -367,3 +367,11 @@ def test_nothing_is_planned_after_the_agreement_ends(department_app):
     move = app.planning.move_visit(visit_id, stops[inside][0].analyst_id, dt.date(2024, 3, 8),
                                    apply=False)
     assert "aftalen med kommunen ophørte 06.03.2024" in move.problems
+
+
+def test_the_balance_setting_weighs_the_days_handed_over_in_a_full_optimisation(app):
+    # planning.balance_kr reaches the planner's config (Optimér's balance_days), not only
+    # the repair's stay costs
+    assert app.planning.config().balance_kr == 100.0
+    app.settings.set("planning.balance_kr", 35)
+    assert app.planning.config().balance_kr == 35.0

@@ -17,8 +17,8 @@ How a plan is found (``solve``): construct.py builds a complete first plan under
 rules in about a second (it is also the plan kept if nothing better comes in time). A small
 problem (a department's day or week, Solomon) then runs OR-Tools' metaheuristic from its own
 first solutions (``auto_starts``); a larger one starts from the constructed plan and is
-improved a block of days at a time (``_improve_by_day``), since the local search makes no
-move within minutes on the whole horizon at a region's size. Stops left out although they
+improved a block at a time (``_improve_by_day``: single days, then areas across days), since
+the local search makes no move within minutes on the whole horizon at a region's size. Stops left out although they
 fit are put back at the end; stops nobody tried before the limit are reported as
 ``Solution.unreached`` (not reached in time), never as a lack of room.
 
@@ -141,9 +141,8 @@ def solve(problem: Problem, time_limit_s: float = 10.0, progress: Progress | Non
     which takes well under a second. ``initial_routes`` (per vehicle, job indices; the current
     plan when re-planning) seeds that construction. ``workers`` > 1 (3 s or more) runs every
     other start of a small problem in a second process (OR-Tools holds the GIL while it
-    searches) and keeps the better plan; a larger problem's blocks of days run in this one
-    (half the blocks in a second process came out longer on the horizon bench: the other
-    process's results arrived too late to be used; not finished).
+    searches) and keeps the better plan; on a larger problem a second process improves
+    other blocks meanwhile (``_BlockHelper``).
 
     ``progress(dict)`` gets ``solutions``, ``objective``, ``objective_kr``, ``seconds``,
     ``planned`` and ``total`` (stops) for every better plan found.
@@ -321,52 +320,282 @@ def solve(problem: Problem, time_limit_s: float = 10.0, progress: Progress | Non
 DAY = 86400
 
 
+def _units(problem: Problem) -> list[list[int]]:
+    """The vehicles that move together: trips joined by ``chains`` (a bioanalyst's day)."""
+    parent = list(range(len(problem.vehicles)))
+
+    def root(v):
+        while parent[v] != v:
+            parent[v] = parent[parent[v]]
+            v = parent[v]
+        return v
+    for a, b, _gap in problem.chains:
+        parent[root(a)] = root(b)
+    out: dict[int, list[int]] = {}
+    for v in range(len(problem.vehicles)):
+        out.setdefault(root(v), []).append(v)
+    return sorted(out.values())
+
+
+AREA_STOPS = 80  # stops in one block of an area (the bioanalyst-days that serve it)
+AREA_EMPTY = 2  # unused bioanalyst-days added to an area's block, where its stops may go
+AREA_CPU_SECONDS = 2.0  # CPU seconds per block of an area
+DAY_SHARE = 0.2  # of the improvement's time: the single days
+
+
+def _area_block(problem: Problem, out: list[list[int]], units: list[list[int]],
+                unit_of: list[int], near: np.ndarray, seed: int,
+                busy: set[int] = frozenset()) -> list[int]:
+    """The vehicles of the bioanalyst-days that serve the area around job ``seed`` (nearest
+    stops first, whole days until ``AREA_STOPS`` stops), and a few unused ones that its
+    stops may move to: the block lets a stop change day and bioanalyst within an area, so
+    an area visited on several days can be gathered on fewer. ``busy`` units are left out
+    (another process has them)."""
+    where = {}
+    for v, r in enumerate(out):
+        for j in r:
+            where[j] = v
+    chosen: list[int] = []
+    seen: set[int] = set(busy)
+    n = 0
+    for j in near[seed].tolist():
+        v = where.get(j)
+        if v is None or unit_of[v] in seen:
+            continue
+        u = unit_of[v]
+        seen.add(u)
+        chosen.append(u)
+        n += sum(len(out[x]) for x in units[u])
+        if n >= AREA_STOPS:
+            break
+    # unused bioanalyst-days most of the block's stops may move to
+    votes: dict[int, int] = {}
+    for u in chosen:
+        for v in units[u]:
+            for j in out[v]:
+                allowed = problem.jobs[j].vehicles
+                for w in (allowed if allowed is not None else ()):
+                    if not out[w] and unit_of[w] not in seen:
+                        votes[unit_of[w]] = votes.get(unit_of[w], 0) + 1
+    extra = sorted(votes, key=lambda u: (-votes[u], u))[:AREA_EMPTY]
+    return sorted(v for u in chosen + extra for v in units[u])
+
+
 def _improve_by_day(problem: Problem, routes: list[list[int]], seconds: float, metaheuristic,
                     cancel_event, on_better, workers: int = 1) -> list[list[int]] | None:
-    """Improves a plan a few days at a time (vehicles grouped by the day they start on): the
-    whole horizon at once is too large for OR-Tools' local search to make a single move
-    within minutes (1,200 stops over 480 trips), a day of it (about 120 stops over 48 trips)
-    is not. The first pass takes one day at a time (stops keep their day), the next ones
-    pairs of days, shifted by one, so that a stop can move to the day before or after.
-    None if there is one day only."""
+    """Improves a plan a block at a time: the whole horizon at once is too large for OR-Tools'
+    local search to make a single move within minutes (1,200 stops over 480 trips), a block
+    of about a hundred stops is not. The first pass takes one day at a time (the routes of
+    each day); then blocks by area (``_area_block``): the bioanalyst-days serving the
+    surroundings of one stop, whatever their day, so stops move between days and bioanalysts
+    where that gathers an area on fewer days (blocks of neighbouring days let a stop move one
+    day only). The areas' seeds go round the plan, each the stop farthest from the seeds so
+    far. With ``workers`` > 1 a second process improves other blocks meanwhile (never one
+    sharing a bioanalyst-day with the block searched here). None if there is one day only."""
     by_day: dict[int, list[int]] = {}
     for v, veh in enumerate(problem.vehicles):
         by_day.setdefault(int(veh.start) // DAY, []).append(v)
     if len(by_day) < 2:
         return None
-    t0 = time.monotonic()
+    t0, c0 = time.monotonic(), time.process_time()
     out = [list(r) for r in routes]
-    days = sorted(by_day)
-    passes = [(1, 0, 0.4), (2, 0, 0.3), (2, 1, 0.3)]  # (days per block, offset, share)
-    for p_no, (size, offset, share) in enumerate(passes):
-        if cancel_event is not None and cancel_event.is_set():
-            break
-        left = seconds - (time.monotonic() - t0)
-        budget = left * share / sum(x[2] for x in passes[p_no:])
-        blocks = []
-        if offset:
-            blocks.append(days[:offset])
-        for k in range(offset, len(days), size):
-            blocks.append(days[k:k + size])
-        blocks = [[v for d in b for v in by_day[d]] for b in blocks if b]
+    units = _units(problem)
+    unit_of = [0] * len(problem.vehicles)
+    for u, vs in enumerate(units):
+        for v in vs:
+            unit_of[v] = u
+    helper = _BlockHelper(metaheuristic) if workers > 1 and seconds >= 6 else None
+    busy: set[int] = set()  # the units of the block in the other process
+
+    def apply(vs_, jmap, better) -> None:
+        # the block's own stops, each once, on its own trips (a stale answer never lands)
+        if better is not None and len(better) == len(vs_) and sorted(
+                j for r in better for j in r) == list(range(len(jmap))):
+            for k, v in enumerate(vs_):
+                out[v] = [jmap[j] for j in better[k]]
+            on_better(out)
+
+    def collect(wait: float = 0.0) -> None:
+        if helper is None or helper.task is None:
+            return
+        got = helper.result(wait)
+        if got is not None:  # done, or given up: its bioanalyst-days are free again
+            (vs_, jmap), better = got
+            apply(vs_, jmap, better)
+            busy.clear()
+
+    def hand_over(vs, spend) -> bool:
+        """The block to the other process, if it is free; True if taken."""
+        if helper is None or helper.task is not None or not helper.alive():
+            return False
+        task = _block_task(problem, vs, out, spend)
+        if task is None:
+            return False
+        sub, vs_, jmap, routes_, spend = task
+        helper.submit(sub, routes_, spend, (vs_, jmap))
+        busy.update(unit_of[v] for v in vs_)
+        return True
+
+    def run(vs, spend) -> None:
+        task = _block_task(problem, vs, out, spend)
+        if task is None:
+            return
+        sub, vs_, jmap, routes_, spend = task
+        better = _improve(sub, routes_, spend, metaheuristic, cancel_event)
+        apply(vs_, jmap, better)
+
+    def stopped() -> bool:
+        return cancel_event is not None and cancel_event.is_set()
+
+    try:
+        # one day at a time, where a day is about an area's block in size: its routes in
+        # good order fast (a larger day is slow to search whole; the areas take it in parts)
+        blocks = [by_day[d] for d in sorted(by_day)]
         weights = [1 + sum(len(out[v]) for v in vs) for vs in blocks]
-        left_w = sum(weights)
-        t_pass = time.monotonic()
+        small = [(vs, w) for vs, w in zip(blocks, weights) if w <= 2 * AREA_STOPS]
+        blocks, weights = [b for b, _w in small], [w for _b, w in small]
+        budget = seconds * DAY_SHARE * sum(weights) / max(1, sum(len(r) for r in out))
+        if helper is not None:
+            budget *= 2  # two processes share the days
+        left_w, t_pass = sum(weights), time.monotonic()
         for vs, w in zip(blocks, weights):
-            if cancel_event is not None and cancel_event.is_set():
-                break
+            if stopped():
+                return out
+            collect()
             spend = (budget - (time.monotonic() - t_pass)) * w / left_w
             left_w -= w
-            task = _block_task(problem, vs, out, spend)
-            if task is None:
-                continue
-            sub, vs_, jmap, routes_, spend = task
-            better = _improve(sub, routes_, spend, metaheuristic, cancel_event)
-            if better is not None:
-                for k, v in enumerate(vs_):
-                    out[v] = [jmap[j] for j in better[k]]
-                on_better(out)
+            if not hand_over(vs, spend):
+                run(vs, spend)
+
+        # areas, for the rest of the time
+        n = len(problem.jobs)
+        locs = np.array([j.loc for j in problem.jobs])
+        sim = problem.cost[np.ix_(locs, locs)].astype(np.int64)
+        sim = sim + sim.T
+        near = np.argsort(sim, axis=1, kind="stable")
+        planned = [j for r in out for j in r]
+        if not planned:
+            return out
+        gap = np.full(n, np.iinfo(np.int64).max)
+        on = np.zeros(n, dtype=bool)
+
+        def next_seed(seed: int) -> int:
+            nonlocal gap
+            gap = np.minimum(gap, sim[seed])
+            on[:] = False
+            on[[j for r in out for j in r]] = True
+            cand = np.where(on, gap, -1)
+            nxt = int(np.argmax(cand))
+            if cand[nxt] <= 0:  # every stop was near a seed: round again
+                gap[:] = np.iinfo(np.int64).max
+            return nxt
+
+        seed = planned[0]
+        while not stopped():
+            left = seconds - (time.monotonic() - t0)
+            if left < 0.3:
+                break
+            # a block gains most in its first ~2 CPU seconds (300/6, one block: 7 % after
+            # 1.3, 21 % after 2.0, 24 % after 3.7); on a shared machine that is longer
+            ran = time.monotonic() - t0
+            cpu_share = (time.process_time() - c0) / ran if ran > 2.0 else 1.0
+            spend = AREA_CPU_SECONDS / min(1.0, max(0.2, cpu_share))
+            if left < 1.5 * spend:
+                spend = left
+            collect()
+            if helper is not None and helper.task is None and left > 1.0:
+                if hand_over(_area_block(problem, out, units, unit_of, near, seed, busy),
+                             min(left - 0.5, spend)):
+                    seed = next_seed(seed)
+            run(_area_block(problem, out, units, unit_of, near, seed, busy), min(left, spend))
+            seed = next_seed(seed)
+        if not stopped():  # the other process's last block, due by the limit
+            collect(max(0.0, seconds - (time.monotonic() - t0)) + 0.5)
+    finally:
+        if helper is not None:
+            helper.close()
     return out
+
+
+class _BlockHelper:
+    """A second process improving one block at a time (OR-Tools holds Python's lock while it
+    searches, so a thread would not run beside the search here)."""
+
+    def __init__(self, metaheuristic: str):
+        import multiprocessing as mp
+
+        ctx = mp.get_context("spawn")  # no fork: the caller may be a GUI with threads
+        self.conn, child_end = ctx.Pipe()
+        self.proc = ctx.Process(target=_block_child, args=(child_end, metaheuristic),
+                                daemon=True)
+        self.proc.start()
+        child_end.close()
+        self.task = None  # what the block in progress is about (the caller's)
+        self.tid = 0  # its number: the answer carries it
+        self.deadline = 0.0
+
+    def alive(self) -> bool:
+        return self.proc.is_alive()
+
+    def submit(self, sub: Problem, routes: list[list[int]], seconds: float, about) -> None:
+        # the deadline in wall-clock time: the process's start-up counts against the search
+        self.tid += 1
+        self.conn.send((self.tid, sub, routes, time.time() + seconds))
+        self.task = about
+        self.deadline = time.monotonic() + seconds + 2.0
+
+    def result(self, wait: float = 0.0):
+        """(about, routes or None) once the block is done or given up (too late, the process
+        gone), else None. An answer to an earlier block given up is thrown away."""
+        about = self.task
+        try:
+            t_end = time.monotonic() + max(0.0, wait)
+            while self.conn.poll(max(0.0, t_end - time.monotonic())):
+                tid, better = self.conn.recv()
+                if tid == self.tid:
+                    self.task = None
+                    return about, better
+        except (EOFError, OSError):
+            self.task = None
+            return about, None
+        if time.monotonic() > self.deadline or not self.proc.is_alive():
+            self.task = None
+            return about, None
+        return None
+
+    def close(self) -> None:
+        try:
+            self.conn.send(None)
+        except (OSError, ValueError):
+            pass
+        self.proc.join(0.5)
+        if self.proc.is_alive():
+            self.proc.terminate()
+            self.proc.join(1.0)
+        self.conn.close()
+
+
+def _block_child(conn, metaheuristic):  # pragma: no cover (subprocess)
+    try:
+        while True:
+            msg = conn.recv()
+            if msg is None:
+                break
+            tid, sub, routes, deadline = msg
+            left = deadline - time.time()
+            better = None
+            if left > 0.1:
+                try:
+                    better = _improve(sub, routes, left, metaheuristic, None)
+                except Exception:  # noqa: BLE001 - the parent keeps the block as it was
+                    better = None
+            conn.send((tid, better))
+    except (EOFError, OSError):
+        pass
+    finally:
+        conn.close()
+
+
 
 
 def _block_task(problem: Problem, vs: list[int], out: list[list[int]], spend: float):

@@ -60,6 +60,10 @@ class PlanConfig:
     # a day of a morning and an afternoon trip may instead be one trip with lunch on the way,
     # or trips of any length with lunch at the lab between them (see make_trips)
     flexible_trips: bool = True
+    # a full optimisation hands a route to a bioanalyst who drives fewer days than their
+    # share, where one with the same hours is free that day (balance_days): no km change,
+    # soft costs (the regular bioanalyst) up to this many kr per day handed over
+    balance_kr: float = 100.0
 
 
 @dataclass
@@ -469,6 +473,8 @@ def plan(lab: tuple[float, float], days: list[dt.date], analysts: list[PlanAnaly
         sol = model.solve(problem, time_limit_s=time_limit_s, progress=progress,
                           cancel_event=cancel_event, first_solution=first,
                           workers=workers, initial_routes=initial)
+        if not (cancel_event is not None and cancel_event.is_set()):
+            balance_days(problem, trips, sol, cfg.balance_kr)
 
     unreached = set(sol.unreached)
     for j in sol.dropped:
@@ -545,6 +551,108 @@ def plan(lab: tuple[float, float], days: list[dt.date], analysts: list[PlanAnaly
     routes.sort(key=lambda r: (r.date, r.analyst_id))
     return PlanOutcome(routes, unplanned, sol.objective / 100.0, sol.solutions_found,
                        sol.seconds, sol.status, warnings)
+
+
+def balance_days(problem: model.Problem, trips: list[Trip], sol: model.Solution,
+                 balance_kr: float) -> int:
+    """Spreads the days driven between the bioanalysts; returns how many routes it handed over.
+
+    Fair, here: each bioanalyst drives a share of the plan's routes (bioanalyst-days)
+    proportional to the hours they are available in the period (their days there times
+    their day's length). The search only counts km and soft costs, so whoever it happened to
+    fill first may drive every day while a colleague with the same hours drives two. A
+    route is handed whole, on its day, from a bioanalyst above their share to one below it
+    who is free that day and has the same trips (hours, capacity, stability), when every
+    stop may go with them (EKG) and it costs at most ``balance_kr`` in soft costs (the
+    regular bioanalyst): the km, times and order stay as they are. Handed over while that
+    brings the two closer to their shares (the difference above share more than one day)."""
+    if balance_kr < 0:
+        return 0
+    units: dict[tuple[int, int], list[int]] = {}
+    for i, t in enumerate(trips):
+        units.setdefault((t.analyst.id, t.day_index), []).append(i)
+    for vs in units.values():
+        vs.sort(key=lambda i: trips[i].start)
+    hours: dict[int, float] = {}
+    for (aid, _d), vs in units.items():
+        t = trips[vs[0]]
+        hours[aid] = hours.get(aid, 0.0) + (_sec(t.analyst.day_end) - _sec(t.analyst.day_start))
+    used = {u for u, vs in units.items() if any(sol.routes[v] for v in vs)}
+    driven = {aid: 0 for aid in hours}
+    for aid, _d in used:
+        driven[aid] += 1
+    total_h = sum(hours.values())
+    share = {aid: len(used) * h / total_h for aid, h in hours.items()}
+
+    def shape(v: int) -> tuple:
+        veh = problem.vehicles[v]
+        return (veh.start, veh.end, veh.capacity, veh.max_span, veh.max_age)
+
+    limit = int(round(balance_kr * 100))
+
+    def soft_cost(ua, ub) -> int | None:
+        """Soft cost of handing unit ``ua``'s routes to unit ``ub``, or None if it may not."""
+        vs_a, vs_b = units[ua], units[ub]
+        if len(vs_b) != len(vs_a) or any(shape(x) != shape(y) for x, y in zip(vs_a, vs_b)):
+            return None
+        soft = 0
+        for x, y in zip(vs_a, vs_b):
+            for st in sol.routes[x]:
+                job = problem.jobs[st.job]
+                if job.vehicles is not None and y not in job.vehicles:
+                    return None  # e.g. an ECG the other bioanalyst does not take
+                soft += job.vehicle_penalty.get(y, 0) - job.vehicle_penalty.get(x, 0)
+        return soft
+
+    def hand(ua, ub, soft) -> None:
+        for x, y in zip(units[ua], units[ub]):
+            sol.routes[x], sol.routes[y] = sol.routes[y], sol.routes[x]
+            sol.starts[x], sol.starts[y] = sol.starts[y], sol.starts[x]
+            sol.ends[x], sol.ends[y] = sol.ends[y], sol.ends[x]
+        used.discard(ua)
+        used.add(ub)
+        driven[ua[0]] -= 1
+        driven[ub[0]] += 1
+        sol.objective += soft
+
+    handed = 0
+    for _round in range(len(used) + 1):
+        over = {aid: driven[aid] - share[aid] for aid in driven}
+        # every hand-over that is allowed now, by the bioanalyst giving it
+        moves: dict[int, list[tuple[int, tuple, tuple]]] = {}
+        for ua in used:
+            a, d = ua
+            for b in driven:
+                ub = (b, d)
+                if b == a or ub in used or ub not in units or over[a] - over[b] < 1:
+                    continue
+                soft = soft_cost(ua, ub)
+                if soft is not None and soft <= limit:
+                    moves.setdefault(a, []).append((soft, ua, ub))
+        best = None  # (soft cost, -gap, [(from unit, to unit, soft)])
+        for a, ms in moves.items():
+            for soft, ua, ub in ms:
+                b = ub[0]
+                if over[a] - over[b] > 1:  # directly
+                    key = (soft, -(over[a] - over[b]), [(ua, ub, soft)])
+                    if best is None or key[:2] < best[:2]:
+                        best = key
+                    continue
+                # through a colleague one day closer (a's day to b, another day of b's to c:
+                # an ECG route to the other ECG bioanalyst, theirs to one without the skill)
+                for soft2, ub2, uc in moves.get(b, ()):
+                    c = uc[0]
+                    if ub2[1] == ub[1] or c == a or over[a] - over[c] <= 1:
+                        continue
+                    key = (soft + soft2, -(over[a] - over[c]), [(ua, ub, soft), (ub2, uc, soft2)])
+                    if best is None or key[:2] < best[:2]:
+                        best = key
+        if best is None:
+            break
+        for ua, ub, soft in best[2]:
+            hand(ua, ub, soft)
+        handed += 1
+    return handed
 
 
 def reply_window(arrival: int, reqs: list[PlanRequest], day_start: dt.time,

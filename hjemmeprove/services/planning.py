@@ -262,6 +262,8 @@ class PlanningService:
         )
         if "planning.area_days" in v:
             cfg.area_days = _areas(v["planning.area_days"])
+        # the same weight spreads the days driven after a full optimisation (balance_days)
+        cfg.balance_kr = float(v.get("planning.balance_kr", cfg.balance_kr))
         t, mlg = self._rates(day or dt.date.today())
         cfg.km_rate_kr = t + mlg
         cfg.minute_rate_kr = t
