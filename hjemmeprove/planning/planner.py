@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from hjemmeprove.domain import formats
 from hjemmeprove.domain.lifecycle import first_allowed_day, last_allowed_day
 from hjemmeprove.planning import construct, model
 from hjemmeprove.planning.distances import DistanceSource
@@ -315,16 +316,16 @@ def plan(lab: tuple[float, float], days: list[dt.date], analysts: list[PlanAnaly
             last_ok = last_allowed_day(r.deadline, r.agreement_end)
             allowed_days = {d for d in days if first_ok <= d <= last_ok}
             if r.deadline < days[0]:
-                unplanned.append((r.id, f"fristen {r.deadline.isoformat()} er overskredet"))
+                unplanned.append((r.id, f"fristen {formats.date(r.deadline)} er overskredet"))
                 continue
             if r.agreement_end and not allowed_days and r.agreement_end < days[-1]:
                 unplanned.append((r.id, f"aftalen med kommunen ophørte "
-                                        f"{r.agreement_end.isoformat()}"))
+                                        f"{formats.date(r.agreement_end)}"))
                 continue
             if not allowed_days:
                 if first_ok > days[-1]:
                     continue  # not yet due in this period
-                unplanned.append((r.id, f"fristen {r.deadline.isoformat()} kan ikke overholdes: "
+                unplanned.append((r.id, f"fristen {formats.date(r.deadline)} kan ikke overholdes: "
                                         "ingen hverdag i perioden før fristen"))
                 continue
         cands.append((r, allowed_days))
@@ -382,9 +383,9 @@ def plan(lab: tuple[float, float], days: list[dt.date], analysts: list[PlanAnaly
         if not allowed_trips:
             who = "ingen bioanalytiker med EKG ledig" if ekg else "ingen bioanalytiker ledig"
             for r in reqs:
-                unplanned.append((r.id, f"fristen {r.deadline.isoformat()} kan ikke overholdes: "
+                unplanned.append((r.id, f"fristen {formats.date(r.deadline)} kan ikke overholdes: "
                                         f"{who}" if r.locked_date is None else
-                                  f"den låste dag {r.locked_date.isoformat()}: {who}"))
+                                  f"den låste dag {formats.date(r.locked_date)}: {who}"))
             continue
         stab = min([r.stability_minutes for r in reqs if r.stability_minutes] or [None]) \
             if any(r.stability_minutes for r in reqs) else None
@@ -483,13 +484,13 @@ def plan(lab: tuple[float, float], days: list[dt.date], analysts: list[PlanAnaly
             if j in unreached:
                 why = TIME_LIMIT_REASON
             elif r.locked_date is not None:
-                why = (f"den låste tid {r.locked_date.isoformat()} "
+                why = (f"den låste tid {formats.date(r.locked_date)} "
                        f"{r.locked_start:%H:%M}–{r.locked_end:%H:%M} kan ikke holdes")
             elif r.deadline <= days[-1]:
-                why = (f"fristen {r.deadline.isoformat()} kan ikke overholdes: ikke plads på "
+                why = (f"fristen {formats.date(r.deadline)} kan ikke overholdes: ikke plads på "
                        "ruterne (tid eller kapacitet)")
             else:
-                why = (f"ikke planlagt i perioden; fristen {r.deadline.isoformat()} ligger efter "
+                why = (f"ikke planlagt i perioden; fristen {formats.date(r.deadline)} ligger efter "
                        "perioden")
             unplanned.append((r.id, why))
 

@@ -23,13 +23,15 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+from hjemmeprove.domain import formats
+
 MOVE_DAY_KR = 150.0
 MOVE_ANALYST_KR = 50.0
 BALANCE_KR = 100.0
 
 
 def da_date(d: dt.date) -> str:
-    return f"{d:%d.%m.%Y}"
+    return formats.date(d)
 
 
 @dataclass(frozen=True)
