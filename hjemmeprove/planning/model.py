@@ -108,6 +108,8 @@ Progress = Callable[[dict], None]
 # process (insertion here, savings in the other) came out 5.7 % above the best known in
 # geometric mean, two each 6.7 %, the former six equal starts (three each) 6.8 %; one each
 # was shorter than six on seven of the eight, and than two each on six (two ties).
+# Other search options tried on the tuning half (neighbour lists, λ, the operator bandit, a
+# different second process) did no better: docs/libraries.md.
 AUTO_STARTS = [("PARALLEL_CHEAPEST_INSERTION", 1.0), ("SAVINGS", 1.0),
                ("LOCAL_CHEAPEST_INSERTION", 1.0), ("SEQUENTIAL_CHEAPEST_INSERTION", 1.0),
                ("PATH_CHEAPEST_ARC", 1.0), ("CHRISTOFIDES", 1.0)]
