@@ -126,14 +126,14 @@ class Store:
         upgrade(self)
 
     def is_empty(self) -> bool:
-        from sqlalchemy import select, func
-
-        from hjemmeprove.db.models import Department
+        """No department yet (or no schema). Plain SQL, not the ORM: the window asks this
+        before its first paint, and the models' import would be a third of that start."""
+        from sqlalchemy import text
 
         if not inspect(self.engine).has_table("departments"):
             return True
-        with self.session() as s:
-            return s.scalar(select(func.count()).select_from(Department)) == 0
+        with self.engine.connect() as c:
+            return not c.execute(text("SELECT 1 FROM departments LIMIT 1")).first()
 
     def dispose(self) -> None:
         self.engine.dispose()
