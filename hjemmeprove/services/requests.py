@@ -11,7 +11,7 @@ import itertools
 import json
 from dataclasses import asdict, dataclass, field, replace
 
-from sqlalchemy import (ARRAY, Integer, String, and_, case, column, func, literal, literal_column, or_, select, table,
+from sqlalchemy import (ARRAY, Integer, String, and_, any_, case, column, func, literal, literal_column, or_, select, table,
                         tuple_, union)
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, aliased, joinedload
@@ -632,7 +632,7 @@ class RequestService:
         out = []
         term = "" if isinstance(search, list) else (search or "").strip()
         if isinstance(search, list):  # the ids the search found, already looked up
-            out.append(Request.id.in_(_id_set(s, search)))
+            out.append(_in_ids(s, Request.id, search))
         elif term and _short_text(term):
             out.append(_short_condition(s, term))
         elif term:
@@ -981,29 +981,32 @@ def _search_ids(s: Session, search: str):
             else:
                 parts.append(select(Request.id).where(where))
     if not digits.isdigit():
-        citizens, requests = _text_ids(s, term)
-        parts += [select(Request.id).where(Request.citizen_id.in_(citizens)), requests]
+        parts += _text_ids(s, term)
         muni = _municipalities(s, term)
         if muni:
             parts.append(select(Request.id).where(Request.municipality_id.in_(muni)))
     return union(*parts) if len(parts) > 1 else parts[0]
 
 
-def _text_ids(s: Session, term: str):
-    """(the citizens whose name or address contains ``term``, the requests whose own address
-    does), as selects of ids from the trigram indexes. A phrase of the FTS5 trigram tokenizer
-    is a substring, case folded (Unicode: Æ and æ alike); the term is quoted, so FTS5's query
-    syntax (AND, *, ", NEAR) is text. PostgreSQL's GIN index (gin_trgm_ops) serves ILIKE."""
+def _text_ids(s: Session, term: str) -> list:
+    """Selects of the requests whose citizen's name or address, or whose own address,
+    contains ``term``, from the trigram indexes. A phrase of the FTS5 trigram tokenizer is a
+    substring, case folded (Unicode: Æ and æ alike); the term is quoted, so FTS5's query
+    syntax (AND, *, ", NEAR) is text. PostgreSQL's GIN index (gin_trgm_ops) serves ILIKE;
+    there the citizens are looked up first (a few thousand at most for a name): joined in
+    one query, its planner hashes every request's citizen instead of probing the index."""
     if s.get_bind().dialect.name == "sqlite":
         phrase = '"' + term.replace('"', '""') + '"'
-        return (select(_CITIZENS_FTS.c.rowid).where(
-                    literal_column("citizens_search").op("MATCH")(phrase)),
+        return [select(Request.id).where(Request.citizen_id.in_(
+                    select(_CITIZENS_FTS.c.rowid).where(
+                        literal_column("citizens_search").op("MATCH")(phrase)))),
                 select(_REQUESTS_FTS.c.rowid.label("id")).where(
-                    literal_column("requests_search").op("MATCH")(phrase)))
+                    literal_column("requests_search").op("MATCH")(phrase))]
     like = f"%{_escape_like(term)}%"
-    return (select(Citizen.id).where(or_(Citizen.name.ilike(like, escape="\\"),
-                                         Citizen.address.ilike(like, escape="\\"))),
-            select(Request.id).where(Request.address.ilike(like, escape="\\")))
+    citizens = s.scalars(select(Citizen.id).where(or_(
+        Citizen.name.ilike(like, escape="\\"), Citizen.address.ilike(like, escape="\\")))).all()
+    return [select(Request.id).where(_in_ids(s, Request.citizen_id, citizens)),
+            select(Request.id).where(Request.address.ilike(like, escape="\\"))]
 
 
 def _municipalities(s: Session, term: str) -> list[int]:
@@ -1047,13 +1050,14 @@ def _short_condition(s: Session, term: str):
     return or_(*out)
 
 
-def _id_set(s: Session, ids: list[int]):
-    """A list of ids as ONE parameter (a JSON array on SQLite, an array on PostgreSQL): a
-    search's few thousand ids would otherwise be as many parameters to bind and render."""
+def _in_ids(s: Session, column, ids: list[int]):
+    """``column`` is one of ``ids``, passed as ONE parameter (a JSON array on SQLite, an array
+    on PostgreSQL: ``= ANY``, which its planner probes by index, where ``IN (unnest)`` made
+    it hash): a search's few thousand ids would otherwise be as many parameters."""
     if s.get_bind().dialect.name == "sqlite":
         values = func.json_each(literal(json.dumps(ids), String)).table_valued("value")
-        return select(values.c.value)
-    return select(func.unnest(literal(ids, ARRAY(Integer))))
+        return column.in_(select(values.c.value))
+    return column == any_(literal(list(ids), ARRAY(Integer)))
 
 
 def _escape_like(text: str) -> str:
