@@ -191,6 +191,22 @@ class Absence(Base):
     bioanalyst: Mapped[Bioanalyst] = relationship(back_populates="absences")
 
 
+# The request list's free-text search (migration 0009) reads trigram indexes that are not
+# mapped here: on SQLite the FTS5 tables below (rowid = the source row's id; FTS5 keeps
+# shadow tables named after them), kept by triggers; on PostgreSQL the GIN indexes below
+# (pg_trgm). ``migrations/env.py`` leaves these names out of ``alembic check``.
+SEARCH_TABLES = ("citizens_search", "requests_search")
+SEARCH_INDEXES = ("ix_citizens_name_trgm", "ix_citizens_address_trgm",
+                  "ix_requests_address_trgm")
+
+
+def is_search_index(name: str, type_: str) -> bool:
+    """Whether a reflected table or index is one of the search's unmapped ones."""
+    if type_ == "table":
+        return any(name == t or name.startswith(t + "_") for t in SEARCH_TABLES)
+    return type_ == "index" and name in SEARCH_INDEXES
+
+
 # --- Requests ---------------------------------------------------------------------------
 
 REQUEST_STATUSES = ("open", "planned", "locked", "done", "cancelled", "not_eligible")

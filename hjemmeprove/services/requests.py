@@ -11,9 +11,10 @@ import itertools
 import json
 from dataclasses import asdict, dataclass, field, replace
 
-from sqlalchemy import and_, case, func, literal, or_, select, tuple_, union
+from sqlalchemy import (ARRAY, Integer, String, and_, any_, case, column, func, literal, literal_column, or_, select, table,
+                        tuple_, union)
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, aliased, joinedload
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.sql.selectable import Join
@@ -546,14 +547,23 @@ class RequestService:
                        late_cancellations=late_cancellations, today=today)
         direction = (lambda c: c.desc()) if descending else (lambda c: c.asc())
         with self.store.session() as s:
-            if search and search.strip():  # looked up once; a short list is passed on
-                ids = s.scalars(_search_ids(s, search).limit(GATHER_LIMIT + 1)).all()
-                if len(ids) <= GATHER_LIMIT:
+            term = (search or "").strip()
+            clauses = None
+            if term and _short_text(term):  # checked per row: narrow if the rest is
+                narrow = _narrow(s, self._filters(s, **{**filters, "search": ""}))
+            elif term:  # looked up once in the indexes; up to GATHER_LIMIT ids passed on
+                ids = s.scalars(_search_ids(s, term).limit(GATHER_LIMIT + 1)).all()
+                narrow = len(ids) <= GATHER_LIMIT
+                if narrow:
                     filters["search"] = ids
-            clauses = self._filters(s, **filters)
+            else:
+                clauses = self._filters(s, **filters)
+                narrow = _narrow(s, clauses)
             # few rows: gathered through the filters' indexes and sorted; many: read in the
             # sort key's order through its index, the filters only checked
-            walk = not _narrow(s, clauses)
+            walk = not narrow
+            if clauses is None:
+                clauses = self._filters(s, **filters)
             if walk:
                 clauses = self._filters(s, **filters, walk=True)
             for i in range(first, len(segments)):
@@ -620,10 +630,13 @@ class RequestService:
         statuses = _statuses(status)
         status_column = Request.status + "" if walk else Request.status
         out = []
+        term = "" if isinstance(search, list) else (search or "").strip()
         if isinstance(search, list):  # the ids the search found, already looked up
-            out.append(Request.id.in_(search))
-        elif search and search.strip():
-            out.append(Request.id.in_(_search_ids(s, search)))
+            out.append(_in_ids(s, Request.id, search))
+        elif term and _short_text(term):
+            out.append(_short_condition(s, term))
+        elif term:
+            out.append(Request.id.in_(_search_ids(s, term)))
         if len(statuses) == 1:
             out.append(status_column == statuses[0])
         elif statuses:
@@ -926,11 +939,26 @@ def _key_values(keys: tuple, row) -> list:
     return [by_column[k] for k in keys]
 
 
+# A term this long or longer is looked up in the trigram indexes (migration 0009); a shorter
+# one has no trigram to look up and is checked row by row (see ``_short_text``).
+MIN_TRIGRAM = 3
+
+# The search's trigram tables on SQLite (FTS5, rowid = the source row's id)
+_CITIZENS_FTS = table("citizens_search", column("rowid"))
+_REQUESTS_FTS = table("requests_search", column("rowid"))
+
+
+def _short_text(term: str) -> bool:
+    """Whether a search is text too short for the trigram index (1 or 2 characters, not a
+    number): it is then a condition checked on each row the list reads, never a lookup."""
+    return len(term) < MIN_TRIGRAM and not cpr_digits(term).isdigit()
+
+
 def _search_ids(s: Session, search: str):
     """The ids of the requests a search matches, as a union of index lookups: a CPR number's
     first digits (a range of the stored numbers), a request number, a postcode, a town (the
-    postcodes the official list gives it), and the text in the citizen's name or address,
-    the request's address or the municipality's name."""
+    postcodes the official list gives it), and a part of the citizen's name or address or
+    the request's address (the trigram indexes, any case) or of the municipality's name."""
     term = search.strip()
     parts = []
     digits = cpr_digits(term)
@@ -953,21 +981,83 @@ def _search_ids(s: Session, search: str):
             else:
                 parts.append(select(Request.id).where(where))
     if not digits.isdigit():
-        like = f"%{_escape_like(term)}%"
-        sqlite = s.get_bind().dialect.name == "sqlite"
-
-        def match(column):  # SQLite's LIKE ignores case already (ASCII, as its lower() does)
-            return (column.like(like, escape="\\") if sqlite
-                    else column.ilike(like, escape="\\"))
-
-        parts.append(select(Request.id).where(Request.citizen_id.in_(
-            select(Citizen.id).where(or_(match(Citizen.name), match(Citizen.address))))))
-        parts.append(select(Request.id).where(match(Request.address)))
-        muni = [m for m, in s.execute(select(Municipality.id).where(
-            match(Municipality.name)))]
+        parts += _text_ids(s, term)
+        muni = _municipalities(s, term)
         if muni:
             parts.append(select(Request.id).where(Request.municipality_id.in_(muni)))
     return union(*parts) if len(parts) > 1 else parts[0]
+
+
+def _text_ids(s: Session, term: str) -> list:
+    """Selects of the requests whose citizen's name or address, or whose own address,
+    contains ``term``, from the trigram indexes. A phrase of the FTS5 trigram tokenizer is a
+    substring, case folded (Unicode: Æ and æ alike); the term is quoted, so FTS5's query
+    syntax (AND, *, ", NEAR) is text. PostgreSQL's GIN index (gin_trgm_ops) serves ILIKE;
+    there the citizens are looked up first (a few thousand at most for a name): joined in
+    one query, its planner hashes every request's citizen instead of probing the index."""
+    if s.get_bind().dialect.name == "sqlite":
+        phrase = '"' + term.replace('"', '""') + '"'
+        return [select(Request.id).where(Request.citizen_id.in_(
+                    select(_CITIZENS_FTS.c.rowid).where(
+                        literal_column("citizens_search").op("MATCH")(phrase)))),
+                select(_REQUESTS_FTS.c.rowid.label("id")).where(
+                    literal_column("requests_search").op("MATCH")(phrase))]
+    like = f"%{_escape_like(term)}%"
+    citizens = s.scalars(select(Citizen.id).where(or_(
+        Citizen.name.ilike(like, escape="\\"), Citizen.address.ilike(like, escape="\\")))).all()
+    return [select(Request.id).where(_in_ids(s, Request.citizen_id, citizens)),
+            select(Request.id).where(Request.address.ilike(like, escape="\\"))]
+
+
+def _municipalities(s: Session, term: str) -> list[int]:
+    """The municipalities whose name contains the term (a few dozen rows: scanned)."""
+    return [m for m, in s.execute(select(Municipality.id).where(
+        _contains(s, Municipality.name, term)))]
+
+
+def _contains(s: Session, column, term: str):
+    """``column`` contains ``term`` in any case (a scan: for short texts and few rows)."""
+    sqlite = s.get_bind().dialect.name == "sqlite"
+    return or_(*((column.like(p, escape="\\") if sqlite else column.ilike(p, escape="\\"))
+                 for p in _patterns(s, term)))
+
+
+def _patterns(s: Session, term: str) -> list[str]:
+    """LIKE patterns for a part of a text in any case. SQLite's LIKE folds ASCII letters only,
+    so the cases of the others (æøå) are spelled out: a short term has few of them."""
+    text = _escape_like(term)
+    if s.get_bind().dialect.name != "sqlite":
+        return [f"%{text}%"]  # used with ILIKE
+    options = [(ch,) if ch.isascii() else tuple(dict.fromkeys((ch, ch.lower(), ch.upper())))
+               for ch in text]
+    variants = itertools.islice(itertools.product(*options), 64)
+    return [f"%{''.join(v)}%" for v in variants]
+
+
+def _short_condition(s: Session, term: str):
+    """A 1–2 character search as a condition on each row (no index can look it up): the
+    citizen's name or address, the request's address, or the municipality's name contains
+    it, in any case. The list reads its rows in the sort key's order and stops at the page's
+    end, which comes soon for so short a part of a text (nearly every row has it)."""
+    c = aliased(Citizen)  # its own row: the list's query may join the citizens too
+    out = [select(c.id).where(c.id == Request.citizen_id,
+                              or_(_contains(s, c.name, term), _contains(s, c.address, term)))
+           .correlate_except(c).exists(),
+           _contains(s, Request.address, term)]
+    muni = _municipalities(s, term)
+    if muni:
+        out.append(Request.municipality_id.in_(muni))
+    return or_(*out)
+
+
+def _in_ids(s: Session, column, ids: list[int]):
+    """``column`` is one of ``ids``, passed as ONE parameter (a JSON array on SQLite, an array
+    on PostgreSQL: ``= ANY``, which its planner probes by index, where ``IN (unnest)`` made
+    it hash): a search's few thousand ids would otherwise be as many parameters."""
+    if s.get_bind().dialect.name == "sqlite":
+        values = func.json_each(literal(json.dumps(ids), String)).table_valued("value")
+        return column.in_(select(values.c.value))
+    return column == any_(literal(list(ids), ARRAY(Integer)))
 
 
 def _escape_like(text: str) -> str:

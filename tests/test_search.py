@@ -1,0 +1,221 @@
+"""The request list's free-text search through the trigram indexes (migration 0009): a part of
+a name or an address in any case (æøå too), kept in step with inserts, edits and deletes by
+the database; short terms; a term's characters are text, never LIKE or FTS5 syntax; pages
+under a search neither overlap nor skip."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from alembic import command
+from sqlalchemy import create_engine, delete, inspect, select, text
+
+from hjemmeprove.app import App
+from hjemmeprove.db.migrate import alembic_config
+from hjemmeprove.db.models import Citizen, Request
+from hjemmeprove.domain.labels import ACTIVE_STATUSES
+from tests.factories import request_values
+
+TODAY = dt.date(2024, 3, 20)
+
+
+def _found(app, term: str, **kw) -> set[int]:
+    ids = {r.id for r in app.requests.list(search=term, **kw)}
+    assert app.requests.count(search=term, **kw) == len(ids), term
+    return ids
+
+
+@pytest.fixture
+def people(department_app):
+    app = department_app
+    made = {}
+    for key, values in {
+        "søren": dict(cpr="010150-1111", name="Søren Ærøe Østergård", address="Åboulevarden 12"),
+        "anna": dict(cpr="020250-2222", name="Anna Holm", address="Algade 4"),
+        "jens": dict(cpr="030350-3333", name='Jens "Kok" O\'Hara', address="Bygade 50%"),
+        "kirsten": dict(cpr="040450-4444", name="Kirsten Lund", address="Axbvej 7",
+                        sampling_address="Havnegade 9", sampling_postcode="5700",
+                        sampling_city="Svendborg"),
+    }.items():
+        made[key] = app.requests.create(request_values(**values), today=TODAY)
+    return app, made
+
+
+def test_part_of_a_name_or_street_in_any_case_with_danish_letters(people):
+    app, ids = people
+    for term in ("ærø", "ÆRØ", "Ærø", "østergård", "ØSTERGÅRD", "rgård", "åboulev", "ÅBOULEV",
+                 "Boulevard", "søren ærøe"):
+        assert _found(app, term) == {ids["søren"]}, term
+    assert _found(app, "Holm") == {ids["anna"]}
+    assert _found(app, "lgad") == {ids["anna"]}  # a part of the street
+    assert _found(app, "havneg") == {ids["kirsten"]}  # the request's own (sampling) address
+    assert _found(app, "axbvej") == {ids["kirsten"]}  # and the citizen's registered one
+    assert ids["søren"] in _found(app, "Svendborg")  # a town (its postcodes)
+    assert _found(app, "ingen sådan") == set()
+
+
+def test_the_index_follows_inserts_edits_and_deletes(people):
+    app, ids = people
+    new = app.requests.create(request_values(cpr="050550-1555", name="Bodil Kjærsgaard",
+                                             address="Møllevænget 2"), today=TODAY)
+    assert _found(app, "KJÆRSG") == {new}
+    assert _found(app, "møllevæn") == {new}
+    # the citizen's name and address change (an audited, confirmed update of the citizen)
+    detail = app.requests.get(new)
+    values = request_values(cpr="050550-1555", name="Bodil Winther", address="Rosenvænget 8")
+    app.requests.update(new, detail.version, values, today=TODAY,
+                        confirm={"citizen_changed"})
+    assert _found(app, "kjærsg") == set()
+    assert _found(app, "møllevæn") == set()
+    assert _found(app, "winther") == {new}
+    assert _found(app, "rosenvæn") == {new}
+    # a sampling address changes on the request
+    values.update(sampling_address="Strandvej 1", sampling_postcode="5700",
+                  sampling_city="Svendborg")
+    app.requests.update(new, app.requests.get(new).version, values, today=TODAY)
+    assert _found(app, "strandv") == {new}
+    # rows deleted (as retention or a test would): gone from the search, the rest still found
+    with app.store.session() as s:
+        citizen = s.get(Request, new).citizen_id
+        s.execute(delete(Request).where(Request.id == new))
+        s.execute(delete(Citizen).where(Citizen.id == citizen))
+    assert _found(app, "winther") == set() and _found(app, "strandv") == set()
+    assert _found(app, "ærø") == {ids["søren"]}
+
+
+def test_short_terms_are_checked_row_by_row_in_any_case(people):
+    app, ids = people
+    assert _found(app, "ø") == _found(app, "Ø") == {ids["søren"], ids["jens"]} - {ids["jens"]}
+    assert _found(app, "æR") == {ids["søren"]}
+    assert _found(app, "ol") == {ids["anna"]}  # Holm
+    assert _found(app, "ol", status=ACTIVE_STATUSES) == {ids["anna"]}
+    assert ids["anna"] in {r.id for r in app.requests.page(search="Ho", sort="name").rows}
+    assert _found(app, "q") == set()
+
+
+@pytest.mark.parametrize("term", ['"', '""', '"""', "AND", "OR", "NOT", "*", "a*", "NEAR(",
+                                  "^", ":", "(", ")", "+", "-", "{", "'", "\\", "%", "_",
+                                  "%%%", "___", "x'; DROP TABLE requests; --", "Anna\"",
+                                  "Anna AND Holm", "Ann*", "na_H", "50%", "0%"])
+def test_a_terms_characters_are_text(people, term):
+    app, ids = people
+    found = _found(app, term)  # never raises
+    for r in app.requests.list(search=term):
+        detail = app.requests.get(r.id)
+        text_ = " ".join((detail.name, detail.address, detail.sampling_address,
+                          r.municipality)).casefold()
+        assert term.strip().casefold() in text_, (term, r.id)
+    assert len(found) <= len(ids)
+
+
+def test_quotes_and_wildcards_match_themselves(people):
+    app, ids = people
+    assert _found(app, '"Kok"') == {ids["jens"]}
+    assert _found(app, "O'Hara") == {ids["jens"]}
+    assert _found(app, "gade 50%") == {ids["jens"]}
+    assert _found(app, "50%") == {ids["jens"]}
+    assert _found(app, "a_b") == set()  # "Axbvej": _ is no wildcard
+    assert _found(app, "a%b") == set()
+    assert _found(app, "Anna AND Holm") == set()  # FTS5 syntax is text
+    assert _found(app, "Holm*") == set()
+
+
+@pytest.fixture(params=["walk", "gather"])
+def plan(request, monkeypatch):
+    import hjemmeprove.services.requests as service
+
+    monkeypatch.setattr(service, "GATHER_LIMIT", -1 if request.param == "walk" else 10**9)
+    return request.param
+
+
+def test_pages_under_a_search_neither_overlap_nor_skip(department_app, plan):
+    app = department_app
+    ids = []
+    for i in range(23):
+        ids.append(app.requests.create(request_values(
+            cpr=f"{i % 28 + 1:02d}0{i % 9 + 1}6{i % 10}-{2000 + i}",
+            name=["Hansen", "Pedersen", "Hansen-Ærø"][i % 3] + f" {chr(65 + i)}",
+            address=f"Algade {i % 5}", received=f"2024-03-{i % 9 + 1:02d}"), today=TODAY))
+    app.requests.cancel(ids[4], dt.datetime(2024, 3, 10, 8), "Hjemmeplejen", "electronic")
+    for term in ("hansen", "ALGADE", "an"):
+        for key, descending in (("deadline", False), ("name", True), ("status", False),
+                                ("planned", True), ("cpr", False)):
+            for status in (None, ACTIVE_STATUSES):
+                whole = app.requests.list(search=term, sort=key, descending=descending,
+                                          status=status)
+                assert whole, term
+                for size in (1, 4):
+                    rows, after = [], None
+                    while True:
+                        page = app.requests.page(search=term, sort=key, descending=descending,
+                                                 status=status, after=after, limit=size)
+                        rows += page.rows
+                        after = page.next
+                        if after is None:
+                            break
+                    assert [r.id for r in rows] == [r.id for r in whole], (term, key, size)
+    assert len(_found(app, "hansen")) == 15
+    assert _found(app, "hansen-ærø") == {ids[i] for i in range(2, 23, 3)}
+
+
+def test_migration_0009_indexes_existing_rows_and_downgrades(db_url):
+    from tests.test_migration_0008 import _insert
+
+    engine = create_engine(db_url)
+    cfg = alembic_config(db_url)
+
+    def migrate(fn, revision):
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            fn(cfg, revision)
+
+    try:
+        migrate(command.upgrade, "0008")
+        with engine.begin() as c:
+            _insert(c, "departments", id=1, name="KBA", lab_lat=55.0, lab_lon=10.6)
+            _insert(c, "municipalities", id=1, code=479, name="Svendborg")
+            _insert(c, "agreements", id=1, municipality_id=1, department_id=1,
+                    start=dt.date(2020, 1, 1), billable_outcomes="taken",
+                    allocation_rule="standalone", version=1)
+            for i, (name, address) in enumerate([("Åse Ærøbo", "Østre Allé 1"),
+                                                  ("Per Hansen", "Algade 2")], start=1):
+                _insert(c, "citizens", id=i, cpr=f"0{i}0150-123{i}", name=name,
+                        address=address, postcode="5700", city="Svendborg")
+                _insert(c, "requests", id=i, citizen_id=i, municipality_id=1,
+                        department_id=1, agreement_id=1, received=dt.date(2024, 3, 1),
+                        deadline=dt.date(2024, 3, 15), status="open", version=1,
+                        address=address, postcode="5700", city="Svendborg")
+        migrate(command.upgrade, "0009")
+        app = App(db_url, user="test")
+        try:
+            assert {r.id for r in app.requests.list(search="ÆRØB")} == {1}
+            assert {r.id for r in app.requests.list(search="østre all")} == {1}
+            assert {r.id for r in app.requests.list(search="hanse")} == {2}
+        finally:
+            app.close()
+        with engine.connect() as c:
+            if engine.dialect.name == "sqlite":
+                assert c.execute(text("SELECT rowid FROM citizens_search "
+                                      "WHERE citizens_search MATCH '\"ærø\"'")).all() == [(1,)]
+            else:
+                assert "ix_citizens_name_trgm" in {
+                    i["name"] for i in inspect(c).get_indexes("citizens")}
+        migrate(command.downgrade, "0008")
+        with engine.connect() as c:
+            insp = inspect(c)
+            assert "citizens_search" not in insp.get_table_names()
+            assert "ix_citizens_name_trgm" not in {i["name"]
+                                                   for i in insp.get_indexes("citizens")}
+            # and the rows can still be written without the triggers' tables
+        with engine.begin() as c:
+            c.execute(text("UPDATE citizens SET name = 'Åse Lund' WHERE id = 1"))
+        migrate(command.upgrade, "0009")  # and up again: the index built from the rows now
+        app = App(db_url, user="test")
+        try:
+            assert {r.id for r in app.requests.list(search="åse lun")} == {1}
+            assert app.requests.list(search="ærøbo") == []
+        finally:
+            app.close()
+    finally:
+        engine.dispose()
