@@ -9,7 +9,7 @@ import datetime as dt
 
 import pytest
 from alembic import command
-from sqlalchemy import create_engine, delete, inspect, select, text
+from sqlalchemy import create_engine, delete, inspect, text
 
 from hjemmeprove.app import App
 from hjemmeprove.db.migrate import alembic_config

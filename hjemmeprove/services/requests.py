@@ -973,9 +973,9 @@ def _search_ids(s: Session, search: str):
     if digits.isdigit() and len(digits) == 4:
         ranges.append((digits, digits))
     for lo, hi in ranges:
-        for column in (Citizen.postcode, Request.postcode):
-            where = column == lo if lo == hi else and_(column >= lo, column <= hi)
-            if column is Citizen.postcode:
+        for col in (Citizen.postcode, Request.postcode):
+            where = col == lo if lo == hi else and_(col >= lo, col <= hi)
+            if col is Citizen.postcode:
                 parts.append(select(Request.id).where(Request.citizen_id.in_(
                     select(Citizen.id).where(where))))
             else:
