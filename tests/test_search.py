@@ -121,11 +121,14 @@ def test_quotes_and_wildcards_match_themselves(people):
     assert _found(app, "Holm*") == set()
 
 
-@pytest.fixture(params=["walk", "gather"])
+@pytest.fixture(params=["walk", "gather", "check"])
 def plan(request, monkeypatch):
+    """The search's read plans: its ids looked up, then the list walked in the sort key's
+    order or gathered; or (a common term) the search checked on each row read."""
     import hjemmeprove.services.requests as service
 
     monkeypatch.setattr(service, "GATHER_LIMIT", -1 if request.param == "walk" else 10**9)
+    monkeypatch.setattr(service, "CHECK_FROM", 0 if request.param == "check" else 10**9)
     return request.param
 
 
@@ -138,7 +141,7 @@ def test_pages_under_a_search_neither_overlap_nor_skip(department_app, plan):
             name=["Hansen", "Pedersen", "Hansen-Ærø"][i % 3] + f" {chr(65 + i)}",
             address=f"Algade {i % 5}", received=f"2024-03-{i % 9 + 1:02d}"), today=TODAY))
     app.requests.cancel(ids[4], dt.datetime(2024, 3, 10, 8), "Hjemmeplejen", "electronic")
-    for term in ("hansen", "ALGADE", "an"):
+    for term in ("hansen", "ALGADE", "an", "5700", "Svendborg", "0"):
         for key, descending in (("deadline", False), ("name", True), ("status", False),
                                 ("planned", True), ("cpr", False)):
             for status in (None, ACTIVE_STATUSES):

@@ -551,6 +551,9 @@ class RequestService:
             clauses = None
             if term and _short_text(term):  # checked per row: narrow if the rest is
                 narrow = _narrow(s, self._filters(s, **{**filters, "search": ""}))
+            elif term and _dense(s, term):  # many matches: checked per row as well
+                filters["search"] = _RowCheck(term)
+                narrow = _narrow(s, self._filters(s, **{**filters, "search": ""}))
             elif term:  # looked up once in the indexes; up to GATHER_LIMIT ids passed on
                 ids = s.scalars(_search_ids(s, term).limit(GATHER_LIMIT + 1)).all()
                 narrow = len(ids) <= GATHER_LIMIT
@@ -633,6 +636,8 @@ class RequestService:
         term = "" if isinstance(search, list) else (search or "").strip()
         if isinstance(search, list):  # the ids the search found, already looked up
             out.append(_in_ids(s, Request.id, search))
+        elif isinstance(search, _RowCheck):  # a common term: checked on each row read
+            out.append(_search_condition(s, search))
         elif term and _short_text(term):
             out.append(_short_condition(s, term))
         elif term:
@@ -988,6 +993,86 @@ def _search_ids(s: Session, search: str):
     return union(*parts) if len(parts) > 1 else parts[0]
 
 
+# From about this many matches, a search is checked on each row the list reads (in the sort
+# key's order, or through the other filters' indexes) instead of gathered: its page's rows
+# then come soon, where gathering reads every match. Estimated by counting up to it.
+CHECK_FROM = 2_000
+
+
+class _RowCheck(str):
+    """A search term to check on each row (``_search_condition``), not to look up."""
+
+
+def _dense(s: Session, term: str) -> bool:
+    """Whether a search matches about CHECK_FROM requests or more, from cheap counts that stop
+    there: the citizens whose name or address has the term (a citizen has one or two
+    requests), the requests of the towns' postcodes, a municipality named by it; a number's
+    lookups (CPR range, request number, postcode) as they are, all through b-tree indexes."""
+    def at_least(q, n: int) -> bool:
+        return s.scalar(select(func.count()).select_from(q.limit(n).subquery())) >= n
+
+    if CHECK_FROM <= 0:
+        return True
+    digits = cpr_digits(term)
+    if digits.isdigit():
+        return at_least(_search_ids(s, term), CHECK_FROM)
+    if s.get_bind().dialect.name == "sqlite":
+        if len(_patterns(s, term)) >= _MAX_PATTERNS:
+            return False  # too many case spellings to check as LIKEs: looked up instead
+        citizens = select(_CITIZENS_FTS.c.rowid).where(
+            literal_column("citizens_search").op("MATCH")(_phrase(term)))
+    else:
+        like = f"%{_escape_like(term)}%"
+        citizens = select(Citizen.id).where(or_(
+            Citizen.name.ilike(literal(like, literal_execute=True), escape="\\"),
+            Citizen.address.ilike(literal(like, literal_execute=True), escape="\\")))
+    if at_least(citizens, CHECK_FROM // 2) or _municipalities(s, term):
+        return True
+    for lo, hi in town_postcodes(term):
+        where = Request.postcode == lo if lo == hi else Request.postcode.between(lo, hi)
+        if at_least(select(Request.id).where(where), CHECK_FROM):
+            return True
+    return False
+
+
+def _search_condition(s: Session, term: str):
+    """``_search_ids`` as a condition on each row (the same matches): the citizen's CPR
+    range, postcode, name or address (one EXISTS on its row by primary key), the request's
+    number, postcode or address, its municipality. Text is matched by ILIKE on PostgreSQL and
+    by LIKE in every case spelling on SQLite (``_contains``), as the indexes would."""
+    term = term.strip()
+    c = aliased(Citizen)  # its own row: the list's query may join the citizens too
+    of_citizen, out = [], []
+    digits = cpr_digits(term)
+    if digits.isdigit():
+        lo, hi = _cpr_range(digits)
+        of_citizen.append(c.cpr >= lo if hi is None else and_(c.cpr >= lo, c.cpr < hi))
+        if len(digits) < 7:
+            out.append(Request.id == int(digits))
+    ranges = town_postcodes(term)
+    if digits.isdigit() and len(digits) == 4:
+        ranges.append((digits, digits))
+    for lo, hi in ranges:
+        for col in (c.postcode, Request.postcode):
+            (of_citizen if col is c.postcode else out).append(
+                col == lo if lo == hi else and_(col >= lo, col <= hi))
+    if not digits.isdigit():
+        of_citizen += [_contains(s, c.name, term), _contains(s, c.address, term)]
+        out.append(_contains(s, Request.address, term))
+        muni = _municipalities(s, term)
+        if muni:
+            out.append(Request.municipality_id.in_(muni))
+    if of_citizen:
+        out.insert(0, select(c.id).where(c.id == Request.citizen_id, or_(*of_citizen))
+                   .correlate_except(c).exists())
+    return or_(*out)
+
+
+def _phrase(term: str) -> str:
+    """The term as one FTS5 phrase (quoted: its characters are text, never query syntax)."""
+    return '"' + term.replace('"', '""') + '"'
+
+
 def _text_ids(s: Session, term: str) -> list:
     """Selects of the requests whose citizen's name or address, or whose own address,
     contains ``term``, from the trigram indexes. A phrase of the FTS5 trigram tokenizer is a
@@ -996,13 +1081,14 @@ def _text_ids(s: Session, term: str) -> list:
     there the citizens are looked up first (a few thousand at most for a name): joined in
     one query, its planner hashes every request's citizen instead of probing the index."""
     if s.get_bind().dialect.name == "sqlite":
-        phrase = '"' + term.replace('"', '""') + '"'
+        phrase = _phrase(term)
         return [select(Request.id).where(Request.citizen_id.in_(
                     select(_CITIZENS_FTS.c.rowid).where(
                         literal_column("citizens_search").op("MATCH")(phrase)))),
                 select(_REQUESTS_FTS.c.rowid.label("id")).where(
                     literal_column("requests_search").op("MATCH")(phrase))]
-    like = f"%{_escape_like(term)}%"
+    # the pattern in the SQL text: a prepared statement's generic plan cannot use the index
+    like = literal(f"%{_escape_like(term)}%", literal_execute=True)
     citizens = s.scalars(select(Citizen.id).where(or_(
         Citizen.name.ilike(like, escape="\\"), Citizen.address.ilike(like, escape="\\")))).all()
     return [select(Request.id).where(_in_ids(s, Request.citizen_id, citizens)),
@@ -1030,8 +1116,11 @@ def _patterns(s: Session, term: str) -> list[str]:
         return [f"%{text}%"]  # used with ILIKE
     options = [(ch,) if ch.isascii() else tuple(dict.fromkeys((ch, ch.lower(), ch.upper())))
                for ch in text]
-    variants = itertools.islice(itertools.product(*options), 64)
+    variants = itertools.islice(itertools.product(*options), _MAX_PATTERNS)
     return [f"%{''.join(v)}%" for v in variants]
+
+
+_MAX_PATTERNS = 64
 
 
 def _short_condition(s: Session, term: str):
