@@ -565,10 +565,12 @@ class RequestService:
             # few rows: gathered through the filters' indexes and sorted; many: read in the
             # sort key's order through its index, the filters only checked
             walk = not narrow
-            if clauses is None:
-                clauses = self._filters(s, **filters)
+            # a sort on the citizen's CPR or name reads the citizen's row already
+            joined = sort in ("cpr", "name")
+            if clauses is None or joined:
+                clauses = self._filters(s, **filters, citizen_joined=joined)
             if walk:
-                clauses = self._filters(s, **filters, walk=True)
+                clauses = self._filters(s, **filters, walk=True, citizen_joined=joined)
             for i in range(first, len(segments)):
                 where, keys = segments[i]
                 inner = (select(Request.id, *(k.label(f"k{j}") for j, k in enumerate(keys)))
@@ -627,9 +629,11 @@ class RequestService:
 
     def _filters(self, s: Session, search="", status=None, municipality_code=None,
                  deadline_within_days=None, late_cancellations=False, today=None,
-                 walk: bool = False) -> list:
+                 walk: bool = False, citizen_joined: bool = False) -> list:
         """The filters as conditions on the requests table alone. ``walk``: the list is read
-        in its sort key's order, so the status is only checked (its index unused)."""
+        in its sort key's order, so the status is only checked (its index unused).
+        ``citizen_joined``: the query joins the request's citizen, so a search checked per
+        row reads that row instead of looking it up again."""
         statuses = _statuses(status)
         status_column = Request.status + "" if walk else Request.status
         out = []
@@ -637,7 +641,7 @@ class RequestService:
         if isinstance(search, list):  # the ids the search found, already looked up
             out.append(_in_ids(s, Request.id, search))
         elif isinstance(search, _RowCheck):  # a common term: checked on each row read
-            out.append(_search_condition(s, search))
+            out.append(_search_condition(s, search, Citizen if citizen_joined else None))
         elif term and _short_text(term):
             out.append(_short_condition(s, term))
         elif term:
@@ -1035,13 +1039,14 @@ def _dense(s: Session, term: str) -> bool:
     return False
 
 
-def _search_condition(s: Session, term: str):
+def _search_condition(s: Session, term: str, joined=None):
     """``_search_ids`` as a condition on each row (the same matches): the citizen's CPR
     range, postcode, name or address (one EXISTS on its row by primary key), the request's
     number, postcode or address, its municipality. Text is matched by ILIKE on PostgreSQL and
-    by LIKE in every case spelling on SQLite (``_contains``), as the indexes would."""
+    by LIKE in every case spelling on SQLite (``_contains``), as the indexes would.
+    ``joined``: the citizen's table as the query already joins it (else looked up)."""
     term = term.strip()
-    c = aliased(Citizen)  # its own row: the list's query may join the citizens too
+    c = joined if joined is not None else aliased(Citizen)
     of_citizen, out = [], []
     digits = cpr_digits(term)
     if digits.isdigit():
@@ -1063,9 +1068,17 @@ def _search_condition(s: Session, term: str):
         if muni:
             out.append(Request.municipality_id.in_(muni))
     if of_citizen:
-        out.insert(0, select(c.id).where(c.id == Request.citizen_id, or_(*of_citizen))
-                   .correlate_except(c).exists())
+        out.insert(0, or_(*of_citizen) if joined is not None
+                   else _of_citizen(c, or_(*of_citizen)))
     return or_(*out)
+
+
+def _of_citizen(c, condition):
+    """``condition`` on the row's citizen ``c``, looked up by primary key for each row: a
+    scalar subquery, as PostgreSQL would turn an EXISTS into a hash of every citizen that
+    matches (tens of thousands for a common term) before the first row."""
+    found = select(condition).where(c.id == Request.citizen_id).correlate_except(c)
+    return func.coalesce(found.scalar_subquery(), False).is_(True)
 
 
 def _phrase(term: str) -> str:
@@ -1129,9 +1142,7 @@ def _short_condition(s: Session, term: str):
     it, in any case. The list reads its rows in the sort key's order and stops at the page's
     end, which comes soon for so short a part of a text (nearly every row has it)."""
     c = aliased(Citizen)  # its own row: the list's query may join the citizens too
-    out = [select(c.id).where(c.id == Request.citizen_id,
-                              or_(_contains(s, c.name, term), _contains(s, c.address, term)))
-           .correlate_except(c).exists(),
+    out = [_of_citizen(c, or_(_contains(s, c.name, term), _contains(s, c.address, term))),
            _contains(s, Request.address, term)]
     muni = _municipalities(s, term)
     if muni:
