@@ -565,12 +565,10 @@ class RequestService:
             # few rows: gathered through the filters' indexes and sorted; many: read in the
             # sort key's order through its index, the filters only checked
             walk = not narrow
-            # a sort on the citizen's CPR or name reads the citizen's row already
-            joined = sort in ("cpr", "name")
-            if clauses is None or joined:
-                clauses = self._filters(s, **filters, citizen_joined=joined)
+            if clauses is None:
+                clauses = self._filters(s, **filters)
             if walk:
-                clauses = self._filters(s, **filters, walk=True, citizen_joined=joined)
+                clauses = self._filters(s, **filters, walk=True)
             for i in range(first, len(segments)):
                 where, keys = segments[i]
                 inner = (select(Request.id, *(k.label(f"k{j}") for j, k in enumerate(keys)))
@@ -629,11 +627,9 @@ class RequestService:
 
     def _filters(self, s: Session, search="", status=None, municipality_code=None,
                  deadline_within_days=None, late_cancellations=False, today=None,
-                 walk: bool = False, citizen_joined: bool = False) -> list:
+                 walk: bool = False) -> list:
         """The filters as conditions on the requests table alone. ``walk``: the list is read
-        in its sort key's order, so the status is only checked (its index unused).
-        ``citizen_joined``: the query joins the request's citizen, so a search checked per
-        row reads that row instead of looking it up again."""
+        in its sort key's order, so the status is only checked (its index unused)."""
         statuses = _statuses(status)
         status_column = Request.status + "" if walk else Request.status
         out = []
@@ -641,7 +637,7 @@ class RequestService:
         if isinstance(search, list):  # the ids the search found, already looked up
             out.append(_in_ids(s, Request.id, search))
         elif isinstance(search, _RowCheck):  # a common term: checked on each row read
-            out.append(_search_condition(s, search, Citizen if citizen_joined else None))
+            out.append(_search_condition(s, search))
         elif term and _short_text(term):
             out.append(_short_condition(s, term))
         elif term:
@@ -968,6 +964,12 @@ def _search_ids(s: Session, search: str):
     first digits (a range of the stored numbers), a request number, a postcode, a town (the
     postcodes the official list gives it), and a part of the citizen's name or address or
     the request's address (the trigram indexes, any case) or of the municipality's name."""
+    parts = _search_parts(s, search)
+    return union(*parts) if len(parts) > 1 else parts[0]
+
+
+def _search_parts(s: Session, search: str) -> list:
+    """The selects whose union is ``_search_ids``."""
     term = search.strip()
     parts = []
     digits = cpr_digits(term)
@@ -994,7 +996,7 @@ def _search_ids(s: Session, search: str):
         muni = _municipalities(s, term)
         if muni:
             parts.append(select(Request.id).where(Request.municipality_id.in_(muni)))
-    return union(*parts) if len(parts) > 1 else parts[0]
+    return parts
 
 
 # From about this many matches, a search is checked on each row the list reads (in the sort
@@ -1018,8 +1020,8 @@ def _dense(s: Session, term: str) -> bool:
     if CHECK_FROM <= 0:
         return True
     digits = cpr_digits(term)
-    if digits.isdigit():
-        return at_least(_search_ids(s, term), CHECK_FROM)
+    if digits.isdigit():  # each lookup alone: a union is deduplicated in full before a LIMIT
+        return any(at_least(part, CHECK_FROM) for part in _search_parts(s, term))
     if s.get_bind().dialect.name == "sqlite":
         if len(_patterns(s, term)) >= _MAX_PATTERNS:
             return False  # too many case spellings to check as LIKEs: looked up instead
@@ -1039,14 +1041,15 @@ def _dense(s: Session, term: str) -> bool:
     return False
 
 
-def _search_condition(s: Session, term: str, joined=None):
+def _search_condition(s: Session, term: str):
     """``_search_ids`` as a condition on each row (the same matches): the citizen's CPR
     range, postcode, name or address (one EXISTS on its row by primary key), the request's
     number, postcode or address, its municipality. Text is matched by ILIKE on PostgreSQL and
-    by LIKE in every case spelling on SQLite (``_contains``), as the indexes would.
-    ``joined``: the citizen's table as the query already joins it (else looked up)."""
+    by LIKE in every case spelling on SQLite (``_contains``), as the indexes would. The
+    citizen is looked up even where the query joins it (a sort by CPR or name): on the join,
+    PostgreSQL's estimate of the ILIKEs made it hash and sort every row instead (300 ms)."""
     term = term.strip()
-    c = joined if joined is not None else aliased(Citizen)
+    c = aliased(Citizen)  # its own row: the list's query may join the citizens too
     of_citizen, out = [], []
     digits = cpr_digits(term)
     if digits.isdigit():
@@ -1068,8 +1071,7 @@ def _search_condition(s: Session, term: str, joined=None):
         if muni:
             out.append(Request.municipality_id.in_(muni))
     if of_citizen:
-        out.insert(0, or_(*of_citizen) if joined is not None
-                   else _of_citizen(c, or_(*of_citizen)))
+        out.insert(0, _of_citizen(c, or_(*of_citizen)))
     return or_(*out)
 
 
