@@ -35,16 +35,21 @@ def _insert(conn, table: str, **values) -> None:
     conn.execute(t.insert(), row)
 
 
+def insert_agreement(conn) -> None:
+    """Department 1, Svendborg (municipality 1) and its agreement 1, as raw rows."""
+    _insert(conn, "departments", id=1, name="KBA", lab_lat=55.0, lab_lon=10.6)
+    _insert(conn, "municipalities", id=1, code=479, name="Svendborg")
+    _insert(conn, "agreements", id=1, municipality_id=1, department_id=1,
+            start=dt.date(2020, 1, 1), billable_outcomes="taken",
+            allocation_rule="standalone", version=1)
+
+
 def test_upgrade_fills_the_list_keys_and_the_triggers_keep_them(db_url):
     engine = create_engine(db_url)
     try:
         _upgrade(engine, db_url, "0007")
         with engine.begin() as c:
-            _insert(c, "departments", id=1, name="KBA", lab_lat=55.0, lab_lon=10.6)
-            _insert(c, "municipalities", id=1, code=479, name="Svendborg")
-            _insert(c, "agreements", id=1, municipality_id=1, department_id=1,
-                    start=dt.date(2020, 1, 1), billable_outcomes="taken",
-                    allocation_rule="standalone", version=1)
+            insert_agreement(c)
             _insert(c, "bioanalysts", id=1, name="B", department_id=1)
             _insert(c, "routes", id=1, bioanalyst_id=1, department_id=1,
                     date=dt.date(2024, 3, 5), version=1)

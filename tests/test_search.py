@@ -163,7 +163,7 @@ def test_pages_under_a_search_neither_overlap_nor_skip(department_app, plan):
 
 
 def test_migration_0009_indexes_existing_rows_and_downgrades(db_url):
-    from tests.test_migration_0008 import _insert
+    from tests.test_migration_0008 import _insert, insert_agreement
 
     engine = create_engine(db_url)
     cfg = alembic_config(db_url)
@@ -176,11 +176,7 @@ def test_migration_0009_indexes_existing_rows_and_downgrades(db_url):
     try:
         migrate(command.upgrade, "0008")
         with engine.begin() as c:
-            _insert(c, "departments", id=1, name="KBA", lab_lat=55.0, lab_lon=10.6)
-            _insert(c, "municipalities", id=1, code=479, name="Svendborg")
-            _insert(c, "agreements", id=1, municipality_id=1, department_id=1,
-                    start=dt.date(2020, 1, 1), billable_outcomes="taken",
-                    allocation_rule="standalone", version=1)
+            insert_agreement(c)
             for i, (name, address) in enumerate([("Åse Ærøbo", "Østre Allé 1"),
                                                   ("Per Hansen", "Algade 2")], start=1):
                 _insert(c, "citizens", id=i, cpr=f"0{i}0150-123{i}", name=name,
