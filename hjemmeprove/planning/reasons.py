@@ -22,16 +22,16 @@ from __future__ import annotations
 import datetime as dt
 import math
 
+from hjemmeprove.domain import formats
 from hjemmeprove.domain.lifecycle import first_allowed_day, last_allowed_day
 from hjemmeprove.planning.distances import DistanceError
-from hjemmeprove.planning.repair import da_date
 
 QUARTER = 15  # minutes: a way out is rounded up to this
 
 
 def _kl(seconds: float) -> str:
     seconds = int(seconds) % 86400
-    return f"kl. {seconds // 3600:02d}:{(seconds % 3600) // 60:02d}"
+    return f"kl. {formats.clock(dt.time(seconds // 3600, seconds % 3600 // 60))}"
 
 
 def _sec(t: dt.time) -> int:
@@ -82,28 +82,28 @@ def explain(r, days: list[dt.date], analysts: list, cfg, next_working_day, matri
         return None  # a locked visit's reason is its locked time (the planner says it)
     first_ok = first_allowed_day(r.received, r.earliest, next_working_day)
     if r.agreement_end is not None and r.agreement_end < first_ok:
-        return (f"aftalen med kommunen ophører {da_date(r.agreement_end)}, før første mulige "
-                f"prøvedag {da_date(first_ok)}: forlæng aftalen til mindst "
-                f"{da_date(first_ok)}, så kan besøget planlægges")
+        return (f"aftalen med kommunen ophører {formats.date(r.agreement_end)}, før første mulige "
+                f"prøvedag {formats.date(first_ok)}: forlæng aftalen til mindst "
+                f"{formats.date(first_ok)}, så kan besøget planlægges")
     if r.deadline < first_ok:
-        return (f"fristen {da_date(r.deadline)} ligger før første mulige prøvedag "
-                f"{da_date(first_ok)}: med frist {da_date(first_ok)} kan besøget planlægges")
+        return (f"fristen {formats.date(r.deadline)} ligger før første mulige prøvedag "
+                f"{formats.date(first_ok)}: med frist {formats.date(first_ok)} kan besøget planlægges")
     last_ok = last_allowed_day(r.deadline, r.agreement_end)
     allowed = [d for d in days if first_ok <= d <= last_ok]
     if not allowed:
         return None  # not due in this period, or its days lie outside it
     at_work = [(a, d) for d in allowed for a in analysts if d not in a.absent]
     if not at_work:
-        return (f"ingen bioanalytiker er på arbejde {da_date(allowed[0])}–"
-                f"{da_date(allowed[-1])} før fristen {da_date(r.deadline)}")
+        return (f"ingen bioanalytiker er på arbejde {formats.date(allowed[0])}–"
+                f"{formats.date(allowed[-1])} før fristen {formats.date(r.deadline)}")
     if r.ekg:
         ekg = [(a, d) for a, d in at_work if "ekg" in a.skills]
         if not ekg:
             who = [a.name for a in analysts if "ekg" in a.skills]
             way = (f" ({', '.join(who)} er fraværende): flyt fraværet eller giv en anden "
                    "bioanalytiker EKG" if who else ": giv en bioanalytiker EKG")
-            return (f"fristen {da_date(r.deadline)} kan ikke overholdes: ingen bioanalytiker "
-                    f"med EKG er på arbejde {da_date(allowed[0])}–{da_date(allowed[-1])}"
+            return (f"fristen {formats.date(r.deadline)} kan ikke overholdes: ingen bioanalytiker "
+                    f"med EKG er på arbejde {formats.date(allowed[0])}–{formats.date(allowed[-1])}"
                     f"{way}, så kan besøget planlægges")
         at_work = ekg
     if matrix is None or loc is None:
@@ -148,7 +148,7 @@ def explain(r, days: list[dt.date], analysts: list, cfg, next_working_day, matri
         return (f"besøget og turen frem og tilbage ({to.minutes + back.minutes:.0f} min "
                 "kørsel) kan ikke nås inden for bioanalytikernes arbejdstid")
     if "ikke plads" in planner_reason:
-        return (f"ikke plads på ruterne {da_date(allowed[0])}–{da_date(allowed[-1])} før "
-                f"fristen {da_date(r.deadline)} (tid eller kapacitet): flyt et andet besøg, "
+        return (f"ikke plads på ruterne {formats.date(allowed[0])}–{formats.date(allowed[-1])} før "
+                f"fristen {formats.date(r.deadline)} (tid eller kapacitet): flyt et andet besøg, "
                 "giv en bioanalytiker længere arbejdstid eller ryk fristen")
     return None

@@ -30,10 +30,6 @@ MOVE_ANALYST_KR = 50.0
 BALANCE_KR = 100.0
 
 
-def da_date(d: dt.date) -> str:
-    return formats.date(d)
-
-
 @dataclass(frozen=True)
 class Placement:
     """Where one request's active visit is (the summary compares two of these per request)."""
@@ -59,7 +55,7 @@ class Move:
     def text(self) -> str:
         """'Borger A: 12.03.2024 Anna → 13.03.2024 Bente' (Danish, for the summary)."""
         def where(p: Placement | None) -> str:
-            return "ingen rute" if p is None else f"{da_date(p.date)} {p.analyst}"
+            return "ingen rute" if p is None else f"{formats.date(p.date)} {p.analyst}"
 
         if self.before is None:
             return f"{self.citizen_name}: nyt besøg {where(self.after)}"
@@ -100,7 +96,7 @@ class ReplanSummary:
         out += [m.text for m in self.moves]
         if self.changed_days:
             out.append("Ændrede dage (besøg, rækkefølge eller tider): " + "; ".join(
-                f"{name} {da_date(d)}" for d, _aid, name in self.changed_days))
+                f"{name} {formats.date(d)}" for d, _aid, name in self.changed_days))
         if self.route_sheets or self.letters:
             out.append(f"Udskriv igen: {len(self.route_sheets)} rutesedler og "
                        f"{len(self.letters)} borgerbreve.")
