@@ -26,20 +26,6 @@ def _settle(qapp, seconds: float = 0.6) -> None:
         time.sleep(0.02)
 
 
-def _wait_painted(qapp, widget, seconds: float = 20.0) -> None:
-    """Until ``widget`` shows more than a blank page (dark pixels), at most ``seconds``."""
-    if widget is None:
-        return
-    end = time.time() + seconds
-    while time.time() < end:
-        _settle(qapp, 0.3)
-        img = widget.grab().toImage()
-        w, h = img.width(), img.height()
-        if any(img.pixelColor(x, y).lightness() < 100
-               for x in range(w // 8, w * 7 // 8, 4) for y in range(h // 8, h // 2, 4)):
-            return
-
-
 def _save_small(img, path: Path) -> None:
     """An adaptive 256-colour PNG (Pillow, which reportlab brings along), else plain PNG."""
     try:
@@ -136,10 +122,7 @@ def take(out: Path, today: dt.date, db: str | None = None) -> list[Path]:
     if hasattr(bill, "run_month"):
         bill.run_month()
         _settle(qapp, 2.0)
-    # QPdfView renders its pages in a thread: on a busy machine that takes seconds, and a
-    # shot taken before shows a white page
-    _wait_painted(qapp, getattr(bill, "preview", None))
-    shot("fakturering", 0.5)
+    shot("fakturering")  # the preview draws its first pages as the PDF arrives
 
     follow = w.show_view("followup")
     _settle(qapp)
