@@ -149,6 +149,7 @@ def test_a_correction_after_the_draft_refuses_the_stale_draft(department_app):
     with pytest.raises(ConflictError, match="Karen Jensen.*taget → ikke hjemme") as e:
         app.billing.issue(draft.id)
     assert "Dan kladden igen" in str(e.value)
+    assert "for marts 2020 er ikke udstedt" in str(e.value)  # the month as users write it
     assert app.billing.get(draft.id).status == "draft"
     (draft,) = app.billing.run(MARCH)
     info = app.billing.issue(draft.id)

@@ -88,3 +88,9 @@ def test_a_row_taller_than_a_page_is_still_printed(tmp_path):
     text = "".join(_text(statement.render_pdf(doc), tmp_path))
     assert "SIDSTE" in text and "linje450" in text
     assert "30 besøg" in text
+
+
+def test_the_footer_names_the_month_in_danish(tmp_path):
+    pages = _text(statement.render_pdf(_doc(3)), tmp_path)
+    assert all("oktober 2026" in p for p in pages)
+    assert not any("2026-10" in p for p in pages)

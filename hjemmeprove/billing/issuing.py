@@ -120,7 +120,8 @@ def _kr(d) -> str:
 def draft_changes(inv: Invoice, bill: Bill | None) -> list[str]:
     """What differs between a stored draft and the bill computed now (Danish, by name)."""
     if bill is None:
-        return [f"{inv.municipality.name} har ikke længere noget at fakturere i {inv.month}"]
+        return [f"{inv.municipality.name} har ikke længere noget at fakturere i "
+                f"{formats.month(inv.month)}"]
     changes = []
     old = {it.visit_id: it for it in inv.items}
     new = {it.visit_id: it for it in bill.items}
@@ -158,7 +159,8 @@ def draft_changes(inv: Invoice, bill: Bill | None) -> list[str]:
 def _stale_message(inv: Invoice, changes: list[str]) -> str:
     shown = changes[:MAX_CHANGES_SHOWN]
     more = len(changes) - len(shown)
-    return (f"Kladden til {inv.municipality.name} for {inv.month} er ikke udstedt: faktaene er "
+    return (f"Kladden til {inv.municipality.name} for {formats.month(inv.month)} er ikke "
+            "udstedt: faktaene er "
             "ændret, siden den blev dannet (" + "; ".join(shown)
             + (f"; og {more} ændringer mere" if more else "")
             + "). Dan kladden igen, kontrollér den, og udsted så.")
@@ -234,8 +236,8 @@ def refuse_incomplete(s, bill: Bill, issue_date: dt.date) -> str:
     uncovered = [p for p in problems if p not in covered]
     if uncovered:
         raise ValidationError(
-            [FieldError("udstedelse", f"{bill.municipality_name} {bill.month} er ikke færdig "
-                                      "og kan ikke udstedes endnu")]
+            [FieldError("udstedelse", f"{bill.municipality_name} {formats.month(bill.month)} "
+                                      "er ikke færdig og kan ikke udstedes endnu")]
             + [FieldError("mangler", p) for p in uncovered])
     return (f"{override.reason} (tilladt af {override.decided_by} "
             f"{override.decided_at:%d.%m.%Y %H:%M}; dækkede: " + "; ".join(problems) + ")")

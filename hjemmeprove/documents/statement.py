@@ -45,6 +45,7 @@ from hjemmeprove.documents.common import (
 )
 from hjemmeprove.documents.model import InvoiceDoc
 from hjemmeprove.documents.rowtable import RowSpec, row_table
+from hjemmeprove.domain import formats
 from hjemmeprove.domain.labels import outcome_label
 
 GRID = colors.HexColor("#b0b0b0")
@@ -103,7 +104,7 @@ def render_pdf(doc: InvoiceDoc) -> bytes:
                             rightMargin=15 * mm, topMargin=15 * mm, bottomMargin=15 * mm,
                             title=_title(doc), author=doc.seller.name, invariant=1,
                             initialFontName=FONT,
-                            subject=f"{doc.buyer.name} {doc.month}")
+                            subject=f"{doc.buyer.name} {formats.month(doc.month)}")
     mark_demo(pdf, doc.demo)
     small, normal = st["Small"], st["Normal"]
     st["Heading3"].keepWithNext = 1  # a heading never ends a page alone
@@ -148,7 +149,7 @@ def render_pdf(doc: InvoiceDoc) -> bytes:
         canvas.saveState()
         canvas.setFont(FONT, 7.5)
         canvas.drawString(15 * mm, 8 * mm, f"{doc.seller.name} · {doc.buyer.name} · "
-                                           f"{doc.month} · {_title(doc)}")
+                                           f"{formats.month(doc.month)} · {_title(doc)}")
         canvas.drawRightString(landscape(A4)[0] - 15 * mm, 8 * mm, f"Side {_doc.page}")
         canvas.restoreState()
 
