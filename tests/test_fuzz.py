@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 
 from hjemmeprove.cli import main
 from hjemmeprove.db.models import AuditEntry, Citizen, Request
-from hjemmeprove.domain.request_input import LABELS, REQUIRED, parse_request
+from hjemmeprove.domain.request_input import LABELS, parse_request
 from hjemmeprove.errors import ValidationError
 from hjemmeprove.services.importing import import_requests
 from tests.factories import request_values

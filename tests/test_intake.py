@@ -25,7 +25,7 @@ from hjemmeprove.intake.ack import build_acknowledgement, build_new_message
 from hjemmeprove.intake.hints import find_hints
 from hjemmeprove.intake.message import read_message
 from hjemmeprove.intake.service import IntakeService
-from tests.intake_support import check_acknowledgement, example, register_senders
+from tests.intake_support import check_acknowledgement, example
 
 MUNI_SOR, MUNI_EAN = "123451000016001", "5790001234567"
 DEPT_SOR, DEPT_EAN = "987651000016009", "5798000000013"

@@ -282,8 +282,8 @@ def test_a_cancellation_leaves_its_route_measured_without_the_stop(department_ap
     """Killed after the cancellation and before the re-plan, the route's km describe the
     stops it has (the cancellation's own transaction measured them again)."""
     app = department_app
-    ids = [add(app, i, SVENDBORG, 55.055 + i * 0.02, 10.59 + i * 0.02, received="2024-03-01")
-           for i in range(3)]
+    for i in range(3):
+        add(app, i, SVENDBORG, 55.055 + i * 0.02, 10.59 + i * 0.02, received="2024-03-01")
     app.planning.plan(MON, MON, time_limit_s=1.0)
     [route] = [r for r in app.planning.routes(MON, MON) if r.stops]
     far = max(route.stops, key=lambda st: st.lat).request_id

@@ -1,6 +1,5 @@
 """Planning and day close are the coordinator's: finance is refused before anything is written."""
 
-import datetime as dt
 
 import pytest
 from sqlalchemy import select

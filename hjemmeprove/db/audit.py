@@ -10,14 +10,10 @@ import datetime as dt
 import json
 from decimal import Decimal
 from functools import cache
-from typing import TYPE_CHECKING
 
 from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import PASSIVE_NO_INITIALIZE
-
-if TYPE_CHECKING:
-    from hjemmeprove.db import models
 
 
 @cache

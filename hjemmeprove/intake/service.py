@@ -705,8 +705,6 @@ class IntakeService:
                             by: str | None = None):
         """Records the cancellation a message asks for: the message's time, channel
         electronic (RequestService.cancel decides whether it is late)."""
-        from hjemmeprove.services.requests import RequestService
-
         proposal = self.propose(message_id)
         if request_id is None:
             if proposal.cancellation is None:

@@ -12,8 +12,6 @@ Revises: 0002
 """
 from typing import Sequence, Union
 
-import json
-
 import sqlalchemy as sa
 from alembic import op
 
