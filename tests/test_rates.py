@@ -94,3 +94,17 @@ def test_cli_rates_show_json_and_refusal(app, capsys):
     assert "fremskrivningsprocent" in err and "2022" in err
     assert main(["--db", url, "rates", "set", "per-referral", "--year", "2022", "160.00"]) == 0
     assert main(["--db", url, "rates", "set", "mileage", "--from", "2026-07-01", "4.01"]) == 0
+
+
+def test_cli_saves_an_unusual_wage_index_and_warns_as_the_window_asks(app, capsys):
+    """35 for 3,5 raises every price of the year: the window asks for a yes; the command
+    line saves (scripts keep working) and says the same on stderr."""
+    url = app.store.url
+    assert main(["--db", url, "rates", "set", "wage-index", "--year", "2021", "35"]) == 0
+    cap = capsys.readouterr()
+    assert "fremskrivningsprocent for 2021: 35 %" in cap.out
+    assert "advarsel: Fremskrivningen er 35,00 %, uden for det sædvanlige 0–10 %" in cap.err
+    assert "advarsel: Der er ingen kilde" in cap.err
+    assert main(["--db", url, "rates", "set", "wage-index", "--year", "2021", "2.0",
+                 "--source", "KL cirkulære 2020"]) == 0
+    assert capsys.readouterr().err == ""

@@ -156,6 +156,28 @@ def _check_year(year, field: str = "år") -> int:
     return y
 
 
+USUAL_WAGE_INDEX = (Decimal("0"), Decimal("10"))  # % a year; outside it, ask
+
+
+def wage_index_concerns(percent: Decimal | None, source: str) -> list[str]:
+    """What saving a wage index needs a yes for (the window asks; ``rates set wage-index``
+    saves and warns, so scripts keep working): a figure outside the usual 0–10 % (a typo such
+    as 35 for 3,5 raises every price of the year) and a figure without its source."""
+    from hjemmeprove.documents.common import number
+
+    out = []
+    low, high = USUAL_WAGE_INDEX
+    if percent is not None:
+        percent = Decimal(str(percent))
+    if percent is not None and not low <= percent <= high:
+        out.append(f"Fremskrivningen er {number(percent, 2)} %, uden for det sædvanlige "
+                   f"{number(low, 0)}–{number(high, 0)} %. Den ændrer alle årets takster.")
+    if not (source or "").strip():
+        out.append("Der er ingen kilde. Skriv hvor procenten er meddelt (fx KL's "
+                   "cirkulære), så taksten kan efterprøves.")
+    return out
+
+
 class RateService:
     """Finance's rates: wage percentages, announced rates, mileage rates (each with source)."""
 

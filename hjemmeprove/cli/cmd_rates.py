@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from decimal import Decimal
 
 from hjemmeprove.cli import args as A
@@ -38,8 +39,14 @@ def register(sub) -> None:
 
 
 def set_wage_index(args) -> int:
+    """Saves, then warns on stderr what the window would have asked a yes for (an unusual
+    figure, no source): refusing would break scripts that enter the yearly figure."""
+    from hjemmeprove.billing.rates import wage_index_concerns
+
     open_app(args).rates.set_wage_index(args.year, args.percent, args.source)
     print(f"fremskrivningsprocent for {args.year}: {args.percent} %")
+    for text in wage_index_concerns(args.percent, args.source):
+        print(f"advarsel: {text}", file=sys.stderr)
     return 0
 
 

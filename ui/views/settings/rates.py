@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from hjemmeprove.billing.rates import HELP_TEXT
+from hjemmeprove.billing.rates import HELP_TEXT, wage_index_concerns
 from hjemmeprove.errors import HjemmeproveError
 from ui import fmt
 from ui.editdialog import EditDialog, F
@@ -142,7 +142,7 @@ class RatesPage(QWidget):
                      [F("year", "År", "int"), F("percent", "Procent", "decimal"),
                       F("source", "Kilde", help="Hvor tallet er meddelt")],
                      lambda r: self.rates.set_wage_index(r.year, r.percent, r.source),
-                     questions=lambda r: wage_index_questions(r.percent, r.source))
+                     questions=lambda r: wage_index_concerns(r.percent, r.source))
 
     def set_announced(self) -> None:
         row = _AnnouncedForm(dt.date.today().year, "per_referral", None, "")
@@ -160,23 +160,6 @@ class RatesPage(QWidget):
                      [F("valid_from", "Fra", "date"), F("amount", "Beløb", "decimal"),
                       F("source", "Kilde")],
                      lambda r: self.rates.set_mileage(r.valid_from, r.amount, r.source))
-
-
-USUAL_WAGE_INDEX = (Decimal("0"), Decimal("10"))  # % a year; outside it, ask
-
-
-def wage_index_questions(percent: Decimal | None, source: str) -> list[str]:
-    """What saving a wage index needs a yes for: a figure outside the usual 0–10 % (a typo
-    such as 35 for 3,5 raises every price of the year) and a figure without its source."""
-    out = []
-    low, high = USUAL_WAGE_INDEX
-    if percent is not None and not low <= percent <= high:
-        out.append(f"Fremskrivningen er {fmt.num(percent, 2)} %, uden for det sædvanlige "
-                   f"{fmt.num(low, 0)}–{fmt.num(high, 0)} %. Den ændrer alle årets takster.")
-    if not (source or "").strip():
-        out.append("Der er ingen kilde. Skriv hvor procenten er meddelt (fx KL's "
-                   "cirkulære), så taksten kan efterprøves.")
-    return out
 
 
 @dataclass(frozen=True)
