@@ -33,3 +33,14 @@ def test_demo_has_today_routes_cancellations_and_island_visits(demo_app):
     assert today_visits > 0
     assert cancelled >= 20 and late >= 1
     assert ferry > 0
+
+
+def test_the_demo_s_own_plans_leave_no_re_plan_banner(department_app):
+    """The demo plans its coming days as its history; the Planlægning view shows the newest
+    re-plan's changes as a banner, and a new user has made none."""
+    from hjemmeprove.planning import demo
+
+    cal = department_app.settings.calendar()
+    day = dt.date(2024, 3, 4)
+    demo._plan_coming_days(department_app, cal, day, day, day, time_limit_s=0.2)
+    assert department_app.planning.last_replan is None

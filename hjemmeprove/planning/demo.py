@@ -90,6 +90,9 @@ def _plan_coming_days(app, calendar, today, last_day, locked_until,
     first = today if calendar.is_working_day(today) else calendar.next_working_day(today)
     for day in calendar.iter_working_days(first, last_day):
         app.planning.plan(day, day, time_limit_s=time_limit_s)
+    # the demo's own plans are its history, not a re-plan the coordinator just made: the
+    # Planlægning view shows the newest re-plan's changes as a banner
+    app.planning.last_replan = None
     morning = dt.datetime.combine(first - dt.timedelta(days=1), dt.time(14, 0))
     app.planning.send_replies(first, locked_until, now=morning)
 
