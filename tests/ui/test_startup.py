@@ -61,7 +61,8 @@ from PySide6.QtWidgets import QApplication
 
 qapp = QApplication([])
 heavy = ("ortools", "hjemmeprove.planning.planner", "reportlab", "babel", "lxml", "alembic",
-         "PySide6.QtCharts", "PySide6.QtPdf")
+         "PySide6.QtCharts", "PySide6.QtPdf", "hjemmeprove.db.models",
+         "hjemmeprove.services.requests")
 
 
 class FirstPaint(QObject):
@@ -86,7 +87,8 @@ qapp.exec()
 
 def test_the_first_paint_needs_no_planner_pdf_charts_or_alembic(department_app, tmp_path):
     """The window paints before OR-Tools, reportlab, babel, QtCharts and QtPdf are imported:
-    they come with the view (or the action) that uses them."""
+    they come with the view (or the action) that uses them; over an open App, before the
+    models and the request service too (the first view is built after the paint)."""
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
     out = subprocess.run([sys.executable, "-c", PROBE, department_app.store.url,
                           str(tmp_path / "ui.ini")], capture_output=True, text=True,
@@ -382,3 +384,36 @@ def test_hjemmeprove_gui_ends_with_1_when_the_database_cannot_be_opened(tmp_path
     result = json.loads(line[len("GUI "):])
     assert result["rc"] == 1
     assert [title for title, _text in result["dialogs"]] == ["Uventet fejl"]
+
+
+def test_while_the_database_opens_the_window_says_so_and_keys_wait(qtbot, department_app,
+                                                                    qsettings, dialogs):
+    """Until the App is open the window shows "Henter …" (and what takes long), Ctrl+N and
+    Ctrl+F do nothing, and a view chosen in the navigation meanwhile is the one built."""
+    import threading
+
+    from ui.mainwindow import LOADING_TEXT, MainWindow
+
+    go = threading.Event()
+
+    def slow_open(progress):
+        progress.update(text="Klargør databasen …")
+        go.wait(30)
+        return department_app
+
+    w = MainWindow(open_app=slow_open, settings=qsettings, today=dt.date(2024, 4, 2))
+    qtbot.addWidget(w)
+    assert w.loading.label.text() == LOADING_TEXT
+    w.show()
+    qtbot.waitUntil(lambda: w.loading.label.text() == "Klargør databasen …", timeout=10_000)
+    assert w.loading.isVisible() and w.loading.busy.isVisible()
+    w.new_request()
+    w.find()
+    w.nav.setCurrentRow(4)  # Dagsafslutning
+    assert w.stack.currentWidget() is w.loading and w.views.built() == {}
+    go.set()
+    settle(qtbot)
+    assert w.ready and set(w.views.built()) == {"day_close"}
+    assert w.views["day_close"].isVisible() and not w.loading.isVisible()
+    assert dialogs == []
+    w.close()
