@@ -192,18 +192,14 @@ def open_app(db: str | None, user: str | None, demo_if_empty: bool = False):
             if not migrate.is_current(app.store):  # one query; Alembic only if it is not
                 progress.update(text=MIGRATE_TEXT)
                 app.store.upgrade()
+            if demo_if_empty and app.store.is_empty():
+                from hjemmeprove.demo import fill_demo
+
+                progress.update(text=DEMO_FILL_TEXT)
+                log.info("%s", fill_demo(app))
         except BaseException:
             app.close()
             raise
-        if demo_if_empty and app.store.is_empty():
-            from hjemmeprove.demo import fill_demo
-
-            progress.update(text=DEMO_FILL_TEXT)
-            try:
-                log.info("%s", fill_demo(app))
-            except BaseException:
-                app.close()
-                raise
         return app
 
     return opener

@@ -16,8 +16,8 @@ purpose; a demo database wears a DEMO banner."""
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import importlib
+import logging
 from collections.abc import Callable, Mapping
 
 from PySide6.QtCore import QByteArray, QLocale, QSettings, QSize, Qt, QTimer, Signal
@@ -520,7 +520,7 @@ class MainWindow(QMainWindow):
         return NAV[self.nav.currentRow()][0]
 
     def new_request(self) -> None:
-        if self.ready:  # before, Ctrl+N has no list to add to yet
+        if self.ready:  # until the database is open there is no list to add to
             self.show_view("requests").new_request()
 
     def find(self) -> None:

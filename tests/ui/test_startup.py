@@ -417,3 +417,31 @@ def test_while_the_database_opens_the_window_says_so_and_keys_wait(qtbot, depart
     assert w.views["day_close"].isVisible() and not w.loading.isVisible()
     assert dialogs == []
     w.close()
+
+
+def test_the_demo_start_fills_an_empty_database_after_the_paint_and_shows_it(
+        qtbot, db_url, qsettings, dialogs, monkeypatch):
+    """``hjemmeprove gui --demo-if-empty`` (tools/start.sh, README's demo start): the window
+    says what it is doing, then shows the demo's requests under the DEMO banner."""
+    from hjemmeprove import demo
+    from ui import main
+    from ui.mainwindow import MainWindow
+
+    monkeypatch.setattr(demo, "fill_demo", partial(demo.fill_demo, months=1,
+                                                   per_working_day=3))  # a small demo
+    said: list = []
+    w = MainWindow(open_app=main.open_app(db_url, "test", demo_if_empty=True),
+                   settings=qsettings, today=dt.date(2026, 11, 23))
+    qtbot.addWidget(w)
+    orig = w.loading.say
+    monkeypatch.setattr(w.loading, "say", lambda text, busy=True: (said.append(text),
+                                                                   orig(text, busy)))
+    with qtbot.waitSignal(w.opened, timeout=120_000):
+        w.show()
+    settle(qtbot, 60)
+    assert main.DEMO_FILL_TEXT in said
+    assert w.start_page is None and w.demo_banner.isVisible()
+    view = w.views["requests"]
+    assert view.isVisible() and view.model.rowCount() > 0
+    w.close()
+    w.app.close()
