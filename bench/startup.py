@@ -11,6 +11,8 @@ command line without any work).
   requests list --json  the request service and a list query
   gui first paint       ``hjemmeprove gui`` offscreen, until the main window's first paint
                         event (goal: ≤ 1 s); also prints which heavy modules were loaded by then
+  gui list shown        the same, until the request list (the first view) shows its rows:
+                        what moving work after the paint must not make much worse
 
 ``--against DIR`` runs the same commands from another checkout of the program (e.g.
 ``git archive <rev> | tar -x -C DIR``), interleaved round by round with this one, and prints
@@ -37,7 +39,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 HEAVY = ("ortools", "reportlab", "babel", "lxml", "alembic", "PySide6.QtCharts", "PySide6.QtPdf",
-         "hjemmeprove.planning.planner", "hjemmeprove.db.models")
+         "hjemmeprove.planning.planner", "sqlalchemy", "hjemmeprove.db.models")
 
 PAINT_PROBE = r"""
 import os, sys, time
@@ -65,6 +67,47 @@ from hjemmeprove.cli import main
 
 sys.exit(main(["--db", sys.argv[1], "gui"]))
 """.replace("HEAVY", repr(HEAVY))
+
+# Until the request list shows rows: when the list view (object name ``view_requests``) is
+# first shown, its model's reset is watched (no polling, which would take turns with the
+# loading threads for Python); any version of the window whose list model resets on a load.
+ROWS_PROBE = r"""
+import os, sys, time
+T0 = time.perf_counter()
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+from PySide6.QtCore import QEvent, QObject, QTimer
+from PySide6.QtWidgets import QApplication
+
+qapp = QApplication(sys.argv[:1])
+QTimer.singleShot(120_000, lambda: os._exit(3))  # never shown: run_once reports the code
+
+
+class ListShown(QObject):
+    def __init__(self):
+        super().__init__()
+        self.model = None
+
+    def eventFilter(self, obj, ev):
+        if ev.type() == QEvent.Type.Show and self.model is None \
+                and obj.objectName() == "view_requests":
+            self.model = obj.model
+            self.model.modelReset.connect(self.check)
+            self.model.rowsInserted.connect(self.check)
+            self.check()
+        return False
+
+    def check(self, *_args):
+        if self.model.rowCount() > 0:
+            print(f"SHOWN {time.perf_counter() - T0:.4f} {self.model.rowCount()}", flush=True)
+            os._exit(0)
+
+
+probe = ListShown()
+qapp.installEventFilter(probe)
+from hjemmeprove.cli import main
+
+sys.exit(main(["--db", sys.argv[1], "gui"]))
+"""
 
 
 def run_once(argv: list[str], env: dict, cwd: Path) -> tuple[float, float, str]:
@@ -100,6 +143,7 @@ def commands(db: str) -> dict[str, list[str]]:
                               "2026-11-20"],
         "requests list": [py, "-m", "hjemmeprove", "--db", db, "requests", "list", "--json"],
         "gui first paint": [py, "-c", PAINT_PROBE, db],
+        "gui list shown": [py, "-c", ROWS_PROBE, db],
     }
 
 

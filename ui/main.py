@@ -1,12 +1,14 @@
 """Starts the desktop program: ``hjemmeprove gui`` calls :func:`run`.
 
-Opens the core (migrating the database), fills demo data into an empty database behind a
-progress dialog when asked to (``--demo-if-empty``: ``tools/start.sh`` asks; a department's
-real installation does not), and shows the main window, which on an empty database offers
-demo data or the department's set-up (``mainwindow.StartPage``). The window builds a view
-when it is first shown, so the first paint waits for one view, not all of them. ``selftest=True`` checks that the
-program (also as a PyInstaller bundle) can open a database, compute a fee, render a PDF and
-solve a tiny routing problem, and returns 0 or 1 without showing a window.
+Shows the main window first and opens the core after its first paint, off the GUI thread
+(migrating the database; SQLAlchemy and the models load then, not before the paint), fills
+demo data into an empty database while the window says so when asked to (``--demo-if-empty``:
+``tools/start.sh`` asks; a department's real installation does not); the window on an empty
+database offers demo data or the department's set-up (``mainwindow.StartPage``). The window
+builds a view when it is first shown, and the first one once the database is open.
+``selftest=True`` checks that the program (also as a PyInstaller bundle) can open a database,
+compute a fee, render a PDF and solve a tiny routing problem, and returns 0 or 1 without
+showing a window.
 """
 
 from __future__ import annotations
@@ -172,44 +174,49 @@ def apply_style(qapp) -> None:
     """)
 
 
-def fill_demo_with_progress(app, parent=None) -> None:
-    """Fills an empty database with demo data behind a progress dialog (takes some seconds)."""
-    from PySide6.QtCore import QEventLoop, Qt
-    from PySide6.QtWidgets import QProgressDialog
+MIGRATE_TEXT = "Klargør databasen (opretter eller opdaterer dens tabeller) …"
+DEMO_FILL_TEXT = ("Databasen er tom: opretter demodata (afdeling, kommuner, bioanalytikere og "
+                  "tre måneders henvisninger) …")
 
-    from hjemmeprove.demo import fill_demo
-    from ui.ops import Op
 
-    dlg = QProgressDialog("Databasen er tom: opretter demodata (afdeling, kommuner, "
-                          "bioanalytikere og tre måneders henvisninger)…", "", 0, 0, parent)
-    dlg.setWindowTitle("Hjemmeprøve")
-    dlg.setCancelButton(None)
-    dlg.setWindowModality(Qt.WindowModality.ApplicationModal)
-    dlg.setMinimumDuration(0)
-    dlg.show()
-    loop = QEventLoop()
-    result: dict = {}
-    Op(None, lambda: fill_demo(app)).success(lambda msg: result.setdefault("ok", msg)) \
-        .failure(lambda exc: result.setdefault("error", exc)).finally_(loop.quit) \
-        .run_in_background()
-    loop.exec()
-    dlg.close()
-    if "error" in result:
-        raise result["error"]
-    log.info("%s", result.get("ok"))
+def open_app(db: str | None, user: str | None, demo_if_empty: bool = False):
+    """The main window's ``open_app``: opens (and migrates) the database off the GUI thread
+    once the window has painted, and fills an empty one with demo data when asked to."""
+
+    def opener(progress):
+        from hjemmeprove.app import App
+        from hjemmeprove.db import migrate
+
+        app = App(db, user=user, upgrade=False)
+        try:
+            if not migrate.is_current(app.store):  # one query; Alembic only if it is not
+                progress.update(text=MIGRATE_TEXT)
+                app.store.upgrade()
+            if demo_if_empty and app.store.is_empty():
+                from hjemmeprove.demo import fill_demo
+
+                progress.update(text=DEMO_FILL_TEXT)
+                log.info("%s", fill_demo(app))
+        except BaseException:
+            app.close()
+            raise
+        return app
+
+    return opener
 
 
 def run(db: str | None = None, user: str | None = None, selftest: bool = False,
         demo_if_empty: bool = False, today: dt.date | None = None) -> int:
+    """The window shows before the database is touched: SQLAlchemy, the models and the
+    migration check load off the GUI thread after its first paint (``MainWindow``'s
+    ``open_app``); an error there is shown in Danish and the program ends with 1."""
     if selftest:
         return globals()["selftest"](db)
     from PySide6.QtWidgets import QApplication
 
-    from hjemmeprove.app import App
+    from hjemmeprove.paths import private_umask
     from ui import errors
     from ui.mainwindow import MainWindow
-
-    from hjemmeprove.paths import private_umask
 
     private_umask()  # the database, logs and every document: owner-only
     _setup_logging()
@@ -218,19 +225,15 @@ def run(db: str | None = None, user: str | None = None, selftest: bool = False,
     qapp.setOrganizationName("hjemmeprove")
     apply_style(qapp)
     errors.install_excepthook()
+    window = None
     try:
-        app = App(db, user=user)
-    except Exception as exc:  # noqa: BLE001
-        errors.show_error(None, exc)
-        return 1
-    try:
-        if demo_if_empty and app.store.is_empty():
-            fill_demo_with_progress(app)
-        window = MainWindow(app, today=today)
+        window = MainWindow(today=today, open_app=open_app(db, user, demo_if_empty))
+        window.failed.connect(lambda _exc: qapp.exit(1))
         window.show()
         return qapp.exec()
     except Exception as exc:  # noqa: BLE001
         errors.show_error(None, exc)
         return 1
     finally:
-        app.close()
+        if window is not None and window.app is not None:
+            window.app.close()

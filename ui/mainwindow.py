@@ -1,17 +1,26 @@
 """The main window: a navigation list for the day's work and one view per task.
 
-A view is built the first time it is shown (``Views``), so the window paints after building
-one view, and a module a view needs (the planner's OR-Tools, QtCharts, QtPdf) is imported when
-that view is opened. An empty database gets a start page instead of the views: demo data or
-the department's own set-up, chosen on purpose; a demo database wears a DEMO banner."""
+The window paints first and opens the data after: it is built without the database (no
+SQLAlchemy, no ORM, no query), shows "Henter …" where the view will be, and once it has
+painted it opens the App off the GUI thread (the database's migration included, ``open_app``),
+asks whether the database is empty and imports the first view's core modules; then it builds
+that view, which loads its rows in the background as every view does. Nothing is shown from
+the database or written to it before the App has opened, and an error in opening reaches the
+user as the usual Danish dialog (``failed``).
+
+A view is built the first time it is shown (``Views``), and a module a view needs (the
+planner's OR-Tools, QtCharts, QtPdf) is imported when that view is opened. An empty database
+gets a start page instead of the views: demo data or the department's own set-up, chosen on
+purpose; a demo database wears a DEMO banner."""
 
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
-from PySide6.QtCore import QByteArray, QLocale, QSettings, QSize, Qt, QTimer
+from PySide6.QtCore import QByteArray, QLocale, QSettings, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -27,8 +36,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ui import icons
-from ui.ops import Op
+from ui import errors, icons, ops
+from ui.ops import Op, Progress
 
 log = logging.getLogger("hjemmeprove.ui")
 
@@ -43,6 +52,21 @@ DEMO_BANNER = ("DEMO – opdigtede borgere, kommuner og takster. Ikke til rigtig
 # planner and OR-Tools) or showing an amount (babel, reportlab) does not stall the window then.
 WARM_UP = ("hjemmeprove.services.planning", "hjemmeprove.documents.common")
 WARM_UP_AFTER_MS = 800
+
+# The database is opened right after the window's first paint; a window that is not painted
+# (started minimized) opens it this long after it was shown.
+OPEN_UNPAINTED_AFTER_MS = 500
+LOADING_TEXT = "Henter …"
+
+# The core modules a view imports (its service, and with it SQLAlchemy's ORM and the models):
+# imported off the GUI thread together with opening the database, when the view is the first
+# one shown. The others are imported when their view is built, or by the warm-up.
+VIEW_CORE = {
+    "requests": ("hjemmeprove.services.requests", "hjemmeprove.services.history"),
+    "inbox": ("hjemmeprove.services.requests", "hjemmeprove.services.history"),
+    "settings": ("hjemmeprove.services.admin", "hjemmeprove.billing.rates",
+                 "hjemmeprove.planning.distances"),
+}
 
 NAV = [
     ("requests", "Henvisninger", "Bestillinger, aflysninger, historik"),
@@ -97,6 +121,8 @@ class Views(Mapping):
 
     def __getitem__(self, key: str) -> QWidget:
         view = self._built.get(key)
+        if view is None and not self._window.ready:
+            raise RuntimeError(f"view {key!r} asked for before the database was open")
         if view is None:
             view = self._built[key] = self._window._build_view(key)
         return view
@@ -186,11 +212,55 @@ class StartPage(QWidget):
         self.message.setText(text)
 
 
-class MainWindow(QMainWindow):
-    def __init__(self, app, today: dt.date | None = None, settings: QSettings | None = None,
-                 offer_start: bool = True):
+class LoadingPage(QWidget):
+    """Where the first view will be, until the database is open: "Henter …", or what takes
+    longer (demo data being made) with a busy bar."""
+
+    def __init__(self):
         super().__init__()
+        self.setObjectName("loadingPage")
+        lay = QVBoxLayout(self)
+        lay.addStretch(1)
+        self.label = QLabel(LOADING_TEXT)
+        self.label.setObjectName("loadingText")
+        self.label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.label.setWordWrap(True)
+        self.label.setStyleSheet("color: #666; font-size: 14px;")
+        lay.addWidget(self.label)
+        self.busy = QProgressBar()
+        self.busy.setRange(0, 0)
+        self.busy.setMaximumWidth(360)
+        self.busy.hide()
+        lay.addWidget(self.busy, 0, Qt.AlignmentFlag.AlignHCenter)
+        lay.addStretch(2)
+
+    def say(self, text: str, busy: bool = True) -> None:
+        self.label.setText(text)
+        self.busy.setVisible(busy)
+
+
+class MainWindow(QMainWindow):
+    """``MainWindow(app)`` over an open App, or ``MainWindow(open_app=fn)``: ``fn(progress)``
+    opens the App (and migrates the database) off the GUI thread after the first paint, and
+    may report what it does with ``progress.update(text=…)``. Either way the views come once
+    the window has painted: ``opened`` is emitted then (``ready`` is True), or ``failed``
+    with the exception after it was shown to the user."""
+
+    opened = Signal()
+    failed = Signal(object)
+
+    def __init__(self, app=None, today: dt.date | None = None,
+                 settings: QSettings | None = None, offer_start: bool = True, *,
+                 open_app: Callable[[Progress], object] | None = None):
+        super().__init__()
+        if (app is None) == (open_app is None):
+            raise TypeError("MainWindow needs an App or open_app, one of them")
         self.app = app
+        self.ready = False  # the App is open and the first view (or the start page) is shown
+        self._open_app = open_app or (lambda _progress: app)
+        self._offer_start = offer_start
+        self._opening = False
+        self._hold = object()  # counted by ops.running() from show until the opening starts
         self.today = today
         self.qsettings = settings or QSettings("hjemmeprove", "hjemmeprove")
         self.demo = False  # set by _mark_demo once the database has said so
@@ -231,6 +301,9 @@ class MainWindow(QMainWindow):
             self.stack.addWidget(page)
             QShortcut(QKeySequence(f"Alt+{i + 1}"), self,
                       activated=lambda i=i: self.nav.setCurrentRow(i))
+        self.loading = LoadingPage()  # after the pages: their indexes are NAV's
+        self.stack.addWidget(self.loading)
+        self.stack.setCurrentWidget(self.loading)
         self.nav.currentRowChanged.connect(self._show_row)
         body.setSpacing(0)
         body.addWidget(self.nav)
@@ -247,29 +320,83 @@ class MainWindow(QMainWindow):
         self._menus()
         QShortcut(QKeySequence.StandardKey.New, self, activated=self.new_request)
         QShortcut(QKeySequence.StandardKey.Find, self, activated=self.find)
-        db = app.store.url.split("///")[-1] if app.store.is_sqlite else \
-            app.store.engine.url.render_as_string(hide_password=True)
-        status = QLabel(f"Bruger: {app.store.user}   ·   Database: {db}")
-        status.setStyleSheet("color: #555;")
+        self.status = QLabel("")
+        self.status.setStyleSheet("color: #555;")
         self.demo_mark = QLabel(f"{DEMO_MARK}: opdigtede borgere, kommuner og takster")
         self.demo_mark.setObjectName("demoMark")
         self.demo_mark.setStyleSheet("color: white; background: #b26a00; padding: 1px 6px;")
         self.demo_mark.hide()
         self.statusBar().addPermanentWidget(self.demo_mark)
-        self.statusBar().addPermanentWidget(status)
-        if offer_start and app.store.is_empty():  # one query; no view is built for it
+        self.statusBar().addPermanentWidget(self.status)
+        self.restore_layout()  # geometry before the first show; the view is built when open
+        self._open_timer = QTimer(self, singleShot=True)
+        self._open_timer.timeout.connect(self._begin_opening)
+        self.destroyed.connect(lambda _obj=None, hold=self._hold: ops.release(hold))
+
+    # --- opening the database after the first paint -------------------------------------------
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if not self._opening and not self._open_timer.isActive():
+            ops.hold(self._hold)
+            self._open_timer.start(OPEN_UNPAINTED_AFTER_MS)
+
+    def paintEvent(self, event) -> None:
+        super().paintEvent(event)
+        if not self._opening:
+            self._open_timer.start(0)  # once this paint has reached the screen
+
+    def _begin_opening(self) -> None:
+        if self._opening:
+            return
+        self._opening = True
+        first = NAV[max(self.nav.currentRow(), 0)][0]
+        Op(self, lambda progress: self._open(progress, first)) \
+            .on_progress(lambda _v, _m, text: self.loading.say(text)) \
+            .success(self._opened).failure(self._open_failed).run_in_background()
+        ops.release(self._hold)  # the Op counts from here
+
+    def _open(self, progress: Progress, first: str):
+        """Off the GUI thread: the App (migrated), whether it is empty, whether it holds demo
+        data, and the first view's core modules."""
+        app = self._open_app(progress)
+        try:
+            empty = self._offer_start and app.store.is_empty()
+            demo = False if empty else app.holds_demo_data()
+            if not empty:
+                for module in VIEW_CORE.get(first, ()):
+                    importlib.import_module(module)
+        except BaseException:
+            if app is not self.app:  # opened here: nobody else will close it
+                app.close()
+            raise
+        return app, empty, demo
+
+    def _opened(self, result) -> None:
+        app, empty, demo = result
+        self.app = app
+        store = app.store
+        db = store.url.split("///")[-1] if store.is_sqlite else \
+            store.engine.url.render_as_string(hide_password=True)
+        self.status.setText(f"Bruger: {store.user}   ·   Database: {db}")
+        self.ready = True
+        if empty:  # no view is built for it
             self.start_page = StartPage(self)
             self.faces.addWidget(self.start_page)
             self.faces.setCurrentWidget(self.start_page)
-            self.restore_layout()  # the remembered view is built once the choice is made
         else:
-            Op(self, app.holds_demo_data).success(self._mark_demo).run_in_background()
-            self.restore_layout()
+            self._mark_demo(demo)
+            self._show_row(max(self.nav.currentRow(), 0))
             QTimer.singleShot(WARM_UP_AFTER_MS, self._warm_up)
+        self.opened.emit()
+
+    def _open_failed(self, exc: BaseException) -> None:
+        self.loading.say("Databasen kunne ikke åbnes.", busy=False)
+        errors.show_error(self, exc)
+        self.failed.emit(exc)
 
     def _warm_up(self) -> None:
         """Imports what the views not yet opened will need, off the GUI thread."""
-        import importlib
         import sys
 
         missing = [m for m in WARM_UP if m not in sys.modules]
@@ -289,8 +416,8 @@ class MainWindow(QMainWindow):
         return view
 
     def _show_row(self, row: int) -> None:
-        if not 0 <= row < len(NAV):
-            return
+        if not 0 <= row < len(NAV) or not self.ready:
+            return  # until the database is open the stack shows "Henter …"
         if self.faces.currentWidget() is self._main:  # behind the start page: built on leaving
             self.views[NAV[row][0]]  # built on first show
         self.stack.setCurrentIndex(row)
@@ -393,9 +520,12 @@ class MainWindow(QMainWindow):
         return NAV[self.nav.currentRow()][0]
 
     def new_request(self) -> None:
-        self.show_view("requests").new_request()
+        if self.ready:  # until the database is open there is no list to add to
+            self.show_view("requests").new_request()
 
     def find(self) -> None:
+        if not self.ready:
+            return
         if self.start_page is not None and self.faces.currentWidget() is self.start_page:
             return
         view = self.views[self.current_key()]

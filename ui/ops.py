@@ -8,7 +8,12 @@ session). With ``with_progress`` it receives a :class:`Progress` it may update a
 ``cancelled``. ``success`` gets the result and ``failure`` the exception, both on the GUI
 thread. Without a failure callback the error is shown as a dialog (ui.errors) and an
 unexpected one is logged. The window never freezes: a modal-less progress dialog shows while
-the work runs, with a Cancel button when cancellable.
+the work runs, with a Cancel button when cancellable; with ``on_progress(cb)`` instead, fn
+gets a Progress whose updates go to ``cb`` (a label in the window) and no dialog shows.
+
+Work that is scheduled but not started yet (the main window opens the database after its
+first paint) is counted as under way with ``hold``/``release``, so ``running()`` (what tests
+and the screenshots wait for) does not read 0 in between.
 """
 
 from __future__ import annotations
@@ -22,12 +27,21 @@ from PySide6.QtWidgets import QProgressDialog, QWidget
 
 from ui import errors
 
-_running: set["Op"] = set()
+_running: set = set()  # the Ops under way, and the tokens held for work not started yet
 
 
 def running() -> int:
     """How many ops are still under way (tests wait for 0)."""
     return len(_running)
+
+
+def hold(token: object) -> None:
+    """Counts ``token`` as under way until ``release(token)``: work that will start soon."""
+    _running.add(token)
+
+
+def release(token: object) -> None:
+    _running.discard(token)
 
 
 class Cancelled(Exception):
@@ -77,7 +91,7 @@ class _Runnable(QRunnable):
         op = self.op
         try:
             try:
-                result = op._fn(op.progress) if op._label is not None else op._fn()
+                result = op._fn(op.progress) if op._reports else op._fn()
             except BaseException as exc:  # noqa: BLE001 - handed to the GUI thread, never lost
                 op._signals.failed.emit(_as_user_error(exc))
             else:
@@ -108,6 +122,7 @@ class Op:
         self._failure: Callable[[BaseException], None] | None = None
         self._finally: Callable[[], None] | None = None
         self._label: str | None = None
+        self._progress_cb: Callable[[int, int, str], None] | None = None
         self._cancellable = False
         self._dialog: QProgressDialog | None = None
         self._signals = _Signals()
@@ -130,6 +145,16 @@ class Op:
         self._label = label
         self._cancellable = cancellable
         return self
+
+    def on_progress(self, cb: Callable[[int, int, str], None]) -> "Op":
+        """fn receives a Progress; its updates (value, maximum, text) go to ``cb`` on the GUI
+        thread, and no dialog shows."""
+        self._progress_cb = cb
+        return self
+
+    @property
+    def _reports(self) -> bool:
+        return self._label is not None or self._progress_cb is not None
 
     def run_in_background(self) -> "Op":
         self._signals.done.connect(self._on_done, Qt.ConnectionType.QueuedConnection)
@@ -155,6 +180,8 @@ class Op:
     # --- GUI thread -------------------------------------------------------------------------
 
     def _on_progress(self, value: int, maximum: int, text: str) -> None:
+        if self._progress_cb is not None:
+            self._progress_cb(value, maximum, text)
         if self._dialog is not None:
             self._dialog.setMaximum(maximum)
             self._dialog.setValue(value)
