@@ -265,7 +265,7 @@ def solve(problem: Problem, time_limit_s: float = 10.0, progress: Progress | Non
                         problem, routing, manager, assignment,
                         lambda: (0.0 if cancel_event is not None and cancel_event.is_set()
                                  else end - time.monotonic()),
-                        lambda sec: search_params("CONSTRUCT", metaheuristic, sec), seed=k)
+                        lambda sec: search_params("CONSTRUCT", "GREEDY_DESCENT", sec), seed=k)
             else:
                 assignment = routing.SolveWithParameters(params)
             if assignment is not None and (best is None or assignment.ObjectiveValue() < best[0]):
@@ -734,18 +734,22 @@ def search_parameters(strategy: str, metaheuristic: str, seconds: float, n_nodes
     return p
 
 
-# Ruin and recreate around guided local search (small problems, ``solve``): GLS stops
-# improving after a few seconds at 100 stops, and OR-Tools 9.15's own iterated local search
-# did not run from Python (docs/libraries.md). After ``RESTART_AFTER`` of a search's time
-# the best plan so far is ruined (the stops nearest a random stop, or one whole trip, taken
-# out), recreated with construct.py's cheapest insertion (which keeps every rule of the
-# model), and GLS runs again from there for ``RESTART_SECONDS``; the better plan is kept.
+# Iterated local search of our own after guided local search (small problems, ``solve``):
+# GLS stops improving after a few seconds at 100 stops, and OR-Tools 9.15's own iterated
+# local search did not run from Python (docs/libraries.md). After ``RESTART_AFTER`` of a
+# search's time, again and again: the current plan is ruined (the stops nearest a random
+# stop, or one whole trip, taken out), recreated with construct.py's cheapest insertion
+# (which keeps every rule of the model), and improved by OR-Tools' local search to its
+# local optimum (greedy descent: a tenth of a second, where GLS would wander for seconds);
+# the result becomes the current plan if it is no more than a shrinking threshold longer
+# (``RESTART_THRESHOLD`` of its km at first, nothing at the end), the best is kept.
 RESTART_AFTER = 0.4
-RESTART_LANES = (False, True)  # this process, the second one (``workers`` 2)
+RESTART_LANES = (True, True)  # this process, the second one (``workers`` 2)
 RESTART_MIN_SECONDS = 3.0
-RESTART_SECONDS = 1.0
-RUIN_STOPS = (0.08, 0.2)  # share of the stops taken out around a random one
-RUIN_TRIP = 0.3  # how often a whole trip goes instead
+RESTART_SECONDS = 2.0  # at most, per local search
+RESTART_THRESHOLD = 0.02
+RUIN_STOPS = (0.08, 0.25)  # share of the stops taken out around a random one
+RUIN_TRIP = 0.2  # how often a whole trip goes instead
 
 
 def _ruin(problem: Problem, routes: list[list[int]], rng) -> list[list[int]]:
@@ -768,9 +772,9 @@ def _ruin(problem: Problem, routes: list[list[int]], rng) -> list[list[int]]:
 
 def _restarts(problem: Problem, routing, manager, assignment, left: Callable[[], float],
               params: Callable[[float], object], seed: int):
-    """Ruin-and-recreate restarts of the search from ``assignment`` while ``left()`` seconds
-    remain (more than a fraction of one); the best assignment found (``assignment`` if none
-    is better)."""
+    """Ruin, recreate and local search from ``assignment`` while ``left()`` seconds remain;
+    the best assignment found (``assignment`` if none is better). ``params(seconds)``: the
+    search parameters of one local search (greedy descent from given routes)."""
     import random
 
     from hjemmeprove.planning import construct as _construct
@@ -789,10 +793,11 @@ def _restarts(problem: Problem, routing, manager, assignment, left: Callable[[],
             out.append(r)
         return out
 
-    best = assignment
-    best_routes = routes_of(best)
-    while left() > 0.3:
-        kept = _ruin(problem, best_routes, rng)
+    best = routing.solver().Assignment(assignment)
+    current, current_obj = routes_of(best), best.ObjectiveValue()
+    span = max(1e-3, left())
+    while left() > 0.1:
+        kept = _ruin(problem, current, rng)
         fresh = _construct.construct(problem, time_budget_s=max(0.05, min(1.0, left() / 4)),
                                      seed_routes=kept)
         if fresh.unreached:
@@ -806,11 +811,16 @@ def _restarts(problem: Problem, routing, manager, assignment, left: Callable[[],
             continue
         a = routing.SolveFromAssignmentWithParameters(
             start, params(max(0.05, min(RESTART_SECONDS, left()))))
-        if a is not None and a.ObjectiveValue() < best.ObjectiveValue():
+        if a is None:
+            continue
+        obj = a.ObjectiveValue()
+        threshold = (RESTART_THRESHOLD * max(0.0, left()) / span * rng.random()
+                     * _construct.route_cost(problem, current))
+        if obj < current_obj + threshold:
+            current, current_obj = routes_of(a), obj
+        if obj < best.ObjectiveValue():
             best = routing.solver().Assignment(a)
-            best_routes = routes_of(best)
     return best
-
 
 STATUS = {0: "ikke løst", 1: "løst", 2: "løst (tidsgrænse nået)", 3: "ingen løsning",
           4: "ingen løsning inden for tidsgrænsen", 5: "ugyldig model", 6: "umulig",
@@ -954,7 +964,7 @@ def _child(conn, problem, strategies, metaheuristic, deadline,
                     search_parameters(strategy, metaheuristic, share * RESTART_AFTER, n_nodes))
                 if a is not None:
                     a = _restarts(problem, routing, manager, a, lambda: end - time.time(),
-                                  lambda sec: search_parameters("CONSTRUCT", metaheuristic,
+                                  lambda sec: search_parameters("CONSTRUCT", "GREEDY_DESCENT",
                                                                 sec, n_nodes),
                                   seed=1000 + k)
             else:
