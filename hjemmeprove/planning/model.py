@@ -202,9 +202,10 @@ def solve(problem: Problem, time_limit_s: float = 10.0, progress: Progress | Non
             return _finish(problem, routes, t0, found["n"], built, report, time_limit_s,
                            cancel_event)
 
-    # ruin-and-recreate restarts in the lanes ``RESTART_LANES`` names (0: this process,
-    # 1: the second one), on a small problem with OR-Tools' own starts only
-    restarts = small and first_solution == "auto" and time_limit_s >= RESTART_MIN_SECONDS
+    # iterated local search after GLS (``_restarts``) in the lanes ``RESTART_LANES`` names
+    # (0: this process, 1: the second one), on a small problem from OR-Tools' own starts
+    restarts = (small and first_solution != "CONSTRUCT"
+                and time_limit_s >= RESTART_MIN_SECONDS)
     child = None
     if workers > 1 and small and len(starts) > 1 and time_limit_s >= 3:
         # every other start in a second process, with the whole limit shared among them
