@@ -796,6 +796,7 @@ def _restarts(problem: Problem, routing, manager, assignment, left: Callable[[],
 
     best = routing.solver().Assignment(assignment)
     current, current_obj = routes_of(best), best.ObjectiveValue()
+
     span = max(1e-3, left())
     while left() > 0.1:
         kept = _ruin(problem, current, rng)
