@@ -16,7 +16,8 @@ Vocabulary:
 How a plan is found (``solve``): construct.py builds a complete first plan under the same
 rules in about a second (it is also the plan kept if nothing better comes in time). A small
 problem (a department's day or week, Solomon) then runs OR-Tools' metaheuristic from its own
-first solutions (``auto_starts``); a larger one starts from the constructed plan and is
+first solutions (``auto_starts``) and, for the rest of each start's time, an iterated local
+search of ruin, recreate and descent (``_restarts``); a larger one starts from the constructed plan and is
 improved a block at a time (``_improve_by_day``: single days, then areas across days), since
 the local search makes no move within minutes on the whole horizon at a region's size. Stops left out although they
 fit are put back at the end; stops nobody tried before the limit are reported as
@@ -109,7 +110,8 @@ Progress = Callable[[dict], None]
 # geometric mean, two each 6.7 %, the former six equal starts (three each) 6.8 %; one each
 # was shorter than six on seven of the eight, and than two each on six (two ties).
 # Other search options tried on the tuning half (neighbour lists, λ, the operator bandit, a
-# different second process) did no better: docs/libraries.md.
+# different second process) did no better: docs/libraries.md. Each start's search hands
+# over to ``_restarts`` after ``RESTART_AFTER`` of its time.
 AUTO_STARTS = [("PARALLEL_CHEAPEST_INSERTION", 1.0), ("SAVINGS", 1.0),
                ("LOCAL_CHEAPEST_INSERTION", 1.0), ("SEQUENTIAL_CHEAPEST_INSERTION", 1.0),
                ("PATH_CHEAPEST_ARC", 1.0), ("CHRISTOFIDES", 1.0)]
@@ -796,7 +798,6 @@ def _restarts(problem: Problem, routing, manager, assignment, left: Callable[[],
 
     best = routing.solver().Assignment(assignment)
     current, current_obj = routes_of(best), best.ObjectiveValue()
-
     span = max(1e-3, left())
     while left() > 0.1:
         kept = _ruin(problem, current, rng)
