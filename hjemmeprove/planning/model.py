@@ -16,7 +16,8 @@ Vocabulary:
 How a plan is found (``solve``): construct.py builds a complete first plan under the same
 rules in about a second (it is also the plan kept if nothing better comes in time). A small
 problem (a department's day or week, Solomon) then runs OR-Tools' metaheuristic from its own
-first solutions (``auto_starts``); a larger one starts from the constructed plan and is
+first solutions (``auto_starts``) and, for the rest of each start's time, an iterated local
+search of ruin, recreate and descent (``_restarts``); a larger one starts from the constructed plan and is
 improved a block at a time (``_improve_by_day``: single days, then areas across days), since
 the local search makes no move within minutes on the whole horizon at a region's size. Stops left out although they
 fit are put back at the end; stops nobody tried before the limit are reported as
@@ -109,7 +110,8 @@ Progress = Callable[[dict], None]
 # geometric mean, two each 6.7 %, the former six equal starts (three each) 6.8 %; one each
 # was shorter than six on seven of the eight, and than two each on six (two ties).
 # Other search options tried on the tuning half (neighbour lists, λ, the operator bandit, a
-# different second process) did no better: docs/libraries.md.
+# different second process) did no better: docs/libraries.md. Each start's search hands
+# over to ``_restarts`` after ``RESTART_AFTER`` of its time.
 AUTO_STARTS = [("PARALLEL_CHEAPEST_INSERTION", 1.0), ("SAVINGS", 1.0),
                ("LOCAL_CHEAPEST_INSERTION", 1.0), ("SEQUENTIAL_CHEAPEST_INSERTION", 1.0),
                ("PATH_CHEAPEST_ARC", 1.0), ("CHRISTOFIDES", 1.0)]
@@ -202,12 +204,18 @@ def solve(problem: Problem, time_limit_s: float = 10.0, progress: Progress | Non
             return _finish(problem, routes, t0, found["n"], built, report, time_limit_s,
                            cancel_event)
 
+    # iterated local search after GLS (``_restarts``) in the lanes ``RESTART_LANES`` names
+    # (0: this process, 1: the second one), on a small problem from OR-Tools' own starts
+    restarts = (small and first_solution != "CONSTRUCT"
+                and time_limit_s >= RESTART_MIN_SECONDS)
     child = None
     if workers > 1 and small and len(starts) > 1 and time_limit_s >= 3:
         # every other start in a second process, with the whole limit shared among them
         child = _spawn(problem, [s for s, _w in starts[1::2]], metaheuristic,
-                       time_limit_s - (time.monotonic() - t0) - 0.2)
+                       time_limit_s - (time.monotonic() - t0) - 0.2,
+                       restarts and RESTART_LANES[1])
         starts = starts[0::2]
+    restarts = restarts and RESTART_LANES[0]
 
     routing, manager, tdim = _build(problem)
 
@@ -251,6 +259,16 @@ def solve(problem: Problem, time_limit_s: float = 10.0, progress: Progress | Non
                                       max(0.001, seconds)))
                 else:
                     assignment = routing.SolveFromAssignmentWithParameters(initial, params)
+            elif restarts:
+                end = time.monotonic() + seconds
+                assignment = routing.SolveWithParameters(
+                    search_params(strategy, metaheuristic, max(0.001, seconds * RESTART_AFTER)))
+                if assignment is not None:
+                    assignment = _restarts(
+                        problem, routing, manager, assignment,
+                        lambda: (0.0 if cancel_event is not None and cancel_event.is_set()
+                                 else end - time.monotonic()),
+                        lambda sec: search_params("CONSTRUCT", "GREEDY_DESCENT", sec), seed=k)
             else:
                 assignment = routing.SolveWithParameters(params)
             if assignment is not None and (best is None or assignment.ObjectiveValue() < best[0]):
@@ -719,6 +737,94 @@ def search_parameters(strategy: str, metaheuristic: str, seconds: float, n_nodes
     return p
 
 
+# Iterated local search of our own after guided local search (small problems, ``solve``):
+# GLS stops improving after a few seconds at 100 stops, and OR-Tools 9.15's own iterated
+# local search did not run from Python (docs/libraries.md). After ``RESTART_AFTER`` of a
+# search's time, again and again: the current plan is ruined (the stops nearest a random
+# stop, or one whole trip, taken out), recreated with construct.py's cheapest insertion
+# (which keeps every rule of the model), and improved by OR-Tools' local search to its
+# local optimum (greedy descent: a tenth of a second, where GLS would wander for seconds);
+# the result becomes the current plan if it is no more than a shrinking threshold longer
+# (``RESTART_THRESHOLD`` of its km at first, nothing at the end), the best is kept.
+RESTART_AFTER = 0.4
+RESTART_LANES = (True, True)  # this process, the second one (``workers`` 2)
+RESTART_MIN_SECONDS = 3.0
+RESTART_SECONDS = 2.0  # at most, per local search
+RESTART_THRESHOLD = 0.02
+RUIN_STOPS = (0.08, 0.25)  # share of the stops taken out around a random one
+RUIN_TRIP = 0.2  # how often a whole trip goes instead
+
+
+def _ruin(problem: Problem, routes: list[list[int]], rng) -> list[list[int]]:
+    """``routes`` with some stops taken out: the nearest ones to a random stop, or a trip."""
+    planned = [j for r in routes for j in r]
+    used = [v for v, r in enumerate(routes) if r]
+    if not planned:
+        return routes
+    if len(used) > 1 and rng.random() < RUIN_TRIP:
+        v = rng.choice(used)
+        return [[] if u == v else list(r) for u, r in enumerate(routes)]
+    lo, hi = RUIN_STOPS
+    k = max(2, min(len(planned), rng.randint(int(lo * len(planned)), int(hi * len(planned)))))
+    locs = np.array([problem.jobs[j].loc for j in planned])
+    c = problem.jobs[rng.choice(planned)].loc
+    near = np.argsort(problem.cost[c, locs] + problem.cost[locs, c], kind="stable")[:k]
+    gone = {planned[i] for i in near.tolist()}
+    return [[j for j in r if j not in gone] for r in routes]
+
+
+def _restarts(problem: Problem, routing, manager, assignment, left: Callable[[], float],
+              params: Callable[[float], object], seed: int):
+    """Ruin, recreate and local search from ``assignment`` while ``left()`` seconds remain;
+    the best assignment found (``assignment`` if none is better). ``params(seconds)``: the
+    search parameters of one local search (greedy descent from given routes)."""
+    import random
+
+    from hjemmeprove.planning import construct as _construct
+
+    rng = random.Random(seed)
+    n_veh = len(problem.vehicles)
+
+    def routes_of(a) -> list[list[int]]:
+        out = []
+        for v in range(n_veh):
+            idx = a.Value(routing.NextVar(routing.Start(v)))
+            r = []
+            while not routing.IsEnd(idx):
+                r.append(manager.IndexToNode(idx) - 1)
+                idx = a.Value(routing.NextVar(idx))
+            out.append(r)
+        return out
+
+    best = routing.solver().Assignment(assignment)
+    current, current_obj = routes_of(best), best.ObjectiveValue()
+    span = max(1e-3, left())
+    while left() > 0.1:
+        kept = _ruin(problem, current, rng)
+        fresh = _construct.construct(problem, time_budget_s=max(0.05, min(1.0, left() / 4)),
+                                     seed_routes=kept)
+        if fresh.unreached:
+            continue
+        # RoutesToAssignment, not ReadAssignmentFromRoutes: the latter runs under the last
+        # search's spent time limit and then often fails
+        start = routing.solver().Assignment(best)
+        if not routing.RoutesToAssignment(
+                [[manager.NodeToIndex(j + 1) for j in r] for r in fresh.routes], True, True,
+                start):
+            continue
+        a = routing.SolveFromAssignmentWithParameters(
+            start, params(max(0.05, min(RESTART_SECONDS, left()))))
+        if a is None:
+            continue
+        obj = a.ObjectiveValue()
+        threshold = (RESTART_THRESHOLD * max(0.0, left()) / span * rng.random()
+                     * _construct.route_cost(problem, current))
+        if obj < current_obj + threshold:
+            current, current_obj = routes_of(a), obj
+        if obj < best.ObjectiveValue():
+            best = routing.solver().Assignment(a)
+    return best
+
 STATUS = {0: "ikke løst", 1: "løst", 2: "løst (tidsgrænse nået)", 3: "ingen løsning",
           4: "ingen løsning inden for tidsgrænsen", 5: "ugyldig model", 6: "umulig",
           7: "optimal"}
@@ -828,7 +934,8 @@ def _build(problem: Problem):
     return routing, manager, tdim
 
 
-def _spawn(problem: Problem, strategies: list[str], metaheuristic: str, seconds: float):
+def _spawn(problem: Problem, strategies: list[str], metaheuristic: str, seconds: float,
+           restarts: bool = False):
     """Starts searches in a separate process; ``_collect`` waits for its best plan."""
     import multiprocessing as mp
 
@@ -837,23 +944,35 @@ def _spawn(problem: Problem, strategies: list[str], metaheuristic: str, seconds:
     # the deadline in wall-clock time, shared by both processes: the second one's start-up
     # (imports, the model) counts against its search time, not past the limit
     proc = ctx.Process(target=_child, args=(child_end, problem, strategies, metaheuristic,
-                                            time.time() + seconds), daemon=True)
+                                            time.time() + seconds, restarts), daemon=True)
     proc.start()
     child_end.close()
     return proc, parent, time.monotonic() + seconds + 5.0
 
 
-def _child(conn, problem, strategies, metaheuristic, deadline):  # pragma: no cover (subprocess)
+def _child(conn, problem, strategies, metaheuristic, deadline,
+           restarts=False):  # pragma: no cover (subprocess)
     try:
         routing, manager, tdim = _build(problem)
         best = None
+        n_nodes = len(problem.jobs) + 1
         for k, strategy in enumerate(strategies):
             left = deadline - time.time()
             if left < 0.2:
                 break
-            p = search_parameters(strategy, metaheuristic, left / (len(strategies) - k),
-                                  len(problem.jobs) + 1)
-            a = routing.SolveWithParameters(p)
+            share = left / (len(strategies) - k)
+            if restarts:
+                end = time.time() + share
+                a = routing.SolveWithParameters(
+                    search_parameters(strategy, metaheuristic, share * RESTART_AFTER, n_nodes))
+                if a is not None:
+                    a = _restarts(problem, routing, manager, a, lambda: end - time.time(),
+                                  lambda sec: search_parameters("CONSTRUCT", "GREEDY_DESCENT",
+                                                                sec, n_nodes),
+                                  seed=1000 + k)
+            else:
+                a = routing.SolveWithParameters(
+                    search_parameters(strategy, metaheuristic, share, n_nodes))
             if a is not None and (best is None or a.ObjectiveValue() < best[0]):
                 best = (a.ObjectiveValue(), *_read(routing, manager, tdim, a,
                                                    len(problem.vehicles)),

@@ -1,0 +1,103 @@
+"""The small path's iterated local search (model._restarts, model._ruin): it improves on the
+plan it is given and keeps every rule of the model (allowed trips, windows, capacity, the
+samples' age, a stop's stability limit, the order of a day's trips)."""
+
+import random
+
+import numpy as np
+
+from hjemmeprove.planning import model
+
+
+def _case(n: int = 24):
+    rng = np.random.default_rng(7)
+    xy = rng.uniform(0, 60, size=(n + 1, 2))
+    d = np.floor(np.sqrt(((xy[:, None] - xy[None]) ** 2).sum(-1)) * 60).astype(np.int64)
+    jobs = []
+    for i in range(1, n + 1):
+        j = model.Job(loc=i, service=600, demand=1)
+        if i % 3 == 0:
+            j.windows = [(3600 * (i % 4), 3600 * (i % 4) + 7200)]
+        if i % 5 == 0:
+            j.vehicles = [0, 1]  # e.g. the one bioanalyst with the skill
+        if i % 7 == 0:
+            j.max_to_end = 600 + 3 * 3600
+        jobs.append(j)
+    vehicles = [model.Vehicle(start=0, end=4 * 3600, capacity=7, max_age=3 * 3600),
+                model.Vehicle(start=4 * 3600, end=8 * 3600, capacity=7, max_age=3 * 3600),
+                model.Vehicle(start=0, end=8 * 3600, capacity=7, max_span=5 * 3600),
+                model.Vehicle(start=0, end=8 * 3600, capacity=7)]
+    return model.Problem(cost=d, travel=d, jobs=jobs, vehicles=vehicles,
+                         chains=[(0, 1, 1800)])
+
+
+def _check(problem, sol):
+    seen = set()
+    for v, stops in enumerate(sol.routes):
+        veh = problem.vehicles[v]
+        assert len(stops) <= veh.capacity
+        if not stops:
+            continue
+        assert veh.start <= sol.starts[v] and sol.ends[v] <= veh.end
+        if veh.max_age is not None:
+            assert sol.ends[v] - stops[0].arrival <= veh.max_age
+        if veh.max_span is not None:
+            assert sol.ends[v] - sol.starts[v] <= veh.max_span
+        for st in stops:
+            job = problem.jobs[st.job]
+            seen.add(st.job)
+            assert job.vehicles is None or v in job.vehicles
+            if job.windows:
+                assert any(a <= st.arrival <= b for a, b in job.windows)
+            if job.max_to_end is not None:
+                assert sol.ends[v] - st.arrival <= job.max_to_end
+    for v1, v2, gap in problem.chains:
+        if sol.routes[v1] and sol.routes[v2]:
+            assert sol.ends[v1] + gap <= sol.starts[v2]
+    assert seen == {j for j in range(len(problem.jobs)) if j not in sol.dropped}
+
+
+def test_ruin_takes_out_stops_near_one_or_a_whole_trip_and_keeps_the_order():
+    problem = _case()
+    routes = [[0, 1, 2, 3], [4, 5, 6], [7, 8, 9, 10, 11], []]
+    for seed in range(20):
+        kept = model._ruin(problem, routes, random.Random(seed))
+        assert len(kept) == len(routes)
+        assert 0 < sum(map(len, kept)) < 12
+        for before, after in zip(routes, kept):
+            assert after == [j for j in before if j in after]  # order kept, nothing added
+
+
+def test_restarts_improve_a_poor_plan_and_keep_every_rule():
+    problem = _case()
+    routing, manager, tdim = model._build(problem)
+    n = len(problem.jobs) + 1
+    p = model.search_parameters("PATH_CHEAPEST_ARC", "GREEDY_DESCENT", 1.0, n)
+    p.solution_limit = 1  # the first solution, no local search
+    first = routing.SolveWithParameters(p)
+    assert first is not None
+    first_obj = first.ObjectiveValue()
+    end = [0]
+
+    def left():
+        end[0] += 1
+        return 1.0 if end[0] <= 15 else 0.0  # fifteen rounds, whatever the machine's speed
+
+    best = model._restarts(problem, routing, manager, first, left,
+                           lambda sec: model.search_parameters("CONSTRUCT", "GREEDY_DESCENT",
+                                                               sec, n), seed=1)
+    assert best.ObjectiveValue() < first_obj
+    routes, starts, ends, planned = model._read(routing, manager, tdim, best,
+                                                len(problem.vehicles))
+    sol = model.Solution(routes, ends, starts,
+                         [j for j in range(len(problem.jobs)) if j not in planned],
+                         best.ObjectiveValue(), 1, 0.0, "")
+    _check(problem, sol)
+
+
+def test_solve_with_restarts_keeps_every_rule():
+    problem = _case()
+    assert 4.0 >= model.RESTART_MIN_SECONDS
+    sol = model.solve(problem, time_limit_s=4.0, workers=1)
+    _check(problem, sol)
+    assert len(sol.dropped) <= 2
