@@ -11,8 +11,8 @@ import itertools
 import json
 from dataclasses import asdict, dataclass, field, replace
 
-from sqlalchemy import (ARRAY, Integer, String, and_, any_, case, column, func, literal, literal_column, or_, select, table,
-                        tuple_, union)
+from sqlalchemy import (ARRAY, Integer, String, and_, any_, case, column, false, func, literal,
+                        literal_column, or_, select, table, tuple_, union)
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, aliased, joinedload
 from sqlalchemy.exc import IntegrityError
@@ -944,13 +944,12 @@ def _key_values(keys: tuple, row) -> list:
     return [by_column[k] for k in keys]
 
 
-# A term this long or longer is looked up in the trigram indexes (migration 0009); a shorter
+# A term this long or longer is looked up in the trigram index (migration 0010); a shorter
 # one has no trigram to look up and is checked row by row (see ``_short_text``).
 MIN_TRIGRAM = 3
 
-# The search's trigram tables on SQLite (FTS5, rowid = the source row's id)
-_CITIZENS_FTS = table("citizens_search", column("rowid"))
-_REQUESTS_FTS = table("requests_search", column("rowid"))
+# The search text's trigram index on SQLite (FTS5, rowid = the request's id)
+_FTS = table("requests_fts", column("rowid"))
 
 
 def _short_text(term: str) -> bool:
@@ -963,7 +962,8 @@ def _search_ids(s: Session, search: str):
     """The ids of the requests a search matches, as a union of index lookups: a CPR number's
     first digits (a range of the stored numbers), a request number, a postcode, a town (the
     postcodes the official list gives it), and a part of the citizen's name or address or
-    the request's address (the trigram indexes, any case) or of the municipality's name."""
+    the request's address (the stored search text's trigram index, any case) or of the
+    municipality's name."""
     parts = _search_parts(s, search)
     return union(*parts) if len(parts) > 1 else parts[0]
 
@@ -992,7 +992,7 @@ def _search_parts(s: Session, search: str) -> list:
             else:
                 parts.append(select(Request.id).where(where))
     if not digits.isdigit():
-        parts += _text_ids(s, term)
+        parts.append(_text_ids(s, term))
         muni = _municipalities(s, term)
         if muni:
             parts.append(select(Request.id).where(Request.municipality_id.in_(muni)))
@@ -1022,17 +1022,9 @@ def _dense(s: Session, term: str) -> bool:
     digits = cpr_digits(term)
     if digits.isdigit():  # each lookup alone: a union is deduplicated in full before a LIMIT
         return any(at_least(part, CHECK_FROM) for part in _search_parts(s, term))
-    if s.get_bind().dialect.name == "sqlite":
-        if len(_patterns(s, term)) >= _MAX_PATTERNS:
-            return False  # too many case spellings to check as LIKEs: looked up instead
-        citizens = select(_CITIZENS_FTS.c.rowid).where(
-            literal_column("citizens_search").op("MATCH")(_phrase(term)))
-    else:
-        like = f"%{_escape_like(term)}%"
-        citizens = select(Citizen.id).where(or_(
-            Citizen.name.ilike(literal(like, literal_execute=True), escape="\\"),
-            Citizen.address.ilike(literal(like, literal_execute=True), escape="\\")))
-    if at_least(citizens, CHECK_FROM // 2) or _municipalities(s, term):
+    if s.get_bind().dialect.name == "sqlite" and len(_patterns(s, term)) >= _MAX_PATTERNS:
+        return False  # too many case spellings to check as LIKEs: looked up instead
+    if at_least(_text_ids(s, term), CHECK_FROM) or _municipalities(s, term):
         return True
     for lo, hi in town_postcodes(term):
         where = Request.postcode == lo if lo == hi else Request.postcode.between(lo, hi)
@@ -1043,11 +1035,10 @@ def _dense(s: Session, term: str) -> bool:
 
 def _search_condition(s: Session, term: str):
     """``_search_ids`` as a condition on each row (the same matches): the citizen's CPR
-    range, postcode, name or address (one EXISTS on its row by primary key), the request's
-    number, postcode or address, its municipality. Text is matched by ILIKE on PostgreSQL and
-    by LIKE in every case spelling on SQLite (``_contains``), as the indexes would. The
-    citizen is looked up even where the query joins it (a sort by CPR or name): on the join,
-    PostgreSQL's estimate of the ILIKEs made it hash and sort every row instead (300 ms)."""
+    range or postcode (looked up on its row by primary key), the request's number, postcode
+    or stored search text (``_text_condition``), its municipality. The citizen is looked up
+    even where the query joins it (a sort by CPR or name): on the join, PostgreSQL's
+    estimate made it hash and sort every row instead (300 ms)."""
     term = term.strip()
     c = aliased(Citizen)  # its own row: the list's query may join the citizens too
     of_citizen, out = [], []
@@ -1065,8 +1056,7 @@ def _search_condition(s: Session, term: str):
             (of_citizen if col is c.postcode else out).append(
                 col == lo if lo == hi else and_(col >= lo, col <= hi))
     if not digits.isdigit():
-        of_citizen += [_contains(s, c.name, term), _contains(s, c.address, term)]
-        out.append(_contains(s, Request.address, term))
+        out.append(_text_condition(s, term))
         muni = _municipalities(s, term)
         if muni:
             out.append(Request.municipality_id.in_(muni))
@@ -1088,26 +1078,34 @@ def _phrase(term: str) -> str:
     return '"' + term.replace('"', '""') + '"'
 
 
-def _text_ids(s: Session, term: str) -> list:
-    """Selects of the requests whose citizen's name or address, or whose own address,
-    contains ``term``, from the trigram indexes. A phrase of the FTS5 trigram tokenizer is a
-    substring, case folded (Unicode: Æ and æ alike); the term is quoted, so FTS5's query
-    syntax (AND, *, ", NEAR) is text. PostgreSQL's GIN index (gin_trgm_ops) serves ILIKE;
-    there the citizens are looked up first (a few thousand at most for a name): joined in
-    one query, its planner hashes every request's citizen instead of probing the index."""
+def _text_ids(s: Session, term: str):
+    """The requests whose citizen's name or address, or whose own address, contains
+    ``term``, in any case: a select of their ids from the trigram index of their stored
+    search text (migration 0010). A phrase of the FTS5 trigram tokenizer is a substring, case
+    folded (Unicode: Æ and æ alike); the term is quoted, so FTS5's query syntax (AND, *, ",
+    NEAR) is text. On PostgreSQL the GIN index (gin_trgm_ops) serves the LIKE of
+    ``_text_condition``."""
+    if s.get_bind().dialect.name == "sqlite" and _SEPARATOR not in term:
+        return select(_FTS.c.rowid.label("id")).where(
+            literal_column(_FTS.name).op("MATCH")(_phrase(term)))
+    return select(Request.id).where(_text_condition(s, term))
+
+
+# The stored search text holds one line per field: a term with a line break matches none.
+_SEPARATOR = "\n"
+
+
+def _text_condition(s: Session, term: str):
+    """The request's stored search text contains ``term`` in any case, as a condition on
+    its row: LIKE in every case spelling on SQLite (``_contains``: its LIKE folds ASCII
+    only), LIKE of the lower-cased term on PostgreSQL, where the text is stored lower-cased
+    (the pattern in the SQL text: a prepared statement's generic plan cannot use the index)."""
+    if _SEPARATOR in term:
+        return false()
     if s.get_bind().dialect.name == "sqlite":
-        phrase = _phrase(term)
-        return [select(Request.id).where(Request.citizen_id.in_(
-                    select(_CITIZENS_FTS.c.rowid).where(
-                        literal_column("citizens_search").op("MATCH")(phrase)))),
-                select(_REQUESTS_FTS.c.rowid.label("id")).where(
-                    literal_column("requests_search").op("MATCH")(phrase))]
-    # the pattern in the SQL text: a prepared statement's generic plan cannot use the index
+        return _contains(s, Request.search_text, term)
     like = literal(f"%{_escape_like(term)}%", literal_execute=True)
-    citizens = s.scalars(select(Citizen.id).where(or_(
-        Citizen.name.ilike(like, escape="\\"), Citizen.address.ilike(like, escape="\\")))).all()
-    return [select(Request.id).where(_in_ids(s, Request.citizen_id, citizens)),
-            select(Request.id).where(Request.address.ilike(like, escape="\\"))]
+    return Request.search_text.like(func.lower(like), escape="\\")
 
 
 def _municipalities(s: Session, term: str) -> list[int]:
@@ -1143,9 +1141,7 @@ def _short_condition(s: Session, term: str):
     citizen's name or address, the request's address, or the municipality's name contains
     it, in any case. The list reads its rows in the sort key's order and stops at the page's
     end, which comes soon for so short a part of a text (nearly every row has it)."""
-    c = aliased(Citizen)  # its own row: the list's query may join the citizens too
-    out = [_of_citizen(c, or_(_contains(s, c.name, term), _contains(s, c.address, term))),
-           _contains(s, Request.address, term)]
+    out = [_text_condition(s, term)]
     muni = _municipalities(s, term)
     if muni:
         out.append(Request.municipality_id.in_(muni))
