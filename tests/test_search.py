@@ -121,13 +121,16 @@ def test_quotes_and_wildcards_match_themselves(people):
     assert _found(app, "Holm*") == set()
 
 
-@pytest.fixture(params=["walk", "gather", "check"])
+@pytest.fixture(params=["walk", "gather", "probe", "check"])
 def plan(request, monkeypatch):
     """The search's read plans: its ids looked up, then the list walked in the sort key's
-    order or gathered; or (a common term) the search checked on each row read."""
+    order (the ids in a subquery, or passed on: "probe") or gathered; or (a common term)
+    the search checked on each row read."""
     import hjemmeprove.services.requests as service
 
     monkeypatch.setattr(service, "GATHER_LIMIT", -1 if request.param == "walk" else 10**9)
+    monkeypatch.setattr(service, "SEARCH_GATHER", -1 if request.param in ("walk", "probe")
+                        else 10**9)
     monkeypatch.setattr(service, "CHECK_FROM", 0 if request.param == "check" else 10**9)
     return request.param
 

@@ -7,6 +7,7 @@ never hold a Session.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import itertools
 import json
 from dataclasses import asdict, dataclass, field, replace
@@ -551,14 +552,16 @@ class RequestService:
             clauses = None
             if term and _short_text(term):  # checked per row: narrow if the rest is
                 narrow = _narrow(s, self._filters(s, **{**filters, "search": ""}))
-            elif term and _dense(s, term):  # many matches: checked per row as well
+            elif term and (ids := _lookup(s, term)) is None:  # many matches: checked per row
                 filters["search"] = _RowCheck(term)
                 narrow = _narrow(s, self._filters(s, **{**filters, "search": ""}))
             elif term:  # looked up once in the indexes; up to GATHER_LIMIT ids passed on
-                ids = s.scalars(_search_ids(s, term).limit(GATHER_LIMIT + 1)).all()
-                narrow = len(ids) <= GATHER_LIMIT
-                if narrow:
+                if len(ids) <= GATHER_LIMIT:
                     filters["search"] = ids
+                # a few thousand: gathered and sorted; more: the list walked in its order,
+                # each row's id probed in the found ones (unless the rest is narrow)
+                narrow = len(ids) <= SEARCH_GATHER or _narrow(
+                    s, self._filters(s, **{**filters, "search": ""}))
             else:
                 clauses = self._filters(s, **filters)
                 narrow = _narrow(s, clauses)
@@ -632,16 +635,19 @@ class RequestService:
         in its sort key's order, so the status is only checked (its index unused)."""
         statuses = _statuses(status)
         status_column = Request.status + "" if walk else Request.status
+        # walking, the found ids are probed for each row: as an index constraint, SQLite
+        # would read the whole list for each citizen of a sort by name (seconds)
+        id_column = Request.id + 0 if walk else Request.id
         out = []
         term = "" if isinstance(search, list) else (search or "").strip()
         if isinstance(search, list):  # the ids the search found, already looked up
-            out.append(_in_ids(s, Request.id, search))
+            out.append(_in_ids(s, id_column, search))
         elif isinstance(search, _RowCheck):  # a common term: checked on each row read
             out.append(_search_condition(s, search))
         elif term and _short_text(term):
             out.append(_short_condition(s, term))
         elif term:
-            out.append(Request.id.in_(_search_ids(s, term)))
+            out.append(id_column.in_(_search_ids(s, term)))
         if len(statuses) == 1:
             out.append(status_column == statuses[0])
         elif statuses:
@@ -958,6 +964,16 @@ def _short_text(term: str) -> bool:
     return len(term) < MIN_TRIGRAM and not cpr_digits(term).isdigit()
 
 
+@functools.lru_cache(maxsize=256)
+def _town_ranges(term: str) -> tuple:
+    return tuple(town_postcodes(term))  # a walk through the official list: a few ms
+
+
+def _towns(term: str) -> list[tuple[str, str]]:
+    """The postcode ranges of the towns a term names (``town_postcodes``), remembered."""
+    return list(_town_ranges(term))
+
+
 def _search_ids(s: Session, search: str):
     """The ids of the requests a search matches, as a union of index lookups: a CPR number's
     first digits (a range of the stored numbers), a request number, a postcode, a town (the
@@ -969,10 +985,16 @@ def _search_ids(s: Session, search: str):
 
 
 def _search_parts(s: Session, search: str) -> list:
-    """The selects whose union is ``_search_ids``."""
+    """The selects whose union is ``_search_ids``: those that match most first (``_lookup``
+    stops at the first that reaches its limit)."""
     term = search.strip()
     parts = []
     digits = cpr_digits(term)
+    if not digits.isdigit():
+        parts.append(_text_ids(s, term))
+        muni = _municipalities(s, term)
+        if muni:
+            parts.append(select(Request.id).where(Request.municipality_id.in_(muni)))
     if digits.isdigit():
         lo, hi = _cpr_range(digits)
         cpr = Citizen.cpr >= lo if hi is None else and_(Citizen.cpr >= lo, Citizen.cpr < hi)
@@ -980,57 +1002,52 @@ def _search_parts(s: Session, search: str) -> list:
             select(Citizen.id).where(cpr))))
         if len(digits) < 7:
             parts.append(select(Request.id).where(Request.id == int(digits)))
-    ranges = town_postcodes(term)
+    ranges = _towns(term)
     if digits.isdigit() and len(digits) == 4:
         ranges.append((digits, digits))
     for lo, hi in ranges:
-        for col in (Citizen.postcode, Request.postcode):
+        for col in (Request.postcode, Citizen.postcode):
             where = col == lo if lo == hi else and_(col >= lo, col <= hi)
             if col is Citizen.postcode:
                 parts.append(select(Request.id).where(Request.citizen_id.in_(
                     select(Citizen.id).where(where))))
             else:
                 parts.append(select(Request.id).where(where))
-    if not digits.isdigit():
-        parts.append(_text_ids(s, term))
-        muni = _municipalities(s, term)
-        if muni:
-            parts.append(select(Request.id).where(Request.municipality_id.in_(muni)))
     return parts
 
 
-# From about this many matches, a search is checked on each row the list reads (in the sort
-# key's order, or through the other filters' indexes) instead of gathered: its page's rows
-# then come soon, where gathering reads every match. Estimated by counting up to it.
-CHECK_FROM = 2_000
+# Up to this many matches, a search's rows are gathered and sorted (each match read); from
+# there to CHECK_FROM, the list is read in its sort key's order and each row's id probed in
+# the matches (found once through the indexes): a page then reads 200 / share rows of an
+# index, where gathering would read every match's row. From about CHECK_FROM matches, a
+# search is not looked up at all but checked on each row the list reads (in the sort key's
+# order, or through the other filters' indexes): its page's rows come soon. Estimated by
+# counting up to it.
+SEARCH_GATHER = 2_500
+CHECK_FROM = 10_000
 
 
 class _RowCheck(str):
     """A search term to check on each row (``_search_condition``), not to look up."""
 
 
-def _dense(s: Session, term: str) -> bool:
-    """Whether a search matches about CHECK_FROM requests or more, from cheap counts that stop
-    there: the citizens whose name or address has the term (a citizen has one or two
-    requests), the requests of the towns' postcodes, a municipality named by it; a number's
-    lookups (CPR range, request number, postcode) as they are, all through b-tree indexes."""
-    def at_least(q, n: int) -> bool:
-        return s.scalar(select(func.count()).select_from(q.limit(n).subquery())) >= n
-
+def _lookup(s: Session, term: str) -> list[int] | None:
+    """The ids of the requests a search matches (``_search_ids``), or None when they are
+    about CHECK_FROM or more: each lookup alone (the trigram index, a postcode range, a
+    CPR range, ...), stopping there, as a union is deduplicated in full before a LIMIT."""
     if CHECK_FROM <= 0:
-        return True
-    digits = cpr_digits(term)
-    if digits.isdigit():  # each lookup alone: a union is deduplicated in full before a LIMIT
-        return any(at_least(part, CHECK_FROM) for part in _search_parts(s, term))
-    if s.get_bind().dialect.name == "sqlite" and len(_patterns(s, term)) >= _MAX_PATTERNS:
-        return False  # too many case spellings to check as LIKEs: looked up instead
-    if at_least(_text_ids(s, term), CHECK_FROM) or _municipalities(s, term):
-        return True
-    for lo, hi in town_postcodes(term):
-        where = Request.postcode == lo if lo == hi else Request.postcode.between(lo, hi)
-        if at_least(select(Request.id).where(where), CHECK_FROM):
-            return True
-    return False
+        return None
+    # too many case spellings to check as LIKEs on SQLite: looked up, however many
+    limit = (None if not cpr_digits(term).isdigit() and s.get_bind().dialect.name == "sqlite"
+             and len(_patterns(s, term)) >= _MAX_PATTERNS else CHECK_FROM)
+    found: set[int] = set()
+    for part in _search_parts(s, term):
+        # through the connection: the ORM's result handling costs more than the lookup
+        ids = s.connection().execute(part if limit is None else part.limit(limit)).scalars().all()
+        if limit is not None and len(ids) >= limit:
+            return None
+        found.update(ids)
+    return sorted(found)
 
 
 def _search_condition(s: Session, term: str):
@@ -1048,7 +1065,7 @@ def _search_condition(s: Session, term: str):
         of_citizen.append(c.cpr >= lo if hi is None else and_(c.cpr >= lo, c.cpr < hi))
         if len(digits) < 7:
             out.append(Request.id == int(digits))
-    ranges = town_postcodes(term)
+    ranges = _towns(term)
     if digits.isdigit() and len(digits) == 4:
         ranges.append((digits, digits))
     for lo, hi in ranges:
