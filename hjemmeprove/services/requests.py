@@ -641,7 +641,7 @@ class RequestService:
         out = []
         term = "" if isinstance(search, list) else (search or "").strip()
         if isinstance(search, list):  # the ids the search found, already looked up
-            out.append(_in_ids(s, id_column, search))
+            out.append(_in_ids(s, id_column, search, probe=walk))
         elif isinstance(search, _RowCheck):  # a common term: checked on each row read
             out.append(_search_condition(s, search))
         elif term and _short_text(term):
@@ -1032,22 +1032,34 @@ class _RowCheck(str):
 
 
 def _lookup(s: Session, term: str) -> list[int] | None:
-    """The ids of the requests a search matches (``_search_ids``), or None when they are
-    about CHECK_FROM or more: each lookup alone (the trigram index, a postcode range, a
-    CPR range, ...), stopping there, as a union is deduplicated in full before a LIMIT."""
+    """The ids of the requests a search matches (``_search_ids``), or None when they may be
+    about CHECK_FROM or more, from each lookup alone (the trigram index, a postcode range, a
+    CPR range, ...), stopping there: a union is deduplicated in full before a LIMIT. On
+    SQLite each is counted (the ids of a common term never leave the database) and only a
+    search below the limit fetched; on PostgreSQL each is fetched at once (a second bitmap
+    scan of the rows would cost more than the ids). Through the connection: the ORM's result
+    handling of a few thousand ids costs more than their lookup."""
     if CHECK_FROM <= 0:
         return None
+    conn = s.connection()
+    parts = _search_parts(s, term)
+    if s.get_bind().dialect.name != "sqlite":
+        found: set[int] = set()
+        for part in parts:
+            found.update(conn.execute(part.limit(CHECK_FROM)).scalars())
+            if len(found) >= CHECK_FROM:
+                return None
+        return sorted(found)
     # too many case spellings to check as LIKEs on SQLite: looked up, however many
-    limit = (None if not cpr_digits(term).isdigit() and s.get_bind().dialect.name == "sqlite"
-             and len(_patterns(s, term)) >= _MAX_PATTERNS else CHECK_FROM)
-    found: set[int] = set()
-    for part in _search_parts(s, term):
-        # through the connection: the ORM's result handling costs more than the lookup
-        ids = s.connection().execute(part if limit is None else part.limit(limit)).scalars().all()
-        if limit is not None and len(ids) >= limit:
-            return None
-        found.update(ids)
-    return sorted(found)
+    if cpr_digits(term).isdigit() or len(_patterns(s, term)) < _MAX_PATTERNS:
+        left = CHECK_FROM
+        for part in parts:
+            left -= conn.execute(select(func.count()).select_from(
+                part.limit(left).subquery())).scalar_one()
+            if left <= 0:
+                return None
+    ids = union(*parts) if len(parts) > 1 else parts[0]
+    return conn.execute(ids).scalars().all()
 
 
 def _search_condition(s: Session, term: str):
@@ -1077,8 +1089,8 @@ def _search_condition(s: Session, term: str):
         muni = _municipalities(s, term)
         if muni:
             out.append(Request.municipality_id.in_(muni))
-    if of_citizen:
-        out.insert(0, _of_citizen(c, or_(*of_citizen)))
+    if of_citizen:  # last: the row's own columns first decide most rows without it
+        out.append(_of_citizen(c, or_(*of_citizen)))
     return or_(*out)
 
 
@@ -1165,14 +1177,19 @@ def _short_condition(s: Session, term: str):
     return or_(*out)
 
 
-def _in_ids(s: Session, column, ids: list[int]):
+def _in_ids(s: Session, column, ids: list[int], probe: bool = False):
     """``column`` is one of ``ids``, passed as ONE parameter (a JSON array on SQLite, an array
     on PostgreSQL: ``= ANY``, which its planner probes by index, where ``IN (unnest)`` made
     it hash): a search's few thousand ids would otherwise be as many parameters."""
     if s.get_bind().dialect.name == "sqlite":
         values = func.json_each(literal(json.dumps(ids), String)).table_valued("value")
         return column.in_(select(values.c.value))
-    return column == any_(literal(list(ids), ARRAY(Integer)))
+    # in the SQL text: a prepared statement's generic plan (psycopg prepares a query run a
+    # few times) knows neither the ids nor their number, and chose hash joins of every row
+    array = literal(list(ids), ARRAY(Integer), literal_execute=True)
+    if probe:  # checked on each row of a walk: hashed once (``= ANY`` searches the array)
+        return column.in_(select(func.unnest(array)))
+    return column == any_(array)
 
 
 def _escape_like(text: str) -> str:
