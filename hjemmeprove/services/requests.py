@@ -1184,6 +1184,8 @@ def _in_ids(s: Session, column, ids: list[int], probe: bool = False):
     if s.get_bind().dialect.name == "sqlite":
         values = func.json_each(literal(json.dumps(ids), String)).table_valued("value")
         return column.in_(select(values.c.value))
+    if not ids:
+        return false()
     # in the SQL text: a prepared statement's generic plan (psycopg prepares a query run a
     # few times) knows neither the ids nor their number, and chose hash joins of every row
     array = literal(list(ids), ARRAY(Integer), literal_execute=True)
