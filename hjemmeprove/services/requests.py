@@ -557,7 +557,7 @@ class RequestService:
                 narrow = _narrow(s, self._filters(s, **{**filters, "search": ""}))
             elif term:  # looked up once in the indexes; up to GATHER_LIMIT ids passed on
                 if len(ids) <= GATHER_LIMIT:
-                    filters["search"] = ids
+                    filters["search"] = ids if len(ids) <= SEARCH_GATHER else _Probe(ids)
                 # a few thousand: gathered and sorted; more: the list walked in its order,
                 # each row's id probed in the found ones (unless the rest is narrow)
                 narrow = len(ids) <= SEARCH_GATHER or _narrow(
@@ -637,11 +637,12 @@ class RequestService:
         status_column = Request.status + "" if walk else Request.status
         # walking, the found ids are probed for each row: as an index constraint, SQLite
         # would read the whole list for each citizen of a sort by name (seconds)
-        id_column = Request.id + 0 if walk else Request.id
+        probe = walk or isinstance(search, _Probe)
+        id_column = Request.id + 0 if probe else Request.id
         out = []
         term = "" if isinstance(search, list) else (search or "").strip()
         if isinstance(search, list):  # the ids the search found, already looked up
-            out.append(_in_ids(s, id_column, search, probe=walk))
+            out.append(_in_ids(s, id_column, search, probe=probe))
         elif isinstance(search, _RowCheck):  # a common term: checked on each row read
             out.append(_search_condition(s, search))
         elif term and _short_text(term):
@@ -1025,6 +1026,11 @@ def _search_parts(s: Session, search: str) -> list:
 # counting up to it.
 SEARCH_GATHER = 2_500
 CHECK_FROM = 10_000
+
+
+class _Probe(list):
+    """Found ids too many to gather by: probed on each row the other filters' indexes (or
+    the sort key's) give, never driving the read."""
 
 
 class _RowCheck(str):
