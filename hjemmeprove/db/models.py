@@ -191,13 +191,13 @@ class Absence(Base):
     bioanalyst: Mapped[Bioanalyst] = relationship(back_populates="absences")
 
 
-# The request list's free-text search (migration 0009) reads trigram indexes that are not
-# mapped here: on SQLite the FTS5 tables below (rowid = the source row's id; FTS5 keeps
-# shadow tables named after them), kept by triggers; on PostgreSQL the GIN indexes below
-# (pg_trgm). ``migrations/env.py`` leaves these names out of ``alembic check``.
-SEARCH_TABLES = ("citizens_search", "requests_search")
-SEARCH_INDEXES = ("ix_citizens_name_trgm", "ix_citizens_address_trgm",
-                  "ix_requests_address_trgm")
+# The request list's free-text search (migration 0010) reads a trigram index of
+# ``requests.search_text`` that is not mapped here: on SQLite the FTS5 table below (rowid =
+# the request's id; FTS5 keeps shadow tables named after it), kept by triggers; on
+# PostgreSQL the GIN index below (pg_trgm). ``migrations/env.py`` leaves these names out of
+# ``alembic check``.
+SEARCH_TABLES = ("requests_fts",)
+SEARCH_INDEXES = ("ix_requests_search_text_trgm",)
 
 
 def is_search_index(name: str, type_: str) -> bool:
@@ -260,6 +260,11 @@ class Request(Base):
     planned_date: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
     late_cancelled: Mapped[bool] = mapped_column(Boolean, default=False,
                                                  server_default=false())
+    # The text the list's search reads (migration 0010): the citizen's name, the citizen's
+    # address and the request's own address, one line each (lower-cased on PostgreSQL).
+    # Written by the database's triggers whenever a request or its citizen changes; never
+    # written (nor loaded) by the code.
+    search_text: Mapped[str] = mapped_column(Text, server_default="", deferred=True)
 
     citizen: Mapped[Citizen] = relationship()
     municipality: Mapped[Municipality] = relationship()

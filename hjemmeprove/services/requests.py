@@ -7,12 +7,13 @@ never hold a Session.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import itertools
 import json
 from dataclasses import asdict, dataclass, field, replace
 
-from sqlalchemy import (ARRAY, Integer, String, and_, any_, case, column, func, literal, literal_column, or_, select, table,
-                        tuple_, union)
+from sqlalchemy import (ARRAY, Integer, String, and_, any_, case, column, false, func, literal,
+                        literal_column, or_, select, table, tuple_, union)
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, aliased, joinedload
 from sqlalchemy.exc import IntegrityError
@@ -551,14 +552,20 @@ class RequestService:
             clauses = None
             if term and _short_text(term):  # checked per row: narrow if the rest is
                 narrow = _narrow(s, self._filters(s, **{**filters, "search": ""}))
-            elif term and _dense(s, term):  # many matches: checked per row as well
+            elif term and (ids := _lookup(s, term)) is None:  # many matches: checked per row
                 filters["search"] = _RowCheck(term)
                 narrow = _narrow(s, self._filters(s, **{**filters, "search": ""}))
             elif term:  # looked up once in the indexes; up to GATHER_LIMIT ids passed on
-                ids = s.scalars(_search_ids(s, term).limit(GATHER_LIMIT + 1)).all()
-                narrow = len(ids) <= GATHER_LIMIT
-                if narrow:
-                    filters["search"] = ids
+                # a few thousand: gathered and sorted; more: the list walked in its order,
+                # each row's id probed in the found ones (unless the rest is narrow). On
+                # PostgreSQL all are gathered (its estimate of a probe is 200 ids, so it
+                # hashed every citizen and request instead: 65 ms for 5,000)
+                gather = SEARCH_GATHER if s.get_bind().dialect.name == "sqlite" \
+                    else GATHER_LIMIT
+                if len(ids) <= GATHER_LIMIT:
+                    filters["search"] = ids if len(ids) <= gather else _Probe(ids)
+                narrow = len(ids) <= gather or _narrow(
+                    s, self._filters(s, **{**filters, "search": ""}))
             else:
                 clauses = self._filters(s, **filters)
                 narrow = _narrow(s, clauses)
@@ -632,16 +639,20 @@ class RequestService:
         in its sort key's order, so the status is only checked (its index unused)."""
         statuses = _statuses(status)
         status_column = Request.status + "" if walk else Request.status
+        # walking, the found ids are probed for each row: as an index constraint, SQLite
+        # would read the whole list for each citizen of a sort by name (seconds)
+        probe = walk or isinstance(search, _Probe)
+        id_column = Request.id + 0 if probe else Request.id
         out = []
         term = "" if isinstance(search, list) else (search or "").strip()
         if isinstance(search, list):  # the ids the search found, already looked up
-            out.append(_in_ids(s, Request.id, search))
+            out.append(_in_ids(s, id_column, search, probe=probe))
         elif isinstance(search, _RowCheck):  # a common term: checked on each row read
             out.append(_search_condition(s, search))
         elif term and _short_text(term):
             out.append(_short_condition(s, term))
         elif term:
-            out.append(Request.id.in_(_search_ids(s, term)))
+            out.append(id_column.in_(_search_ids(s, term)))
         if len(statuses) == 1:
             out.append(status_column == statuses[0])
         elif statuses:
@@ -944,13 +955,12 @@ def _key_values(keys: tuple, row) -> list:
     return [by_column[k] for k in keys]
 
 
-# A term this long or longer is looked up in the trigram indexes (migration 0009); a shorter
+# A term this long or longer is looked up in the trigram index (migration 0010); a shorter
 # one has no trigram to look up and is checked row by row (see ``_short_text``).
 MIN_TRIGRAM = 3
 
-# The search's trigram tables on SQLite (FTS5, rowid = the source row's id)
-_CITIZENS_FTS = table("citizens_search", column("rowid"))
-_REQUESTS_FTS = table("requests_search", column("rowid"))
+# The search text's trigram index on SQLite (FTS5, rowid = the request's id)
+_FTS = table("requests_fts", column("rowid"))
 
 
 def _short_text(term: str) -> bool:
@@ -959,20 +969,37 @@ def _short_text(term: str) -> bool:
     return len(term) < MIN_TRIGRAM and not cpr_digits(term).isdigit()
 
 
+@functools.lru_cache(maxsize=256)
+def _town_ranges(term: str) -> tuple:
+    return tuple(town_postcodes(term))  # a walk through the official list: a few ms
+
+
+def _towns(term: str) -> list[tuple[str, str]]:
+    """The postcode ranges of the towns a term names (``town_postcodes``), remembered."""
+    return list(_town_ranges(term))
+
+
 def _search_ids(s: Session, search: str):
     """The ids of the requests a search matches, as a union of index lookups: a CPR number's
     first digits (a range of the stored numbers), a request number, a postcode, a town (the
     postcodes the official list gives it), and a part of the citizen's name or address or
-    the request's address (the trigram indexes, any case) or of the municipality's name."""
+    the request's address (the stored search text's trigram index, any case) or of the
+    municipality's name."""
     parts = _search_parts(s, search)
     return union(*parts) if len(parts) > 1 else parts[0]
 
 
 def _search_parts(s: Session, search: str) -> list:
-    """The selects whose union is ``_search_ids``."""
+    """The selects whose union is ``_search_ids``: those that match most first (``_lookup``
+    stops at the first that reaches its limit)."""
     term = search.strip()
     parts = []
     digits = cpr_digits(term)
+    if not digits.isdigit():
+        parts.append(_text_ids(s, term))
+        muni = _municipalities(s, term)
+        if muni:
+            parts.append(select(Request.id).where(Request.municipality_id.in_(muni)))
     if digits.isdigit():
         lo, hi = _cpr_range(digits)
         cpr = Citizen.cpr >= lo if hi is None else and_(Citizen.cpr >= lo, Citizen.cpr < hi)
@@ -980,74 +1007,77 @@ def _search_parts(s: Session, search: str) -> list:
             select(Citizen.id).where(cpr))))
         if len(digits) < 7:
             parts.append(select(Request.id).where(Request.id == int(digits)))
-    ranges = town_postcodes(term)
+    ranges = _towns(term)
     if digits.isdigit() and len(digits) == 4:
         ranges.append((digits, digits))
     for lo, hi in ranges:
-        for col in (Citizen.postcode, Request.postcode):
+        for col in (Request.postcode, Citizen.postcode):
             where = col == lo if lo == hi else and_(col >= lo, col <= hi)
             if col is Citizen.postcode:
                 parts.append(select(Request.id).where(Request.citizen_id.in_(
                     select(Citizen.id).where(where))))
             else:
                 parts.append(select(Request.id).where(where))
-    if not digits.isdigit():
-        parts += _text_ids(s, term)
-        muni = _municipalities(s, term)
-        if muni:
-            parts.append(select(Request.id).where(Request.municipality_id.in_(muni)))
     return parts
 
 
-# From about this many matches, a search is checked on each row the list reads (in the sort
-# key's order, or through the other filters' indexes) instead of gathered: its page's rows
-# then come soon, where gathering reads every match. Estimated by counting up to it.
-CHECK_FROM = 2_000
+# Up to this many matches, a search's rows are gathered and sorted (each match read); from
+# there to CHECK_FROM, the list is read in its sort key's order and each row's id probed in
+# the matches (found once through the indexes): a page then reads 200 / share rows of an
+# index, where gathering would read every match's row. From about CHECK_FROM matches, a
+# search is not looked up at all but checked on each row the list reads (in the sort key's
+# order, or through the other filters' indexes): its page's rows come soon. Estimated by
+# counting up to it.
+SEARCH_GATHER = 2_500
+CHECK_FROM = 10_000
+
+
+class _Probe(list):
+    """Found ids too many to gather by: probed on each row the other filters' indexes (or
+    the sort key's) give, never driving the read."""
 
 
 class _RowCheck(str):
     """A search term to check on each row (``_search_condition``), not to look up."""
 
 
-def _dense(s: Session, term: str) -> bool:
-    """Whether a search matches about CHECK_FROM requests or more, from cheap counts that stop
-    there: the citizens whose name or address has the term (a citizen has one or two
-    requests), the requests of the towns' postcodes, a municipality named by it; a number's
-    lookups (CPR range, request number, postcode) as they are, all through b-tree indexes."""
-    def at_least(q, n: int) -> bool:
-        return s.scalar(select(func.count()).select_from(q.limit(n).subquery())) >= n
-
+def _lookup(s: Session, term: str) -> list[int] | None:
+    """The ids of the requests a search matches (``_search_ids``), or None when they may be
+    about CHECK_FROM or more, from each lookup alone (the trigram index, a postcode range, a
+    CPR range, ...), stopping there: a union is deduplicated in full before a LIMIT. On
+    SQLite each is counted (the ids of a common term never leave the database) and only a
+    search below the limit fetched; on PostgreSQL each is fetched at once (a second bitmap
+    scan of the rows would cost more than the ids). Through the connection: the ORM's result
+    handling of a few thousand ids costs more than their lookup."""
     if CHECK_FROM <= 0:
-        return True
-    digits = cpr_digits(term)
-    if digits.isdigit():  # each lookup alone: a union is deduplicated in full before a LIMIT
-        return any(at_least(part, CHECK_FROM) for part in _search_parts(s, term))
-    if s.get_bind().dialect.name == "sqlite":
-        if len(_patterns(s, term)) >= _MAX_PATTERNS:
-            return False  # too many case spellings to check as LIKEs: looked up instead
-        citizens = select(_CITIZENS_FTS.c.rowid).where(
-            literal_column("citizens_search").op("MATCH")(_phrase(term)))
-    else:
-        like = f"%{_escape_like(term)}%"
-        citizens = select(Citizen.id).where(or_(
-            Citizen.name.ilike(literal(like, literal_execute=True), escape="\\"),
-            Citizen.address.ilike(literal(like, literal_execute=True), escape="\\")))
-    if at_least(citizens, CHECK_FROM // 2) or _municipalities(s, term):
-        return True
-    for lo, hi in town_postcodes(term):
-        where = Request.postcode == lo if lo == hi else Request.postcode.between(lo, hi)
-        if at_least(select(Request.id).where(where), CHECK_FROM):
-            return True
-    return False
+        return None
+    conn = s.connection()
+    parts = _search_parts(s, term)
+    if s.get_bind().dialect.name != "sqlite":
+        found: set[int] = set()
+        for part in parts:
+            found.update(conn.execute(part.limit(CHECK_FROM)).scalars())
+            if len(found) >= CHECK_FROM:
+                return None
+        return sorted(found)
+    # too many case spellings to check as LIKEs on SQLite: looked up, however many
+    if cpr_digits(term).isdigit() or len(_patterns(s, term)) < _MAX_PATTERNS:
+        left = CHECK_FROM
+        for part in parts:
+            left -= conn.execute(select(func.count()).select_from(
+                part.limit(left).subquery())).scalar_one()
+            if left <= 0:
+                return None
+    ids = union(*parts) if len(parts) > 1 else parts[0]
+    return conn.execute(ids).scalars().all()
 
 
 def _search_condition(s: Session, term: str):
     """``_search_ids`` as a condition on each row (the same matches): the citizen's CPR
-    range, postcode, name or address (one EXISTS on its row by primary key), the request's
-    number, postcode or address, its municipality. Text is matched by ILIKE on PostgreSQL and
-    by LIKE in every case spelling on SQLite (``_contains``), as the indexes would. The
-    citizen is looked up even where the query joins it (a sort by CPR or name): on the join,
-    PostgreSQL's estimate of the ILIKEs made it hash and sort every row instead (300 ms)."""
+    range or postcode (looked up on its row by primary key), the request's number, postcode
+    or stored search text (``_text_condition``), its municipality. The citizen is looked up
+    even where the query joins it (a sort by CPR or name): on the join, PostgreSQL's
+    estimate made it hash and sort every row instead (300 ms)."""
     term = term.strip()
     c = aliased(Citizen)  # its own row: the list's query may join the citizens too
     of_citizen, out = [], []
@@ -1057,7 +1087,7 @@ def _search_condition(s: Session, term: str):
         of_citizen.append(c.cpr >= lo if hi is None else and_(c.cpr >= lo, c.cpr < hi))
         if len(digits) < 7:
             out.append(Request.id == int(digits))
-    ranges = town_postcodes(term)
+    ranges = _towns(term)
     if digits.isdigit() and len(digits) == 4:
         ranges.append((digits, digits))
     for lo, hi in ranges:
@@ -1065,13 +1095,12 @@ def _search_condition(s: Session, term: str):
             (of_citizen if col is c.postcode else out).append(
                 col == lo if lo == hi else and_(col >= lo, col <= hi))
     if not digits.isdigit():
-        of_citizen += [_contains(s, c.name, term), _contains(s, c.address, term)]
-        out.append(_contains(s, Request.address, term))
+        out.append(_text_condition(s, term))
         muni = _municipalities(s, term)
         if muni:
             out.append(Request.municipality_id.in_(muni))
-    if of_citizen:
-        out.insert(0, _of_citizen(c, or_(*of_citizen)))
+    if of_citizen:  # last: the row's own columns first decide most rows without it
+        out.append(_of_citizen(c, or_(*of_citizen)))
     return or_(*out)
 
 
@@ -1088,26 +1117,34 @@ def _phrase(term: str) -> str:
     return '"' + term.replace('"', '""') + '"'
 
 
-def _text_ids(s: Session, term: str) -> list:
-    """Selects of the requests whose citizen's name or address, or whose own address,
-    contains ``term``, from the trigram indexes. A phrase of the FTS5 trigram tokenizer is a
-    substring, case folded (Unicode: Æ and æ alike); the term is quoted, so FTS5's query
-    syntax (AND, *, ", NEAR) is text. PostgreSQL's GIN index (gin_trgm_ops) serves ILIKE;
-    there the citizens are looked up first (a few thousand at most for a name): joined in
-    one query, its planner hashes every request's citizen instead of probing the index."""
+def _text_ids(s: Session, term: str):
+    """The requests whose citizen's name or address, or whose own address, contains
+    ``term``, in any case: a select of their ids from the trigram index of their stored
+    search text (migration 0010). A phrase of the FTS5 trigram tokenizer is a substring, case
+    folded (Unicode: Æ and æ alike); the term is quoted, so FTS5's query syntax (AND, *, ",
+    NEAR) is text. On PostgreSQL the GIN index (gin_trgm_ops) serves the LIKE of
+    ``_text_condition``."""
+    if s.get_bind().dialect.name == "sqlite" and _SEPARATOR not in term:
+        return select(_FTS.c.rowid.label("id")).where(
+            literal_column(_FTS.name).op("MATCH")(_phrase(term)))
+    return select(Request.id).where(_text_condition(s, term))
+
+
+# The stored search text holds one line per field: a term with a line break matches none.
+_SEPARATOR = "\n"
+
+
+def _text_condition(s: Session, term: str):
+    """The request's stored search text contains ``term`` in any case, as a condition on
+    its row: LIKE in every case spelling on SQLite (``_contains``: its LIKE folds ASCII
+    only), LIKE of the lower-cased term on PostgreSQL, where the text is stored lower-cased
+    (the pattern in the SQL text: a prepared statement's generic plan cannot use the index)."""
+    if _SEPARATOR in term:
+        return false()
     if s.get_bind().dialect.name == "sqlite":
-        phrase = _phrase(term)
-        return [select(Request.id).where(Request.citizen_id.in_(
-                    select(_CITIZENS_FTS.c.rowid).where(
-                        literal_column("citizens_search").op("MATCH")(phrase)))),
-                select(_REQUESTS_FTS.c.rowid.label("id")).where(
-                    literal_column("requests_search").op("MATCH")(phrase))]
-    # the pattern in the SQL text: a prepared statement's generic plan cannot use the index
+        return _contains(s, Request.search_text, term)
     like = literal(f"%{_escape_like(term)}%", literal_execute=True)
-    citizens = s.scalars(select(Citizen.id).where(or_(
-        Citizen.name.ilike(like, escape="\\"), Citizen.address.ilike(like, escape="\\")))).all()
-    return [select(Request.id).where(_in_ids(s, Request.citizen_id, citizens)),
-            select(Request.id).where(Request.address.ilike(like, escape="\\"))]
+    return Request.search_text.like(func.lower(like), escape="\\")
 
 
 def _municipalities(s: Session, term: str) -> list[int]:
@@ -1143,23 +1180,28 @@ def _short_condition(s: Session, term: str):
     citizen's name or address, the request's address, or the municipality's name contains
     it, in any case. The list reads its rows in the sort key's order and stops at the page's
     end, which comes soon for so short a part of a text (nearly every row has it)."""
-    c = aliased(Citizen)  # its own row: the list's query may join the citizens too
-    out = [_of_citizen(c, or_(_contains(s, c.name, term), _contains(s, c.address, term))),
-           _contains(s, Request.address, term)]
+    out = [_text_condition(s, term)]
     muni = _municipalities(s, term)
     if muni:
         out.append(Request.municipality_id.in_(muni))
     return or_(*out)
 
 
-def _in_ids(s: Session, column, ids: list[int]):
+def _in_ids(s: Session, column, ids: list[int], probe: bool = False):
     """``column`` is one of ``ids``, passed as ONE parameter (a JSON array on SQLite, an array
     on PostgreSQL: ``= ANY``, which its planner probes by index, where ``IN (unnest)`` made
     it hash): a search's few thousand ids would otherwise be as many parameters."""
     if s.get_bind().dialect.name == "sqlite":
         values = func.json_each(literal(json.dumps(ids), String)).table_valued("value")
         return column.in_(select(values.c.value))
-    return column == any_(literal(list(ids), ARRAY(Integer)))
+    if not ids:
+        return false()
+    # in the SQL text: a prepared statement's generic plan (psycopg prepares a query run a
+    # few times) knows neither the ids nor their number, and chose hash joins of every row
+    array = literal(list(ids), ARRAY(Integer), literal_execute=True)
+    if probe:  # checked on each row of a walk: hashed once (``= ANY`` searches the array)
+        return column.in_(select(func.unnest(array)))
+    return column == any_(array)
 
 
 def _escape_like(text: str) -> str:

@@ -1,0 +1,189 @@
+"""The search text stored on the request row (migration 0010): written by the database when
+a request or its citizen changes, whoever writes them, never stale; the migration fills it
+for the rows already there, and goes down to 0009's indexes and up again."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from alembic import command
+from sqlalchemy import create_engine, inspect, text, update
+from sqlalchemy.exc import DBAPIError
+
+from hjemmeprove.app import App
+from hjemmeprove.db.migrate import alembic_config
+from hjemmeprove.db.models import Citizen, Request
+from tests.factories import request_values
+
+TODAY = dt.date(2024, 3, 20)
+
+
+def _found(app, term: str) -> set[int]:
+    ids = {r.id for r in app.requests.list(search=term)}
+    assert app.requests.count(search=term) == len(ids), term
+    # and the page by key (its plans: looked up, or checked on each row) agrees
+    assert {r.id for r in app.requests.page(search=term, sort="name").rows} == ids, term
+    return ids
+
+
+def _stored(app, request_id: int) -> str:
+    with app.store.session() as s:
+        return s.scalar(text("SELECT search_text FROM requests WHERE id = :i"),
+                        {"i": request_id})
+
+
+def _expected(app, name: str, address: str, own: str) -> str:
+    value = f"{name}\n{address}\n{own}"
+    return value if app.store.is_sqlite else value.lower()
+
+
+def test_a_citizens_rename_or_move_changes_what_finds_their_requests(department_app):
+    app = department_app
+    first = app.requests.create(request_values(cpr="060660-1666", name="Grete Kjærgaard",
+                                               address="Ådalen 3"), today=TODAY)
+    second = app.requests.create(request_values(
+        cpr="060660-1666", name="Grete Kjærgaard", address="Ådalen 3",
+        sampling_address="Plejecenter Solgården", sampling_postcode="5700",
+        sampling_city="Svendborg", received="2024-03-19"), today=TODAY,
+        confirm={"duplicate", "deadline_passed"})
+    assert _found(app, "kjærgaard") == {first, second}
+    assert _found(app, "ådalen") == {first, second}  # the registered address, both
+    assert _found(app, "solgården") == {second}
+    assert _stored(app, second) == _expected(app, "Grete Kjærgaard", "Ådalen 3",
+                                             "Plejecenter Solgården")
+    # renamed and moved through the program (a confirmed update of the citizen)
+    values = request_values(cpr="060660-1666", name="Grete Østergaard", address="Bøgevej 8")
+    app.requests.update(first, app.requests.get(first).version, values, today=TODAY,
+                        confirm={"citizen_changed", "duplicate", "deadline_passed"})
+    assert _found(app, "kjærgaard") == set()
+    assert _found(app, "ØSTERGAARD") == {first, second}  # the other request follows too
+    assert _found(app, "ådalen") == set()
+    assert _found(app, "bøgevej") == {first, second}
+    assert _found(app, "solgården") == {second}
+    assert _stored(app, second) == _expected(app, "Grete Østergaard", "Bøgevej 8",
+                                             "Plejecenter Solgården")
+    # and by any other writer (an import, a script, the retention's erasure): the database
+    with app.store.session() as s:
+        cid = s.get(Request, first).citizen_id
+        s.execute(update(Citizen).where(Citizen.id == cid).values(name="Grete Ærenlund",
+                                                                   address="Havnevej 1"))
+    assert _found(app, "østergaard") == set()
+    assert _found(app, "bøgevej") == {first}  # the address the first was booked with, kept
+    assert _found(app, "ærenlund") == {first, second}
+    assert _found(app, "havnevej") == {first, second}
+    # a request moved to another citizen takes that citizen's text
+    other = app.requests.create(request_values(cpr="070770-1777", name="Ib Vinther",
+                                               address="Torvet 2"), today=TODAY)
+    with app.store.session() as s:
+        target = s.get(Request, other).citizen_id
+        s.execute(update(Request).where(Request.id == second).values(citizen_id=target))
+    assert _found(app, "ærenlund") == {first}
+    assert _found(app, "vinther") == {other, second}
+
+
+def test_the_search_text_cannot_be_written_by_hand(department_app):
+    app = department_app
+    rid = app.requests.create(request_values(cpr="080880-1888", name="Ulla Mørk",
+                                             address="Engvej 5"), today=TODAY)
+    before = _stored(app, rid)
+    if app.store.is_sqlite:  # refused
+        with pytest.raises(DBAPIError):
+            with app.store.session() as s:
+                s.execute(text("UPDATE requests SET search_text = 'Xyzzy' WHERE id = :i"),
+                          {"i": rid})
+    else:  # written over by the trigger
+        with app.store.session() as s:
+            s.execute(text("UPDATE requests SET search_text = 'Xyzzy' WHERE id = :i"),
+                      {"i": rid})
+    assert _stored(app, rid) == before
+    assert _found(app, "xyzzy") == set()
+    assert _found(app, "mørk") == {rid}
+
+
+def test_a_term_never_spans_two_fields(department_app):
+    app = department_app
+    rid = app.requests.create(request_values(cpr="090990-1999", name="Anna Holm",
+                                             address="Algade 4"), today=TODAY)
+    assert _found(app, "holm") == {rid}
+    assert _found(app, "holm algade") == set()  # the name's end and the address's start
+    assert _found(app, "holm\nalgade") == set()
+    assert _found(app, "m\na") == set()
+
+
+def test_migration_0010_fills_existing_rows_and_goes_down_and_up(db_url):
+    from tests.test_migration_0008 import _insert, insert_agreement
+
+    engine = create_engine(db_url)
+    cfg = alembic_config(db_url)
+    sqlite = engine.dialect.name == "sqlite"
+
+    def migrate(fn, revision):
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            fn(cfg, revision)
+
+    def found(term: str) -> set[int]:
+        app = App(db_url, user="test")  # at head: 0010
+        try:
+            return _found(app, term)
+        finally:
+            app.close()
+
+    def objects() -> tuple[set, set]:
+        with engine.connect() as c:
+            insp = inspect(c)
+            tables = set(insp.get_table_names())
+            indexes = {i["name"] for t in ("citizens", "requests")
+                       for i in insp.get_indexes(t)}
+            columns = {col["name"] for col in insp.get_columns("requests")}
+        return tables | columns, indexes
+
+    try:
+        migrate(command.upgrade, "0009")
+        with engine.begin() as c:
+            insert_agreement(c)
+            for i, (name, address, own) in enumerate([
+                    ("Åse Ærøbo", "Østre Allé 1", "Østre Allé 1"),
+                    ("Per Hansen", "Algade 2", "Strandvejen 9")], start=1):
+                _insert(c, "citizens", id=i, cpr=f"0{i}0150-123{i}", name=name,
+                        address=address, postcode="5700", city="Svendborg")
+                _insert(c, "requests", id=i, citizen_id=i, municipality_id=1,
+                        department_id=1, agreement_id=1, received=dt.date(2024, 3, 1),
+                        deadline=dt.date(2024, 3, 15), status="open", version=1,
+                        address=own, postcode="5700", city="Svendborg")
+        migrate(command.upgrade, "0010")
+        names, indexes = objects()
+        assert "search_text" in names
+        assert not {"citizens_search", "requests_search"} & names  # 0009's, replaced
+        assert not {"ix_citizens_name_trgm", "ix_requests_address_trgm"} & indexes
+        assert ("requests_fts" in names) if sqlite else (
+            "ix_requests_search_text_trgm" in indexes)
+        assert found("ÆRØB") == {1}
+        assert found("østre all") == {1}
+        assert found("hanse") == {2}
+        assert found("algade") == {2}  # the citizen's address
+        assert found("strandvej") == {2}  # the request's own
+        migrate(command.downgrade, "0009")
+        names, indexes = objects()
+        assert "search_text" not in names and "requests_fts" not in names
+        assert ("citizens_search" in names) if sqlite else (
+            "ix_citizens_name_trgm" in indexes)
+        with engine.begin() as c:  # rows written at 0009: its triggers, not 0010's
+            c.execute(text("UPDATE citizens SET name = 'Åse Lund' WHERE id = 1"))
+            _insert(c, "citizens", id=3, cpr="030150-1233", name="Bo Winther",
+                    address="Kirkevej 3", postcode="5700", city="Svendborg")
+            _insert(c, "requests", id=3, citizen_id=3, municipality_id=1, department_id=1,
+                    agreement_id=1, received=dt.date(2024, 3, 2),
+                    deadline=dt.date(2024, 3, 16), status="open", version=1,
+                    address="Kirkevej 3", postcode="5700", city="Svendborg")
+            if sqlite:
+                assert c.execute(text("SELECT rowid FROM citizens_search WHERE "
+                                      "citizens_search MATCH '\"winther\"'")).all() == [(3,)]
+        migrate(command.upgrade, "0010")  # up again: the text from the rows as they are now
+        assert found("åse lun") == {1}
+        assert found("ærøbo") == set()
+        assert found("winther") == {3}
+        assert found("kirkevej") == {3}
+    finally:
+        engine.dispose()
