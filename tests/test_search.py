@@ -11,7 +11,6 @@ import pytest
 from alembic import command
 from sqlalchemy import create_engine, delete, inspect, text
 
-from hjemmeprove.app import App
 from hjemmeprove.db.migrate import alembic_config
 from hjemmeprove.db.models import Citizen, Request
 from hjemmeprove.domain.labels import ACTIVE_STATUSES

@@ -34,8 +34,10 @@ would otherwise write the erased values into a new audit entry.
 After the transaction, the old row versions that still hold the erased values are dropped
 from the database files: on PostgreSQL ``VACUUM FULL`` of every touched table (an UPDATE
 leaves the old version in the table's data files until a vacuum; plain VACUUM only marks its
-space reusable, FULL writes the table anew), run outside a transaction; on SQLite a
-checkpoint of the write-ahead log and ``VACUUM`` (the file is rewritten without free pages).
+space reusable, FULL writes the table anew; it also rebuilds the search's GIN index), run
+outside a transaction; on SQLite the search's FTS5 index is merged first (``optimize``: a
+deleted row's trigrams are otherwise only marked deleted in its segments), then a checkpoint
+of the write-ahead log and ``VACUUM`` (the file is rewritten without free pages).
 What remains elsewhere: backups made before the run, and PostgreSQL's WAL archive if one is
 kept, hold the data until they expire (README, "Personoplysninger").
 """
@@ -251,6 +253,15 @@ def drop_old_row_versions(store) -> tuple[tuple, str]:
     try:
         with store.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             if store.is_sqlite:
+                # the search's FTS5 index only marks a deleted row's trigrams as deleted
+                # until its segments merge; VACUUM copies them as they are
+                from hjemmeprove.db.models import SEARCH_TABLES
+
+                present = set(conn.exec_driver_sql(
+                    "SELECT name FROM sqlite_master WHERE type = 'table'").scalars())
+                for fts in SEARCH_TABLES:
+                    if fts in present:
+                        conn.exec_driver_sql(f"INSERT INTO {fts}({fts}) VALUES ('optimize')")
                 conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
                 conn.exec_driver_sql("VACUUM")
                 conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
