@@ -13,11 +13,17 @@ from sqlalchemy import MetaData, Table, create_engine, text
 from hjemmeprove.db.migrate import alembic_config
 
 
-def _upgrade(engine, url, revision):
+def migrate(engine, url, fn, revision) -> None:
+    """``fn`` (alembic's ``command.upgrade`` or ``downgrade``) to ``revision``, in one
+    transaction on ``engine`` (the migration tests' raw databases)."""
     cfg = alembic_config(url)
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
-        command.upgrade(cfg, revision)
+        fn(cfg, revision)
+
+
+def _upgrade(engine, url, revision):
+    migrate(engine, url, command.upgrade, revision)
 
 
 _FILL = {str: "", int: 0, bool: False, float: 0.0, Decimal: Decimal("0"),
@@ -42,6 +48,18 @@ def insert_agreement(conn) -> None:
     _insert(conn, "agreements", id=1, municipality_id=1, department_id=1,
             start=dt.date(2020, 1, 1), billable_outcomes="taken",
             allocation_rule="standalone", version=1)
+
+
+def insert_citizen_request(conn, i: int, name: str, address: str, own: str | None = None
+                           ) -> None:
+    """Citizen ``i`` in Svendborg and their open request ``i`` (at ``own``, else the
+    citizen's address), as raw rows (after ``insert_agreement``)."""
+    _insert(conn, "citizens", id=i, cpr=f"0{i}0150-123{i}", name=name, address=address,
+            postcode="5700", city="Svendborg")
+    _insert(conn, "requests", id=i, citizen_id=i, municipality_id=1, department_id=1,
+            agreement_id=1, received=dt.date(2024, 3, 1), deadline=dt.date(2024, 3, 15),
+            status="open", version=1, address=own or address, postcode="5700",
+            city="Svendborg")
 
 
 def test_upgrade_fills_the_list_keys_and_the_triggers_keep_them(db_url):

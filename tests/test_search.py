@@ -11,7 +11,6 @@ import pytest
 from alembic import command
 from sqlalchemy import create_engine, delete, inspect, text
 
-from hjemmeprove.db.migrate import alembic_config
 from hjemmeprove.db.models import Citizen, Request
 from hjemmeprove.domain.labels import ACTIVE_STATUSES
 from tests.factories import request_values
@@ -167,16 +166,14 @@ def test_pages_under_a_search_neither_overlap_nor_skip(department_app, plan):
 def test_migration_0009_indexes_existing_rows_and_downgrades(db_url):
     """0009's own objects, checked at 0009 (0010 replaces them by the stored search text:
     ``tests/test_search_text.py``)."""
-    from tests.test_migration_0008 import _insert, insert_agreement
+    from tests.test_migration_0008 import insert_agreement, insert_citizen_request
+    from tests.test_migration_0008 import migrate as migrate_to
 
     engine = create_engine(db_url)
-    cfg = alembic_config(db_url)
     sqlite = engine.dialect.name == "sqlite"
 
     def migrate(fn, revision):
-        with engine.begin() as conn:
-            cfg.attributes["connection"] = conn
-            fn(cfg, revision)
+        migrate_to(engine, db_url, fn, revision)
 
     def found(term: str) -> set[int]:
         """0009's lookup, as its service ran it: the citizens' and the requests' hits."""
@@ -199,12 +196,7 @@ def test_migration_0009_indexes_existing_rows_and_downgrades(db_url):
             insert_agreement(c)
             for i, (name, address) in enumerate([("Åse Ærøbo", "Østre Allé 1"),
                                                   ("Per Hansen", "Algade 2")], start=1):
-                _insert(c, "citizens", id=i, cpr=f"0{i}0150-123{i}", name=name,
-                        address=address, postcode="5700", city="Svendborg")
-                _insert(c, "requests", id=i, citizen_id=i, municipality_id=1,
-                        department_id=1, agreement_id=1, received=dt.date(2024, 3, 1),
-                        deadline=dt.date(2024, 3, 15), status="open", version=1,
-                        address=address, postcode="5700", city="Svendborg")
+                insert_citizen_request(c, i, name, address)
         migrate(command.upgrade, "0009")
         assert found("ÆRØB") == {1}
         assert found("østre all") == {1}

@@ -12,7 +12,6 @@ from sqlalchemy import create_engine, inspect, text, update
 from sqlalchemy.exc import DBAPIError
 
 from hjemmeprove.app import App
-from hjemmeprove.db.migrate import alembic_config
 from hjemmeprove.db.models import Citizen, Request
 from tests.factories import request_values
 
@@ -112,16 +111,14 @@ def test_a_term_never_spans_two_fields(department_app):
 
 
 def test_migration_0010_fills_existing_rows_and_goes_down_and_up(db_url):
-    from tests.test_migration_0008 import _insert, insert_agreement
+    from tests.test_migration_0008 import _insert, insert_agreement, insert_citizen_request
+    from tests.test_migration_0008 import migrate as migrate_to
 
     engine = create_engine(db_url)
-    cfg = alembic_config(db_url)
     sqlite = engine.dialect.name == "sqlite"
 
     def migrate(fn, revision):
-        with engine.begin() as conn:
-            cfg.attributes["connection"] = conn
-            fn(cfg, revision)
+        migrate_to(engine, db_url, fn, revision)
 
     def found(term: str) -> set[int]:
         app = App(db_url, user="test")  # at head: 0010
@@ -146,12 +143,7 @@ def test_migration_0010_fills_existing_rows_and_goes_down_and_up(db_url):
             for i, (name, address, own) in enumerate([
                     ("Åse Ærøbo", "Østre Allé 1", "Østre Allé 1"),
                     ("Per Hansen", "Algade 2", "Strandvejen 9")], start=1):
-                _insert(c, "citizens", id=i, cpr=f"0{i}0150-123{i}", name=name,
-                        address=address, postcode="5700", city="Svendborg")
-                _insert(c, "requests", id=i, citizen_id=i, municipality_id=1,
-                        department_id=1, agreement_id=1, received=dt.date(2024, 3, 1),
-                        deadline=dt.date(2024, 3, 15), status="open", version=1,
-                        address=own, postcode="5700", city="Svendborg")
+                insert_citizen_request(c, i, name, address, own)
         migrate(command.upgrade, "0010")
         names, indexes = objects()
         assert "search_text" in names

@@ -269,6 +269,15 @@ def _env(tmp_path) -> dict:
                 XDG_DATA_HOME=str(tmp_path / "data"))
 
 
+def _run_probe(script: str, db: str, tag: str, tmp_path) -> dict:
+    """Runs ``script`` in a fresh interpreter on ``db``; its JSON line tagged ``tag``."""
+    out = subprocess.run([sys.executable, "-c", script, db], capture_output=True, text=True,
+                         cwd=ROOT, env=_env(tmp_path), timeout=120)
+    line = next((ln for ln in out.stdout.splitlines() if ln.startswith(tag + " ")), None)
+    assert line is not None, out.stderr[-2000:]
+    return json.loads(line[len(tag) + 1:])
+
+
 def test_hjemmeprove_gui_paints_before_sqlalchemy_the_models_or_the_list_query(
         demo_db_template, tmp_path):
     """``hjemmeprove gui`` shows its window before the database is touched: at the first
@@ -278,12 +287,7 @@ def test_hjemmeprove_gui_paints_before_sqlalchemy_the_models_or_the_list_query(
 
     db = tmp_path / "demo.sqlite3"
     shutil.copy(demo_db_template, db)
-    out = subprocess.run([sys.executable, "-c", RUN_PROBE, f"sqlite:///{db}"],
-                         capture_output=True, text=True, cwd=ROOT, env=_env(tmp_path),
-                         timeout=120)
-    line = next((ln for ln in out.stdout.splitlines() if ln.startswith("RUN ")), None)
-    assert line is not None, out.stderr[-2000:]
-    result = json.loads(line[len("RUN "):])
+    result = _run_probe(RUN_PROBE, f"sqlite:///{db}", "RUN", tmp_path)
     assert result["loaded"] == [] and result["ready"] is False and result["built"] == []
     assert result["rows"] > 0  # and then the list shows the demo's requests
 
@@ -297,16 +301,13 @@ def test_an_older_database_is_migrated_after_the_paint_before_any_view_is_built(
     from PySide6.QtCore import QEvent, QObject
 
     from hjemmeprove.db import migrate
+    from tests.test_migration_0008 import migrate as migrate_to
     from ui.main import open_app
     from ui.mainwindow import LOADING_TEXT, MainWindow
 
     url = department_app.store.url
     head = migrate.head_revision(department_app.store)
-    with department_app.store.engine.connect() as conn:
-        cfg = migrate.alembic_config(url)
-        cfg.attributes["connection"] = conn
-        command.downgrade(cfg, "-1")
-        conn.commit()
+    migrate_to(department_app.store.engine, url, command.downgrade, "-1")
     department_app.close()
 
     built_at: list = []
@@ -376,12 +377,7 @@ print("GUI " + json.dumps({"rc": rc, "dialogs": errors.dialog_sink}), flush=True
 def test_hjemmeprove_gui_ends_with_1_when_the_database_cannot_be_opened(tmp_path):
     bad = tmp_path / "not-a-database.sqlite3"
     bad.write_bytes(b"this is no SQLite file, " * 100)
-    out = subprocess.run([sys.executable, "-c", GUI_FAILS, f"sqlite:///{bad}"],
-                         capture_output=True, text=True, cwd=ROOT, env=_env(tmp_path),
-                         timeout=120)
-    line = next((ln for ln in out.stdout.splitlines() if ln.startswith("GUI ")), None)
-    assert line is not None, out.stderr[-2000:]
-    result = json.loads(line[len("GUI "):])
+    result = _run_probe(GUI_FAILS, f"sqlite:///{bad}", "GUI", tmp_path)
     assert result["rc"] == 1
     assert [title for title, _text in result["dialogs"]] == ["Uventet fejl"]
 
