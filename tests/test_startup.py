@@ -143,6 +143,31 @@ def test_an_older_schema_is_still_upgraded_by_alembic(tmp_path):
         app.close()
 
 
+def test_a_database_from_a_newer_program_is_refused_in_danish_and_left_as_it_is(
+        tmp_path, capsys):
+    """A colleague's newer program migrated the shared database: this one says so (exit 1,
+    no traceback) and neither copies nor changes the database."""
+    from sqlalchemy import create_engine, text
+
+    from hjemmeprove.cli import main
+
+    db = tmp_path / "nyere.sqlite3"
+    url = f"sqlite:///{db}"
+    App(url, user="test").close()
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+    engine.dispose()
+    assert main(["--db", url, "calendar", "deadline", "2026-11-20"]) == 1
+    err = capsys.readouterr().err
+    assert "skemaversion 9999" in err and "nyere version" in err
+    assert "Traceback" not in err and "CommandError" not in err
+    assert not [p.name for p in tmp_path.iterdir() if "before-migration" in p.name]
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "9999"
+    engine.dispose()
+
+
 def test_the_scripts_head_read_from_their_text_is_alembics(tmp_path):
     from alembic.script import ScriptDirectory
 

@@ -52,6 +52,15 @@ def upgrade(store) -> Path | None:
     current = current_revision(store)
     if current == head_revision(store):
         return None
+    if current is not None and not _known(store, current):
+        # a newer program has migrated this database (a colleague's, on a shared server):
+        # say so before anything is copied or changed, instead of Alembic's traceback
+        from hjemmeprove.errors import HjemmeproveError
+
+        raise HjemmeproveError(
+            f"databasen har skemaversion {current}, som denne version af hjemmeprøve ikke "
+            "kender: den er opdateret af en nyere version. Brug den nyeste version af "
+            "programmet; databasen er ikke ændret")
     backup = _copy_before_migration(store) if current is not None else None
     cfg = alembic_config(store.url)
     with store.engine.connect() as conn:
@@ -76,6 +85,18 @@ def upgrade(store) -> Path | None:
                 conn.exec_driver_sql("PRAGMA foreign_keys=ON")
                 conn.commit()
     return backup
+
+
+def _known(store, revision: str) -> bool:
+    """Whether ``revision`` is one of this program's migration scripts."""
+    from alembic.script import ScriptDirectory
+    from alembic.util import CommandError
+
+    try:
+        return ScriptDirectory.from_config(alembic_config(store.url)).get_revision(
+            revision) is not None
+    except CommandError:
+        return False
 
 
 def _copy_before_migration(store) -> Path | None:
