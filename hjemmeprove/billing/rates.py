@@ -167,9 +167,7 @@ def wage_index_concerns(percent: Decimal | None, source: str) -> list[str]:
 
     out = []
     low, high = USUAL_WAGE_INDEX
-    if percent is not None:
-        percent = Decimal(str(percent))
-    if percent is not None and not low <= percent <= high:
+    if percent is not None and not low <= (percent := Decimal(str(percent))) <= high:
         out.append(f"Fremskrivningen er {number(percent, 2)} %, uden for det sædvanlige "
                    f"{number(low, 0)}–{number(high, 0)} %. Den ændrer alle årets takster.")
     if not (source or "").strip():

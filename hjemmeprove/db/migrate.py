@@ -48,11 +48,13 @@ def upgrade(store) -> Path | None:
     if is_current(store):
         return None
     from alembic import command
+    from alembic.script import ScriptDirectory
 
     current = current_revision(store)
-    if current == head_revision(store):
+    scripts = ScriptDirectory.from_config(alembic_config(store.url))
+    if current == scripts.get_current_head():
         return None
-    if current is not None and not _known(store, current):
+    if current is not None and not _known(scripts, current):
         # a newer program has migrated this database (a colleague's, on a shared server):
         # say so before anything is copied or changed, instead of Alembic's traceback
         from hjemmeprove.errors import HjemmeproveError
@@ -87,14 +89,13 @@ def upgrade(store) -> Path | None:
     return backup
 
 
-def _known(store, revision: str) -> bool:
-    """Whether ``revision`` is one of this program's migration scripts."""
-    from alembic.script import ScriptDirectory
+def _known(scripts, revision: str) -> bool:
+    """Whether ``revision`` is one of this program's migration scripts (``scripts``: Alembic's
+    ``ScriptDirectory``)."""
     from alembic.util import CommandError
 
     try:
-        return ScriptDirectory.from_config(alembic_config(store.url)).get_revision(
-            revision) is not None
+        return scripts.get_revision(revision) is not None
     except CommandError:
         return False
 
