@@ -239,6 +239,15 @@ class LoadingPage(QWidget):
         self.busy.setVisible(busy)
 
 
+def fit_screen(size: QSize, screen) -> QSize:
+    """The window's first size (no layout saved yet): ``size``, made no larger than the screen's
+    free area, so a 1366×768 laptop shows the status bar and the bottom rows."""
+    if screen is None:
+        return size
+    free = screen.availableGeometry().size()
+    return QSize(min(size.width(), free.width()), min(size.height(), free.height() - 40))
+
+
 class MainWindow(QMainWindow):
     """``MainWindow(app)`` over an open App, or ``MainWindow(open_app=fn)``: ``fn(progress)``
     opens the App (and migrates the database) off the GUI thread after the first paint, and
@@ -266,7 +275,7 @@ class MainWindow(QMainWindow):
         self.demo = False  # set by _mark_demo once the database has said so
         self.setWindowTitle(TITLE)
         self.setWindowIcon(icons.app_icon())
-        self.resize(1360, 860)
+        self.resize(fit_screen(QSize(1360, 860), self.screen()))
 
         main = QWidget()
         column = QVBoxLayout(main)

@@ -283,6 +283,7 @@ def day_bar(label: str, today, on_step) -> tuple[QHBoxLayout, QDateEdit, QLabel]
     bar.addWidget(next_b)
     summary = QLabel()
     summary.setTextFormat(Qt.TextFormat.RichText)
+    summary.setWordWrap(True)  # a long day's summary wraps instead of widening the window
     bar.addSpacing(16)
     bar.addWidget(summary, 1)
     return bar, day, summary

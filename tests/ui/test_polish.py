@@ -338,3 +338,22 @@ def test_an_agreement_without_billable_outcomes_is_named_by_label(qtbot, window)
     settle(qtbot)
     text = dlg.field_error("billable_outcomes")
     assert dlg.isVisible() and "Vælg mindst ét af taget (taken)" in text, text
+
+
+def test_every_view_fits_a_small_laptop_screen(qtbot, demo_window):
+    """A 1366×768 laptop at 125 % scaling gives about 1093×574 free pixels: with every view
+    built (the demo's data in them) the window must fit, and its first size must not reach
+    past the screen (before: 1360×860 with a 1,252-pixel minimum from the request list's one
+    filter row, 942 from the contact list's day summary)."""
+    from tests.ui.conftest import settle
+    from ui.mainwindow import NAV
+
+    w = demo_window
+    free = w.screen().availableGeometry()
+    assert w.height() <= free.height()
+    for row in range(len(NAV)):
+        w.nav.setCurrentRow(row)
+        settle(qtbot)
+    assert len(w.views.built()) == len(NAV)
+    need = w.minimumSizeHint()
+    assert need.width() <= 1093 and need.height() <= 574, need

@@ -75,17 +75,20 @@ class ContactView(DayNavigation, ServiceView):
         for b in (self.reached_button, self.not_reached_button, self.letter_button,
                   self.reset_button):
             actions.addWidget(b)
-        actions.addSpacing(24)
+        lay.addLayout(actions)
+        # the day's sending on a row of its own, so the view fits a small laptop screen
+        sending = QHBoxLayout()
         self.sms_button = QPushButton("Send dagens SMS")
         self.dry_button = QPushButton("Prøvekørsel (CSV)…")
         self.letters_button = QPushButton("Påmindelsesbreve (PDF)…")
         self.letters_button.clicked.connect(lambda: self.reminder_letters())
         self.sms_button.clicked.connect(self.send_sms)
         self.dry_button.clicked.connect(lambda: self.dry_run())
-        actions.addWidget(self.sms_button)
-        actions.addWidget(self.dry_button)
-        actions.addWidget(self.letters_button)
-        lay.addLayout(actions)
+        sending.addWidget(self.sms_button)
+        sending.addWidget(self.dry_button)
+        sending.addWidget(self.letters_button)
+        sending.addStretch(1)
+        lay.addLayout(sending)
 
         pref = QGroupBox("Borgerens samtykke og foretrukne kanal")
         form = QFormLayout(pref)

@@ -9,12 +9,14 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QFormLayout,
+    QFrame,
     QGroupBox,
     QHBoxLayout,
     QInputDialog,
     QLabel,
     QLineEdit,
     QPushButton,
+    QScrollArea,
     QSpinBox,
     QSplitter,
     QVBoxLayout,
@@ -75,12 +77,17 @@ class RequestsView(QWidget):
         self.new_button = QPushButton("Ny henvisning")
         self.new_button.setToolTip("Ctrl+N")
         self.new_button.setDefault(False)
-        for w in (self.search, self.status, self.municipality, self.due, self.due_days,
-                  self.late):
-            bar.addWidget(w)
-        bar.addStretch(1)
+        # two rows, so the view fits a small laptop screen (1366×768 at 125 %): the search and
+        # the new request above, the filters below
+        bar.addWidget(self.search, 3)
+        bar.addStretch(2)
         bar.addWidget(self.new_button)
         lay.addLayout(bar)
+        filters = QHBoxLayout()
+        for w in (self.status, self.municipality, self.due, self.due_days, self.late):
+            filters.addWidget(w)
+        filters.addStretch(1)
+        lay.addLayout(filters)
 
         split = QSplitter(Qt.Orientation.Horizontal)
         self.model = RequestTableModel(app.requests, today=today, parent=self)
@@ -90,7 +97,15 @@ class RequestsView(QWidget):
         self.table.sortByColumn(self.model.sort_column(), self.model.sort_order())
         self.model.loader = self._load
         split.addWidget(self.table)
-        split.addWidget(self._detail_panel())
+        # the selected request's panel scrolls when the window is low (a small laptop screen)
+        detail = QScrollArea()
+        detail.setWidgetResizable(True)
+        detail.setFrameShape(QFrame.Shape.NoFrame)
+        detail.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        detail.setWidget(self._detail_panel())
+        detail.setMinimumWidth(detail.widget().minimumWidth()
+                               + detail.verticalScrollBar().sizeHint().width())
+        split.addWidget(detail)
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 1)
         self.splitter = split
