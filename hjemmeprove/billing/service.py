@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from hjemmeprove.billing import issuing
 from hjemmeprove.billing.compute import Bill, compute, parse_month
@@ -126,14 +126,17 @@ class BillingService:
                 inv.lines = [InvoiceLine(position=i + 1, code=ln.code, text=ln.text,
                                          quantity=ln.quantity, unit=ln.unit, rate=ln.rate,
                                          amount=ln.amount) for i, ln in enumerate(b.lines)]
-                inv.items = [InvoiceItem(visit_id=it.visit_id, date=it.date,
-                                         citizen_name=it.citizen_name, cpr=it.cpr,
-                                         outcome=it.outcome, billable=it.billable,
-                                         km_share=it.km_share, ferry_share=it.ferry_share,
-                                         km_planned=it.km_planned, ekg=it.ekg)
-                             for it in b.items]
                 s.add(inv)
                 s.flush()
+                # the visits in one executemany, not an ORM object each (a month's items are
+                # thousands of rows and not audited; the invoice row above is)
+                if b.items:
+                    s.execute(insert(InvoiceItem), [
+                        {"invoice_id": inv.id, "visit_id": it.visit_id, "date": it.date,
+                         "citizen_name": it.citizen_name, "cpr": it.cpr, "outcome": it.outcome,
+                         "billable": it.billable, "km_share": it.km_share,
+                         "ferry_share": it.ferry_share, "km_planned": it.km_planned,
+                         "ekg": it.ekg} for it in b.items])
                 ids.append(inv.id)
         if issue:  # all or none: check every one before the first number is taken
             day = issue_date or issuing.today()
