@@ -11,7 +11,6 @@ has its own column. Nothing is flattened into text and parsed back.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections import defaultdict
 from decimal import Decimal
 
@@ -19,13 +18,15 @@ from sqlalchemy import select
 
 from hjemmeprove.billing.facts import carries_share, parse_month
 from hjemmeprove.db.models import Agreement, Invoice, InvoiceItem, Request, Route, Visit
-from hjemmeprove.documents.model import (
+from hjemmeprove.documents.model import (  # noqa: F401 (filenames, slug: re-exported)
     DocLine,
     InvoiceDoc,
     ItemRow,
     Party,
     RouteRow,
     VAT_EXEMPT_TEXT,
+    filenames,
+    slug,
 )
 from hjemmeprove.domain.ean import ean_problem
 from hjemmeprove.domain.labels import allocation_rule_label, outcome_label, personal_data_label
@@ -205,20 +206,6 @@ def doc_for(s, inv: Invoice) -> InvoiceDoc:
 
 
 # --- files ----------------------------------------------------------------------------------
-
-def slug(text: str) -> str:
-    text = text.replace("æ", "ae").replace("Æ", "Ae").replace("ø", "oe").replace("Ø", "Oe")
-    text = text.replace("å", "aa").replace("Å", "Aa")
-    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower()
-
-
-def filenames(doc: InvoiceDoc) -> dict[str, str]:
-    word = "kreditnota" if doc.is_credit else "faktura"
-    base = f"{doc.month}_{doc.municipality_code}-{slug(doc.buyer.name)}_{word}-{doc.ref.lower()}"
-    return {"invoice_pdf": f"{base}.pdf", "statement_pdf": f"{base}_opgoerelse.pdf",
-            "statement_csv": f"{base}_opgoerelse.csv", "oioubl": f"{base}_oioubl.xml"}
-
 
 def render_all(doc: InvoiceDoc) -> dict[str, tuple[str, bytes]]:
     from hjemmeprove.documents import einvoice, invoice_pdf, statement
