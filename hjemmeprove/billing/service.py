@@ -26,6 +26,7 @@ from hjemmeprove.billing.documents import render_all, terms_json
 from hjemmeprove.billing.documents import lines_of as _lines
 from hjemmeprove.billing.fees import Line
 from hjemmeprove.billing.rates import RateService
+from hjemmeprove.db import audit
 from hjemmeprove.db.models import (
     Agreement,
     Invoice,
@@ -119,10 +120,11 @@ class BillingService:
                 helper = stack.enter_context(render.Helper())  # starts while drafts are saved
             visits = {v.id: v for v in s.scalars(select(Visit).where(
                 Visit.id.in_(list(shares)), Visit.shares_locked.is_(False)))} if shares else {}
-            for vid, v in visits.items():
-                km, ferry = shares[vid]
-                if v.km_share != km or v.ferry_share != ferry:
-                    v.km_share, v.ferry_share = km, ferry
+            # one executemany with its audit rows (``audit.update_many``), not a flush of
+            # thousands of changed objects
+            audit.update_many(s, {v: {"km_share": shares[vid][0], "ferry_share": shares[vid][1]}
+                                  for vid, v in visits.items()
+                                  if (v.km_share, v.ferry_share) != shares[vid]})
             old = list(s.scalars(select(Invoice).where(
                 Invoice.month == month, Invoice.status == "draft", Invoice.kind == "invoice")))
             for inv in old:
