@@ -47,7 +47,7 @@ def test_two_processes_write_the_files_one_process_renders(department_app, tmp_p
     infos = app.billing.run(MARCH, out)
     assert len(two_processes) == 1 and not two_processes[0].proc.is_alive()
     assert len(infos) == 3
-    here, there = render.split([app.billing.document_data(i.id) for i in infos])
+    here, there = render.split([len(app.billing.document_data(i.id).items) for i in infos])
     assert here and there  # both processes rendered some
     written = sorted(p.name for p in out.iterdir())
     assert len(written) == 9 and all(not n.startswith(".") for n in written)  # no temporaries
@@ -78,8 +78,8 @@ def test_a_failure_in_the_second_process_is_a_danish_error_and_nothing_is_writte
     app = department_app
     _month(app)
 
-    def submit(self, docs):  # the second process fails on what it is sent
-        self.conn.send([None] * len(docs))
+    def submit(self, doc):  # the second process fails on what it is sent
+        self.conn.send(doc if doc is None else "not a document")
 
     monkeypatch.setattr(render.Helper, "submit", submit)
     with pytest.raises(render.DocumentError) as e:
@@ -96,7 +96,7 @@ def test_the_second_process_dying_is_a_danish_error_and_nothing_is_written(
     app = department_app
     _month(app)
 
-    def submit(self, docs):  # killed (out of memory, by the user) before it answers
+    def submit(self, doc):  # killed (out of memory, by the user) before it answers
         self.proc.kill()
         self.proc.join(5)
 
@@ -110,8 +110,8 @@ def test_cli_reports_the_failure_in_danish_with_exit_1(department_app, tmp_path,
                                                         two_processes, capsys):
     app = department_app
     _month(app)
-    monkeypatch.setattr(render.Helper, "submit",
-                        lambda self, docs: self.conn.send([None] * len(docs)))
+    monkeypatch.setattr(render.Helper, "submit", lambda self, doc: self.conn.send(
+        doc if doc is None else "not a document"))
     assert main(["--db", app.store.url, "invoice", "run", "--month", MARCH,
                  "--out", str(tmp_path / "out")]) == 1
     last = capsys.readouterr().err.strip().splitlines()[-1]  # the message, not a traceback

@@ -35,40 +35,45 @@ class DocumentError(HjemmeproveError):
     """The documents could not be rendered; in Danish, nothing written."""
 
 
-def worth_a_helper(n_items: int, n_docs: int, processes: int) -> bool:
-    """Whether a run of ``n_docs`` invoices with ``n_items`` visits in all renders in two
-    processes: only with two cores or more, and only when it pays for the start-up."""
-    return processes > 1 and n_docs > 1 and n_items >= MIN_ITEMS and (os.cpu_count() or 1) > 1
+def worth_a_helper(n_items: int, processes: int) -> bool:
+    """Whether a run of about ``n_items`` visits renders in two processes: only with two
+    cores or more, and only when it pays for the start-up."""
+    return processes > 1 and n_items >= MIN_ITEMS and (os.cpu_count() or 1) > 1
 
 
-def split(docs: list[InvoiceDoc]) -> tuple[list[int], list[int]]:
-    """(indexes rendered here, indexes for the second process): the largest first, each to
-    the lighter side."""
+def split(sizes: list[int]) -> tuple[list[int], list[int]]:
+    """(indexes rendered here, indexes for the second process) of invoices with ``sizes``
+    visits: the largest first, each to the lighter side."""
     load = [0, 0]
     sides: tuple[list[int], list[int]] = ([], [])
-    for i in sorted(range(len(docs)), key=lambda i: -len(docs[i].items)):
+    for i in sorted(range(len(sizes)), key=lambda i: -sizes[i]):
         side = 0 if load[0] <= load[1] else 1
         sides[side].append(i)
-        load[side] += len(docs[i].items) + DOC_WEIGHT
+        load[side] += sizes[i] + DOC_WEIGHT
     return sides[0], sides[1]
 
 
-def render_drafts(docs: list[InvoiceDoc], helper: Helper | None) -> list[dict]:
-    """Every draft's documents, in the order of ``docs``; part of them in ``helper``."""
+def render_drafts(make_doc, sizes: list[int], helper: Helper | None) -> list[dict]:
+    """Every draft's documents, in order: ``make_doc(i)`` gives the i-th ``InvoiceDoc``, of
+    ``sizes[i]`` visits. With a ``helper``, its share is built and sent first, one by one
+    (it renders the first while the next is built), then this process renders the rest."""
     if helper is None:
-        return [draft_documents(d) for d in docs]
-    here, there = split(docs)
-    helper.submit([docs[i] for i in there])
-    out: list[dict | None] = [None] * len(docs)
+        return [draft_documents(make_doc(i)) for i in range(len(sizes))]
+    here, there = split(sizes)
+    for i in there:
+        helper.submit(make_doc(i))
+    helper.submit(None)  # no more
+    out: list[dict | None] = [None] * len(sizes)
     for i in here:
-        out[i] = draft_documents(docs[i])
+        out[i] = draft_documents(make_doc(i))
     for i, rendered in zip(there, helper.results(len(there))):
         out[i] = rendered
     return out
 
 
 class Helper:
-    """The second process: renders the drafts it is sent, once, then ends."""
+    """The second process: renders the drafts it is sent (until ``None``), answers with all
+    of them, then ends."""
 
     def __init__(self):
         import multiprocessing as mp
@@ -80,9 +85,9 @@ class Helper:
         self.proc.start()
         child_end.close()
 
-    def submit(self, docs: list[InvoiceDoc]) -> None:
+    def submit(self, doc: InvoiceDoc | None) -> None:
         try:
-            self.conn.send(docs)
+            self.conn.send(doc)
         except OSError as e:  # the process is gone already
             raise _failed("den stoppede, før den fik fakturaerne") from e
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 
 from hjemmeprove.billing import issuing, render
 from hjemmeprove.billing.compute import Bill, compute, parse_month
@@ -114,10 +114,10 @@ class BillingService:
             # draft run and an officer's "Udsted" of the month never wait on each other
             issuing.take_write_lock(s, self.store.is_sqlite)
             issuing.lock_month(s, month, self.store.is_sqlite)
-            bills, shares = self._compute(s, month)
             if out_dir is not None and not issue and render.worth_a_helper(
-                    sum(len(b.items) for b in bills), len(bills), self.render_processes):
-                helper = stack.enter_context(render.Helper())  # starts while drafts are saved
+                    _visits_in(s, month), self.render_processes):
+                helper = stack.enter_context(render.Helper())  # starts while bills are made
+            bills, shares = self._compute(s, month)
             visits = {v.id: v for v in s.scalars(select(Visit).where(
                 Visit.id.in_(list(shares)), Visit.shares_locked.is_(False)))} if shares else {}
             # one executemany with its audit rows (``audit.update_many``), not a flush of
@@ -160,7 +160,7 @@ class BillingService:
                     issuing.refuse_incomplete(s, b, day)
                     _check_einvoice_address(s.get(Invoice, inv_id))
         if helper is not None:  # drafts only, with files
-            results = self._write_drafts(ids, out_dir, helper)
+            results = self._write_drafts(ids, [len(b.items) for b in bills], out_dir, helper)
         else:
             results = []
             for inv_id in ids:
@@ -174,13 +174,13 @@ class BillingService:
             results += self._complete_files(month, out_dir, set(ids))  # issued, files missing
         return results
 
-    def _write_drafts(self, ids: list[int], out_dir, helper) -> list[InvoiceInfo]:
+    def _write_drafts(self, ids: list[int], sizes: list[int], out_dir,
+                      helper) -> list[InvoiceInfo]:
         """The drafts' files, rendered here and in ``helper``; written only once every
         invoice's documents are rendered (a failure writes none)."""
         with self.store.session() as s:
-            docs = [_doc(s, s.get(Invoice, inv_id)) for inv_id in ids]
-
-        rendered = render.render_drafts(docs, helper)
+            rendered = render.render_drafts(lambda i: _doc(s, s.get(Invoice, ids[i])), sizes,
+                                            helper)
         results = []
         for inv_id, files in zip(ids, rendered):
             info = self.get(inv_id)
@@ -307,3 +307,9 @@ class BillingService:
                                it.visit_id in credited for it in inv.items),
                            reason=inv.credit_reason, override_reason=inv.override_reason)
 
+
+def _visits_in(s, month: str) -> int:
+    """The month's visits (a cheap count): whether a run is large enough for two processes."""
+    first, last = parse_month(month)
+    return s.scalar(select(func.count()).select_from(Visit)
+                    .where(Visit.date >= first, Visit.date <= last))

@@ -25,23 +25,28 @@ def draft_documents(doc: InvoiceDoc) -> dict[str, tuple[str, bytes]]:
 
 
 def serve(conn) -> None:  # pragma: no cover (runs in the second process)
-    """Receives one list of ``InvoiceDoc``, answers ("ok", [each one's documents]) or
-    ("error", the exception's type), and ends. Plain data both ways; no file, no database."""
+    """Receives ``InvoiceDoc`` after ``InvoiceDoc`` until ``None``, then answers ("ok", [each
+    one's documents]) or ("error", the first exception's type), and ends. Plain data both
+    ways; no file, no database."""
     try:
-        # the renderers and fonts first, while the parent saves the drafts
+        # the renderers and fonts first, while the parent computes the bills
         from hjemmeprove.documents import common, invoice_pdf, statement  # noqa: F401
 
         common.styles()
-        try:
-            docs = conn.recv()
-        except EOFError:
-            return  # the parent needed none
-        try:
-            out = [draft_documents(d) for d in docs]
-        except Exception as e:  # noqa: BLE001 - reported to the parent, which raises it
-            log.exception("dokumentprocessen")
-            conn.send(("error", type(e).__name__))
-            return
-        conn.send(("ok", out))
+        out, error = [], None
+        while True:
+            try:
+                doc = conn.recv()
+            except EOFError:
+                return  # the parent is gone or needed none
+            if doc is None:
+                break
+            if error is None:
+                try:
+                    out.append(draft_documents(doc))
+                except Exception as e:  # noqa: BLE001 - reported to the parent, which raises
+                    log.exception("dokumentprocessen")
+                    error = type(e).__name__
+        conn.send(("error", error) if error is not None else ("ok", out))
     finally:
         conn.close()
