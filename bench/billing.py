@@ -13,6 +13,7 @@ municipalities (so shares cross municipality borders), then times:
 Prints both times, the ratio run/peer, and the cost per visit.
 
     .venv/bin/python bench/billing.py [--visits 5000] [--keep DIR] [--profile FILE]
+                                      [--processes 1|2]
 
 Wall and CPU time (``process_time``) are both printed: on a shared machine the CPU time is
 the steadier figure. A large run renders part of its documents in a second process: its CPU
@@ -153,6 +154,8 @@ def main() -> None:
     ap.add_argument("--visits", type=int, default=5000)
     ap.add_argument("--keep", help="keep the database and files in this folder")
     ap.add_argument("--profile", help="write a cProfile of the billing run to this file")
+    ap.add_argument("--processes", type=int, choices=(1, 2), default=2,
+                    help="1: render every document in this process (no second process)")
     args = ap.parse_args()
     work = Path(args.keep or tempfile.mkdtemp(prefix="bench-billing-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -164,6 +167,7 @@ def main() -> None:
     build(app, args.visits)
     t_build = time.perf_counter() - t0
 
+    app.billing.render_processes = args.processes
     t0, c0, k0 = time.perf_counter(), time.process_time(), _children_cpu()
     if args.profile:
         import cProfile
