@@ -35,17 +35,19 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import select  # noqa: E402
-
-from hjemmeprove.app import App  # noqa: E402
-from hjemmeprove.db.models import (  # noqa: E402
-    Agreement, Bioanalyst, Citizen, Department, Municipality, Request, Route, Visit, WageIndex)
-from hjemmeprove.services.reference import load_defaults  # noqa: E402
-
 MONTH = "2026-10"
+# The program's modules are imported inside the functions: the second process that renders
+# part of the documents is started with "spawn", which imports this script again in it.
 
 
 def build(app, n_visits: int, seed: int = 7) -> None:
+    from sqlalchemy import select
+
+    from hjemmeprove.db.models import (
+        Agreement, Bioanalyst, Citizen, Department, Municipality, Request, Route, Visit,
+        WageIndex)
+    from hjemmeprove.services.reference import load_defaults
+
     rng = random.Random(seed)
     load_defaults(app.store)
     cal = app.calendar()
@@ -112,6 +114,10 @@ def build(app, n_visits: int, seed: int = 7) -> None:
 
 def peer(app, out: Path) -> int:
     """Plain loop: one query, csv + Decimal, one CSV per municipality."""
+    from sqlalchemy import select
+
+    from hjemmeprove.db.models import Citizen, Municipality, Request, Visit
+
     out.mkdir(parents=True, exist_ok=True)
     first, last = dt.date(2026, 10, 1), dt.date(2026, 10, 31)
     rows = defaultdict(list)
@@ -150,6 +156,8 @@ def _children_cpu() -> float:
 
 
 def main() -> None:
+    from hjemmeprove.app import App
+
     ap = argparse.ArgumentParser()
     ap.add_argument("--visits", type=int, default=5000)
     ap.add_argument("--keep", help="keep the database and files in this folder")
