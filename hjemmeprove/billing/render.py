@@ -44,9 +44,9 @@ def worth_a_helper(n_items: int, processes: int) -> bool:
 def split(sizes: list[int]) -> tuple[list[int], list[int]]:
     """(indexes rendered here, indexes for the second process) of invoices with ``sizes``
     visits: the largest first, each to the lighter side. This process also builds every
-    invoice's data and writes the files (about an eighth of the rendering's work): it starts
+    invoice's data and writes the files (about a third of the rendering's work): it starts
     with that much."""
-    load = [sum(sizes) // 8, 0]
+    load = [sum(sizes) // 3, 0]
     sides: tuple[list[int], list[int]] = ([], [])
     for i in sorted(range(len(sizes)), key=lambda i: -sizes[i]):
         side = 0 if load[0] <= load[1] else 1
