@@ -17,7 +17,8 @@ Prints both times, the ratio run/peer, and the cost per visit.
 
 Wall and CPU time (``process_time``) are both printed: on a shared machine the CPU time is
 the steadier figure. A large run renders part of its documents in a second process: its CPU
-time is printed separately ("+ … s in a second process"). ``--profile`` writes a cProfile of the billing run (pstats format).
+time is printed separately ("+ … s in a second process"); ``--processes 1`` runs without it.
+``--profile`` writes a cProfile of the billing run (pstats format; this process only).
 """
 
 from __future__ import annotations
