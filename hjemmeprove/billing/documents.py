@@ -11,21 +11,22 @@ has its own column. Nothing is flattened into text and parsed back.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections import defaultdict
 from decimal import Decimal
 
 from sqlalchemy import select
 
 from hjemmeprove.billing.facts import carries_share, parse_month
-from hjemmeprove.db.models import Agreement, Invoice, Request, Route, Visit
-from hjemmeprove.documents.model import (
+from hjemmeprove.db.models import Agreement, Invoice, InvoiceItem, Request, Route, Visit
+from hjemmeprove.documents.model import (  # noqa: F401 (filenames, slug: re-exported)
     DocLine,
     InvoiceDoc,
     ItemRow,
     Party,
     RouteRow,
     VAT_EXEMPT_TEXT,
+    filenames,
+    slug,
 )
 from hjemmeprove.domain.ean import ean_problem
 from hjemmeprove.domain.labels import allocation_rule_label, outcome_label, personal_data_label
@@ -152,20 +153,19 @@ def doc_for(s, inv: Invoice) -> InvoiceDoc:
                   contact_phone=muni.contact_phone, person_reference=ag.person_reference,
                   order_reference=ag.order_reference)
 
-    visit_ids = [it.visit_id for it in inv.items]
-    facts = {row.visit_id: row for row in s.execute(
-        select(Visit.id.label("visit_id"), Visit.route_id, Request.id.label("request_id"),
-               Request.municipality_reference)
-        .join(Request, Visit.request_id == Request.id)
-        .where(Visit.id.in_(visit_ids)))} if visit_ids else {}
-    items = []
-    for it in inv.items:
-        row = facts.get(it.visit_id)
-        items.append(ItemRow(it.visit_id, it.date, it.citizen_name, it.cpr, it.outcome,
-                             it.billable, it.km_share, it.ferry_share, it.km_planned, it.ekg,
-                             row.request_id if row is not None else None,
-                             (row.municipality_reference or "") if row is not None else "",
-                             row.route_id if row is not None else None))
+    # the items with their visit's referral and route, as columns: a month's statements
+    # are thousands of items, and an ORM object each was a tenth of a billing run
+    items = [ItemRow(*row[:10], row.request_id, row.municipality_reference or "",
+                     row.route_id)
+             for row in s.execute(
+                 select(InvoiceItem.visit_id, InvoiceItem.date, InvoiceItem.citizen_name,
+                        InvoiceItem.cpr, InvoiceItem.outcome, InvoiceItem.billable,
+                        InvoiceItem.km_share, InvoiceItem.ferry_share, InvoiceItem.km_planned,
+                        InvoiceItem.ekg, Request.id.label("request_id"),
+                        Request.municipality_reference, Visit.route_id)
+                 .outerjoin(Visit, InvoiceItem.visit_id == Visit.id)
+                 .outerjoin(Request, Visit.request_id == Request.id)
+                 .where(InvoiceItem.invoice_id == inv.id).order_by(InvoiceItem.id))]
     items.sort(key=lambda i: (i.date, i.request_id or 0, i.visit_id))
 
     own: dict[int, list[ItemRow]] = defaultdict(list)
@@ -206,20 +206,6 @@ def doc_for(s, inv: Invoice) -> InvoiceDoc:
 
 
 # --- files ----------------------------------------------------------------------------------
-
-def slug(text: str) -> str:
-    text = text.replace("æ", "ae").replace("Æ", "Ae").replace("ø", "oe").replace("Ø", "Oe")
-    text = text.replace("å", "aa").replace("Å", "Aa")
-    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower()
-
-
-def filenames(doc: InvoiceDoc) -> dict[str, str]:
-    word = "kreditnota" if doc.is_credit else "faktura"
-    base = f"{doc.month}_{doc.municipality_code}-{slug(doc.buyer.name)}_{word}-{doc.ref.lower()}"
-    return {"invoice_pdf": f"{base}.pdf", "statement_pdf": f"{base}_opgoerelse.pdf",
-            "statement_csv": f"{base}_opgoerelse.csv", "oioubl": f"{base}_oioubl.xml"}
-
 
 def render_all(doc: InvoiceDoc) -> dict[str, tuple[str, bytes]]:
     from hjemmeprove.documents import einvoice, invoice_pdf, statement

@@ -9,22 +9,24 @@ sendable: no OIOUBL file is made for it (the PDFs say KLADDE).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import func, insert, select
 
-from hjemmeprove.billing import issuing
+from hjemmeprove.billing import issuing, render
 from hjemmeprove.billing.compute import Bill, compute, parse_month
 from hjemmeprove.billing.documents import check_einvoice_address as _check_einvoice_address
 from hjemmeprove.billing.documents import doc_for as _doc
-from hjemmeprove.billing.documents import filenames, render_all, terms_json
+from hjemmeprove.billing.documents import render_all, terms_json
 from hjemmeprove.billing.documents import lines_of as _lines
 from hjemmeprove.billing.fees import Line
 from hjemmeprove.billing.rates import RateService
+from hjemmeprove.db import audit
 from hjemmeprove.db.models import (
     Agreement,
     Invoice,
@@ -66,6 +68,9 @@ class InvoiceInfo:
 
 
 class BillingService:
+    # processes that render a large run's drafts (``render``): 1 = this one only
+    render_processes = 2
+
     def __init__(self, store):
         self.store = store
         self.rates = RateService(store)
@@ -98,18 +103,28 @@ class BillingService:
             return self._run(month, out_dir, issue, issue_date)
 
     def _run(self, month: str, out_dir, issue: bool, issue_date) -> list[InvoiceInfo]:
+        with contextlib.ExitStack() as stack:
+            return self._run_in(stack, month, out_dir, issue, issue_date)
+
+    def _run_in(self, stack, month: str, out_dir, issue: bool,
+                issue_date) -> list[InvoiceInfo]:
+        helper = None  # the second process that renders part of the drafts' documents
         with self.store.session() as s:
             # the same locks in the same order as issuing (sequence, routes, visits), so a
             # draft run and an officer's "Udsted" of the month never wait on each other
             issuing.take_write_lock(s, self.store.is_sqlite)
             issuing.lock_month(s, month, self.store.is_sqlite)
+            if out_dir is not None and not issue and render.worth_a_helper(
+                    _visits_in(s, month), self.render_processes):
+                helper = stack.enter_context(render.Helper())  # starts while bills are made
             bills, shares = self._compute(s, month)
             visits = {v.id: v for v in s.scalars(select(Visit).where(
                 Visit.id.in_(list(shares)), Visit.shares_locked.is_(False)))} if shares else {}
-            for vid, v in visits.items():
-                km, ferry = shares[vid]
-                if v.km_share != km or v.ferry_share != ferry:
-                    v.km_share, v.ferry_share = km, ferry
+            # one executemany with its audit rows (``audit.update_many``), not a flush of
+            # thousands of changed objects
+            audit.update_many(s, {v: {"km_share": shares[vid][0], "ferry_share": shares[vid][1]}
+                                  for vid, v in visits.items()
+                                  if (v.km_share, v.ferry_share) != shares[vid]})
             old = list(s.scalars(select(Invoice).where(
                 Invoice.month == month, Invoice.status == "draft", Invoice.kind == "invoice")))
             for inv in old:
@@ -126,14 +141,17 @@ class BillingService:
                 inv.lines = [InvoiceLine(position=i + 1, code=ln.code, text=ln.text,
                                          quantity=ln.quantity, unit=ln.unit, rate=ln.rate,
                                          amount=ln.amount) for i, ln in enumerate(b.lines)]
-                inv.items = [InvoiceItem(visit_id=it.visit_id, date=it.date,
-                                         citizen_name=it.citizen_name, cpr=it.cpr,
-                                         outcome=it.outcome, billable=it.billable,
-                                         km_share=it.km_share, ferry_share=it.ferry_share,
-                                         km_planned=it.km_planned, ekg=it.ekg)
-                             for it in b.items]
                 s.add(inv)
                 s.flush()
+                # the visits in one executemany, not an ORM object each (a month's items are
+                # thousands of rows and not audited; the invoice row above is)
+                if b.items:
+                    s.execute(insert(InvoiceItem), [
+                        {"invoice_id": inv.id, "visit_id": it.visit_id, "date": it.date,
+                         "citizen_name": it.citizen_name, "cpr": it.cpr, "outcome": it.outcome,
+                         "billable": it.billable, "km_share": it.km_share,
+                         "ferry_share": it.ferry_share, "km_planned": it.km_planned,
+                         "ekg": it.ekg} for it in b.items])
                 ids.append(inv.id)
         if issue:  # all or none: check every one before the first number is taken
             day = issue_date or issuing.today()
@@ -141,16 +159,33 @@ class BillingService:
                 for inv_id, b in zip(ids, bills):
                     issuing.refuse_incomplete(s, b, day)
                     _check_einvoice_address(s.get(Invoice, inv_id))
-        results = []
-        for inv_id in ids:
-            if issue:
-                self.issue(inv_id, issue_date=issue_date)
-            info = self.get(inv_id)
-            if out_dir is not None:
-                info.files = self.write_files(inv_id, out_dir)
-            results.append(info)
+        if helper is not None:  # drafts only, with files
+            results = self._write_drafts(ids, [len(b.items) for b in bills], out_dir, helper)
+        else:
+            results = []
+            for inv_id in ids:
+                if issue:
+                    self.issue(inv_id, issue_date=issue_date)
+                info = self.get(inv_id)
+                if out_dir is not None:
+                    info.files = self.write_files(inv_id, out_dir)
+                results.append(info)
         if out_dir is not None:  # a run cut short (killed, disk full) is completed here:
             results += self._complete_files(month, out_dir, set(ids))  # issued, files missing
+        return results
+
+    def _write_drafts(self, ids: list[int], sizes: list[int], out_dir,
+                      helper) -> list[InvoiceInfo]:
+        """The drafts' files, rendered here and in ``helper``; written only once every
+        invoice's documents are rendered (a failure writes none)."""
+        with self.store.session() as s:
+            rendered = render.render_drafts(lambda i: _doc(s, s.get(Invoice, ids[i])), sizes,
+                                            helper)
+        results = []
+        for inv_id, files in zip(ids, rendered):
+            info = self.get(inv_id)
+            info.files = self._write(files, out_dir)
+            results.append(info)
         return results
 
     def _complete_files(self, month: str, out_dir, skip: set[int]) -> list[InvoiceInfo]:
@@ -223,7 +258,7 @@ class BillingService:
             if inv.status == "issued":
                 return {d.kind: (d.filename, d.content) for d in inv.documents}
             doc = _doc(s, inv)
-        return _draft_documents(doc)
+        return render.draft_documents(doc)
 
     def document(self, invoice_id: int, kind: str) -> bytes:
         if kind not in DOC_KINDS:
@@ -234,10 +269,13 @@ class BillingService:
         return docs[kind][1]
 
     def write_files(self, invoice_id: int, out_dir: str | Path) -> dict[str, str]:
+        return self._write(self.documents(invoice_id), out_dir)
+
+    @staticmethod
+    def _write(docs: dict[str, tuple[str, bytes]], out_dir: str | Path) -> dict[str, str]:
         from hjemmeprove.fileio import write_all_atomic
 
         out = Path(out_dir)
-        docs = self.documents(invoice_id)
         write_all_atomic({out / filename: content for filename, content in docs.values()})
         return {kind: str(out / filename) for kind, (filename, _c) in docs.items()}
 
@@ -270,13 +308,8 @@ class BillingService:
                            reason=inv.credit_reason, override_reason=inv.override_reason)
 
 
-# --- helpers ------------------------------------------------------------------------------------
-
-def _draft_documents(doc: InvoiceDoc) -> dict[str, tuple[str, bytes]]:
-    """A draft's preview documents: PDFs (marked KLADDE) and the CSV, never an OIOUBL file."""
-    from hjemmeprove.documents import invoice_pdf, statement
-
-    names = filenames(doc)
-    return {"invoice_pdf": (names["invoice_pdf"], invoice_pdf.render(doc)),
-            "statement_pdf": (names["statement_pdf"], statement.render_pdf(doc)),
-            "statement_csv": (names["statement_csv"], statement.render_csv(doc))}
+def _visits_in(s, month: str) -> int:
+    """The month's visits (a cheap count): whether a run is large enough for two processes."""
+    first, last = parse_month(month)
+    return s.scalar(select(func.count()).select_from(Visit)
+                    .where(Visit.date >= first, Visit.date <= last))

@@ -152,6 +152,69 @@ def _row(user, obj, action, before, after) -> dict:
     }
 
 
+def update_many(session: Session, changes: dict) -> None:
+    """Sets columns of many loaded objects of one audited class (``{obj: {key: value}}``, the
+    same keys for each) in one executemany, in the session's transaction, with what a flush
+    would do for them: the version counter checked and raised, and one audit row per object
+    with the columns whose value changed. The objects keep the new values as loaded ones.
+
+    For a change of thousands of rows (a billing run's shares), where the unit of work's
+    cost per object (one UPDATE statement each, with the version counter) was a fifth of
+    the run. Objects with pending changes of their own are refused."""
+    from sqlalchemy import and_, bindparam, update
+    from sqlalchemy.orm.attributes import set_committed_value
+    from sqlalchemy.orm.exc import StaleDataError
+
+    if not changes:
+        return
+    objs = list(changes)
+    mapper = inspect(objs[0]).mapper
+    dirty = session.dirty
+    if not isinstance(objs[0], audited()) or any(o in dirty for o in objs):
+        raise ValueError("update_many: audited, loaded objects without pending changes only")
+    keys = sorted(changes[objs[0]])
+    (pk,) = mapper.primary_key
+    pk_key = mapper.get_property_by_column(pk).key
+    version = mapper.version_id_col
+    vkey = mapper.get_property_by_column(version).key if version is not None else None
+    where = pk == bindparam("p_pk")
+    values = {mapper.attrs[k].columns[0].name: bindparam(f"p_{k}") for k in keys}
+    if version is not None:
+        where = and_(where, version == bindparam("p_version"))
+        values[version.name] = bindparam("p_new_version")
+    params = []
+    for o in objs:
+        row = {"p_pk": getattr(o, pk_key), **{f"p_{k}": changes[o][k] for k in keys}}
+        if vkey:
+            row["p_version"] = getattr(o, vkey)
+            row["p_new_version"] = row["p_version"] + 1
+        params.append(row)
+    user = session.info.get("user", "")
+    audit = []
+    for o in objs:
+        before = {k: _plain(getattr(o, k)) for k in keys if getattr(o, k) != changes[o][k]}
+        if before:
+            audit.append(_row(user, o, "update", before,
+                              {k: _plain(changes[o][k]) for k in before}))
+    conn = session.connection()
+    result = conn.execute(update(mapper.local_table).where(where).values(values), params)
+    if conn.dialect.supports_sane_multi_rowcount and result.rowcount != len(objs):
+        raise StaleDataError(f"{mapper.local_table.name}: {len(objs) - result.rowcount} "
+                             "rækker er ændret af en anden imens")
+    for o, row in zip(objs, params):
+        for k in keys:
+            set_committed_value(o, k, row[f"p_{k}"])
+        if vkey:
+            set_committed_value(o, vkey, row["p_new_version"])
+    if audit:
+        from hjemmeprove.db import models
+
+        now = models.utcnow()
+        for row in audit:
+            row["at"] = now
+        conn.execute(models.AuditEntry.__table__.insert(), audit)
+
+
 def install() -> None:
     global _installed
     if _installed:

@@ -7,6 +7,8 @@ package (invoice PDF, statement PDF/CSV, OIOUBL) read only these classes.
 from __future__ import annotations
 
 import datetime as dt
+import re
+import unicodedata
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -137,3 +139,19 @@ class InvoiceDoc:
     @property
     def shows_cpr(self) -> bool:
         return self.personal_data == "name_cpr"
+
+
+# --- file names -------------------------------------------------------------------------------
+
+def slug(text: str) -> str:
+    text = text.replace("æ", "ae").replace("Æ", "Ae").replace("ø", "oe").replace("Ø", "Oe")
+    text = text.replace("å", "aa").replace("Å", "Aa")
+    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower()
+
+
+def filenames(doc: InvoiceDoc) -> dict[str, str]:
+    word = "kreditnota" if doc.is_credit else "faktura"
+    base = f"{doc.month}_{doc.municipality_code}-{slug(doc.buyer.name)}_{word}-{doc.ref.lower()}"
+    return {"invoice_pdf": f"{base}.pdf", "statement_pdf": f"{base}_opgoerelse.pdf",
+            "statement_csv": f"{base}_opgoerelse.csv", "oioubl": f"{base}_oioubl.xml"}

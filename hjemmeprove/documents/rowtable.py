@@ -139,6 +139,7 @@ class RowTable(Flowable):
         text.setFillColor(colors.black)
         flowables = []
         self._font = None  # the text object's current font, kept from row to row
+        self._cache = _canvas_cache(canv)
         y = top
         y = self._row(text, flowables, self.head, y, self.head_h, self._fonts("head"))
         body = self._fonts("body")
@@ -184,11 +185,11 @@ class RowTable(Flowable):
                     y = bottom + spec.pad_y + len(lines) * leading - fsize
                 for line in lines:
                     if col in right:
-                        lx = x[col + 1] - PAD_X - stringWidth(line, fname, fsize)
+                        lx = x[col + 1] - PAD_X - self._width(line, fname, fsize)
                     else:
                         lx = x[col] + PAD_X
                     text.setTextOrigin(lx, y)
-                    text.textOut(line)
+                    self._text_out(text, line)
                     y -= leading
             else:
                 w, ch = cell.wrap(spec.widths[col] - 2 * PAD_X, 1e6)
@@ -199,3 +200,37 @@ class RowTable(Flowable):
                 cx = x[col + 1] - PAD_X - w if col in right else x[col] + PAD_X
                 flowables.append((cell, cx, y))
         return bottom
+
+    def _width(self, line, fname, fsize) -> float:
+        widths = self._cache["width"]
+        key = (line, fname, fsize)
+        w = widths.get(key)
+        if w is None:
+            w = widths[key] = stringWidth(line, fname, fsize)
+        return w
+
+    def _text_out(self, text, line) -> None:
+        """``text.textOut(line)``, the PDF operators of each distinct string made once per
+        document: a month's statement repeats a few hundred strings (dates, outcomes, "ja",
+        route numbers) tens of thousands of times, and reportlab encodes every one afresh
+        (splitting it into the TrueType subsets, escaping it). The operators depend on the
+        font, size and leading, on the subset the text object is in before the string and
+        on the document's subsets (a string's characters keep the subset they were first
+        given), so the same key gives the same bytes. The text cursor is not advanced: every
+        string here is placed with ``setTextOrigin``."""
+        key = (text._fontname, text._fontsize, text._leading, text._curSubset, line)
+        ops = self._cache["ops"]
+        hit = ops.get(key)
+        if hit is None:
+            hit = ops[key] = (text._formatText(line), text._curSubset)
+        text._code.append(hit[0])
+        text._curSubset = hit[1]
+
+
+def _canvas_cache(canv) -> dict:
+    """The per-document caches of ``RowTable`` (the subsets are the document's own)."""
+    cache = getattr(canv, "_hjemmeprove_rowtable", None)
+    if cache is None:
+        cache = {"width": {}, "ops": {}}
+        canv._hjemmeprove_rowtable = cache
+    return cache
