@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from hjemmeprove.billing.facts import carries_share, parse_month
 from hjemmeprove.db.models import Agreement, Invoice, InvoiceItem, Request, Route, Visit
-from hjemmeprove.documents.model import (  # noqa: F401 (filenames, slug: re-exported)
+from hjemmeprove.documents.model import (
     DocLine,
     InvoiceDoc,
     ItemRow,
@@ -26,7 +26,6 @@ from hjemmeprove.documents.model import (  # noqa: F401 (filenames, slug: re-exp
     RouteRow,
     VAT_EXEMPT_TEXT,
     filenames,
-    slug,
 )
 from hjemmeprove.domain.ean import ean_problem
 from hjemmeprove.domain.labels import allocation_rule_label, outcome_label, personal_data_label
