@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field, replace
 from sqlalchemy import (ARRAY, Column, Integer, String, and_, any_, case, column, false, func, literal,
                         literal_column, or_, select, table, true, tuple_, union, union_all)
 from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.orm import Session, aliased, joinedload
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
@@ -915,10 +916,10 @@ def _pg_gather(s: Session, clauses: list, parts: list, segments: list, first: in
          for p in parts]
     m = matches = (union_all(*m) if len(m) > 1 else m[0]).limit(GATHER_LIMIT + 1).cte("m")
     keys = next((k for _w, k in segments[first:] if k), ())
+    if len(parts) > 1:  # each match once, before its keys are looked up
+        m = select(*m.c).ext(distinct_on(m.c.id)).subquery("d")  # sorted by id, not hashed
     # a citizen's or municipality's sort key looked up by primary key for each match: a
     # join hashed all 60,000 citizens (a scan and a hash of every row, 25–50 ms)
-    if len(parts) > 1:  # each match once, before its keys are looked up
-        m = select(*m.c).distinct(m.c.id).subquery("d")  # (on the id: sorted, not hashed)
     looked_up = {}
     for k in keys:
         col = k.expression
