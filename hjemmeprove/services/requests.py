@@ -940,6 +940,8 @@ def _pg_gather(s: Session, clauses: list, parts: list, segments: list, first: in
 
     keys_m = [on_m(k.expression) for k in keys]
     wheres = [(i, segments[i][0]) for i in range(first, len(segments))]
+    if not wheres:  # a cursor past the last segment (of another status filter): no rows
+        return []
     if wheres[0][1] is None:
         seg = literal(first)
         where = []
