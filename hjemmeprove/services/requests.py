@@ -570,9 +570,8 @@ class RequestService:
                 narrow = _narrow(s, self._filters(s, **{**filters, "search": ""}))
             elif term:  # looked up once in the indexes; up to GATHER_LIMIT ids passed on
                 # a few thousand: gathered and sorted; more: the list walked in its order,
-                # each row's id probed in the found ones (unless the rest is narrow). On
-                # PostgreSQL all are gathered (its estimate of a probe is 200 ids, so it
-                # hashed every citizen and request instead: 65 ms for 5,000)
+                # each row's id probed in the found ones (unless the rest is narrow). Only
+                # SQLite comes here: PostgreSQL gathers in one statement (``_pg_gather``)
                 gather = SEARCH_GATHER if s.get_bind().dialect.name == "sqlite" \
                     else GATHER_LIMIT
                 if len(ids) <= GATHER_LIMIT:
@@ -1173,7 +1172,8 @@ def _lookup(s: Session, term: str) -> list[int] | None:
     SQLite each is counted (the ids of a common term never leave the database) and only a
     search below the limit fetched; on PostgreSQL each is fetched at once (a second bitmap
     scan of the rows would cost more than the ids). Through the connection: the ORM's result
-    handling of a few thousand ids costs more than their lookup."""
+    handling of a few thousand ids costs more than their lookup. (``page`` on PostgreSQL
+    gathers the matches in its own statement instead: ``_pg_gather``.)"""
     if CHECK_FROM <= 0:
         return None
     conn = s.connection()
