@@ -218,6 +218,19 @@ def test_a_search_page_on_postgresql_is_one_statement(department_app):
         event.remove(app.store.engine, "before_cursor_execute", record)
 
 
+def test_a_cursor_past_the_filters_statuses_gives_an_empty_page(department_app):
+    """A status sort's cursor from a row whose status the filter now leaves out, beyond
+    the filter's last status: the page is empty, never an error."""
+    app = department_app
+    ids = _hansens(app)
+    cursor = app.requests.cursor_for(ids[3], sort="status")  # the cancelled one: last
+    assert cursor.segment >= len(ACTIVE_STATUSES)
+    for term in ("hansen", "Algade 1", ""):
+        page = app.requests.page(search=term, sort="status", status=ACTIVE_STATUSES,
+                                 after=cursor)
+        assert (page.rows, page.next) == ([], None), term
+
+
 def test_migration_0009_indexes_existing_rows_and_downgrades(db_url):
     """0009's own objects, checked at 0009 (0010 replaces them by the stored search text:
     ``tests/test_search_text.py``)."""
