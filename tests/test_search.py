@@ -163,6 +163,74 @@ def test_pages_under_a_search_neither_overlap_nor_skip(department_app, plan):
     assert _found(app, "hansen-ærø") == {ids[i] for i in range(2, 23, 3)}
 
 
+def _hansens(app) -> list[int]:
+    ids = []
+    for i in range(12):
+        ids.append(app.requests.create(request_values(
+            cpr=f"{i + 1:02d}0{i % 9 + 1}60-{3000 + i}", name=f"Hansen {chr(65 + i)}",
+            address=f"Algade {i}", received=f"2024-03-{i % 9 + 1:02d}"), today=TODAY))
+    app.requests.cancel(ids[3], dt.datetime(2024, 3, 10, 8), "Hjemmeplejen", "electronic")
+    return ids
+
+
+def test_a_search_count_takes_the_other_filters(department_app):
+    """The count of a search under a status, municipality or late-cancellation filter is the
+    number of rows the list gives (on PostgreSQL the filters go into each of the search's
+    index lookups)."""
+    app = department_app
+    _hansens(app)
+    code = app.requests.get(app.requests.list()[0].id).municipality_code
+    for term in ("hansen", "ALGADE", "5700", "Svendborg", "0", "nobody"):
+        for kw in ({}, dict(status=ACTIVE_STATUSES), dict(status="cancelled"),
+                   dict(municipality_code=code), dict(late_cancellations=True),
+                   dict(deadline_within_days=3, today=TODAY)):
+            assert app.requests.count(search=term, **kw) == len(
+                app.requests.list(search=term, **kw)), (term, kw)
+
+
+def test_a_search_page_on_postgresql_is_one_statement(department_app):
+    """On PostgreSQL a search's page is one statement over the requests, whatever the sort:
+    its matches gathered once by the search's indexes with their sort keys (a status sort's
+    statuses in the same sort). Before, the matches' ids were looked up first, then read
+    again by id, once per status."""
+    from sqlalchemy import event
+
+    app = department_app
+    if app.store.is_sqlite:
+        pytest.skip("PostgreSQL's plan")
+    _hansens(app)
+    seen: list[str] = []
+
+    def record(conn, cursor, statement, *args):
+        seen.append(statement)
+
+    event.listen(app.store.engine, "before_cursor_execute", record)
+    try:
+        for term in ("hansen", "5700", "0101"):
+            for key in ("status", "name", "cpr", "deadline", "planned", "municipality"):
+                seen.clear()
+                page = app.requests.page(search=term, sort=key, limit=3)
+                assert page.rows, (term, key)
+                reads = [s for s in seen if "requests" in s]
+                assert len(reads) == 1, (term, key, reads)
+                assert "ARRAY[" not in reads[0]
+    finally:
+        event.remove(app.store.engine, "before_cursor_execute", record)
+
+
+def test_a_cursor_past_the_filters_statuses_gives_an_empty_page(department_app):
+    """A status sort's cursor from a row whose status the filter now leaves out, beyond
+    the filter's last status: the page is empty, never an error."""
+    app = department_app
+    ids = _hansens(app)
+    cursor = app.requests.cursor_for(ids[3], sort="status")  # the cancelled one: last
+    assert cursor.segment >= len(ACTIVE_STATUSES)
+    for term in ("hansen", "Algade 1", ""):
+        page = app.requests.page(search=term, sort="status", status=ACTIVE_STATUSES,
+                                 after=cursor)
+        assert (page.rows, page.next) == ([], None), term
+
+
 def test_migration_0009_indexes_existing_rows_and_downgrades(db_url):
     """0009's own objects, checked at 0009 (0010 replaces them by the stored search text:
     ``tests/test_search_text.py``)."""
