@@ -33,7 +33,7 @@ def selftest(db: str | None = None, out=print) -> int:
     tmp = tempfile.mkdtemp(prefix="hjemmeprove-selftest-")
     url = db or f"sqlite:///{Path(tmp) / 'selftest.sqlite3'}"
     steps = [("database", lambda: _st_database(url)), ("gebyr", _st_fee), ("pdf", _st_pdf),
-             ("ruteplan", _st_solve), ("qt", _st_qt)]
+             ("ruteplan", _st_solve), ("anden proces", _st_second_process), ("qt", _st_qt)]
     failed = 0
     for name, step in steps:
         try:
@@ -112,6 +112,18 @@ def _st_solve() -> str:
         raise AssertionError(f"planlagt {planned}, uplanlagt {outcome.unplanned}")
     km = sum(r.km for r in outcome.routes)
     return f"3 besøg på 1 rute, {km:.1f} km"
+
+
+def _st_second_process() -> str:
+    """A second process of the program (spawned, as the planner's searches and the billing
+    run's documents are): a frozen bundle needs ``freeze_support`` in its entry point."""
+    from hjemmeprove.billing.render import Helper
+
+    with Helper() as helper:
+        helper.submit(None)
+        if helper.results(0) != []:
+            raise AssertionError("den anden proces svarede forkert")
+    return "startet, svarede og sluttede"
 
 
 def _st_qt() -> str:

@@ -52,4 +52,5 @@ def test_selftest_passes(tmp_path):
     assert selftest(f"sqlite:///{tmp_path / 'st.sqlite3'}", out=lines.append) == 0
     assert lines[-1] == "selvtest bestået"
     assert [ln.split(":")[0] for ln in lines[:-1]] == [
-        "OK    database", "OK    gebyr", "OK    pdf", "OK    ruteplan", "OK    qt"]
+        "OK    database", "OK    gebyr", "OK    pdf", "OK    ruteplan", "OK    anden proces",
+        "OK    qt"]
