@@ -746,7 +746,7 @@ def search_parameters(strategy: str, metaheuristic: str, seconds: float, n_nodes
 # local optimum (greedy descent: a tenth of a second, where GLS would wander for seconds);
 # the result becomes the current plan if it is no more than a shrinking threshold longer
 # (``RESTART_THRESHOLD`` of its km at first, nothing at the end), the best is kept.
-RESTART_AFTER = 0.4
+RESTART_AFTER = 0.2
 RESTART_LANES = (True, True)  # this process, the second one (``workers`` 2)
 RESTART_MIN_SECONDS = 3.0
 RESTART_SECONDS = 2.0  # at most, per local search
