@@ -319,7 +319,9 @@ def construct(problem: Problem, time_budget_s: float = 5.0, seed_routes=None,
     """Cheapest feasible insertion, stop by stop (``_order``).
 
     ``seed_routes`` (per vehicle, job indices) is kept where still feasible, for re-planning
-    from the current plan or repairing a search's plan; the rest are inserted."""
+    from the current plan or repairing a search's plan; the rest are inserted. ``rng`` (a
+    ``random.Random``) inserts them in a random order instead (stops that must be planned
+    still first): the recreate step of the search's ruin and recreate (model._restarts)."""
     t0 = time.monotonic()
     st = _State(problem)
     placed = set()
