@@ -101,3 +101,86 @@ def test_solve_with_restarts_keeps_every_rule():
     sol = model.solve(problem, time_limit_s=4.0, workers=1)
     _check(problem, sol)
     assert len(sol.dropped) <= 2
+
+
+def test_string_ruin_takes_one_run_of_consecutive_stops_out_of_each_trip_it_touches():
+    problem = _case()
+    routes = [[0, 1, 2, 3, 12, 13], [4, 5, 6, 14, 15], [7, 8, 9, 10, 11], [16, 17, 18, 19]]
+    touched_several = False
+    for seed in range(40):
+        kept = model._ruin_strings(problem, routes, random.Random(seed))
+        assert len(kept) == len(routes)
+        assert sum(map(len, kept)) < sum(map(len, routes))
+        touched = 0
+        for before, after in zip(routes, kept):
+            assert after == [j for j in before if j in after]  # order kept, nothing added
+            gone = [k for k, j in enumerate(before) if j not in after]
+            if gone:
+                touched += 1
+                assert gone == list(range(gone[0], gone[-1] + 1))  # one string per trip
+        touched_several |= touched > 1
+    assert touched_several
+
+
+def test_recreate_in_random_orders_keeps_every_rule():
+    problem = _case()
+    from hjemmeprove.planning import construct
+
+    plans = set()
+    for seed in range(8):
+        rng = random.Random(seed)
+        first = construct.construct(problem, rng=rng)
+        kept = model._ruin(problem, first.routes, rng)
+        again = construct.construct(problem, seed_routes=kept, rng=rng)
+        for c in (first, again):
+            sol = model.solution_from_routes(problem, c.routes)
+            _check(problem, sol)  # stops may be left out (at their penalty), never misplaced
+        plans.add(tuple(map(tuple, first.routes)))
+    assert len(plans) > 1  # the order of insertion does change the plan
+
+
+def test_restarts_without_a_descent_every_round_still_improve_and_keep_every_rule():
+    # a Solomon-like case (one kind of trip, windows, capacity) from a poor first plan:
+    # most rounds are ruin and recreate only; a new best is taken to its local optimum
+    rng = np.random.default_rng(3)
+    n = 40
+    xy = rng.uniform(0, 100, size=(n + 1, 2))
+    d = np.floor(np.sqrt(((xy[:, None] - xy[None]) ** 2).sum(-1)) * 10).astype(np.int64)
+    jobs = []
+    for i in range(1, n + 1):
+        a = int(rng.integers(0, 6000))
+        jobs.append(model.Job(loc=i, service=100, demand=int(rng.integers(1, 20)),
+                              penalty=10**9, windows=[(a, a + 2500)]))
+    problem = model.Problem(cost=d, travel=d, jobs=jobs,
+                            vehicles=[model.Vehicle(start=0, end=10000, capacity=100)
+                                      for _ in range(12)])
+    routing, manager, tdim = model._build(problem)
+    nn = n + 1
+    p = model.search_parameters("PATH_CHEAPEST_ARC", "GREEDY_DESCENT", 1.0, nn)
+    p.solution_limit = 1
+    first = routing.SolveWithParameters(p)
+    assert first is not None
+    rounds = [0]
+
+    def left():
+        rounds[0] += 1
+        return 1.0 if rounds[0] <= 60 else 0.0
+
+    best = model._restarts(problem, routing, manager, first, left,
+                           lambda sec: model.search_parameters("CONSTRUCT", "GREEDY_DESCENT",
+                                                               sec, nn), seed=2)
+    assert best.ObjectiveValue() < first.ObjectiveValue()
+    routes, starts, ends, planned = model._read(routing, manager, tdim, best,
+                                                len(problem.vehicles))
+    assert planned == set(range(n))
+    sol = model.Solution(routes, ends, starts, [], best.ObjectiveValue(), 1, 0.0, "")
+    _check(problem, sol)
+    for v, stops in enumerate(routes):
+        assert sum(jobs[s.job].demand for s in stops) <= 100
+        t = 0
+        prev = 0
+        for s in stops:  # the times themselves: travel, service, windows
+            assert s.arrival >= t + d[prev, jobs[s.job].loc]
+            t, prev = s.arrival + jobs[s.job].service, jobs[s.job].loc
+        if stops:
+            assert ends[v] >= t + d[prev, 0]

@@ -315,11 +315,13 @@ def best_start(problem: Problem, time_budget_s: float = 5.0, seed_routes=None,
 
 
 def construct(problem: Problem, time_budget_s: float = 5.0, seed_routes=None,
-              cancel_event=None, order: str = "far") -> Construction:
+              cancel_event=None, order: str = "far", rng=None) -> Construction:
     """Cheapest feasible insertion, stop by stop (``_order``).
 
     ``seed_routes`` (per vehicle, job indices) is kept where still feasible, for re-planning
-    from the current plan or repairing a search's plan; the rest are inserted."""
+    from the current plan or repairing a search's plan; the rest are inserted. ``rng`` (a
+    ``random.Random``) inserts them in a random order instead (stops that must be planned
+    still first): the recreate step of the search's ruin and recreate (model._restarts)."""
     t0 = time.monotonic()
     st = _State(problem)
     placed = set()
@@ -337,6 +339,11 @@ def construct(problem: Problem, time_budget_s: float = 5.0, seed_routes=None,
                 st.commit(v, seq, st.feasible(v, seq))
                 placed.update(seq)
     order = [i for i in _order(st, order) if i + 1 not in placed]
+    if rng is not None:
+        # a random order among stops of equal penalty (the search's recreate: each order
+        # of insertion gives another plan)
+        keys = {i: rng.random() for i in order}
+        order.sort(key=lambda i: (-int(problem.jobs[i].penalty), keys[i]))
     nearest = None
     if st.n > SMALL:
         if st.static.nearest is None:
