@@ -86,12 +86,33 @@ class Helper:
                                 name="hjemmeprove-dokumenter")
         self.proc.start()
         child_end.close()
+        # a sender thread: a month's invoice is larger than the pipe's buffer, and while the
+        # second process renders one invoice this process would otherwise wait in send()
+        # instead of rendering its own share
+        import queue
+        import threading
+
+        self._outbox: queue.SimpleQueue = queue.SimpleQueue()
+        self._send_error: OSError | None = None
+        self._sender = threading.Thread(target=self._send_all, name="hjemmeprove-send",
+                                        daemon=True)
+        self._sender.start()
+
+    def _send_all(self) -> None:
+        while True:
+            doc = self._outbox.get()
+            try:
+                self.conn.send(doc)
+            except OSError as e:  # the process is gone: results() says so
+                self._send_error = e
+                return
+            if doc is None:
+                return
 
     def submit(self, doc: InvoiceDoc | None) -> None:
-        try:
-            self.conn.send(doc)
-        except OSError as e:  # the process is gone already
-            raise _failed("den stoppede, før den fik fakturaerne") from e
+        if self._send_error is not None:
+            raise _failed("den stoppede, før den fik fakturaerne") from self._send_error
+        self._outbox.put(doc)
 
     def results(self, n: int) -> list[dict]:
         try:
@@ -115,6 +136,7 @@ class Helper:
         self.close()
 
     def close(self) -> None:
+        self._outbox.put(None)  # ends the sender thread if it still waits for work
         try:
             self.conn.close()
         finally:
