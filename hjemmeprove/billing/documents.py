@@ -137,8 +137,10 @@ def lines_of(inv: Invoice):
     return out
 
 
-def doc_for(s, inv: Invoice) -> InvoiceDoc:
-    """The plain data every document of ``inv`` is rendered from."""
+def doc_for(s, inv: Invoice, route_facts: dict | None = None) -> InvoiceDoc:
+    """The plain data every document of ``inv`` is rendered from. ``route_facts``: a dict the
+    caller keeps across the invoices it builds in one unchanging session (a billing run's
+    drafts), so a route that several municipalities share is read once, not once each."""
     ag, dept, muni = inv.agreement, inv.department, inv.municipality
     first, last = parse_month(inv.month)
     seller = Party(name=dept.name, unit=dept.hospital, address=dept.lab_address,
@@ -173,19 +175,14 @@ def doc_for(s, inv: Invoice) -> InvoiceDoc:
             own[i.route_id].append(i)
     routes = []
     if own:
-        carriers: dict[int, int] = defaultdict(int)
-        # only the three columns carries_share reads (a row has them by the same names): the
-        # routes' visits of every municipality, as whole objects, were a fifth of a billing run
-        for row in s.execute(select(Visit.route_id, Visit.outcome, Request.status)
-                             .join(Request, Visit.request_id == Request.id)
-                             .where(Visit.route_id.in_(list(own)))):
-            if carries_share(row, row):
-                carriers[row.route_id] += 1
-        for r in s.scalars(select(Route).where(Route.id.in_(list(own)))):
-            mine = own[r.id]
+        facts = route_facts if route_facts is not None else {}
+        missing = [rid for rid in own if rid not in facts]
+        if missing:
+            facts.update(_route_facts(s, missing))
+        for rid, mine in own.items():
+            date, km, ferry, planned, carriers = facts[rid]
             routes.append(RouteRow(
-                r.id, r.date, r.km or ZERO, r.ferry_minutes or ZERO, r.km_is_planned,
-                max(carriers[r.id], len(mine)), len(mine),
+                rid, date, km, ferry, planned, max(carriers, len(mine)), len(mine),
                 sum((i.km_share for i in mine), ZERO), sum((i.ferry_share for i in mine), ZERO)))
         routes.sort(key=lambda r: (r.date, r.route_id))
 
@@ -202,6 +199,21 @@ def doc_for(s, inv: Invoice) -> InvoiceDoc:
                       [(k, v) for k, v in (inv.terms or [])], credits_number, credits_date,
                       inv.credit_reason or "", routes, ag.statement_personal_data,
                       demo=holds_demo_data(s))
+
+
+def _route_facts(s, route_ids: list[int]) -> dict[int, tuple]:
+    """Per route: (date, km, ferry minutes, km is planned, visits that carry a share)."""
+    carriers: dict[int, int] = defaultdict(int)
+    # only the three columns carries_share reads (a row has them by the same names): the
+    # routes' visits of every municipality, as whole objects, were a fifth of a billing run
+    for row in s.execute(select(Visit.route_id, Visit.outcome, Request.status)
+                         .join(Request, Visit.request_id == Request.id)
+                         .where(Visit.route_id.in_(route_ids))):
+        if carries_share(row, row):
+            carriers[row.route_id] += 1
+    return {r.id: (r.date, r.km or ZERO, r.ferry_minutes or ZERO, r.km_is_planned,
+                   carriers[r.id])
+            for r in s.scalars(select(Route).where(Route.id.in_(route_ids)))}
 
 
 # --- files ----------------------------------------------------------------------------------

@@ -179,8 +179,9 @@ class BillingService:
         """The drafts' files, rendered here and in ``helper``; written only once every
         invoice's documents are rendered (a failure writes none)."""
         with self.store.session() as s:
-            rendered = render.render_drafts(lambda i: _doc(s, s.get(Invoice, ids[i])), sizes,
-                                            helper)
+            routes: dict = {}  # shared by the run's invoices: a route is read once
+            rendered = render.render_drafts(
+                lambda i: _doc(s, s.get(Invoice, ids[i]), routes), sizes, helper)
         results = []
         for inv_id, files in zip(ids, rendered):
             info = self.get(inv_id)
