@@ -197,7 +197,10 @@ class Absence(Base):
 # PostgreSQL the GIN index below (pg_trgm). ``migrations/env.py`` leaves these names out of
 # ``alembic check``.
 SEARCH_TABLES = ("requests_fts",)
-SEARCH_INDEXES = ("ix_requests_search_text_trgm",)
+SEARCH_INDEXES = ("ix_requests_search_text_trgm",
+                  # PostgreSQL: the citizens' CPR and name by id, from the index alone for
+                  # a search sorted on them (migration 0011)
+                  "ix_citizens_id_sort_keys")
 
 
 def is_search_index(name: str, type_: str) -> bool:
