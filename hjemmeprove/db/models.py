@@ -197,10 +197,7 @@ class Absence(Base):
 # PostgreSQL the GIN index below (pg_trgm). ``migrations/env.py`` leaves these names out of
 # ``alembic check``.
 SEARCH_TABLES = ("requests_fts",)
-SEARCH_INDEXES = ("ix_requests_search_text_trgm",
-                  # PostgreSQL: the citizens' CPR and name by id, from the index alone for
-                  # a search sorted on them (migration 0011)
-                  "ix_citizens_id_sort_keys")
+SEARCH_INDEXES = ("ix_requests_search_text_trgm",)
 
 
 def is_search_index(name: str, type_: str) -> bool:
