@@ -51,13 +51,16 @@ def town_of(postcode: str) -> str | None:
     return None
 
 
-def town_postcodes(term: str) -> list[tuple[str, str]]:
+@functools.lru_cache(maxsize=256)
+def town_postcodes(term: str) -> tuple[tuple[str, str], ...]:
     """The postcodes (as ranges ``(first, last)``) of the towns a search term names: the town
     itself, its districts ("Odense" for Odense C, M, …), and, from three letters on, every town
-    that begins so ("Mars" for Marstal). Empty when the term names no town."""
+    that begins so ("Mars" for Marstal). Empty when the term names no town. Remembered per
+    term (a walk through the official list costs a few ms; the request list asks on every
+    page), so it is a tuple nobody can change."""
     want = _fold(term)
     if not want or any(ch.isdigit() for ch in want):
-        return []
+        return ()
     single, ranges = _table()
     out = []
     for lo, hi, town in [(c, c, t) for c, t in single.items()] + [
@@ -66,7 +69,7 @@ def town_postcodes(term: str) -> list[tuple[str, str]]:
         if name == want or name.startswith(want + " ") or (
                 len(want) >= 3 and name.startswith(want)):
             out.append((lo, hi))
-    return sorted(out)
+    return tuple(sorted(out))
 
 
 def check(postcode: str, city: str) -> tuple[str, str] | None:

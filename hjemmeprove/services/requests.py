@@ -7,7 +7,6 @@ never hold a Session.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import itertools
 import json
 from dataclasses import asdict, dataclass, field, replace
@@ -1096,16 +1095,6 @@ def _short_text(term: str) -> bool:
     return len(term) < MIN_TRIGRAM and not cpr_digits(term).isdigit()
 
 
-@functools.lru_cache(maxsize=256)
-def _town_ranges(term: str) -> tuple:
-    return tuple(town_postcodes(term))  # a walk through the official list: a few ms
-
-
-def _towns(term: str) -> list[tuple[str, str]]:
-    """The postcode ranges of the towns a term names (``town_postcodes``), remembered."""
-    return list(_town_ranges(term))
-
-
 def _search_ids(s: Session, search: str):
     """The ids of the requests a search matches, as a union of index lookups: a CPR number's
     first digits (a range of the stored numbers), a request number, a postcode, a town (the
@@ -1133,7 +1122,7 @@ def _search_parts(s: Session, search: str) -> list:
         parts.append(select(Request.id).where(_of_citizens(s, cpr)))
         if len(digits) < 7:
             parts.append(select(Request.id).where(Request.id == int(digits)))
-    ranges = _towns(term)
+    ranges = list(town_postcodes(term))
     if digits.isdigit() and len(digits) == 4:
         ranges.append((digits, digits))
     for lo, hi in ranges:
@@ -1224,7 +1213,7 @@ def _search_condition(s: Session, term: str):
         of_citizen.append(c.cpr >= lo if hi is None else and_(c.cpr >= lo, c.cpr < hi))
         if len(digits) < 7:
             out.append(Request.id == int(digits))
-    ranges = _towns(term)
+    ranges = list(town_postcodes(term))
     if digits.isdigit() and len(digits) == 4:
         ranges.append((digits, digits))
     for lo, hi in ranges:
