@@ -552,14 +552,15 @@ class RequestService:
             term = (search or "").strip()
             clauses = None
             gathered = None
-            if term and not _short_text(term) and s.get_bind().dialect.name == "postgresql":
+            pg_search = bool(term) and not _short_text(term) \
+                and s.get_bind().dialect.name == "postgresql"
+            if pg_search:
                 gathered = _pg_gather(s, self._filters(s, **{**filters, "search": ""}),
                                       _search_parts(s, term), segments, first, after,
                                       descending, limit)
             if gathered is not None:  # the page, in one statement
                 rows = gathered
-            elif term and s.get_bind().dialect.name == "postgresql" \
-                    and not _short_text(term):  # more than GATHER_LIMIT: checked per row
+            elif pg_search:  # more than GATHER_LIMIT: checked per row
                 filters["search"] = _RowCheck(term)
                 narrow = _narrow(s, self._filters(s, **{**filters, "search": ""}))
             elif term and _short_text(term):  # checked per row: narrow if the rest is
@@ -571,8 +572,7 @@ class RequestService:
                 # a few thousand: gathered and sorted; more: the list walked in its order,
                 # each row's id probed in the found ones (unless the rest is narrow). Only
                 # SQLite comes here: PostgreSQL gathers in one statement (``_pg_gather``)
-                gather = SEARCH_GATHER if s.get_bind().dialect.name == "sqlite" \
-                    else GATHER_LIMIT
+                gather = SEARCH_GATHER
                 if len(ids) <= GATHER_LIMIT:
                     filters["search"] = ids if len(ids) <= gather else _Probe(ids)
                 narrow = len(ids) <= gather or _narrow(
@@ -1169,23 +1169,15 @@ class _RowCheck(str):
 def _lookup(s: Session, term: str) -> list[int] | None:
     """The ids of the requests a search matches (``_search_ids``), or None when they may be
     about CHECK_FROM or more, from each lookup alone (the trigram index, a postcode range, a
-    CPR range, ...), stopping there: a union is deduplicated in full before a LIMIT. On
-    SQLite each is counted (the ids of a common term never leave the database) and only a
-    search below the limit fetched; on PostgreSQL each is fetched at once (a second bitmap
-    scan of the rows would cost more than the ids). Through the connection: the ORM's result
-    handling of a few thousand ids costs more than their lookup. (``page`` on PostgreSQL
-    gathers the matches in its own statement instead: ``_pg_gather``.)"""
+    CPR range, ...), stopping there: a union is deduplicated in full before a LIMIT. Each
+    is counted (the ids of a common term never leave the database) and only a search below
+    the limit fetched. Through the connection: the ORM's result handling of a few thousand
+    ids costs more than their lookup. SQLite's path: ``page`` on PostgreSQL gathers the
+    matches in its own statement (``_pg_gather``)."""
     if CHECK_FROM <= 0:
         return None
     conn = s.connection()
     parts = _search_parts(s, term)
-    if s.get_bind().dialect.name != "sqlite":
-        found: set[int] = set()
-        for part in parts:
-            found.update(conn.execute(part.limit(CHECK_FROM)).scalars())
-            if len(found) >= CHECK_FROM:
-                return None
-        return sorted(found)
     # too many case spellings to check as LIKEs on SQLite: looked up, however many
     if cpr_digits(term).isdigit() or len(_patterns(s, term)) < _MAX_PATTERNS:
         left = CHECK_FROM
