@@ -2,9 +2,9 @@
 
 A month's PDFs are most of a billing run's time, and each invoice's documents depend only on
 its ``InvoiceDoc`` (plain data). When a run has many visits, a second process (``Helper``)
-renders part of the invoices' documents while this one renders the rest: it is started as
-soon as the bills are computed, so its start-up (imports, fonts) overlaps with saving the
-drafts. Only plain data crosses the process boundary: ``InvoiceDoc`` one way, each invoice's
+renders part of the invoices' documents while this one renders the rest: it is started
+before the bills are computed, so its start-up (imports, fonts) overlaps with computing and
+saving the drafts. Only plain data crosses the process boundary: ``InvoiceDoc`` one way, each invoice's
 ``{kind: (filename, bytes)}`` the other. The second process never opens the database and never
 writes a file: the caller writes every file (``fileio``) once all of them are rendered, so a
 failure in the second process is a Danish ``DocumentError`` with no file written.
