@@ -79,13 +79,12 @@ class BillingService:
     def preview(self, month: str) -> list[Bill]:
         """Per municipality: the lines and totals a run would bill now; writes nothing."""
         with self.store.session() as s:
-            bills, _shares = self._compute(s, month)
+            bills, _facts = self._compute(s, month)
             s.rollback()
         return bills
 
     def _compute(self, s, month: str):
-        bills, facts = compute(s, month, self.rates.table(), today=issuing.today())
-        return bills, facts.shares
+        return compute(s, month, self.rates.table(), today=issuing.today())
 
     # --- the run ----------------------------------------------------------------------------
     def run(self, month: str, out_dir: str | Path | None = None, issue: bool = False,
@@ -117,14 +116,17 @@ class BillingService:
             if out_dir is not None and not issue and render.worth_a_helper(
                     _visits_in(s, month), self.render_processes):
                 helper = stack.enter_context(render.Helper())  # starts while bills are made
-            bills, shares = self._compute(s, month)
-            visits = {v.id: v for v in s.scalars(select(Visit).where(
-                Visit.id.in_(list(shares)), Visit.shares_locked.is_(False)))} if shares else {}
-            # one executemany with its audit rows (``audit.update_many``), not a flush of
-            # thousands of changed objects
-            audit.update_many(s, {v: {"km_share": shares[vid][0], "ferry_share": shares[vid][1]}
-                                  for vid, v in visits.items()
-                                  if (v.km_share, v.ferry_share) != shares[vid]})
+            bills, facts = self._compute(s, month)
+            # the shares in one executemany with their audit rows, from the visits as
+            # compute read them (columns, not thousands of objects loaded again)
+            now = facts.visits
+            audit.update_rows(s, Visit, [
+                (vid, now[vid].version,
+                 {"km_share": now[vid].km_share, "ferry_share": now[vid].ferry_share},
+                 {"km_share": km, "ferry_share": ferry})
+                for vid, (km, ferry) in sorted(facts.shares.items())
+                if not now[vid].shares_locked
+                and (now[vid].km_share, now[vid].ferry_share) != (km, ferry)])
             old = list(s.scalars(select(Invoice).where(
                 Invoice.month == month, Invoice.status == "draft", Invoice.kind == "invoice")))
             for inv in old:

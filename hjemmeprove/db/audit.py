@@ -72,8 +72,7 @@ def _columns(obj) -> dict:
 def _row_key(obj) -> str:
     # From the primary-key attributes, which the INSERT has filled in by after_flush
     # (the identity map key is only set after the flush completes).
-    values = inspect(obj).mapper.primary_key_from_instance(obj)
-    return "/".join("" if v is None else str(_plain(v)) for v in values)
+    return _key_text(inspect(obj).mapper.primary_key_from_instance(obj))
 
 
 @cache
@@ -142,14 +141,22 @@ def _after_flush(session: Session, _ctx) -> None:
 
 
 def _row(user, obj, action, before, after) -> dict:
+    return _row_of(user, obj.__tablename__, _row_key(obj), action, before, after)
+
+
+def _row_of(user, table: str, key: str, action, before, after) -> dict:
     return {
         "user": user,
-        "table_name": obj.__tablename__,
-        "row_key": _row_key(obj),
+        "table_name": table,
+        "row_key": key,
         "action": action,
         "before": _dump(before),
         "after": _dump(after),
     }
+
+
+def _key_text(values) -> str:
+    return "/".join("" if v is None else str(_plain(v)) for v in values)
 
 
 def update_many(session: Session, changes: dict) -> None:
@@ -161,57 +168,95 @@ def update_many(session: Session, changes: dict) -> None:
     For a change of thousands of rows (a billing run's shares), where the unit of work's
     cost per object (one UPDATE statement each, with the version counter) was a fifth of
     the run. Objects with pending changes of their own are refused."""
-    from sqlalchemy import and_, bindparam, update
-    from sqlalchemy.orm.attributes import set_committed_value
-    from sqlalchemy.orm.exc import StaleDataError
-
     if not changes:
         return
     objs = list(changes)
     mapper = inspect(objs[0]).mapper
-    dirty = session.dirty
-    if not isinstance(objs[0], audited()) or any(o in dirty for o in objs):
+    if not isinstance(objs[0], audited()) or any(o in session.dirty for o in objs):
         raise ValueError("update_many: audited, loaded objects without pending changes only")
     keys = sorted(changes[objs[0]])
-    (pk,) = mapper.primary_key
-    pk_key = mapper.get_property_by_column(pk).key
+    vkey = _version_key(mapper)
+    _update(session, mapper, keys, [
+        (mapper.primary_key_from_instance(o), getattr(o, vkey) if vkey else None,
+         {k: getattr(o, k) for k in keys}, changes[o], o) for o in objs])
+
+
+def update_rows(session: Session, cls, rows: list[tuple]) -> None:
+    """``update_many`` for rows read as columns, not loaded as objects: ``rows`` are
+    (primary key, version, {key: value now}, {key: new value}), the same keys in each (a
+    billing run's shares of a month's visits, which it reads as columns). The same
+    executemany, version check and audit rows; an object of such a row already loaded in the
+    session gets the new values as loaded ones (one with pending changes is refused)."""
+    if not rows:
+        return
+    mapper = inspect(cls)
+    if not issubclass(cls, audited()):
+        raise ValueError("update_rows: audited classes only")
+    keys = sorted(rows[0][3])
+    entries = []
+    for pk, version, before, after in rows:
+        key = mapper.identity_key_from_primary_key((pk,) if not isinstance(pk, tuple) else pk)
+        obj = session.identity_map.get(key)
+        if obj is not None and obj in session.dirty:
+            raise ValueError("update_rows: a loaded object has pending changes")
+        entries.append(((pk,) if not isinstance(pk, tuple) else pk, version, before, after,
+                        obj))
+    _update(session, mapper, keys, entries)
+
+
+def _version_key(mapper) -> str | None:
     version = mapper.version_id_col
-    vkey = mapper.get_property_by_column(version).key if version is not None else None
+    return mapper.get_property_by_column(version).key if version is not None else None
+
+
+def _update(session: Session, mapper, keys: list[str], entries: list[tuple]) -> None:
+    """One executemany for ``entries`` (primary key values, version, before, after, loaded
+    object or None), the version counter checked and raised, and one audit row per entry
+    with the columns whose value changed."""
+    from sqlalchemy import and_, bindparam, update
+    from sqlalchemy.orm.attributes import set_committed_value
+    from sqlalchemy.orm.exc import StaleDataError
+
+    (pk,) = mapper.primary_key
+    version = mapper.version_id_col
+    vkey = _version_key(mapper)
     where = pk == bindparam("p_pk")
     values = {mapper.attrs[k].columns[0].name: bindparam(f"p_{k}") for k in keys}
     if version is not None:
         where = and_(where, version == bindparam("p_version"))
         values[version.name] = bindparam("p_new_version")
     params = []
-    for o in objs:
-        row = {"p_pk": getattr(o, pk_key), **{f"p_{k}": changes[o][k] for k in keys}}
-        if vkey:
-            row["p_version"] = getattr(o, vkey)
-            row["p_new_version"] = row["p_version"] + 1
-        params.append(row)
     user = session.info.get("user", "")
+    table = mapper.local_table.name
     audit = []
-    for o in objs:
-        before = {k: _plain(getattr(o, k)) for k in keys if getattr(o, k) != changes[o][k]}
+    for pk_values, old_version, now, new, _obj in entries:
+        row = {"p_pk": pk_values[0], **{f"p_{k}": new[k] for k in keys}}
+        if version is not None:
+            row["p_version"] = old_version
+            row["p_new_version"] = old_version + 1
+        params.append(row)
+        before = {k: _plain(now[k]) for k in keys if now[k] != new[k]}
         if before:
-            audit.append(_row(user, o, "update", before,
-                              {k: _plain(changes[o][k]) for k in before}))
+            audit.append(_row_of(user, table, _key_text(pk_values), "update", before,
+                                 {k: _plain(new[k]) for k in before}))
     conn = session.connection()
     result = conn.execute(update(mapper.local_table).where(where).values(values), params)
-    if conn.dialect.supports_sane_multi_rowcount and result.rowcount != len(objs):
-        raise StaleDataError(f"{mapper.local_table.name}: {len(objs) - result.rowcount} "
+    if conn.dialect.supports_sane_multi_rowcount and result.rowcount != len(entries):
+        raise StaleDataError(f"{table}: {len(entries) - result.rowcount} "
                              "rækker er ændret af en anden imens")
-    for o, row in zip(objs, params):
+    for (*_e, obj), row in zip(entries, params):
+        if obj is None:
+            continue
         for k in keys:
-            set_committed_value(o, k, row[f"p_{k}"])
+            set_committed_value(obj, k, row[f"p_{k}"])
         if vkey:
-            set_committed_value(o, vkey, row["p_new_version"])
+            set_committed_value(obj, vkey, row["p_new_version"])
     if audit:
         from hjemmeprove.db import models
 
-        now = models.utcnow()
+        now_at = models.utcnow()
         for row in audit:
-            row["at"] = now
+            row["at"] = now_at
         conn.execute(models.AuditEntry.__table__.insert(), audit)
 
 
