@@ -397,7 +397,8 @@ def compute(s, month: str, table, today: dt.date | None = None):
             km_planned = route is not None and route.km_is_planned and v.id in shares
             cpr = cit.cpr if ag.statement_full_cpr else mask_cpr(cit.cpr)
             items.append(ItemRow(v.id, v.date, cit.name, cpr, v.outcome, is_billable,
-                                 km, ferry, km_planned, ekg))
+                                 km, ferry, km_planned, ekg, req.id,
+                                 req.municipality_reference or "", v.route_id))
             planned |= km_planned
             if route is not None:
                 for note in route_notes.get(route.id, []):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from dataclasses import dataclass
 from decimal import Decimal
 
 from sqlalchemy import select
@@ -125,11 +126,17 @@ def _n(d) -> str:
 
 def lines_of(inv: Invoice):
     """The stored lines with the decimals they were billed with (Numeric columns pad)."""
+    return billed_lines(inv.lines)
+
+
+def billed_lines(rows):
+    """``Line``s from stored invoice lines (objects or rows with code, text, quantity, unit,
+    rate, amount as the database gives them), with the decimals they were billed with."""
     from hjemmeprove.billing.fees import Line
 
     places = {"km": Decimal("0.001"), "min": Decimal("0.1")}
     out = []
-    for ln in inv.lines:
+    for ln in rows:
         qty = ln.quantity.quantize(places.get(ln.unit, Decimal("1")))
         rate = ln.rate.quantize(Decimal("0.01")) if ln.rate == ln.rate.quantize(
             Decimal("0.01")) else ln.rate.normalize()
@@ -137,12 +144,53 @@ def lines_of(inv: Invoice):
     return out
 
 
-def doc_for(s, inv: Invoice, route_facts: dict | None = None) -> InvoiceDoc:
-    """The plain data every document of ``inv`` is rendered from. ``route_facts``: a dict the
-    caller keeps across the invoices it builds in one unchanging session (a billing run's
-    drafts), so a route that several municipalities share is read once, not once each."""
-    ag, dept, muni = inv.agreement, inv.department, inv.municipality
-    first, last = parse_month(inv.month)
+class RouteFacts:
+    """Per route: (date, km, ferry minutes, km is planned, visits that carry a share), read
+    once for every invoice built in one unchanging session (a billing run's drafts: a route
+    several municipalities share is read once, not once each). The one home of what a
+    statement's route rows say, for drafts and issued invoices alike."""
+
+    def __init__(self, s):
+        self.s = s
+        self.known: dict[int, tuple] = {}
+
+    def rows(self, items: list[ItemRow]) -> list[RouteRow]:
+        """The route rows of a statement's (sorted) items: each route's totals and the
+        items' share of them."""
+        own: dict[int, list[ItemRow]] = defaultdict(list)
+        for i in items:
+            if i.route_id is not None:
+                own[i.route_id].append(i)
+        self.read(own)
+        routes = []
+        for rid, mine in own.items():
+            date, km, ferry, planned, carriers = self.known[rid]
+            routes.append(RouteRow(
+                rid, date, km, ferry, planned, max(carriers, len(mine)), len(mine),
+                sum((i.km_share for i in mine), ZERO), sum((i.ferry_share for i in mine), ZERO)))
+        routes.sort(key=lambda r: (r.date, r.route_id))
+        return routes
+
+    def read(self, route_ids) -> None:
+        """Reads the routes not yet known (a run reads all its invoices' routes at once)."""
+        route_ids = [rid for rid in route_ids if rid not in self.known]
+        if not route_ids:
+            return
+        s = self.s
+        carriers: dict[int, int] = defaultdict(int)
+        # only the three columns carries_share reads (a row has them by the same names): the
+        # routes' visits of every municipality, as whole objects, were a fifth of a run
+        for row in s.execute(select(Visit.route_id, Visit.outcome, Request.status)
+                             .join(Request, Visit.request_id == Request.id)
+                             .where(Visit.route_id.in_(route_ids))):
+            if carries_share(row, row):
+                carriers[row.route_id] += 1
+        self.known.update({r.id: (r.date, r.km or ZERO, r.ferry_minutes or ZERO,
+                                  r.km_is_planned, carriers[r.id])
+                           for r in s.scalars(select(Route).where(Route.id.in_(route_ids)))})
+
+
+def _parties(ag: Agreement, dept, muni) -> tuple[Party, Party]:
     seller = Party(name=dept.name, unit=dept.hospital, address=dept.lab_address,
                    postcode=dept.lab_postcode, city=dept.lab_city, ean=dept.ean, cvr=dept.cvr,
                    contact_name=dept.contact_name, contact_email=dept.contact_email,
@@ -153,7 +201,31 @@ def doc_for(s, inv: Invoice, route_facts: dict | None = None) -> InvoiceDoc:
                   contact_name=muni.contact_name, contact_email=muni.contact_email,
                   contact_phone=muni.contact_phone, person_reference=ag.person_reference,
                   order_reference=ag.order_reference)
+    return seller, buyer
 
+
+def _assemble(inv, ag, dept, muni, items: list[ItemRow], lines, routes: RouteFacts,
+              demo: bool, credits_number=None, credits_date=None) -> InvoiceDoc:
+    """The ``InvoiceDoc`` of ``inv`` (an Invoice, or a draft's ``DraftHead``) and its items
+    as stored; the one place a document's data is put together."""
+    first, last = parse_month(inv.month)
+    seller, buyer = _parties(ag, dept, muni)
+    items = sorted(items, key=lambda i: (i.date, i.request_id or 0, i.visit_id))
+    doc_lines = [DocLine(ln.code, ln.text, ln.quantity, ln.unit, ln.rate, ln.amount)
+                 for ln in lines]
+    return InvoiceDoc(inv.id, inv.kind, inv.number, inv.status, inv.month, first, last,
+                      inv.issue_date, inv.due_date, seller, buyer, muni.code,
+                      ag.reference or f"Standardaftale {ag.id}", doc_lines, inv.total,
+                      ag.vat_percent, inv.vat_amount, items,
+                      [(k, v) for k, v in (inv.terms or [])], credits_number, credits_date,
+                      inv.credit_reason or "", routes.rows(items), ag.statement_personal_data,
+                      demo=demo)
+
+
+def doc_for(s, inv: Invoice, routes: RouteFacts | None = None) -> InvoiceDoc:
+    """The plain data every document of ``inv`` is rendered from, read from the database.
+    ``routes``: a ``RouteFacts`` the caller keeps across the invoices it builds in one
+    unchanging session."""
     # the items with their visit's referral and route, as columns: a month's statements
     # are thousands of items, and an ORM object each was a tenth of a billing run
     items = [ItemRow(*row[:10], row.request_id, row.municipality_reference or "",
@@ -167,53 +239,52 @@ def doc_for(s, inv: Invoice, route_facts: dict | None = None) -> InvoiceDoc:
                  .outerjoin(Visit, InvoiceItem.visit_id == Visit.id)
                  .outerjoin(Request, Visit.request_id == Request.id)
                  .where(InvoiceItem.invoice_id == inv.id).order_by(InvoiceItem.id))]
-    items.sort(key=lambda i: (i.date, i.request_id or 0, i.visit_id))
-
-    own: dict[int, list[ItemRow]] = defaultdict(list)
-    for i in items:
-        if i.route_id is not None:
-            own[i.route_id].append(i)
-    routes = []
-    if own:
-        facts = route_facts if route_facts is not None else {}
-        missing = [rid for rid in own if rid not in facts]
-        if missing:
-            facts.update(_route_facts(s, missing))
-        for rid, mine in own.items():
-            date, km, ferry, planned, carriers = facts[rid]
-            routes.append(RouteRow(
-                rid, date, km, ferry, planned, max(carriers, len(mine)), len(mine),
-                sum((i.km_share for i in mine), ZERO), sum((i.ferry_share for i in mine), ZERO)))
-        routes.sort(key=lambda r: (r.date, r.route_id))
-
     credits_number = credits_date = None
     if inv.credits_invoice_id:
         orig = s.get(Invoice, inv.credits_invoice_id)
         credits_number, credits_date = orig.number, orig.issue_date
-    lines = [DocLine(ln.code, ln.text, ln.quantity, ln.unit, ln.rate, ln.amount)
-             for ln in lines_of(inv)]
-    return InvoiceDoc(inv.id, inv.kind, inv.number, inv.status, inv.month, first, last,
-                      inv.issue_date, inv.due_date, seller, buyer, muni.code,
-                      ag.reference or f"Standardaftale {ag.id}", lines, inv.total,
-                      ag.vat_percent, inv.vat_amount, items,
-                      [(k, v) for k, v in (inv.terms or [])], credits_number, credits_date,
-                      inv.credit_reason or "", routes, ag.statement_personal_data,
-                      demo=holds_demo_data(s))
+    return _assemble(inv, inv.agreement, inv.department, inv.municipality, items,
+                     lines_of(inv), routes if routes is not None else RouteFacts(s),
+                     holds_demo_data(s), credits_number, credits_date)
 
 
-def _route_facts(s, route_ids: list[int]) -> dict[int, tuple]:
-    """Per route: (date, km, ferry minutes, km is planned, visits that carry a share)."""
-    carriers: dict[int, int] = defaultdict(int)
-    # only the three columns carries_share reads (a row has them by the same names): the
-    # routes' visits of every municipality, as whole objects, were a fifth of a billing run
-    for row in s.execute(select(Visit.route_id, Visit.outcome, Request.status)
-                         .join(Request, Visit.request_id == Request.id)
-                         .where(Visit.route_id.in_(route_ids))):
-        if carries_share(row, row):
-            carriers[row.route_id] += 1
-    return {r.id: (r.date, r.km or ZERO, r.ferry_minutes or ZERO, r.km_is_planned,
-                   carriers[r.id])
-            for r in s.scalars(select(Route).where(Route.id.in_(route_ids)))}
+# the columns of an invoice item as stored: a draft's items are stored and documented alike
+KM_PLACES, MINUTE_PLACES = Decimal("0.001"), Decimal("0.1")
+
+
+def stored_item(it: ItemRow) -> ItemRow:
+    """A bill's item as its ``InvoiceItem`` row stores it (km and minutes at the columns'
+    decimals), so a draft's documents made from its bill are those read back from it."""
+    return ItemRow(it.visit_id, it.date, it.citizen_name, it.cpr, it.outcome, it.billable,
+                   Decimal(it.km_share).quantize(KM_PLACES),
+                   Decimal(it.ferry_share).quantize(MINUTE_PLACES), it.km_planned, it.ekg,
+                   it.request_id, it.municipality_reference, it.route_id)
+
+
+@dataclass
+class DraftHead:
+    """A just-saved draft invoice's own columns as the database gives them back."""
+
+    id: int
+    month: str
+    total: Decimal
+    vat_amount: Decimal
+    terms: list
+    kind: str = "invoice"
+    number: int | None = None
+    status: str = "draft"
+    issue_date: object = None
+    due_date: object = None
+    credit_reason: str = ""
+
+
+def draft_doc(head: DraftHead, ag: Agreement, items: list[ItemRow], lines,
+              routes: RouteFacts, demo: bool) -> InvoiceDoc:
+    """A draft's documents' data from the bill it was just saved from (``items`` as
+    ``stored_item`` gives them, ``lines`` and ``head`` read back as stored): the same
+    ``InvoiceDoc`` as ``doc_for`` reads back, without reading the invoice's thousands of
+    items again."""
+    return _assemble(head, ag, ag.department, ag.municipality, items, lines, routes, demo)
 
 
 # --- files ----------------------------------------------------------------------------------

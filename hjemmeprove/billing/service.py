@@ -21,6 +21,8 @@ from sqlalchemy import func, insert, select
 from hjemmeprove.billing import issuing, render
 from hjemmeprove.billing.compute import Bill, compute, parse_month
 from hjemmeprove.billing.documents import check_einvoice_address as _check_einvoice_address
+from hjemmeprove.billing.documents import DraftHead, RouteFacts, draft_doc, stored_item
+from hjemmeprove.billing.documents import billed_lines as _billed_lines
 from hjemmeprove.billing.documents import doc_for as _doc
 from hjemmeprove.billing.documents import render_all, terms_json
 from hjemmeprove.billing.documents import lines_of as _lines
@@ -145,50 +147,40 @@ class BillingService:
                                          amount=ln.amount) for i, ln in enumerate(b.lines)]
                 s.add(inv)
                 s.flush()
-                # the visits in one executemany, not an ORM object each (a month's items are
-                # thousands of rows and not audited; the invoice row above is)
-                if b.items:
-                    s.execute(insert(InvoiceItem), [
-                        {"invoice_id": inv.id, "visit_id": it.visit_id, "date": it.date,
-                         "citizen_name": it.citizen_name, "cpr": it.cpr, "outcome": it.outcome,
-                         "billable": it.billable, "km_share": it.km_share,
-                         "ferry_share": it.ferry_share, "km_planned": it.km_planned,
-                         "ekg": it.ekg} for it in b.items])
                 ids.append(inv.id)
+            items = [[stored_item(it) for it in b.items] for b in bills]
+            drafts = None
+            if out_dir is not None and not issue:
+                # each draft's documents are made from its bill as soon as it is saved (the
+                # second process starts rendering now), not read back invoice by invoice
+                drafts = _Drafts(s, month, ids, bills, items, helper)
+            # the visits in one executemany, not an ORM object each (a month's items are
+            # thousands of rows and not audited; the invoice rows above are)
+            rows = [{"invoice_id": inv_id, "visit_id": it.visit_id, "date": it.date,
+                     "citizen_name": it.citizen_name, "cpr": it.cpr, "outcome": it.outcome,
+                     "billable": it.billable, "km_share": it.km_share,
+                     "ferry_share": it.ferry_share, "km_planned": it.km_planned, "ekg": it.ekg}
+                    for inv_id, its in zip(ids, items) for it in its]
+            if rows:
+                s.execute(insert(InvoiceItem), rows)
+        if drafts is not None:  # drafts with files: written once every one is rendered
+            return drafts.write(out_dir) + self._complete_files(month, out_dir, set(ids))
         if issue:  # all or none: check every one before the first number is taken
             day = issue_date or issuing.today()
             with self.store.session() as s:
                 for inv_id, b in zip(ids, bills):
                     issuing.refuse_incomplete(s, b, day)
                     _check_einvoice_address(s.get(Invoice, inv_id))
-        if helper is not None:  # drafts only, with files
-            results = self._write_drafts(ids, [len(b.items) for b in bills], out_dir, helper)
-        else:
-            results = []
-            for inv_id in ids:
-                if issue:
-                    self.issue(inv_id, issue_date=issue_date)
-                info = self.get(inv_id)
-                if out_dir is not None:
-                    info.files = self.write_files(inv_id, out_dir)
-                results.append(info)
+        results = []
+        for inv_id in ids:
+            if issue:
+                self.issue(inv_id, issue_date=issue_date)
+            info = self.get(inv_id)
+            if out_dir is not None:
+                info.files = self.write_files(inv_id, out_dir)
+            results.append(info)
         if out_dir is not None:  # a run cut short (killed, disk full) is completed here:
             results += self._complete_files(month, out_dir, set(ids))  # issued, files missing
-        return results
-
-    def _write_drafts(self, ids: list[int], sizes: list[int], out_dir,
-                      helper) -> list[InvoiceInfo]:
-        """The drafts' files, rendered here and in ``helper``; written only once every
-        invoice's documents are rendered (a failure writes none)."""
-        with self.store.session() as s:
-            routes: dict = {}  # shared by the run's invoices: a route is read once
-            rendered = render.render_drafts(
-                lambda i: _doc(s, s.get(Invoice, ids[i]), routes), sizes, helper)
-        results = []
-        for inv_id, files in zip(ids, rendered):
-            info = self.get(inv_id)
-            info.files = self._write(files, out_dir)
-            results.append(info)
         return results
 
     def _complete_files(self, month: str, out_dir, skip: set[int]) -> list[InvoiceInfo]:
@@ -309,6 +301,55 @@ class BillingService:
                            fully_credited=bool(credits) and all(
                                it.visit_id in credited for it in inv.items),
                            reason=inv.credit_reason, override_reason=inv.override_reason)
+
+
+class _Drafts:
+    """A run's drafts' documents, made from the bills just saved (in the run's transaction)
+    and rendered here and in the second process (``render.Lanes``) as they are made; their
+    ``InvoiceInfo`` from the same rows. The documents are those ``doc_for`` reads back from
+    the saved drafts (their own columns and lines are read back as stored; the items are
+    stored as ``stored_item`` gives them)."""
+
+    def __init__(self, s, month: str, ids: list[int], bills: list[Bill], items, helper):
+        from hjemmeprove.settings import holds_demo_data
+
+        self.month, self.ids, self.bills = month, ids, bills
+        heads = {r.id: r for r in s.execute(
+            select(Invoice.id, Invoice.total, Invoice.vat_amount, Invoice.terms)
+            .where(Invoice.id.in_(ids)))} if ids else {}
+        lines: dict[int, list] = {i: [] for i in ids}
+        for row in s.execute(select(InvoiceLine.invoice_id, InvoiceLine.code,
+                                    InvoiceLine.text, InvoiceLine.quantity, InvoiceLine.unit,
+                                    InvoiceLine.rate, InvoiceLine.amount)
+                             .where(InvoiceLine.invoice_id.in_(ids))
+                             .order_by(InvoiceLine.invoice_id, InvoiceLine.position)):
+            lines[row.invoice_id].append(row)
+        self.lines = {i: _billed_lines(rows) for i, rows in lines.items()}
+        self.heads = {i: DraftHead(i, month, h.total, h.vat_amount, h.terms)
+                      for i, h in heads.items()}
+        routes, demo = RouteFacts(s), holds_demo_data(s)
+        routes.read({it.route_id for its in items for it in its if it.route_id is not None})
+        self.lanes = render.Lanes(helper)
+        for inv_id, b, its in zip(ids, bills, items):
+            self.lanes.add(draft_doc(self.heads[inv_id], s.get(Agreement, b.agreement_id), its,
+                                     self.lines[inv_id], routes, demo), len(its))
+
+    def write(self, out_dir) -> list[InvoiceInfo]:
+        """Renders what is left, then writes every draft's files at once."""
+        rendered = self.lanes.finish()
+        results = []
+        for inv_id, b, files in zip(self.ids, self.bills, rendered):
+            h = self.heads[inv_id]
+            info = InvoiceInfo(inv_id, "invoice", None, "draft", self.month, b.municipality_code,
+                               b.municipality_name, None, None, h.total, h.vat_amount,
+                               self.lines[inv_id])
+            info.files = {kind: str(Path(out_dir) / name) for kind, (name, _c) in files.items()}
+            results.append(info)
+        from hjemmeprove.fileio import write_all_atomic
+
+        write_all_atomic({Path(out_dir) / name: content
+                          for files in rendered for name, content in files.values()})
+        return results
 
 
 def _visits_in(s, month: str) -> int:

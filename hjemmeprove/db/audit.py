@@ -99,8 +99,12 @@ def _changes(obj) -> tuple[dict, dict]:
     return before, after
 
 
+# one encoder for every row (``json.dumps`` with options builds a new one per call)
+_encode = json.JSONEncoder(ensure_ascii=False, sort_keys=True).encode
+
+
 def _dump(d: dict) -> str:
-    return json.dumps(d, ensure_ascii=False, sort_keys=True) if d else ""
+    return _encode(d) if d else ""
 
 
 def _before_flush(session: Session, _ctx, _instances) -> None:

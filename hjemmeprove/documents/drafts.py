@@ -24,29 +24,31 @@ def draft_documents(doc: InvoiceDoc) -> dict[str, tuple[str, bytes]]:
             "statement_csv": (names["statement_csv"], statement.render_csv(doc))}
 
 
-def serve(conn) -> None:  # pragma: no cover (runs in the second process)
-    """Receives ``InvoiceDoc`` after ``InvoiceDoc`` until ``None``, then answers ("ok", [each
-    one's documents]) or ("error", the first exception's type), and ends. Plain data both
-    ways; no file, no database."""
+def serve(conn_in, conn_out) -> None:  # pragma: no cover (runs in the second process)
+    """Receives ``InvoiceDoc`` after ``InvoiceDoc`` until ``None`` and answers each at once,
+    in order: ("ok", its documents) or ("error", the exception's type), after which it answers
+    nothing more; then ends. Plain data both ways; no file, no database."""
     try:
         # the renderers and fonts first, while the parent computes the bills
         from hjemmeprove.documents import common, invoice_pdf, statement  # noqa: F401
 
         common.styles()
-        out, error = [], None
+        failed = False
         while True:
             try:
-                doc = conn.recv()
+                doc = conn_in.recv()
             except EOFError:
-                return  # the parent is gone or needed none
+                return  # the parent is gone or needed no more
             if doc is None:
-                break
-            if error is None:
-                try:
-                    out.append(draft_documents(doc))
-                except Exception as e:  # noqa: BLE001 - reported to the parent, which raises
-                    log.exception("dokumentprocessen")
-                    error = type(e).__name__
-        conn.send(("error", error) if error is not None else ("ok", out))
+                return
+            if failed:
+                continue
+            try:
+                answer = ("ok", draft_documents(doc))
+            except Exception as e:  # noqa: BLE001 - reported to the parent, which raises
+                log.exception("dokumentprocessen")
+                answer, failed = ("error", type(e).__name__), True
+            conn_out.send(answer)
     finally:
-        conn.close()
+        conn_in.close()
+        conn_out.close()
