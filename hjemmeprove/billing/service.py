@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import delete, func, insert, select
 
 from hjemmeprove.billing import issuing, render
 from hjemmeprove.billing.compute import Bill, compute, parse_month
@@ -119,18 +119,12 @@ class BillingService:
                     _visits_in(s, month), self.render_processes):
                 helper = stack.enter_context(render.Helper())  # starts while bills are made
             bills, facts = self._compute(s, month)
-            # the shares in one executemany with their audit rows, from the visits as
-            # compute read them (columns, not thousands of objects loaded again)
-            now = facts.visits
-            audit.update_rows(s, Visit, [
-                (vid, now[vid].version,
-                 {"km_share": now[vid].km_share, "ferry_share": now[vid].ferry_share},
-                 {"km_share": km, "ferry_share": ferry})
-                for vid, (km, ferry) in sorted(facts.shares.items())
-                if not now[vid].shares_locked
-                and (now[vid].km_share, now[vid].ferry_share) != (km, ferry)])
             old = list(s.scalars(select(Invoice).where(
                 Invoice.month == month, Invoice.status == "draft", Invoice.kind == "invoice")))
+            if old:  # a re-run: the old drafts' thousands of items in one statement (not
+                # audited, as their insert), the invoice rows through the session (audited)
+                s.execute(delete(InvoiceItem).where(
+                    InvoiceItem.invoice_id.in_([inv.id for inv in old])))
             for inv in old:
                 s.delete(inv)
             s.flush()
@@ -154,6 +148,17 @@ class BillingService:
                 # each draft's documents are made from its bill as soon as it is saved (the
                 # second process starts rendering now), not read back invoice by invoice
                 drafts = _Drafts(s, month, ids, bills, items, helper)
+            # the shares in one executemany with their audit rows, from the visits as
+            # compute read them (columns, not thousands of objects loaded again); after the
+            # drafts' documents are on their way, as the items below
+            now = facts.visits
+            audit.update_rows(s, Visit, [
+                (vid, now[vid].version,
+                 {"km_share": now[vid].km_share, "ferry_share": now[vid].ferry_share},
+                 {"km_share": km, "ferry_share": ferry})
+                for vid, (km, ferry) in sorted(facts.shares.items())
+                if not now[vid].shares_locked
+                and (now[vid].km_share, now[vid].ferry_share) != (km, ferry)])
             # the visits in one executemany, not an ORM object each (a month's items are
             # thousands of rows and not audited; the invoice rows above are)
             rows = [{"invoice_id": inv_id, "visit_id": it.visit_id, "date": it.date,

@@ -19,6 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from reportlab.lib import colors
+from reportlab.lib.rl_accel import fp_str
+from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.platypus import Flowable, LongTable, TableStyle
 
@@ -188,7 +190,7 @@ class RowTable(Flowable):
                         lx = x[col + 1] - PAD_X - self._width(line, fname, fsize)
                     else:
                         lx = x[col] + PAD_X
-                    text.setTextOrigin(lx, y)
+                    self._origin(text, lx, y)
                     self._text_out(text, line)
                     y -= leading
             else:
@@ -222,15 +224,58 @@ class RowTable(Flowable):
         ops = self._cache["ops"]
         hit = ops.get(key)
         if hit is None:
-            hit = ops[key] = (text._formatText(line), text._curSubset)
+            hit = ops[key] = _format(text, line)
         text._code.append(hit[0])
         text._curSubset = hit[1]
+
+    def _origin(self, text, x, y) -> None:
+        """``text.setTextOrigin(x, y)``, its operator made once per position and document:
+        every page of a long table puts its rows at the same heights."""
+        origins = self._cache["origin"]
+        op = origins.get((x, y))
+        if op is None:
+            text.setTextOrigin(x, y)
+            origins[(x, y)] = text._code[-1]
+        else:
+            text._code.append(op)
+            text._x0 = text._x = x
+            text._y0 = text._y = y
+
+
+def _format(text, line: str) -> tuple[str, int]:
+    """(``text._formatText(line)``, the subset after it). A string never drawn before whose
+    characters all have their codes already, in one subset (a new referral number, a share
+    in km: most of a statement's new strings), is one string operator, after a font
+    operator when the text object is in another subset (or none, after ``setFont``):
+    written here directly, as reportlab writes them for a TrueType font, without splitting
+    the string into subsets character by character. Anything else goes through reportlab."""
+    font = pdfmetrics.getFont(text._fontname)
+    state = font.state.get(text._canvas._doc) if font._dynamicFont and line else None
+    if state is not None:
+        assignments = state.assignments
+        n = assignments.get(ord(line[0]))
+        subset = -1 if n is None else n >> 8
+        base = subset << 8
+        codes = []
+        for ch in line:
+            n = assignments.get(ord(ch))
+            if n is None or ch == "\xa0" or n >> 8 != subset:
+                break
+            codes.append(n - base)
+        else:
+            canv = text._canvas
+            op = f"({canv._escape(bytes(codes))}) Tj"
+            if subset != text._curSubset:
+                op = (f"{font.getSubsetInternalName(subset, canv._doc)} "
+                      f"{fp_str(text._fontsize)} Tf {fp_str(text._leading)} TL {op}")
+            return op, subset
+    return text._formatText(line), text._curSubset
 
 
 def _canvas_cache(canv) -> dict:
     """The per-document caches of ``RowTable`` (the subsets are the document's own)."""
     cache = getattr(canv, "_hjemmeprove_rowtable", None)
     if cache is None:
-        cache = {"width": {}, "ops": {}}
+        cache = {"width": {}, "ops": {}, "origin": {}}
         canv._hjemmeprove_rowtable = cache
     return cache
