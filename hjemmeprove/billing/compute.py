@@ -21,7 +21,7 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import NamedTuple
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import selectinload
 
 from hjemmeprove.billing.allocation import VisitWeight, allocate_route
@@ -216,8 +216,8 @@ def billed_visits(s, visit_ids=None) -> dict[int, tuple[int, int | None]]:
     q = (select(InvoiceItem.visit_id, Invoice.id, Invoice.number).join(Invoice)
          .where(Invoice.kind == "invoice", Invoice.status == "issued"))
     if visit_ids is not None:
-        visit_ids = list(visit_ids)
-        if not visit_ids:
+        visit_ids = _ids(visit_ids)
+        if isinstance(visit_ids, list) and not visit_ids:
             return {}
         q = q.where(InvoiceItem.visit_id.in_(visit_ids))
     on_invoice = {vid: (inv_id, number) for vid, inv_id, number in s.execute(q)}
@@ -230,11 +230,17 @@ def billed_visits(s, visit_ids=None) -> dict[int, tuple[int, int | None]]:
     return {vid: ref for vid, ref in on_invoice.items() if (ref[0], vid) not in credited}
 
 
+def _ids(visit_ids):
+    """Visit ids as a list, or as the SELECT that gives them (a month's thousands of ids as
+    one subquery, not as thousands of bound parameters)."""
+    return visit_ids if isinstance(visit_ids, Select) else list(visit_ids)
+
+
 def credited_visits(s, visit_ids) -> dict[int, tuple[int, int]]:
     """visit id -> (credit note number, invoice number) for visits credited off an issued
     invoice (the latest credit note), i.e. those a new invoice bills as a replacement."""
-    visit_ids = list(visit_ids)
-    if not visit_ids:
+    visit_ids = _ids(visit_ids)
+    if isinstance(visit_ids, list) and not visit_ids:
         return {}
     out = {}
     for vid, cn_number, inv_id in s.execute(
@@ -307,21 +313,26 @@ _REQUEST_COLUMNS = [getattr(Request, f) for f in RequestFacts._fields]
 _CITIZEN_COLUMNS = [getattr(Citizen, f) for f in CitizenFacts._fields]
 
 
+def _month_visits(q, first: dt.date, last: dt.date):
+    """``q`` limited to the visits a month bills or lists: dated in the month, on a route or
+    cancelled late."""
+    return q.where(Visit.date >= first, Visit.date <= last,
+                   or_(Visit.route_id.is_not(None), Visit.outcome == "cancelled_late"))
+
+
 def _rows(s, first: dt.date, last: dt.date):
     """The month's visits as (VisitFacts, RequestFacts, CitizenFacts, Route or None): plain
     rows read as columns; the routes (a few hundred) as objects, for their rules (``km``,
     ``ferry_minutes``, ``km_is_planned``)."""
-    in_month = and_(Visit.date >= first, Visit.date <= last)
     routes = {r.id: r for r in s.scalars(select(Route).where(Route.id.in_(
-        select(Visit.route_id).where(in_month, Visit.route_id.is_not(None)))))}
+        select(Visit.route_id).where(Visit.date >= first, Visit.date <= last,
+                                     Visit.route_id.is_not(None)))))}
     nv, nr = len(_VISIT_COLUMNS), len(_VISIT_COLUMNS) + len(_REQUEST_COLUMNS)
     out = []
-    for row in s.execute(
+    for row in s.execute(_month_visits(
             select(*_VISIT_COLUMNS, *_REQUEST_COLUMNS, *_CITIZEN_COLUMNS)
             .join(Request, Visit.request_id == Request.id)
-            .join(Citizen, Request.citizen_id == Citizen.id)
-            .where(in_month, or_(Visit.route_id.is_not(None),
-                                 Visit.outcome == "cancelled_late"))
+            .join(Citizen, Request.citizen_id == Citizen.id), first, last)
             .order_by(Visit.date, Visit.id)):
         v = VisitFacts._make(row[:nv])
         out.append((v, RequestFacts._make(row[nv:nr]), CitizenFacts._make(row[nr:]),
@@ -339,13 +350,15 @@ def compute(s, month: str, table, today: dt.date | None = None):
         select(Agreement).options(selectinload(Agreement.municipality),
                                   selectinload(Agreement.department)))}
     rows = _rows(s, first, last)
-    billed = billed_visits(s, [r[0].id for r in rows])
+    month_ids = _month_visits(select(Visit.id), first, last)  # the ids of ``rows``
+    billed = billed_visits(s, month_ids) if rows else {}
     shares, route_notes, unexplained = route_shares(s, rows, agreements, default_rule)
     analysts = {b.id: b.name for b in s.scalars(select(Bioanalyst))}
     decisions = {d.visit_id: d.decision for d in s.scalars(select(DuplicateDecision).where(
-        DuplicateDecision.visit_id.in_([r[0].id for r in rows])))} if rows else {}
-    rebilled = credited_visits(s, [r[0].id for r in rows])
+        DuplicateDecision.visit_id.in_(month_ids)))} if rows else {}
+    rebilled = credited_visits(s, month_ids) if rows else {}
 
+    rates: dict[dt.date, object] = {}  # a day's rates, looked up once for all its visits
     per_agreement: dict[int, list] = defaultdict(list)
     for row in rows:
         per_agreement[row[1].agreement_id].append(row)
@@ -404,7 +417,9 @@ def compute(s, month: str, table, today: dt.date | None = None):
                 for note in route_notes.get(route.id, []):
                     if note not in notes:
                         notes.append(note)
-            r = table.rates_on(v.date)  # MissingRate refuses the month, naming the figure
+            r = rates.get(v.date)
+            if r is None:  # MissingRate refuses the month, naming the figure
+                r = rates[v.date] = table.rates_on(v.date)
             example |= r.example
             key = r.line_rates()
             qty[key] = qty.get(key, Quantities()) + Quantities(
