@@ -233,15 +233,19 @@ def _update(session: Session, mapper, keys: list[str], entries: list[tuple]) -> 
     user = session.info.get("user", "")
     table = mapper.local_table.name
     audit = []
+    names = [(k, f"p_{k}") for k in keys]
     for pk_values, old_version, now, new, _obj in entries:
-        row = {"p_pk": pk_values[0], **{f"p_{k}": new[k] for k in keys}}
+        row = {"p_pk": pk_values[0]}
+        for k, name in names:
+            row[name] = new[k]
         if version is not None:
             row["p_version"] = old_version
             row["p_new_version"] = old_version + 1
         params.append(row)
         before = {k: _plain(now[k]) for k in keys if now[k] != new[k]}
         if before:
-            audit.append(_row_of(user, table, _key_text(pk_values), "update", before,
+            key = str(pk_values[0]) if type(pk_values[0]) is int else _key_text(pk_values)
+            audit.append(_row_of(user, table, key, "update", before,
                                  {k: _plain(new[k]) for k in before}))
     conn = session.connection()
     result = conn.execute(update(mapper.local_table).where(where).values(values), params)
