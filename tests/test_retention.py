@@ -109,9 +109,11 @@ def test_expired_citizens_are_erased_and_the_invoices_stay(history):
     for cpr, name in ((OLD["cpr"], OLD["name"]), (OLD2["cpr"], OLD2["name"]), NO_INVOICE):
         assert cpr not in everything and cpr.replace("-", "") not in everything
         assert name not in everything
+        # in any case: the database's search copies are lower-cased (0010's search_text)
+        assert name.lower() not in everything.lower()
     for secret in ("Nørregade 9", "12345678", "nøgle under måtten", "borgeren er indlagt",
                    "55.12345", "10.54321", "Hanne Lund", "20304050"):
-        assert secret not in everything
+        assert secret.lower() not in everything.lower()
     # kept: the recent invoice's citizen, the open request's citizen
     for cpr, name in ((RECENT["cpr"], RECENT["name"]), STILL_OPEN):
         assert cpr in everything and name in everything
@@ -281,3 +283,22 @@ def test_retention_erases_the_electronic_messages_about_an_expired_citizen(histo
     assert RECENT["name"] in everything and "fastende" in everything
     with app.store.session() as s:
         assert sorted(len(m.raw) > 0 for m in s.scalars(select(IntakeMessage))) == [False, True]
+
+
+def test_search_copies_in_older_audit_entries_are_erased_too(history):
+    """Before the audit trail skipped the columns the database keeps, a request's entries
+    held ``search_text``: the citizen's name and address, lower-cased. The erasure redacts
+    that field in such entries, and a new request's entry no longer records it."""
+    app, _old, _new = history
+    with app.store.session() as s:
+        rid = s.scalar(select(Request.id).join(Citizen, Citizen.id == Request.citizen_id)
+                       .where(Citizen.cpr == OLD["cpr"]))
+        entry = s.scalar(select(AuditEntry).where(AuditEntry.table_name == "requests",
+                                                  AuditEntry.row_key == str(rid),
+                                                  AuditEntry.action == "insert"))
+        assert "search_text" not in json.loads(entry.after)  # not recorded now
+        s.add(AuditEntry(user="old version", table_name="requests", row_key=str(rid),
+                         action="insert", before="",
+                         after=json.dumps({"id": rid, "search_text": "astrid gammel\nalgade 1"})))
+    RetentionService(app.store).erase_expired(today=TODAY)
+    assert "astrid gammel" not in _all_text(app).lower()

@@ -61,12 +61,8 @@ def _plain(value):
 
 
 def _columns(obj) -> dict:
-    mapper = inspect(obj).mapper
-    return {
-        c.key: _plain(getattr(obj, c.key))
-        for c in mapper.column_attrs
-        if c.key not in SKIP_COLUMNS
-    }
+    state = inspect(obj)
+    return {key: _plain(getattr(obj, key)) for key in _audited_keys(state.mapper)}
 
 
 def _row_key(obj) -> str:
@@ -77,7 +73,13 @@ def _row_key(obj) -> str:
 
 @cache
 def _audited_keys(mapper) -> frozenset[str]:
-    return frozenset(c.key for c in mapper.column_attrs if c.key not in SKIP_COLUMNS)
+    """The attributes an entry records: not the version counter, and not the deferred
+    columns the database keeps itself (``requests.search_text``, the citizen's name and
+    address lower-cased for search). Those are copies of other rows' values; recording them
+    put a citizen's name in the request's entries, where the retention's erasure did not
+    look for it."""
+    return frozenset(c.key for c in mapper.column_attrs
+                     if c.key not in SKIP_COLUMNS and not c.deferred)
 
 
 def _changes(obj) -> tuple[dict, dict]:

@@ -71,8 +71,11 @@ ACCOUNTING_YEARS = 5  # bogføringsloven: accounting records are kept 5 years
 # audited table -> the fields whose values are personal data
 PERSONAL_FIELDS: dict[str, tuple[str, ...]] = {
     "citizens": ("cpr", "name", "address", "postcode", "city", "lat", "lon", "phone"),
+    # search_text: the audit trail no longer records it, but entries written before it
+    # stopped hold the citizen's name and address in it
     "requests": ("address", "postcode", "city", "lat", "lon", "access_info",
-                 "presence_required", "identity_check", "note", "not_eligible_reason"),
+                 "presence_required", "identity_check", "note", "not_eligible_reason",
+                 "search_text"),
     "cancellations": ("note", "by"),
     "visits": ("outcome_note",),
 }
