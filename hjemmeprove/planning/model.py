@@ -754,6 +754,14 @@ def search_parameters(strategy: str, metaheuristic: str, seconds: float, n_nodes
 # processes, load about 4) ours/PyVRP went from 1.035 to 1.019 with this, and to 1.012 with
 # GLS's share cut from 40 % to 20 % of each start's time (10 %: 1.035, GLS's plan is then
 # too rough; R211 ended on 3 trips at 842 km).
+# The probe (``PROBE_*``, second process only): the recreate hardly ever opens a trip
+# while the used ones have room, and a ruined trip often closes one, so the search only went
+# down in trips (Solomon R211, R207: 3 long trips where PyVRP's 4 are shorter). From
+# ``PROBE_AT`` of the restarts' time the second process goes on from its best plan with one
+# trip more (``_seed_trip``), accepts no plan with fewer trips, and runs the descent on a
+# new best for the plan's number of trips (else no descent would run in the probe); then on
+# from its best plan of all. Tuned on R201, R207, R211, RC201 (fewer trips than PyVRP at
+# more km), with R103, RC103, R109, C105 as controls: docs/libraries.md.
 RESTART_AFTER = 0.2
 RESTART_LANES = (True, True)  # this process, the second one (``workers`` 2)
 RESTART_MIN_SECONDS = 3.0
