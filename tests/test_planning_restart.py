@@ -248,6 +248,7 @@ def test_probe_searches_with_one_trip_more_then_goes_on_from_the_best(monkeypatc
 
     monkeypatch.setattr(model, "_seed_trip", seed_trip)
     monkeypatch.setattr(model, "_ruin", ruin)
+    monkeypatch.setattr(model, "PROBE_MIN_STOPS", 1)  # this case's trips are short
     best = model._restarts(problem, routing, manager, first, left,
                            lambda sec: model.search_parameters("CONSTRUCT", "GREEDY_DESCENT",
                                                                sec, n), seed=4, probe=True)
@@ -262,3 +263,26 @@ def test_probe_searches_with_one_trip_more_then_goes_on_from_the_best(monkeypatc
                                                 len(problem.vehicles))
     assert planned == set(range(len(problem.jobs)))
     _check(problem, model.Solution(routes, ends, starts, [], best.ObjectiveValue(), 1, 0.0, ""))
+
+
+def test_no_probe_on_short_trips(monkeypatch):
+    # short trips (Solomon R1, RC1: their number is the windows'): the probe would only
+    # lengthen the plan, so the search goes on as without it
+    problem = _solomon_like()
+    n = len(problem.jobs) + 1
+    routing, manager, tdim = model._build(problem)
+    first = routing.SolveWithParameters(
+        model.search_parameters("PARALLEL_CHEAPEST_INSERTION", "GREEDY_DESCENT", 1.0, n))
+    calls = [0]
+
+    def left():
+        calls[0] += 1
+        return max(0.0, 1.0 - calls[0] / 300)
+
+    seeded = []
+    monkeypatch.setattr(model, "_seed_trip", lambda *a: seeded.append(a) or None)
+    monkeypatch.setattr(model, "PROBE_MIN_STOPS", n)  # more than any trip here has
+    model._restarts(problem, routing, manager, first, left,
+                    lambda sec: model.search_parameters("CONSTRUCT", "GREEDY_DESCENT", sec, n),
+                    seed=4, probe=True)
+    assert seeded == []
