@@ -184,3 +184,105 @@ def test_restarts_without_a_descent_every_round_still_improve_and_keep_every_rul
             t, prev = s.arrival + jobs[s.job].service, jobs[s.job].loc
         if stops:
             assert ends[v] >= t + d[prev, 0]
+
+
+def test_seed_trip_puts_one_stop_alone_on_an_unused_trip_it_may_take():
+    problem = _case()
+    routes = [[0, 1, 2, 3, 12, 13], [4, 5, 6, 14, 15], [7, 8, 9, 10, 11, 16, 17, 18, 19], []]
+    for seed in range(20):
+        out = model._seed_trip(problem, routes, random.Random(seed))
+        if out is None:  # the stop it picked may not take the unused trip (skills)
+            continue
+        assert model._trips(out) == model._trips(routes) + 1
+        assert len(out[3]) == 1
+        job = problem.jobs[out[3][0]]
+        assert job.vehicles is None or 3 in job.vehicles
+        for before, after in zip(routes[:3], out[:3]):
+            assert after == [j for j in before if j in after]  # order kept, nothing added
+    full = [[0, 1], [2, 3], [4, 5], [6, 7]]
+    assert model._seed_trip(problem, full, random.Random(1)) is None  # no unused trip
+
+
+def _solomon_like(n=40, seed=3):
+    rng = np.random.default_rng(seed)
+    xy = rng.uniform(0, 100, size=(n + 1, 2))
+    d = np.floor(np.sqrt(((xy[:, None] - xy[None]) ** 2).sum(-1)) * 10).astype(np.int64)
+    jobs = []
+    for i in range(1, n + 1):
+        a = int(rng.integers(0, 6000))
+        jobs.append(model.Job(loc=i, service=100, demand=int(rng.integers(1, 20)),
+                              penalty=10**9, windows=[(a, a + 2500)]))
+    return model.Problem(cost=d, travel=d, jobs=jobs,
+                         vehicles=[model.Vehicle(start=0, end=10000, capacity=100)
+                                   for _ in range(12)])
+
+
+def test_probe_searches_with_one_trip_more_then_goes_on_from_the_best(monkeypatch):
+    # the probe: from the best plan with one trip more, no plan with fewer trips accepted in
+    # its share of the time (the recreate alone seldom opens a trip, a ruined trip closes
+    # one: without it the trips only go down); afterwards on from the best plan of all
+    problem = _solomon_like()
+    n = len(problem.jobs) + 1
+    routing, manager, tdim = model._build(problem)
+    p = model.search_parameters("PARALLEL_CHEAPEST_INSERTION", "GREEDY_DESCENT", 1.0, n)
+    first = routing.SolveWithParameters(p)
+    assert first is not None
+    calls = [0]
+    rounds = 200
+
+    def left():
+        calls[0] += 1
+        return max(0.0, 1.0 - calls[0] / (3 * rounds))
+
+    seeded, seen = [], []
+    real_seed, real_ruin = model._seed_trip, model._ruin
+
+    def seed_trip(problem_, routes, rng):
+        out = real_seed(problem_, routes, rng)
+        seeded.append((calls[0], model._trips(routes), out and model._trips(out)))
+        return out
+
+    def ruin(problem_, routes, rng):
+        seen.append((calls[0], model._trips(routes)))
+        return real_ruin(problem_, routes, rng)
+
+    monkeypatch.setattr(model, "_seed_trip", seed_trip)
+    monkeypatch.setattr(model, "_ruin", ruin)
+    monkeypatch.setattr(model, "PROBE_MIN_STOPS", 1)  # this case's trips are short
+    best = model._restarts(problem, routing, manager, first, left,
+                           lambda sec: model.search_parameters("CONSTRUCT", "GREEDY_DESCENT",
+                                                               sec, n), seed=4, probe=True)
+    assert len(seeded) == 1
+    at, before, floor = seeded[0]
+    assert floor == before + 1
+    in_probe = [t for c, t in seen if c > at and (c / (3 * rounds)) < (
+        model.PROBE_AT + model.PROBE_SHARE - 0.02)]
+    assert in_probe and min(in_probe) >= floor  # never fewer trips than the probe's
+    assert best.ObjectiveValue() <= first.ObjectiveValue()
+    routes, starts, ends, planned = model._read(routing, manager, tdim, best,
+                                                len(problem.vehicles))
+    assert planned == set(range(len(problem.jobs)))
+    _check(problem, model.Solution(routes, ends, starts, [], best.ObjectiveValue(), 1, 0.0, ""))
+
+
+def test_no_probe_on_short_trips(monkeypatch):
+    # short trips (Solomon R1, RC1: their number is the windows'): the probe would only
+    # lengthen the plan, so the search goes on as without it
+    problem = _solomon_like()
+    n = len(problem.jobs) + 1
+    routing, manager, tdim = model._build(problem)
+    first = routing.SolveWithParameters(
+        model.search_parameters("PARALLEL_CHEAPEST_INSERTION", "GREEDY_DESCENT", 1.0, n))
+    calls = [0]
+
+    def left():
+        calls[0] += 1
+        return max(0.0, 1.0 - calls[0] / 300)
+
+    seeded = []
+    monkeypatch.setattr(model, "_seed_trip", lambda *a: seeded.append(a) or None)
+    monkeypatch.setattr(model, "PROBE_MIN_STOPS", n)  # more than any trip here has
+    model._restarts(problem, routing, manager, first, left,
+                    lambda sec: model.search_parameters("CONSTRUCT", "GREEDY_DESCENT", sec, n),
+                    seed=4, probe=True)
+    assert seeded == []

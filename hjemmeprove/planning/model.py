@@ -268,7 +268,8 @@ def solve(problem: Problem, time_limit_s: float = 10.0, progress: Progress | Non
                         problem, routing, manager, assignment,
                         lambda: (0.0 if cancel_event is not None and cancel_event.is_set()
                                  else end - time.monotonic()),
-                        lambda sec: search_params("CONSTRUCT", "GREEDY_DESCENT", sec), seed=k)
+                        lambda sec: search_params("CONSTRUCT", "GREEDY_DESCENT", sec), seed=k,
+                        probe=PROBE_LANES[0])
             else:
                 assignment = routing.SolveWithParameters(params)
             if assignment is not None and (best is None or assignment.ObjectiveValue() < best[0]):
@@ -753,6 +754,17 @@ def search_parameters(strategy: str, metaheuristic: str, seconds: float, n_nodes
 # processes, load about 4) ours/PyVRP went from 1.035 to 1.019 with this, and to 1.012 with
 # GLS's share cut from 40 % to 20 % of each start's time (10 %: 1.035, GLS's plan is then
 # too rough; R211 ended on 3 trips at 842 km).
+# The probe (``PROBE_*``, second process only): the recreate hardly ever opens a trip
+# while the used ones have room, and a ruined trip often closes one, so the search only went
+# down in trips (Solomon R211, R207: 3 long trips where PyVRP's 4 are shorter). From
+# ``PROBE_AT`` of the restarts' time the second process goes on from its best plan with one
+# trip more (``_seed_trip``), accepts no plan with fewer trips, and runs the descent on a
+# new best for the plan's number of trips (else no descent would run in the probe); then on
+# from its best plan of all. Only on long trips (``PROBE_MIN_STOPS``): on short ones the
+# windows set their number, and the probe made R101-R109 and RC103 longer (tuning half, 10 s:
+# R107 1.035 against 1.014, RC103 1.072 against 1.039). Tuned on R201, R207, R211, RC201
+# (fewer trips than PyVRP at more km), with R103, RC103, R109, C105 as controls, then the
+# whole tuning half: docs/libraries.md.
 RESTART_AFTER = 0.2
 RESTART_LANES = (True, True)  # this process, the second one (``workers`` 2)
 RESTART_MIN_SECONDS = 3.0
@@ -763,6 +775,10 @@ RUIN_TRIP = 0.2  # how often a whole trip goes instead
 RUIN_STRINGS = 0.5  # how often, otherwise, strings out of several trips (``_ruin_strings``)
 STRING_MEAN = 10  # stops taken out by ``_ruin_strings``, on average
 STRING_MAX = 10  # the longest string
+PROBE_AT = 0.4  # of the restarts' time: the probe with one trip more (``_restarts``) ...
+PROBE_SHARE = 0.3  # ... for this share of it
+PROBE_LANES = (False, True)  # this process, the second one (``workers`` 2)
+PROBE_MIN_STOPS = 12  # only where the best plan's trips have this many stops on average
 
 
 def _ruin(problem: Problem, routes: list[list[int]], rng) -> list[list[int]]:
@@ -820,11 +836,47 @@ def _ruin_strings(problem: Problem, routes: list[list[int]], rng) -> list[list[i
     return [[j for j in r if j not in gone] for r in routes]
 
 
+def _seed_trip(problem: Problem, routes: list[list[int]], rng) -> list[list[int]] | None:
+    """``routes`` with about a trip's worth of stops taken out around a random stop and the
+    one of them farthest from the lab put alone on an unused trip it may take: the start of
+    a plan with one trip more (``_restarts``' probe). None if no unused trip may take it."""
+    planned = [j for r in routes for j in r]
+    n_used = sum(1 for r in routes if r)
+    if not planned or n_used == len(routes):
+        return None
+    k = max(2, min(len(planned), len(planned) // (n_used + 1)))
+    locs = np.array([problem.jobs[j].loc for j in planned])
+    c = problem.jobs[rng.choice(planned)].loc
+    near = np.argsort(problem.cost[c, locs] + problem.cost[locs, c], kind="stable")[:k]
+    gone = [planned[i] for i in near.tolist()]
+    d = problem.depot
+    gone.sort(key=lambda j: -(int(problem.cost[d, problem.jobs[j].loc])
+                              + int(problem.cost[problem.jobs[j].loc, d])))
+    out = [[j for j in r if j not in set(gone)] for r in routes]
+    for j in gone:
+        allowed = problem.jobs[j].vehicles
+        free = [v for v, r in enumerate(out) if not r and (allowed is None or v in allowed)]
+        if free:
+            out[free[0]] = [j]
+            return out
+    return None
+
+
+def _trips(routes: list[list[int]]) -> int:
+    return sum(1 for r in routes if r)
+
+
 def _restarts(problem: Problem, routing, manager, assignment, left: Callable[[], float],
-              params: Callable[[float], object], seed: int):
+              params: Callable[[float], object], seed: int, probe: bool = False):
     """Ruin, recreate and local search from ``assignment`` while ``left()`` seconds remain;
     the best assignment found (``assignment`` if none is better). ``params(seconds)``: the
-    search parameters of one local search (greedy descent from given routes)."""
+    search parameters of one local search (greedy descent from given routes).
+
+    ``probe``: from ``PROBE_AT`` to ``PROBE_AT + PROBE_SHARE`` of the time, the search goes
+    on from the best plan with one trip more (``_seed_trip``) and accepts no plan with fewer
+    trips; then on from the best plan of all. The recreate hardly ever opens a trip while
+    the used ones have room and a ruined trip often closes one, so without it the search
+    only ever goes down in trips (Solomon R2/RC2: 3 long trips where 4 are shorter)."""
     import random
 
     from hjemmeprove.planning import construct as _construct
@@ -847,18 +899,42 @@ def _restarts(problem: Problem, routing, manager, assignment, left: Callable[[],
     best_obj = best.ObjectiveValue()
     current, current_obj = routes_of(best), best_obj
     span = max(1e-3, left())
+    floor = 0  # fewest trips accepted (the probe's)
+    elite: dict[int, int] = {}  # the best objective met per number of trips
+    phase = 0  # 0 before the probe, 1 in it, 2 after
     while left() > 0.1:
+        done = 1.0 - left() / span
+        if probe and phase == 0 and done >= PROBE_AT:
+            phase = 1
+            top = routes_of(best)
+            if sum(map(len, top)) < PROBE_MIN_STOPS * max(1, _trips(top)):
+                phase = 2  # short trips: their number is the windows' (Solomon R1, RC1)
+                continue
+            seeded = _seed_trip(problem, top, rng)
+            if seeded is not None:
+                fresh = _construct.construct(
+                    problem, time_budget_s=max(0.05, min(1.0, left() / 4)),
+                    seed_routes=seeded, rng=rng)
+                if not fresh.unreached and not fresh.dropped:
+                    current = fresh.routes
+                    current_obj = _construct.objective(problem, fresh)
+                    floor = _trips(current)
+        elif phase == 1 and done >= PROBE_AT + PROBE_SHARE:
+            phase, floor = 2, 0
+            current, current_obj = routes_of(best), best_obj
         kept = _ruin(problem, current, rng)
         fresh = _construct.construct(problem, time_budget_s=max(0.05, min(1.0, left() / 4)),
                                      seed_routes=kept, rng=rng)
         if fresh.unreached:
             continue
         routes, obj = fresh.routes, _construct.objective(problem, fresh)
-        if obj < best_obj:
-            # a new best: OR-Tools' descent takes it to its local optimum (most of the time
-            # of a round that runs it, so only these get it). RoutesToAssignment, not
+        if obj < best_obj or (floor and obj < elite.get(_trips(routes), obj + 1)):
+            # a new best (in the probe: for its number of trips): OR-Tools' descent takes it
+            # to its local optimum (most of the time of a round that runs it, so only these
+            # get it). RoutesToAssignment, not
             # ReadAssignmentFromRoutes: the latter runs under the last search's spent time
             # limit and then often fails
+            elite[_trips(routes)] = obj
             start = routing.solver().Assignment(best)
             if not routing.RoutesToAssignment(
                     [[manager.NodeToIndex(j + 1) for j in r] for r in routes], True, True,
@@ -868,9 +944,14 @@ def _restarts(problem: Problem, routing, manager, assignment, left: Callable[[],
                 start, params(max(0.05, min(RESTART_SECONDS, left()))))
             if a is None:
                 continue
-            routes, obj = routes_of(a), a.ObjectiveValue()
-            if obj < best_obj:
-                best, best_obj = routing.solver().Assignment(a), obj
+            if a.ObjectiveValue() < best_obj:
+                best, best_obj = routing.solver().Assignment(a), a.ObjectiveValue()
+            down = routes_of(a)
+            elite[_trips(down)] = min(a.ObjectiveValue(), elite.get(_trips(down), best_obj))
+            if _trips(down) >= floor:  # the probe keeps its trips (the descent may merge)
+                routes, obj = down, a.ObjectiveValue()
+        if _trips(routes) < floor:
+            continue
         threshold = (RESTART_THRESHOLD * max(0.0, left()) / span * rng.random()
                      * _construct.route_cost(problem, current))
         if obj < current_obj + threshold:
@@ -1021,7 +1102,7 @@ def _child(conn, problem, strategies, metaheuristic, deadline,
                     a = _restarts(problem, routing, manager, a, lambda: end - time.time(),
                                   lambda sec: search_parameters("CONSTRUCT", "GREEDY_DESCENT",
                                                                 sec, n_nodes),
-                                  seed=1000 + k)
+                                  seed=1000 + k, probe=PROBE_LANES[1])
             else:
                 a = routing.SolveWithParameters(
                     search_parameters(strategy, metaheuristic, share, n_nodes))
