@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import random
 import statistics
 import sys
@@ -190,13 +191,14 @@ def build(app, n_requests: int, seed: int = 12) -> dict:
         if pg:
             conn.execute(text("ANALYZE visits, cancellations"))
             # row triggers on again for the one statement that fills the stored keys: the
-            # search text's trigger (migration 0010) writes it as the statement touches it
+            # search text's trigger (migration 0010) writes it as the statement touches it,
+            # and the citizen's keys' trigger (0011) the citizen's CPR, name and postcode
             conn.execute(text("SET LOCAL session_replication_role = origin"))
             conn.execute(text(
                 "UPDATE requests SET planned_date = (SELECT min(v.date) FROM visits v "
                 "WHERE v.request_id = requests.id), late_cancelled = EXISTS (SELECT 1 FROM "
                 "cancellations c WHERE c.request_id = requests.id AND c.late), "
-                "search_text = ''"))
+                "search_text = '', citizen_cpr = ''"))
             for table in ("citizens", "routes", "requests", "visits", "cancellations"):
                 conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                                   f"(SELECT max(id) FROM {table}))"))
@@ -208,6 +210,17 @@ def build(app, n_requests: int, seed: int = 12) -> dict:
             conn.execute(text("VACUUM (ANALYZE)"))
     some = citizens[len(citizens) // 2]
     return dict(cpr=some["cpr"], n_citizens=n_citizens, n_visits=len(visits))
+
+
+def reused(app, n_requests: int) -> dict:
+    """``build``'s values from a database it built earlier (the same seed's rows)."""
+    n_citizens = max(1, n_requests * 3 // 5)
+    with app.store.session() as s:
+        if s.scalar(select(func.count()).select_from(Request)) != n_requests:
+            raise SystemExit(f"--reuse: the database does not hold {n_requests:,} requests")
+        return dict(cpr=s.scalar(select(Citizen.cpr).where(Citizen.id == n_citizens // 2 + 1)),
+                    n_citizens=n_citizens,
+                    n_visits=s.scalar(select(func.count()).select_from(Visit)))
 
 
 # --- the list before keyset paging, as it was -------------------------------------------
@@ -297,6 +310,10 @@ def main() -> None:
     ap.add_argument("--db", help="an empty PostgreSQL database URL (default: a SQLite file)")
     ap.add_argument("--keep", help="keep the SQLite database in this folder")
     ap.add_argument("--only", choices=("first", "deep", "search"), help="one part only")
+    ap.add_argument("--reuse", action="store_true",
+                    help="time a database an earlier run built (--db, or --keep's file), "
+                         "upgraded to this tree's schema, instead of building one: two trees "
+                         "timed in turn on the same rows")
     args = ap.parse_args()
     if args.db:
         url = args.db
@@ -304,17 +321,19 @@ def main() -> None:
         work = Path(args.keep or tempfile.mkdtemp(prefix="bench-requests-"))
         work.mkdir(parents=True, exist_ok=True)
         db = work / "bench.sqlite3"
-        for suffix in ("", "-wal", "-shm"):
+        for suffix in ("", "-wal", "-shm") if not args.reuse else ():
             Path(f"{db}{suffix}").unlink(missing_ok=True)
         url = f"sqlite:///{db}"
     app = App(url, user="bench")
     t0 = time.perf_counter()
-    info = build(app, args.requests)
+    info = reused(app, args.requests) if args.reuse else build(app, args.requests)
     print(f"data: {args.requests:,} requests, {info['n_citizens']:,} citizens, "
           f"{info['n_visits']:,} visits on {app.store.engine.dialect.name} "
           f"(built in {time.perf_counter() - t0:.1f} s); page {args.page} rows, median of "
           f"{args.repeat}")
+    print("load average: %.2f %.2f %.2f" % os.getloadavg(), flush=True)
     run(app, args, info)
+    print("load average: %.2f %.2f %.2f" % os.getloadavg())
     app.close()
 
 

@@ -265,6 +265,14 @@ class Request(Base):
     # Written by the database's triggers whenever a request or its citizen changes; never
     # written (nor loaded) by the code.
     search_text: Mapped[str] = mapped_column(Text, server_default="", deferred=True)
+    # Copies of the citizen's CPR, name and postcode (migration 0011), so that a search (a
+    # CPR's digits, a town, a postcode) and a search's sort by CPR or name read the request
+    # row alone. Written by the database's triggers when a request is made or moved to
+    # another citizen and when its citizen changes; any other write is refused. Never
+    # written (nor loaded) by the code.
+    citizen_cpr: Mapped[str] = mapped_column(String(11), server_default="", deferred=True)
+    citizen_name: Mapped[str] = mapped_column(String(200), server_default="", deferred=True)
+    citizen_postcode: Mapped[str] = mapped_column(String(4), server_default="", deferred=True)
 
     citizen: Mapped[Citizen] = relationship()
     municipality: Mapped[Municipality] = relationship()
@@ -286,6 +294,9 @@ class Request(Base):
         Index("ix_requests_citizen_id", "citizen_id", "id"),
         Index("ix_requests_municipality_id", "municipality_id", "id"),
         Index("ix_requests_postcode", "postcode"),
+        Index("ix_requests_citizen_cpr", "citizen_cpr", "id"),
+        Index("ix_requests_citizen_name", "citizen_name", "id"),
+        Index("ix_requests_citizen_postcode", "citizen_postcode"),
         # a list of one status (or a few: "Aktive") sorted on a column of its own: the
         # status's rows in order, read from the index alone
         Index("ix_requests_status_deadline", "status", "deadline", "id"),
