@@ -558,6 +558,11 @@ class RequestService:
                 gathered = _pg_gather(s, self._filters(s, **{**filters, "search": ""}),
                                       _pg_search(s, term), segments, first, after,
                                       descending, limit)
+            # a PostgreSQL search's list sorted by CPR or name sorts on the request row's
+            # copies (migration 0011: the same values): no join of the citizens to walk
+            stored = bool(term) and s.get_bind().dialect.name == "postgresql"
+            if stored:
+                segments = [(w, tuple(_stored_key(k) for k in keys)) for w, keys in segments]
             if gathered is not None:  # the page, in one statement
                 rows = gathered
             elif pg_search:  # common, or more than GATHER_LIMIT match: checked per row
@@ -590,7 +595,7 @@ class RequestService:
             for i in range(first, len(segments) if gathered is None else 0):
                 where, keys = segments[i]
                 inner = (select(Request.id, *(k.label(f"k{j}") for j, k in enumerate(keys)))
-                         .select_from(_key_source(sort, walk)).where(*clauses))
+                         .select_from(_key_source(sort, walk, stored)).where(*clauses))
                 if where is not None:
                     inner = inner.where(where)
                 if after is not None and i == after.segment:
@@ -1019,12 +1024,23 @@ def _narrow(s: Session, clauses: list) -> bool:
     return s.scalar(select(func.count()).select_from(counted)) <= GATHER_LIMIT
 
 
-def _key_source(key: str, walk: bool):
+def _stored_key(key):
+    """A citizen's sort key as the request row's copy of it (migration 0011), else ``key``."""
+    if key is Citizen.cpr:
+        return Request.citizen_cpr
+    if key is Citizen.name:
+        return Request.citizen_name
+    return key
+
+
+def _key_source(key: str, walk: bool, stored: bool = False):
     """The tables a sort key is read from: the requests, joined to the citizens (CPR, name) or
-    the municipalities (name) when the key lives there. Walking, that table comes first."""
-    other = {"cpr": (Citizen, Request.citizen_id == Citizen.id),
-             "name": (Citizen, Request.citizen_id == Citizen.id),
-             "municipality": (Municipality, Request.municipality_id == Municipality.id)}
+    the municipalities (name) when the key lives there. Walking, that table comes first.
+    ``stored``: the citizen's keys are read from the request row's copies."""
+    other = {"municipality": (Municipality, Request.municipality_id == Municipality.id)}
+    if not stored:
+        other.update(cpr=(Citizen, Request.citizen_id == Citizen.id),
+                     name=(Citizen, Request.citizen_id == Citizen.id))
     if key not in other:
         return Request.__table__
     table, on = other[key]
