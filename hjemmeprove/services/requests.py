@@ -998,20 +998,16 @@ _SAMPLE = 1_000
 def _pg_common(condition):
     """Whether a search (``_pg_search``) matches at least COMMON_SHARE of the newest
     _SAMPLE requests (False on a table of fewer rows: there a gather is cheap), as a scalar
-    subquery of ``_pg_gather``'s statement: the sample read by primary key in one backward
-    range, the condition checked on each row (never through the search's indexes: a bitmap
-    of every match costs what a gather does). Only the choice of plan rests on it: both give
-    the same rows."""
-    sample = (select(*(c for c in Request.__table__.c
-                       if c.key in ("id", "search_text", "postcode", "citizen_postcode",
-                                    "citizen_cpr", "municipality_id")))
-              .order_by(Request.id.desc()).limit(_SAMPLE).subquery("sample"))
-    on_sample = replacement_traverse(
-        condition, {}, lambda e: sample.c.get(e.key) if isinstance(e, Column)
-        and e.table is Request.__table__ else None)
-    flag = select(and_(func.count() >= _SAMPLE,
-                       func.count().filter(on_sample) >= COMMON_SHARE * func.count())
-                  .label("common")).select_from(sample).cte("common")
+    subquery of ``_pg_gather``'s statement: the sample read by primary key in one range
+    from the _SAMPLE-th newest id, the condition checked on each row (an aggregate's FILTER,
+    never through the search's indexes: a bitmap of every match costs what a gather does).
+    Only the choice of plan rests on it: both give the same rows."""
+    newest = (select(Request.id).order_by(Request.id.desc()).offset(_SAMPLE - 1).limit(1)
+              .scalar_subquery())
+    flag = (select(and_(func.count() >= _SAMPLE,
+                        func.count().filter(condition) >= COMMON_SHARE * func.count())
+                   .label("common"))
+            .where(Request.id >= newest).cte("common"))
     return select(flag.c.common).scalar_subquery()
 
 
