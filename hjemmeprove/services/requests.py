@@ -11,10 +11,9 @@ import itertools
 import json
 from dataclasses import asdict, dataclass, field, replace
 
-from sqlalchemy import (ARRAY, Column, Integer, String, and_, any_, case, column, false, func, literal,
-                        literal_column, or_, select, table, true, tuple_, union, union_all)
+from sqlalchemy import (ARRAY, Column, Integer, String, and_, any_, case, column, false, func,
+                        literal, literal_column, or_, select, table, true, tuple_, union)
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.orm import Session, aliased, joinedload
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
@@ -1181,7 +1180,7 @@ def _of_citizens(s: Session, condition):
 # index, where gathering would read every match's row. From about CHECK_FROM matches, a
 # search is not looked up at all but checked on each row the list reads (in the sort key's
 # order, or through the other filters' indexes): its page's rows come soon. Estimated by
-# counting up to it.
+# counting up to it (SQLite: PostgreSQL decides by a sample, ``_pg_common``).
 SEARCH_GATHER = 2_500
 CHECK_FROM = 10_000
 
@@ -1255,8 +1254,9 @@ def _search_condition(s: Session, term: str):
     range or postcode (looked up on its row by primary key), the request's number, postcode
     or stored search text (``_text_condition``), its municipality. The citizen is looked up
     even where the query joins it (a sort by CPR or name): on the join, PostgreSQL's
-    estimate made it hash and sort every row instead (300 ms)."""
-    if s.get_bind().dialect.name == "postgresql":  # the citizen's keys on the row itself
+    estimate made it hash and sort every row instead (300 ms). On PostgreSQL the row's own
+    copies of the citizen's keys (``_pg_search``): no lookup at all."""
+    if s.get_bind().dialect.name == "postgresql":
         return _pg_search(s, term)
     term = term.strip()
     c = aliased(Citizen)  # its own row: the list's query may join the citizens too

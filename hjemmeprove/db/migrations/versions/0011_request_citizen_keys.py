@@ -59,8 +59,8 @@ def _citizens(r: str) -> str:
 
 
 def _set_from_citizen(r: str) -> str:
-    return ", ".join(f"{k} = coalesce((SELECT c.{c} FROM citizens c WHERE c.id = {r}.citizen_id), '')"
-                     for k, c, _t in KEYS)
+    return ", ".join(f"{k} = coalesce((SELECT c.{c} FROM citizens c "
+                     f"WHERE c.id = {r}.citizen_id), '')" for k, c, _t in KEYS)
 
 
 SQLITE_TRIGGERS = [
