@@ -890,15 +890,19 @@ class RequestPage:
 GATHER_LIMIT = 10_000
 
 
+# The request row's copies of its citizen's keys (migration 0011): table columns, not
+# mapped (``models.Request``)
+_COPIES = Request.__table__.c
+
 # The columns of a request a PostgreSQL search page sorts, filters and pages on: gathered
 # with the matches, from the rows the search's index scans read anyway (``_pg_gather``).
 # The citizen's CPR and name are the request row's copies (migration 0011).
 _GATHERED = (Request.id, Request.citizen_id, Request.municipality_id, Request.status,
              Request.received, Request.deadline, Request.planned_date, Request.address,
-             Request.ekg, Request.late_cancelled, Request.citizen_cpr, Request.citizen_name)
+             Request.ekg, Request.late_cancelled, _COPIES.citizen_cpr, _COPIES.citizen_name)
 # a citizen's sort key and the request row's copy of it (same type, same values)
-_STORED_KEYS = {Citizen.__table__.c.cpr: Request.__table__.c.citizen_cpr,
-                Citizen.__table__.c.name: Request.__table__.c.citizen_name}
+_STORED_KEYS = {Citizen.__table__.c.cpr: _COPIES.citizen_cpr,
+                Citizen.__table__.c.name: _COPIES.citizen_name}
 
 
 def _pg_gather(s: Session, clauses: list, condition, segments: list, first: int,
@@ -1022,9 +1026,9 @@ def _narrow(s: Session, clauses: list) -> bool:
 def _stored_key(key):
     """A citizen's sort key as the request row's copy of it (migration 0011), else ``key``."""
     if key is Citizen.cpr:
-        return Request.citizen_cpr
+        return _COPIES.citizen_cpr
     if key is Citizen.name:
-        return Request.citizen_name
+        return _COPIES.citizen_name
     return key
 
 
@@ -1236,15 +1240,15 @@ def _pg_search(s: Session, term: str):
             out.append(Request.municipality_id.in_(muni))
     else:
         lo, hi = _cpr_range(digits)
-        out.append(Request.citizen_cpr >= lo if hi is None
-                   else and_(Request.citizen_cpr >= lo, Request.citizen_cpr < hi))
+        out.append(_COPIES.citizen_cpr >= lo if hi is None
+                   else and_(_COPIES.citizen_cpr >= lo, _COPIES.citizen_cpr < hi))
         if len(digits) < 7:
             out.append(Request.id == int(digits))
     ranges = list(town_postcodes(term))
     if digits.isdigit() and len(digits) == 4:
         ranges.append((digits, digits))
     for lo, hi in ranges:
-        for col in (Request.postcode, Request.citizen_postcode):
+        for col in (Request.postcode, _COPIES.citizen_postcode):
             out.append(col == lo if lo == hi else and_(col >= lo, col <= hi))
     return or_(*out)
 
