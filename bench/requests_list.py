@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import random
 import statistics
 import sys
@@ -190,13 +191,14 @@ def build(app, n_requests: int, seed: int = 12) -> dict:
         if pg:
             conn.execute(text("ANALYZE visits, cancellations"))
             # row triggers on again for the one statement that fills the stored keys: the
-            # search text's trigger (migration 0010) writes it as the statement touches it
+            # search text's trigger (migration 0010) writes it as the statement touches it,
+            # and the citizen's keys' trigger (0011) the citizen's CPR, name and postcode
             conn.execute(text("SET LOCAL session_replication_role = origin"))
             conn.execute(text(
                 "UPDATE requests SET planned_date = (SELECT min(v.date) FROM visits v "
                 "WHERE v.request_id = requests.id), late_cancelled = EXISTS (SELECT 1 FROM "
                 "cancellations c WHERE c.request_id = requests.id AND c.late), "
-                "search_text = ''"))
+                "search_text = '', citizen_cpr = ''"))
             for table in ("citizens", "routes", "requests", "visits", "cancellations"):
                 conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                                   f"(SELECT max(id) FROM {table}))"))
@@ -208,6 +210,17 @@ def build(app, n_requests: int, seed: int = 12) -> dict:
             conn.execute(text("VACUUM (ANALYZE)"))
     some = citizens[len(citizens) // 2]
     return dict(cpr=some["cpr"], n_citizens=n_citizens, n_visits=len(visits))
+
+
+def reused(app, n_requests: int) -> dict:
+    """``build``'s values from a database it built earlier (the same seed's rows)."""
+    n_citizens = max(1, n_requests * 3 // 5)
+    with app.store.session() as s:
+        if s.scalar(select(func.count()).select_from(Request)) != n_requests:
+            raise SystemExit(f"--reuse: the database does not hold {n_requests:,} requests")
+        return dict(cpr=s.scalar(select(Citizen.cpr).where(Citizen.id == n_citizens // 2 + 1)),
+                    n_citizens=n_citizens,
+                    n_visits=s.scalar(select(func.count()).select_from(Visit)))
 
 
 # --- the list before keyset paging, as it was -------------------------------------------
@@ -280,12 +293,44 @@ def old_count(app, search="", status=None):
 # --- timing -------------------------------------------------------------------------------
 
 
+# CPU time of the last ``timed`` call (median, ms): this process's, plus on PostgreSQL the
+# on-CPU time of the database's client backends (``/proc/<pid>/schedstat``, the server runs
+# on this machine; a parallel query's short-lived workers are not counted). Unlike the wall
+# time it hardly moves with the load other processes put on the cores.
+CPU = {"engine": None, "last": 0.0}
+
+
+def _server_ns(pids) -> int:
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/schedstat") as f:
+                total += int(f.read().split()[0])
+        except (OSError, ValueError, IndexError):
+            pass
+    return total
+
+
+def _backends() -> list[int]:
+    engine = CPU["engine"]
+    if engine is None or engine.dialect.name != "postgresql":
+        return []
+    with engine.connect() as c:
+        return list(c.execute(text(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+            "AND backend_type = 'client backend' AND pid <> pg_backend_pid()")).scalars())
+
+
 def timed(fn, repeat: int) -> tuple[float, object]:
-    times, result = [], None
+    times, cpus, result = [], [], None
     for _ in range(repeat):
+        pids = _backends()
+        s0, c0 = _server_ns(pids), time.process_time()
         t0 = time.perf_counter()
         result = fn()
         times.append((time.perf_counter() - t0) * 1000)
+        cpus.append((time.process_time() - c0) * 1000 + (_server_ns(pids) - s0) / 1e6)
+    CPU["last"] = statistics.median(cpus)
     return statistics.median(times), result
 
 
@@ -297,6 +342,10 @@ def main() -> None:
     ap.add_argument("--db", help="an empty PostgreSQL database URL (default: a SQLite file)")
     ap.add_argument("--keep", help="keep the SQLite database in this folder")
     ap.add_argument("--only", choices=("first", "deep", "search"), help="one part only")
+    ap.add_argument("--reuse", action="store_true",
+                    help="time a database an earlier run built (--db, or --keep's file), "
+                         "upgraded to this tree's schema, instead of building one: two trees "
+                         "timed in turn on the same rows")
     args = ap.parse_args()
     if args.db:
         url = args.db
@@ -304,17 +353,22 @@ def main() -> None:
         work = Path(args.keep or tempfile.mkdtemp(prefix="bench-requests-"))
         work.mkdir(parents=True, exist_ok=True)
         db = work / "bench.sqlite3"
-        for suffix in ("", "-wal", "-shm"):
+        for suffix in ("", "-wal", "-shm") if not args.reuse else ():
             Path(f"{db}{suffix}").unlink(missing_ok=True)
         url = f"sqlite:///{db}"
     app = App(url, user="bench")
+    if app.store.engine.dialect.name == "postgresql":  # its own connection: never timed
+        from sqlalchemy import create_engine
+        CPU["engine"] = create_engine(url, poolclass=__import__("sqlalchemy.pool").pool.NullPool)
     t0 = time.perf_counter()
-    info = build(app, args.requests)
+    info = reused(app, args.requests) if args.reuse else build(app, args.requests)
     print(f"data: {args.requests:,} requests, {info['n_citizens']:,} citizens, "
           f"{info['n_visits']:,} visits on {app.store.engine.dialect.name} "
           f"(built in {time.perf_counter() - t0:.1f} s); page {args.page} rows, median of "
           f"{args.repeat}")
+    print("load average: %.2f %.2f %.2f" % os.getloadavg(), flush=True)
     run(app, args, info)
+    print("load average: %.2f %.2f %.2f" % os.getloadavg())
     app.close()
 
 
@@ -327,12 +381,13 @@ def run(app, args, info) -> None:
     service, n, rep = app.requests, args.page, args.repeat
     figures = []
 
-    def line(label: str, old_ms: float, new_ms: float) -> None:
+    def line(label: str, old_ms: float, new_ms: float, cpu_ms: float | None = None) -> None:
         figures.append(new_ms)
-        print(f"{label:<44} {old_ms:9.1f} {new_ms:9.1f} {old_ms / max(new_ms, 1e-6):8.1f}x",
-              flush=True)
+        cpu = "" if cpu_ms is None else f" {cpu_ms:9.1f}"
+        print(f"{label:<44} {old_ms:9.1f} {new_ms:9.1f} {old_ms / max(new_ms, 1e-6):8.1f}x"
+              f"{cpu}", flush=True)
 
-    print(f"{'':<44} {'old ms':>9} {'new ms':>9} {'old/new':>9}")
+    print(f"{'':<44} {'old ms':>9} {'new ms':>9} {'old/new':>9} {'new cpu':>9}")
     groups = (("Alle", None), ("Aktive", ACTIVE_STATUSES))
     if args.only in (None, "first"):
         print("-- first page, every sort")
@@ -369,34 +424,39 @@ def run(app, args, info) -> None:
             old_ms, old_rows = timed(lambda: old_page(app, "deadline", False, 0, n,
                                                       search=term), rep)
             new_ms, page = timed(lambda: service.page(search=term, limit=n), rep)
+            page_cpu = CPU["last"]
             if label not in ("town", "postcode", "name, any case", "text in half the rows"):
                 # before, a town or postcode found only addresses, and SQLite's LIKE folded
                 # ASCII only ("vej" names the towns Vejle, Vejen, … now)
                 assert [r[0] for r in old_rows] == [r.id for r in page.rows], label
             found = service.count(search=term)
-            line(f"{label} '{term}' page ({found:,} found)", old_ms, new_ms)
+            line(f"{label} '{term}' page ({found:,} found)", old_ms, new_ms, page_cpu)
             old_ms, _ = timed(lambda: old_count(app, search=term), rep)
             new_ms, _ = timed(lambda: service.count(search=term), rep)
-            line(f"{label} '{term}' count", old_ms, new_ms)
+            line(f"{label} '{term}' count", old_ms, new_ms, CPU["last"])
             # new only: the slowest page of the same search under other sorts, "Aktive" and
             # "Alle", the first page and the one after it
-            worst, where = 0.0, ""
+            worst, where, worst_cpu, where_cpu = 0.0, "", 0.0, ""
             for key, descending in SEARCH_SORTS:
                 for name, status in groups:
                     ms, page = timed(lambda: service.page(
                         search=term, sort=key, descending=descending, status=status,
                         limit=n), rep)
-                    pages = [(ms, "first")]
+                    pages = [(ms, CPU["last"], "first")]
                     if page.next is not None:
                         pages.append((timed(lambda: service.page(
                             search=term, sort=key, descending=descending, status=status,
-                            after=page.next, limit=n), rep)[0], "next"))
-                    for ms, which in pages:
+                            after=page.next, limit=n), rep)[0], CPU["last"], "next"))
+                    for ms, cpu, which in pages:
+                        at = f"{which}, {key} {'↓' if descending else '↑'} {name}"
                         if ms > worst:
-                            worst, where = ms, (f"{which}, {key} "
-                                                f"{'↓' if descending else '↑'} {name}")
+                            worst, where = ms, at
+                        if cpu > worst_cpu:
+                            worst_cpu, where_cpu = cpu, at
             figures.append(worst)
             print(f"{'  slowest page (' + where + ')':<44} {'':>9} {worst:9.1f}", flush=True)
+            print(f"{'  most CPU (' + where_cpu + ')':<44} {'':>9} {'':>9} {'':>9} "
+                  f"{worst_cpu:9.1f}", flush=True)
     if figures:
         worst = max(figures)
         print(f"new: worst {worst:.1f} ms, median {statistics.median(figures):.1f} ms; "

@@ -219,9 +219,9 @@ def test_a_search_page_on_postgresql_is_one_statement(department_app):
 
 
 def test_a_pg_search_sorted_by_citizen_reads_the_matches_citizens_in_one_scan(department_app):
-    """On PostgreSQL a search sorted by CPR or name reads its matches' citizens in one index
-    scan of their ids (``= ANY``) and joins them to the matches: no lookup run once per match
-    (a subplan: 5,000 runs for 5,000 matches). The pages are those of SQLite's path."""
+    """On PostgreSQL a search sorted by CPR or name sorts on the request row's copies of its
+    citizen's keys (migration 0011): no lookup run once per match (a subplan: 5,000 runs for
+    5,000 matches). The pages are those of SQLite's path."""
     from sqlalchemy import event
 
     app = department_app

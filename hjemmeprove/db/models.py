@@ -28,7 +28,8 @@ from sqlalchemy import (
     false,
     text,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import (DeclarativeBase, Mapped, Unmapped, mapped_column, relationship,
+                            unmapped_column)
 
 MONEY = Numeric(12, 2)
 KM = Numeric(10, 3)
@@ -265,6 +266,17 @@ class Request(Base):
     # Written by the database's triggers whenever a request or its citizen changes; never
     # written (nor loaded) by the code.
     search_text: Mapped[str] = mapped_column(Text, server_default="", deferred=True)
+    # Copies of the citizen's CPR, name and postcode (migration 0011), so that a search (a
+    # CPR's digits, a town, a postcode) and a search's sort by CPR or name read the request
+    # row alone. Written by the database's triggers when a request is made or moved to
+    # another citizen and when its citizen changes; any other write is refused. Columns of
+    # the table, not attributes of the class (``unmapped_column``): the ORM never
+    # loads or writes them, and the audit trail, which records a row's attributes, never
+    # copies a CPR or name into an entry the retention's erasure would not redact. The
+    # queries read them as ``Request.__table__.c``.
+    citizen_cpr: Unmapped[str] = unmapped_column(String(11), server_default="")
+    citizen_name: Unmapped[str] = unmapped_column(String(200), server_default="")
+    citizen_postcode: Unmapped[str] = unmapped_column(String(4), server_default="")
 
     citizen: Mapped[Citizen] = relationship()
     municipality: Mapped[Municipality] = relationship()
@@ -286,6 +298,9 @@ class Request(Base):
         Index("ix_requests_citizen_id", "citizen_id", "id"),
         Index("ix_requests_municipality_id", "municipality_id", "id"),
         Index("ix_requests_postcode", "postcode"),
+        Index("ix_requests_citizen_cpr", "citizen_cpr", "id"),
+        Index("ix_requests_citizen_name", "citizen_name", "id"),
+        Index("ix_requests_citizen_postcode", "citizen_postcode"),
         # a list of one status (or a few: "Aktive") sorted on a column of its own: the
         # status's rows in order, read from the index alone
         Index("ix_requests_status_deadline", "status", "deadline", "id"),

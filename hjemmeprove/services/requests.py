@@ -11,10 +11,9 @@ import itertools
 import json
 from dataclasses import asdict, dataclass, field, replace
 
-from sqlalchemy import (ARRAY, Column, Integer, String, and_, any_, case, column, false, func, literal,
-                        literal_column, or_, select, table, true, tuple_, union, union_all)
+from sqlalchemy import (ARRAY, Column, Integer, String, and_, any_, case, column, false, func,
+                        literal, literal_column, or_, select, table, true, tuple_, union)
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.orm import Session, aliased, joinedload
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
@@ -556,11 +555,16 @@ class RequestService:
                 and s.get_bind().dialect.name == "postgresql"
             if pg_search:
                 gathered = _pg_gather(s, self._filters(s, **{**filters, "search": ""}),
-                                      _search_parts(s, term), segments, first, after,
+                                      _pg_search(s, term), segments, first, after,
                                       descending, limit)
+            # a PostgreSQL search's list sorted by CPR or name sorts on the request row's
+            # copies (migration 0011: the same values): no join of the citizens to walk
+            stored = bool(term) and s.get_bind().dialect.name == "postgresql"
+            if stored:
+                segments = [(w, tuple(_stored_key(k) for k in keys)) for w, keys in segments]
             if gathered is not None:  # the page, in one statement
                 rows = gathered
-            elif pg_search:  # more than GATHER_LIMIT: checked per row
+            elif pg_search:  # common, or more than GATHER_LIMIT match: checked per row
                 filters["search"] = _RowCheck(term)
                 narrow = _narrow(s, self._filters(s, **{**filters, "search": ""}))
             elif term and _short_text(term):  # checked per row: narrow if the rest is
@@ -590,7 +594,7 @@ class RequestService:
             for i in range(first, len(segments) if gathered is None else 0):
                 where, keys = segments[i]
                 inner = (select(Request.id, *(k.label(f"k{j}") for j, k in enumerate(keys)))
-                         .select_from(_key_source(sort, walk)).where(*clauses))
+                         .select_from(_key_source(sort, walk, stored)).where(*clauses))
                 if where is not None:
                     inner = inner.where(where)
                 if after is not None and i == after.segment:
@@ -635,12 +639,12 @@ class RequestService:
         with self.store.session() as s:
             term = (filters.get("search") or "").strip()
             if term and not _short_text(term) and s.get_bind().dialect.name == "postgresql":
-                # the search's index scans counted with the other filters on the rows they
-                # read: as ``id IN (their union)`` every match was read again by its id
+                # one condition on the request row: each match counted once as PostgreSQL
+                # reads it (a bitmap of the search's indexes, or every row for a common
+                # term); as a union of lookups in two tables, 58,000 ids were hashed
                 clauses = self._filters(s, **{**filters, "search": ""})
-                parts = [p.where(*clauses) for p in _search_parts(s, term)]
-                found = union(*parts) if len(parts) > 1 else parts[0]
-                return s.scalar(select(func.count()).select_from(found.subquery()))
+                return s.scalar(select(func.count()).select_from(Request)
+                                .where(_pg_search(s, term), *clauses))
             return s.scalar(select(func.count()).select_from(Request)
                             .where(*self._filters(s, **filters)))
 
@@ -886,62 +890,54 @@ class RequestPage:
 GATHER_LIMIT = 10_000
 
 
+# The request row's copies of its citizen's keys (migration 0011): table columns, not
+# mapped (``models.Request``)
+_COPIES = Request.__table__.c
+
 # The columns of a request a PostgreSQL search page sorts, filters and pages on: gathered
 # with the matches, from the rows the search's index scans read anyway (``_pg_gather``).
+# The citizen's CPR and name are the request row's copies (migration 0011).
 _GATHERED = (Request.id, Request.citizen_id, Request.municipality_id, Request.status,
              Request.received, Request.deadline, Request.planned_date, Request.address,
-             Request.ekg, Request.late_cancelled)
+             Request.ekg, Request.late_cancelled, _COPIES.citizen_cpr, _COPIES.citizen_name)
+# a citizen's sort key and the request row's copy of it (same type, same values)
+_STORED_KEYS = {Citizen.__table__.c.cpr: _COPIES.citizen_cpr,
+                Citizen.__table__.c.name: _COPIES.citizen_name}
 
 
-def _pg_gather(s: Session, clauses: list, parts: list, segments: list, first: int,
+def _pg_gather(s: Session, clauses: list, condition, segments: list, first: int,
                after: ListCursor | None, descending: bool, limit: int) -> list | None:
-    """A search's page on PostgreSQL in one statement: the matches under the other filters
-    (``clauses``) gathered once, up to GATHER_LIMIT, through the search's indexes (the
-    trigram index, a postcode, a CPR range, ...: bitmap scans that read each match's row
-    once, with the columns the list sorts on), then sorted, every segment of the sort (a
-    status sort's statuses) in the same sort, and only the page's rows joined to their
-    citizen and municipality for display. The list's rows (segment, row + its segment's sort
-    values) as ``page`` keeps them, or None when more than GATHER_LIMIT match (then the
-    search is checked on each row the list reads instead).
+    """A search's page on PostgreSQL in one statement: the matches of ``condition`` (the
+    search on the request row, ``_pg_search``) under the other filters (``clauses``)
+    gathered once, up to GATHER_LIMIT, through one bitmap of the search's indexes (the
+    trigram index, the postcodes, the CPR copy, ...: each match's row read once, with the
+    columns the list sorts on), then sorted, every segment of the sort (a status sort's
+    statuses) in the same sort, and only the page's rows joined to their citizen and
+    municipality for display. The list's rows (segment, row + its segment's sort values) as
+    ``page`` keeps them, or None when more than GATHER_LIMIT match (then the search is
+    checked on each row the list reads instead).
 
-    Before, the matches' ids were looked up first and passed back as an array: every match
-    then read again by primary key (5,000 index probes, 15–35 ms), and the citizen of each
-    hashed over all 60,000 citizens, once per status in a status sort."""
-    # UNION ALL, each part limited too: read in turn, they stop at the limit (a UNION would
-    # read every part in full before its first row); a match that two parts find is one row
-    # below (DISTINCT), but counted twice against the limit
-    m = [p.with_only_columns(*_GATHERED).where(*clauses).limit(GATHER_LIMIT + 1)
-         for p in parts]
-    m = matches = (union_all(*m) if len(m) > 1 else m[0]).limit(GATHER_LIMIT + 1).cte("m")
+    Before migration 0011 the search was a union of lookups in two tables (a town: the
+    requests' postcode and their citizens', 90 % the same rows, read twice and
+    deduplicated) and a sort by CPR or name looked up the matches' citizens (~8 ms)."""
+    # a common search is not gathered at all (a one-time filter: the scan never starts)
+    common = _pg_common(condition)
+    m = (select(*_GATHERED).where(condition, *clauses, common.is_(False))
+         .limit(GATHER_LIMIT + 1).cte("m").prefix_with("MATERIALIZED"))
     keys = next((k for _w, k in segments[first:] if k), ())
-    if len(parts) > 1:  # each match once, before its keys are looked up
-        m = select(*m.c).ext(distinct_on(m.c.id)).subquery("d")  # sorted by id, not hashed
-    # a citizen's sort key (CPR, name): the matches' citizens read in one index scan of
-    # their ids (``= ANY(ARRAY(...))``: each citizen once, in id order) and hashed. A join
-    # of all citizens hashed 60,000 rows (25–50 ms); a lookup by primary key per match ran
-    # 5,000 subplans (15–25 ms, as much with a covering index as without).
-    # A municipality's (22 rows): looked up by primary key for each match.
-    looked_up, citizen_keys = {}, []
+    # a municipality's name (22 rows): looked up by primary key for each match
+    looked_up = {}
     for k in keys:
         col = k.expression
-        if col.table is Citizen.__table__:
-            citizen_keys.append(col)
-        elif col.table is Municipality.__table__:
+        if col.table is Municipality.__table__:
             looked_up[col] = select(col).where(Municipality.id == m.c.municipality_id)
-    if looked_up or citizen_keys or len(parts) > 1:
-        source, extra = m, []
-        if citizen_keys:
-            ids = select(matches.c.citizen_id).scalar_subquery()
-            ck = (select(Citizen.id, *citizen_keys)
-                  .where(Citizen.id == any_(func.array(ids))).subquery("ck"))
-            source = m.join(ck, ck.c.id == m.c.citizen_id)
-            extra = [ck.c[col.key] for col in citizen_keys]
-        m = select(*m.c, *(c.label(f"x{i}") for i, c in enumerate(extra)),
-                   *(q.scalar_subquery().label(f"x{len(extra) + i}")
-                     for i, q in enumerate(looked_up.values()))).select_from(source)
-        looked_up = {**dict.fromkeys(citizen_keys), **looked_up}  # the x columns' order
+    matches = m
+    if looked_up:
+        m = select(*m.c, *(q.scalar_subquery().label(f"x{i}")
+                           for i, q in enumerate(looked_up.values()))).select_from(m)
         m = m.cte("mx").prefix_with("MATERIALIZED")  # each looked up once
     columns = {c: m.c[c.key] for c in Request.__table__.c if c.key in m.c}
+    columns.update((cit, m.c[req.key]) for cit, req in _STORED_KEYS.items())
     columns.update((col, m.c[f"x{i}"]) for i, col in enumerate(looked_up))
 
     def on_m(expr):
@@ -978,19 +974,44 @@ def _pg_gather(s: Session, clauses: list, parts: list, segments: list, first: in
             .subquery("p"))
     p_keys = [page.c[f"k{j}"] for j in range(len(keys))]
     one = select(literal(1).label("one")).subquery("one")  # the count, with no page
-    stmt = (select(count, *page.c).select_from(one.outerjoin(page, true()))
+    stmt = (select(count, common, *page.c).select_from(one.outerjoin(page, true()))
             .order_by(page.c.seg, *(direction(k) for k in p_keys), direction(page.c.c0)))
     result = s.connection().execute(stmt).all()
-    if not result or result[0][0] > GATHER_LIMIT:
+    if not result or result[0][0] > GATHER_LIMIT or result[0][1]:
         return None
     rows = []
     for r in result:
+        r = r[1:]
         if r[1] is None:  # nothing matches: the outer join's one empty row
             continue
         row = tuple(r[1:1 + _ROW_COLUMNS])
         i = r[1 + _ROW_COLUMNS]
         rows.append((i, row + (tuple(r[2 + _ROW_COLUMNS:]) if segments[i][1] else ())))
     return rows
+
+
+# A PostgreSQL search is checked on each row the list reads in its order (instead of
+# gathered by its indexes) when at least this share of a sample of the newest rows matches:
+# a page's 200 rows then come within 200 / share rows of the walk (2,000 at 10 %), where
+# gathering would read every match (10,000 and more, each a row of the heap).
+COMMON_SHARE = 0.10
+_SAMPLE = 1_000
+
+
+def _pg_common(condition):
+    """Whether a search (``_pg_search``) matches at least COMMON_SHARE of the newest
+    _SAMPLE requests (False on a table of fewer rows: there a gather is cheap), as a scalar
+    subquery of ``_pg_gather``'s statement: the sample read by primary key in one range
+    from the _SAMPLE-th newest id, the condition checked on each row (an aggregate's FILTER,
+    never through the search's indexes: a bitmap of every match costs what a gather does).
+    Only the choice of plan rests on it: both give the same rows."""
+    newest = (select(Request.id).order_by(Request.id.desc()).offset(_SAMPLE - 1).limit(1)
+              .scalar_subquery())
+    flag = (select(and_(func.count() >= _SAMPLE,
+                        func.count().filter(condition) >= COMMON_SHARE * func.count())
+                   .label("common"))
+            .where(Request.id >= newest).cte("common"))
+    return select(flag.c.common).scalar_subquery()
 
 
 def _narrow(s: Session, clauses: list) -> bool:
@@ -1002,12 +1023,23 @@ def _narrow(s: Session, clauses: list) -> bool:
     return s.scalar(select(func.count()).select_from(counted)) <= GATHER_LIMIT
 
 
-def _key_source(key: str, walk: bool):
+def _stored_key(key):
+    """A citizen's sort key as the request row's copy of it (migration 0011), else ``key``."""
+    if key is Citizen.cpr:
+        return _COPIES.citizen_cpr
+    if key is Citizen.name:
+        return _COPIES.citizen_name
+    return key
+
+
+def _key_source(key: str, walk: bool, stored: bool = False):
     """The tables a sort key is read from: the requests, joined to the citizens (CPR, name) or
-    the municipalities (name) when the key lives there. Walking, that table comes first."""
-    other = {"cpr": (Citizen, Request.citizen_id == Citizen.id),
-             "name": (Citizen, Request.citizen_id == Citizen.id),
-             "municipality": (Municipality, Request.municipality_id == Municipality.id)}
+    the municipalities (name) when the key lives there. Walking, that table comes first.
+    ``stored``: the citizen's keys are read from the request row's copies."""
+    other = {"municipality": (Municipality, Request.municipality_id == Municipality.id)}
+    if not stored:
+        other.update(cpr=(Citizen, Request.citizen_id == Citizen.id),
+                     name=(Citizen, Request.citizen_id == Citizen.id))
     if key not in other:
         return Request.__table__
     table, on = other[key]
@@ -1152,7 +1184,7 @@ def _of_citizens(s: Session, condition):
 # index, where gathering would read every match's row. From about CHECK_FROM matches, a
 # search is not looked up at all but checked on each row the list reads (in the sort key's
 # order, or through the other filters' indexes): its page's rows come soon. Estimated by
-# counting up to it.
+# counting up to it (SQLite: PostgreSQL decides by a sample, ``_pg_common``).
 SEARCH_GATHER = 2_500
 CHECK_FROM = 10_000
 
@@ -1190,12 +1222,46 @@ def _lookup(s: Session, term: str) -> list[int] | None:
     return conn.execute(ids).scalars().all()
 
 
+def _pg_search(s: Session, term: str):
+    """A search as one condition on the request row, on PostgreSQL: the stored search text
+    contains the term (the trigram index), the request's or its citizen's postcode is one
+    of a town's (or the 4 digits'), its citizen's CPR begins with the digits, its number is
+    them, or its municipality's name contains the term. Every column is the request's own
+    (the citizen's are its copies, migration 0011), so PostgreSQL reads the matches through
+    one bitmap of their indexes (each row once) or checks them on each row it walks; the
+    same matches as ``_search_parts``."""
+    term = term.strip()
+    out = []
+    digits = cpr_digits(term)
+    if not digits.isdigit():
+        out.append(_text_condition(s, term))
+        muni = _municipalities(s, term)
+        if muni:
+            out.append(Request.municipality_id.in_(muni))
+    else:
+        lo, hi = _cpr_range(digits)
+        out.append(_COPIES.citizen_cpr >= lo if hi is None
+                   else and_(_COPIES.citizen_cpr >= lo, _COPIES.citizen_cpr < hi))
+        if len(digits) < 7:
+            out.append(Request.id == int(digits))
+    ranges = list(town_postcodes(term))
+    if digits.isdigit() and len(digits) == 4:
+        ranges.append((digits, digits))
+    for lo, hi in ranges:
+        for col in (Request.postcode, _COPIES.citizen_postcode):
+            out.append(col == lo if lo == hi else and_(col >= lo, col <= hi))
+    return or_(*out)
+
+
 def _search_condition(s: Session, term: str):
     """``_search_ids`` as a condition on each row (the same matches): the citizen's CPR
     range or postcode (looked up on its row by primary key), the request's number, postcode
     or stored search text (``_text_condition``), its municipality. The citizen is looked up
     even where the query joins it (a sort by CPR or name): on the join, PostgreSQL's
-    estimate made it hash and sort every row instead (300 ms)."""
+    estimate made it hash and sort every row instead (300 ms). On PostgreSQL the row's own
+    copies of the citizen's keys (``_pg_search``): no lookup at all."""
+    if s.get_bind().dialect.name == "postgresql":
+        return _pg_search(s, term)
     term = term.strip()
     c = aliased(Citizen)  # its own row: the list's query may join the citizens too
     of_citizen, out = [], []
