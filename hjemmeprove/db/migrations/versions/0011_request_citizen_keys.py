@@ -73,7 +73,7 @@ SQLITE_TRIGGERS = [
         BEFORE UPDATE OF citizen_cpr, citizen_name, citizen_postcode ON requests
         WHEN {_mine("NEW")} IS NOT {_citizens("NEW")}
         BEGIN SELECT RAISE(ABORT, '{MESSAGE}'); END""",
-    f"""CREATE TRIGGER tr_citizens_request_keys AFTER UPDATE OF cpr, name, postcode ON citizens
+    """CREATE TRIGGER tr_citizens_request_keys AFTER UPDATE OF cpr, name, postcode ON citizens
         WHEN (OLD.cpr, OLD.name, OLD.postcode) IS NOT (NEW.cpr, NEW.name, NEW.postcode)
         BEGIN UPDATE requests SET citizen_cpr = NEW.cpr, citizen_name = NEW.name,
                                   citizen_postcode = NEW.postcode
