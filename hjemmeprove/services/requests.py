@@ -1137,33 +1137,62 @@ def _search_ids(s: Session, search: str):
     return union(*parts) if len(parts) > 1 else parts[0]
 
 
+@dataclass(frozen=True)
+class _Match:
+    """What a search term matches, decided once for every query that reads it (the pages'
+    lookups, the condition checked on each row, PostgreSQL's condition on the request row):
+    the stored search text contains ``text`` (not a number); the municipality is one of
+    ``municipalities`` (their names contain it); the citizen's CPR lies in ``cpr`` (the
+    digits' range); the request's number is ``number`` (up to 6 digits); the request's or its
+    citizen's postcode lies in one of ``postcodes`` (a town's, or 4 digits)."""
+
+    text: str | None
+    municipalities: list[int]
+    cpr: tuple[str, str | None] | None
+    number: int | None
+    postcodes: list[tuple[str, str]]
+
+
+def _match(s: Session, search: str) -> _Match:
+    term = search.strip()
+    digits = cpr_digits(term)
+    number = digits.isdigit()
+    ranges = list(town_postcodes(term))
+    if number and len(digits) == 4:
+        ranges.append((digits, digits))
+    return _Match(text=None if number else term,
+                  municipalities=[] if number else _municipalities(s, term),
+                  cpr=_cpr_range(digits) if number else None,
+                  number=int(digits) if number and len(digits) < 7 else None,
+                  postcodes=ranges)
+
+
+def _in_cpr(col, cpr: tuple[str, str | None]):
+    lo, hi = cpr
+    return col >= lo if hi is None else and_(col >= lo, col < hi)
+
+
+def _in_postcodes(col, lo: str, hi: str):
+    return col == lo if lo == hi else and_(col >= lo, col <= hi)
+
+
 def _search_parts(s: Session, search: str) -> list:
     """The selects whose union is ``_search_ids``: those that match most first (``_lookup``
     stops at the first that reaches its limit)."""
-    term = search.strip()
+    m = _match(s, search)
     parts = []
-    digits = cpr_digits(term)
-    if not digits.isdigit():
-        parts.append(_text_ids(s, term))
-        muni = _municipalities(s, term)
-        if muni:
-            parts.append(select(Request.id).where(Request.municipality_id.in_(muni)))
-    if digits.isdigit():
-        lo, hi = _cpr_range(digits)
-        cpr = Citizen.cpr >= lo if hi is None else and_(Citizen.cpr >= lo, Citizen.cpr < hi)
-        parts.append(select(Request.id).where(_of_citizens(s, cpr)))
-        if len(digits) < 7:
-            parts.append(select(Request.id).where(Request.id == int(digits)))
-    ranges = list(town_postcodes(term))
-    if digits.isdigit() and len(digits) == 4:
-        ranges.append((digits, digits))
-    for lo, hi in ranges:
-        for col in (Request.postcode, Citizen.postcode):
-            where = col == lo if lo == hi else and_(col >= lo, col <= hi)
-            if col is Citizen.postcode:
-                parts.append(select(Request.id).where(_of_citizens(s, where)))
-            else:
-                parts.append(select(Request.id).where(where))
+    if m.text is not None:
+        parts.append(_text_ids(s, m.text))
+    if m.municipalities:
+        parts.append(select(Request.id).where(Request.municipality_id.in_(m.municipalities)))
+    if m.cpr is not None:
+        parts.append(select(Request.id).where(_of_citizens(s, _in_cpr(Citizen.cpr, m.cpr))))
+    if m.number is not None:
+        parts.append(select(Request.id).where(Request.id == m.number))
+    for lo, hi in m.postcodes:
+        parts.append(select(Request.id).where(_in_postcodes(Request.postcode, lo, hi)))
+        parts.append(select(Request.id).where(
+            _of_citizens(s, _in_postcodes(Citizen.postcode, lo, hi))))
     return parts
 
 
@@ -1229,60 +1258,46 @@ def _pg_search(s: Session, term: str):
     them, or its municipality's name contains the term. Every column is the request's own
     (the citizen's are its copies, migration 0011), so PostgreSQL reads the matches through
     one bitmap of their indexes (each row once) or checks them on each row it walks; the
-    same matches as ``_search_parts``."""
-    term = term.strip()
+    same matches as ``_search_parts`` (both from ``_match``)."""
+    m = _match(s, term)
     out = []
-    digits = cpr_digits(term)
-    if not digits.isdigit():
-        out.append(_text_condition(s, term))
-        muni = _municipalities(s, term)
-        if muni:
-            out.append(Request.municipality_id.in_(muni))
-    else:
-        lo, hi = _cpr_range(digits)
-        out.append(_COPIES.citizen_cpr >= lo if hi is None
-                   else and_(_COPIES.citizen_cpr >= lo, _COPIES.citizen_cpr < hi))
-        if len(digits) < 7:
-            out.append(Request.id == int(digits))
-    ranges = list(town_postcodes(term))
-    if digits.isdigit() and len(digits) == 4:
-        ranges.append((digits, digits))
-    for lo, hi in ranges:
+    if m.text is not None:
+        out.append(_text_condition(s, m.text))
+    if m.municipalities:
+        out.append(Request.municipality_id.in_(m.municipalities))
+    if m.cpr is not None:
+        out.append(_in_cpr(_COPIES.citizen_cpr, m.cpr))
+    if m.number is not None:
+        out.append(Request.id == m.number)
+    for lo, hi in m.postcodes:
         for col in (Request.postcode, _COPIES.citizen_postcode):
-            out.append(col == lo if lo == hi else and_(col >= lo, col <= hi))
+            out.append(_in_postcodes(col, lo, hi))
     return or_(*out)
 
 
 def _search_condition(s: Session, term: str):
-    """``_search_ids`` as a condition on each row (the same matches): the citizen's CPR
-    range or postcode (looked up on its row by primary key), the request's number, postcode
-    or stored search text (``_text_condition``), its municipality. The citizen is looked up
-    even where the query joins it (a sort by CPR or name): on the join, PostgreSQL's
-    estimate made it hash and sort every row instead (300 ms). On PostgreSQL the row's own
-    copies of the citizen's keys (``_pg_search``): no lookup at all."""
+    """``_search_ids`` as a condition on each row (the same matches, from ``_match``): the
+    citizen's CPR range or postcode (looked up on its row by primary key), the request's
+    number, postcode or stored search text (``_text_condition``), its municipality. The
+    citizen is looked up even where the query joins it (a sort by CPR or name): on the join,
+    PostgreSQL's estimate made it hash and sort every row instead (300 ms). On PostgreSQL
+    the row's own copies of the citizen's keys (``_pg_search``): no lookup at all."""
     if s.get_bind().dialect.name == "postgresql":
         return _pg_search(s, term)
-    term = term.strip()
+    m = _match(s, term)
     c = aliased(Citizen)  # its own row: the list's query may join the citizens too
     of_citizen, out = [], []
-    digits = cpr_digits(term)
-    if digits.isdigit():
-        lo, hi = _cpr_range(digits)
-        of_citizen.append(c.cpr >= lo if hi is None else and_(c.cpr >= lo, c.cpr < hi))
-        if len(digits) < 7:
-            out.append(Request.id == int(digits))
-    ranges = list(town_postcodes(term))
-    if digits.isdigit() and len(digits) == 4:
-        ranges.append((digits, digits))
-    for lo, hi in ranges:
-        for col in (c.postcode, Request.postcode):
-            (of_citizen if col is c.postcode else out).append(
-                col == lo if lo == hi else and_(col >= lo, col <= hi))
-    if not digits.isdigit():
-        out.append(_text_condition(s, term))
-        muni = _municipalities(s, term)
-        if muni:
-            out.append(Request.municipality_id.in_(muni))
+    if m.cpr is not None:
+        of_citizen.append(_in_cpr(c.cpr, m.cpr))
+    if m.number is not None:
+        out.append(Request.id == m.number)
+    for lo, hi in m.postcodes:
+        of_citizen.append(_in_postcodes(c.postcode, lo, hi))
+        out.append(_in_postcodes(Request.postcode, lo, hi))
+    if m.text is not None:
+        out.append(_text_condition(s, m.text))
+    if m.municipalities:
+        out.append(Request.municipality_id.in_(m.municipalities))
     if of_citizen:  # last: the row's own columns first decide most rows without it
         out.append(_of_citizen(c, or_(*of_citizen)))
     return or_(*out)
