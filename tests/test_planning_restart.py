@@ -142,18 +142,9 @@ def test_recreate_in_random_orders_keeps_every_rule():
 def test_restarts_without_a_descent_every_round_still_improve_and_keep_every_rule():
     # a Solomon-like case (one kind of trip, windows, capacity) from a poor first plan:
     # most rounds are ruin and recreate only; a new best is taken to its local optimum
-    rng = np.random.default_rng(3)
     n = 40
-    xy = rng.uniform(0, 100, size=(n + 1, 2))
-    d = np.floor(np.sqrt(((xy[:, None] - xy[None]) ** 2).sum(-1)) * 10).astype(np.int64)
-    jobs = []
-    for i in range(1, n + 1):
-        a = int(rng.integers(0, 6000))
-        jobs.append(model.Job(loc=i, service=100, demand=int(rng.integers(1, 20)),
-                              penalty=10**9, windows=[(a, a + 2500)]))
-    problem = model.Problem(cost=d, travel=d, jobs=jobs,
-                            vehicles=[model.Vehicle(start=0, end=10000, capacity=100)
-                                      for _ in range(12)])
+    problem = _solomon_like(n)
+    jobs, d = problem.jobs, problem.cost
     routing, manager, tdim = model._build(problem)
     nn = n + 1
     p = model.search_parameters("PATH_CHEAPEST_ARC", "GREEDY_DESCENT", 1.0, nn)
