@@ -73,12 +73,13 @@ def _counts(app):
 
 def _fits_columns(app, rid):
     from sqlalchemy import String
+    from sqlalchemy import inspect as sa_inspect
 
     with app.store.session() as s:
         req = s.get(Request, rid)
         for obj in (req, req.citizen):
-            for col in obj.__table__.columns:
-                value = getattr(obj, col.key)
+            for prop in sa_inspect(obj).mapper.column_attrs:  # what the program writes
+                col, value = prop.columns[0], getattr(obj, prop.key)
                 if isinstance(col.type, String) and col.type.length and value is not None:
                     assert len(value) <= col.type.length, (col.key, len(value))
 
