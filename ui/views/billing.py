@@ -264,7 +264,16 @@ class BillingView(ServiceView):
         self.notes = QLabel()
         self.notes.setWordWrap(True)
         self.notes.setStyleSheet("color: #444;")
-        bv.addWidget(self.notes)
+        # the total and a line per ferry crossing: as many lines as the month has
+        # crossings, so they scroll in a few lines' height instead of growing the window
+        notes_area = QScrollArea()
+        notes_area.setWidgetResizable(True)
+        notes_area.setFrameShape(QScrollArea.Shape.NoFrame)
+        notes_area.setWidget(self.notes)
+        line = self.notes.fontMetrics().lineSpacing()
+        notes_area.setMinimumHeight(2 * line + 6)
+        notes_area.setMaximumHeight(5 * line + 6)
+        bv.addWidget(notes_area)
         dh = QHBoxLayout()
         self.duplicate_button = QPushButton("Afgør dublet…")
         self.duplicate_button.setToolTip("Samme borger to gange samme dag: fakturér begge, "
