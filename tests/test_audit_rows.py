@@ -70,9 +70,11 @@ def test_a_failed_transaction_leaves_no_audit_rows(department_app):
     assert len(_entries(app, "closing_days")) == before
 
 
-def test_update_many_writes_what_a_flush_would(department_app):
-    """``audit.update_many`` (a billing run's shares): the same audit rows, values and version
-    counter as setting the attributes and flushing; a row changed meanwhile is refused."""
+def test_update_rows_writes_what_a_flush_would(department_app):
+    """``audit.update_rows`` (a billing run's shares, from visits read as columns): the same
+    audit rows, values and version counter as setting the attributes and flushing; an object
+    of such a row already loaded in the session gets the new values as loaded ones; a row
+    changed meanwhile is refused."""
     from decimal import Decimal as D
 
     from sqlalchemy.orm.exc import StaleDataError
@@ -87,17 +89,21 @@ def test_update_many_writes_what_a_flush_would(department_app):
         a, b = list(s.scalars(select(Visit).where(Visit.route_id == rid).order_by(Visit.id)))[:2]
         a.km_share, a.ferry_share = D("5.000"), D("0")
         b.km_share, b.ferry_share = D("5.000"), None  # ferry unchanged: not in the row
-    with app.store.session(user="bulk") as s:
-        c, d = list(s.scalars(select(Visit).where(Visit.route_id == rid).order_by(Visit.id)))[2:]
-        audit.update_many(s, {c: {"km_share": D("5.000"), "ferry_share": D("0")},
-                              d: {"km_share": D("5.000"), "ferry_share": None}})
-        assert c.km_share == D("5.000") and c.version == 2 and c not in s.dirty
+    with app.store.session(user="rows") as s:
+        rows = s.execute(select(Visit.id, Visit.version, Visit.km_share, Visit.ferry_share)
+                         .where(Visit.route_id == rid).order_by(Visit.id)).all()[2:]
+        loaded = s.get(Visit, rows[0].id)
+        audit.update_rows(s, Visit, [
+            (r.id, r.version, {"km_share": r.km_share, "ferry_share": r.ferry_share},
+             {"km_share": D("5.000"), "ferry_share": ferry})
+            for r, ferry in zip(rows, (D("0"), None))])
+        assert loaded.km_share == D("5.000") and loaded.version == 2 and loaded not in s.dirty
     by_user = {}  # in visit order (a flush writes its rows in no particular order)
     for action, user, key, before, after, _at in sorted(_entries(app, "visits"),
                                                         key=lambda r: int(r[2])):
         if action == "update":
             by_user.setdefault(user, []).append((before, after))
-    assert by_user["flush"] == by_user["bulk"] == [
+    assert by_user["flush"] == by_user["rows"] == [
         ({"ferry_share": None, "km_share": None}, {"ferry_share": "0", "km_share": "5.000"}),
         ({"km_share": None}, {"km_share": "5.000"})]
     with app.store.session() as s:
@@ -105,9 +111,18 @@ def test_update_many_writes_what_a_flush_would(department_app):
         assert [(v.km_share, v.ferry_share, v.version) for v in visits] == [
             (D("5.000"), D("0.0"), 2), (D("5.000"), None, 2)] * 2
     with app.store.session() as s:
-        v = s.scalars(select(Visit).where(Visit.route_id == rid).order_by(Visit.id)).first()
+        r = s.execute(select(Visit.id, Visit.version, Visit.km_share)
+                      .where(Visit.route_id == rid).order_by(Visit.id)).first()
         with app.store.session() as other:  # changed and committed by someone else meanwhile
-            other.get(Visit, v.id).outcome_note = "x"
+            other.get(Visit, r.id).outcome_note = "x"
         with pytest.raises(StaleDataError):
-            audit.update_many(s, {v: {"km_share": D("1.000")}})
+            audit.update_rows(s, Visit, [(r.id, r.version, {"km_share": r.km_share},
+                                          {"km_share": D("1.000")})])
+        s.rollback()
+    with app.store.session() as s:
+        v = s.scalars(select(Visit).where(Visit.route_id == rid)).first()
+        v.outcome_note = "ikke gemt"
+        with pytest.raises(ValueError):  # a loaded object's own pending change would be lost
+            audit.update_rows(s, Visit, [(v.id, v.version, {"km_share": v.km_share},
+                                          {"km_share": D("1.000")})])
         s.rollback()

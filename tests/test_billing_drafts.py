@@ -1,20 +1,18 @@
 """A billing run's drafts with files: their documents are made from the bills just saved
 (not read back invoice by invoice) and are exactly those read back from the saved drafts;
 the second process gets its first invoice before the drafts are committed; the work is
-shared as it goes (``render.Lanes``); the shares are stored from rows read as columns
-(``audit.update_rows``) with the audit rows a flush would write."""
+shared as it goes (``render.Lanes``); (``audit.update_rows``, the shares stored from rows read as columns, is tested in
+``test_audit_rows``)."""
 
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal as D
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
 from hjemmeprove.billing import render
-from hjemmeprove.db import audit
-from hjemmeprove.db.models import AuditEntry, Invoice, InvoiceItem, Request, Visit
+from hjemmeprove.db.models import Invoice, InvoiceItem, Request
 from tests.test_documents_trust import set_agreement
 from tests.test_invoice_fixtures import add_route, set_2020_rates
 
@@ -162,54 +160,3 @@ def test_lanes_without_a_second_process_render_everything_here(monkeypatch):
     for doc in "xyz":
         lanes.add(doc, 1)
     assert lanes.finish() == [{"here": "x"}, {"here": "y"}, {"here": "z"}]
-
-
-def _audit(app):
-    with app.store.session() as s:
-        return [(e.user, e.row_key, e.before, e.after) for e in s.scalars(
-            select(AuditEntry).where(AuditEntry.table_name == "visits",
-                                     AuditEntry.action == "update").order_by(AuditEntry.id))]
-
-
-def test_update_rows_writes_what_update_many_writes(department_app):
-    """``audit.update_rows`` (a run's shares from visits read as columns): the same audit
-    rows, values and version counter as ``update_many``; an object of such a row loaded in
-    the session gets the new values; a row changed meanwhile is refused."""
-    from sqlalchemy.orm.exc import StaleDataError
-
-    app = department_app
-    rid = add_route(app, dt.date(2020, 3, 10), [dict(standalone="5")] * 4, km="20")
-    with app.store.session(user="objects") as s:
-        a, b = list(s.scalars(select(Visit).where(Visit.route_id == rid).order_by(Visit.id)))[:2]
-        audit.update_many(s, {a: {"km_share": D("5.000"), "ferry_share": D("0")},
-                              b: {"km_share": D("5.000"), "ferry_share": None}})
-    with app.store.session(user="rows") as s:
-        rows = s.execute(select(Visit.id, Visit.version, Visit.km_share, Visit.ferry_share)
-                         .where(Visit.route_id == rid).order_by(Visit.id)).all()[2:]
-        loaded = s.get(Visit, rows[0].id)
-        audit.update_rows(s, Visit, [
-            (r.id, r.version, {"km_share": r.km_share, "ferry_share": r.ferry_share},
-             {"km_share": D("5.000"), "ferry_share": ferry})
-            for r, ferry in zip(rows, (D("0"), None))])
-        assert loaded.km_share == D("5.000") and loaded.version == 2 and loaded not in s.dirty
-    entries = _audit(app)
-    by_user = {}
-    for user, _key, before, after in entries:
-        by_user.setdefault(user, []).append((before, after))
-    assert by_user["objects"] == by_user["rows"] and len(by_user["rows"]) == 2
-    assert [int(k) for _u, k, _b, _a in entries if _u == "rows"] == [r.id for r in rows]
-    with app.store.session() as s:
-        assert [(v.km_share, v.ferry_share, v.version) for v in s.scalars(
-            select(Visit).where(Visit.route_id == rid).order_by(Visit.id))] == [
-            (D("5.000"), D("0.0"), 2), (D("5.000"), None, 2)] * 2
-    with app.store.session() as s:
-        r = s.execute(select(Visit.id, Visit.version, Visit.km_share, Visit.ferry_share)
-                      .where(Visit.route_id == rid).order_by(Visit.id)).first()
-        with app.store.session() as other:  # changed and committed by someone else meanwhile
-            other.execute(update(Visit).where(Visit.id == r.id)
-                          .values(version=Visit.version + 1))
-        if app.store.engine.dialect.supports_sane_multi_rowcount:
-            with pytest.raises(StaleDataError):
-                audit.update_rows(s, Visit, [(r.id, r.version, {"km_share": r.km_share},
-                                              {"km_share": D("1.000")})])
-        s.rollback()

@@ -165,34 +165,17 @@ def _key_text(values) -> str:
     return "/".join("" if v is None else str(_plain(v)) for v in values)
 
 
-def update_many(session: Session, changes: dict) -> None:
-    """Sets columns of many loaded objects of one audited class (``{obj: {key: value}}``, the
-    same keys for each) in one executemany, in the session's transaction, with what a flush
-    would do for them: the version counter checked and raised, and one audit row per object
-    with the columns whose value changed. The objects keep the new values as loaded ones.
-
-    For a change of thousands of rows (a billing run's shares), where the unit of work's
-    cost per object (one UPDATE statement each, with the version counter) was a fifth of
-    the run. Objects with pending changes of their own are refused."""
-    if not changes:
-        return
-    objs = list(changes)
-    mapper = inspect(objs[0]).mapper
-    if not isinstance(objs[0], audited()) or any(o in session.dirty for o in objs):
-        raise ValueError("update_many: audited, loaded objects without pending changes only")
-    keys = sorted(changes[objs[0]])
-    vkey = _version_key(mapper)
-    _update(session, mapper, keys, [
-        (mapper.primary_key_from_instance(o), getattr(o, vkey) if vkey else None,
-         {k: getattr(o, k) for k in keys}, changes[o], o) for o in objs])
-
-
 def update_rows(session: Session, cls, rows: list[tuple]) -> None:
-    """``update_many`` for rows read as columns, not loaded as objects: ``rows`` are
-    (primary key, version, {key: value now}, {key: new value}), the same keys in each (a
-    billing run's shares of a month's visits, which it reads as columns). The same
-    executemany, version check and audit rows; an object of such a row already loaded in the
-    session gets the new values as loaded ones (one with pending changes is refused)."""
+    """Sets columns of many rows of one audited class, read as columns rather than loaded
+    as objects, in one executemany, in the session's transaction, with what a flush would do
+    for them: the version counter checked and raised, and one audit row per row with the
+    columns whose value changed. ``rows`` are (primary key, version, {key: value now},
+    {key: new value}), the same keys in each. An object of such a row already loaded in the
+    session gets the new values as loaded ones; one with pending changes is refused.
+
+    For a change of thousands of rows (a billing run's shares of a month's visits), where
+    the unit of work's cost per object (one UPDATE statement each, with the version counter)
+    was a fifth of the run."""
     if not rows:
         return
     mapper = inspect(cls)
