@@ -43,13 +43,20 @@ def _sqlite_path(store) -> Path:
 
 
 def backup_database(store, dest: Path | str) -> Path:
+    """A checked copy of the database written to ``dest`` (owner-only, whole or not at all).
+    A folder that cannot be made or written is a Danish ``OutputError`` naming the path."""
+    from hjemmeprove.fileio import OutputError, _reason, ensure_private_dir
+
     dest = Path(dest)
     if dest.is_dir():
         raise HjemmeproveError(f"{dest} er en mappe; angiv et filnavn")
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    if store.is_sqlite:
-        return _backup_sqlite(store, dest)
-    return _backup_pg(store, dest)
+    ensure_private_dir(dest.parent)  # the copy names citizens: a folder we make is 0700
+    try:
+        if store.is_sqlite:
+            return _backup_sqlite(store, dest)
+        return _backup_pg(store, dest)
+    except OSError as e:
+        raise OutputError(f"{dest}: kopien kan ikke skrives ({_reason(e)})") from e
 
 
 def _backup_sqlite(store, dest: Path) -> Path:

@@ -4,6 +4,7 @@ copied before a migration."""
 from __future__ import annotations
 
 import datetime as dt
+import os
 import shutil
 import sqlite3
 import threading
@@ -161,6 +162,26 @@ def test_cli_backup_and_restore(tmp_path, capsys):
     assert main(["--db", url, "restore", str(tmp_path / "findes-ikke.sqlite3")]) == 1
     assert "findes ikke" in capsys.readouterr().err
     assert main(["--db", url, "restore", str(tmp_path / "k.sqlite3")]) == 0
+
+
+def test_backup_to_an_unusable_folder_is_an_error_naming_it(department_app, tmp_path, capsys):
+    """A destination whose folder cannot be made (a file stands in the path, or the system
+    refuses the folder) is a Danish error naming the path: the window shows it as such, the
+    command line exits 1 with it. ``backup_database`` used to let the OSError through, which
+    the command line reported as "uventet fejl: FileNotFoundError" with a traceback (it
+    checks the path first, but that check cannot foresee everything: /proc as root)."""
+    (tmp_path / "fil").write_text("x")
+    for dest in (tmp_path / "fil" / "k.sqlite3", tmp_path / "fil" / "under" / "k.sqlite3"):
+        with pytest.raises(HjemmeproveError, match="mappe") as e:
+            backup_database(department_app.store, dest)
+        assert str(tmp_path / "fil") in str(e.value)
+    assert sorted(p.name for p in (tmp_path / "fil").parent.iterdir()
+                  if p.name.startswith(("fil", ".k"))) == ["fil"]
+    if department_app.store.is_sqlite and os.path.isdir("/proc/self"):
+        url = str(department_app.store.engine.url)
+        assert main(["--db", url, "backup", "/proc/findes-ikke/k.sqlite3"]) in (1, 2)
+        err = capsys.readouterr().err
+        assert "/proc" in err and "uventet" not in err and "Traceback" not in err, err
 
 
 @pytest.mark.sqlite_only
