@@ -52,7 +52,12 @@ def test_more_unusable_outputs_and_ids(tmp_path, capsys):
                  ["backup", str(a_file / "k.sqlite3")],
                  ["invoice", "show", "0"],
                  ["rates", "set", "wage-index", "--year", "2024", "NaN"],
-                 ["requests", "list", "--search", "a\x00b"]):
+                 ["requests", "list", "--search", "a\x00b"],
+                 ["intake", "show", "99999999999999999999"],  # past SQLite's integers
+                 ["contact", "mark", "99999999999999999999", "reached"],
+                 ["invoice", "allow", "--month", "2024-03", "--municipality", "1e3",
+                  "--reason", "x"],
+                 ["intake", "log", "--limit", "-5"]):
         code = main(["--db", f"sqlite:///{tmp_path / 'y.sqlite3'}"] + argv)
         assert code == 2, argv
         assert "Traceback" not in capsys.readouterr().err
@@ -73,6 +78,15 @@ def _commands(parser):
                 walk(child, prefix + [name])
     walk(parser, [])
     return out
+
+
+def test_no_argument_is_read_by_a_bare_int_or_float():
+    """Every option and positional value goes through a Danish check of ``cli/args.py``: a bare
+    ``int`` answers in English ("invalid int value") and lets 99999999999999999999 through to
+    the database, which ended in "uventet fejl: OverflowError" with a traceback."""
+    bare = [(" ".join(prefix), a.dest) for prefix, p in _commands(build_parser())
+            for a in p._actions if a.type in (int, float)]
+    assert bare == []
 
 
 VALUES = st.one_of(

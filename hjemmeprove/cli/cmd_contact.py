@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from hjemmeprove.cli import args as A
 from hjemmeprove.cli import open_app
 from hjemmeprove.cli.output import parse_date_arg, print_json
 from hjemmeprove.domain import labels
@@ -21,13 +22,13 @@ def register(sub) -> None:
     x.add_argument("--json", action="store_true")
     x.set_defaults(func=contact_policy)
     x = cs.add_parser("mark", help="markér et opkald (talt med / ikke nået) eller et brev")
-    x.add_argument("visit", type=int)
+    x.add_argument("visit", type=A.id_int)
     x.add_argument("status", choices=["reached", "not_reached", "sent", "todo"])
     x.add_argument("--date", help="listens dag (standard: i dag)")
     x.add_argument("--note", default="")
     x.set_defaults(func=contact_mark)
     x = cs.add_parser("consent", help="borgerens samtykke og foretrukne kanal")
-    x.add_argument("request", type=int, help="henvisning (borgeren på den)")
+    x.add_argument("request", type=A.id_int, help="henvisning (borgeren på den)")
     x.add_argument("--channel", default="", choices=["", "letter", "sms", "phone", "none"])
     x.add_argument("--sms-consent", action="store_true", help="borgeren har givet samtykke")
     x.add_argument("--mobile", default="", help="nummer til SMS (ellers borgerens telefon)")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from hjemmeprove.cli import args as A
 from hjemmeprove.cli import open_app
 from hjemmeprove.cli.output import print_json
 from hjemmeprove.domain import labels
@@ -32,18 +33,18 @@ def register(sub) -> None:
     ls.set_defaults(func=intake_list)
 
     sh = isub.add_parser("show", help="en tråd med alle beskedsegmenter i tidsorden")
-    sh.add_argument("thread", type=int)
+    sh.add_argument("thread", type=A.id_int)
     sh.add_argument("--mark-read", action="store_true", help="markér tråden som læst")
     sh.add_argument("--json", action="store_true")
     sh.set_defaults(func=intake_show)
 
     pr = isub.add_parser("propose", help="forslag til henvisning eller aflysning fra en besked")
-    pr.add_argument("message", type=int)
+    pr.add_argument("message", type=A.id_int)
     pr.add_argument("--json", action="store_true")
     pr.set_defaults(func=intake_propose)
 
     c = isub.add_parser("create", help="opret henvisningen fra en besked (efter gennemsyn)")
-    c.add_argument("message", type=int)
+    c.add_argument("message", type=A.id_int)
     c.add_argument("--accept", action="append", default=[], metavar="FELT",
                    help="brug tekstens forslag til FELT (earliest, preferred_days, "
                         "window_start, window_end, ekg); kan gentages")
@@ -53,27 +54,27 @@ def register(sub) -> None:
     c.set_defaults(func=intake_create)
 
     a = isub.add_parser("cancel", help="registrér den aflysning en besked beder om")
-    a.add_argument("message", type=int)
-    a.add_argument("--request", type=int, help="henvisningen (ellers den beskeden peger på)")
+    a.add_argument("message", type=A.id_int)
+    a.add_argument("--request", type=A.id_int, help="henvisningen (ellers den beskeden peger på)")
     a.add_argument("--by", help="hvem aflyste (ellers beskedens forfatter)")
     a.add_argument("--json", action="store_true")
     a.set_defaults(func=intake_cancel)
 
     rp = isub.add_parser("reply", help="svar kommunen i henvisningens tråd (dato og tidsrum)")
-    rp.add_argument("request", type=int)
+    rp.add_argument("request", type=A.id_int)
     rp.add_argument("--text", help="svarteksten (ellers planlagt dato og tidsrum)")
     rp.add_argument("--outbox", help="udbakke (ellers intake.outbox)")
     rp.set_defaults(func=intake_reply)
 
     s = isub.add_parser("sender", help="en afsender (SOR/EAN) taler for en kommune")
-    s.add_argument("municipality", type=int, help="kommunekode")
+    s.add_argument("municipality", type=A.id_int, help="kommunekode")
     s.add_argument("--sor", default="")
     s.add_argument("--ean", default="")
     s.add_argument("--name", default="")
     s.set_defaults(func=intake_sender)
 
     lg = isub.add_parser("log", help="hvad indbakken har læst (også afviste filer)")
-    lg.add_argument("--limit", type=int, default=50)
+    lg.add_argument("--limit", type=A.count_int, default=50)
     lg.add_argument("--json", action="store_true")
     lg.set_defaults(func=intake_log)
 

@@ -45,13 +45,13 @@ def register(sub) -> None:
     o = isub.add_parser("allow", help="administrator: tillad udstedelse af en måned, der ikke "
                                       "er færdig (begrundet, logget)")
     o.add_argument("--month", required=True, help="ÅÅÅÅ-MM")
-    o.add_argument("--municipality", required=True, type=int, help="kommunekode")
+    o.add_argument("--municipality", required=True, type=A.id_int, help="kommunekode")
     o.add_argument("--reason", required=True)
     o.set_defaults(func=allow)
     d = isub.add_parser("duplicate", help="beslut om dubletter på kladden: fakturér eller drop")
-    d.add_argument("--bill", type=int, action="append", default=[], metavar="BESØG",
+    d.add_argument("--bill", type=A.id_int, action="append", default=[], metavar="BESØG",
                    help="faktureres (kan gentages)")
-    d.add_argument("--drop", type=int, action="append", default=[], metavar="BESØG",
+    d.add_argument("--drop", type=A.id_int, action="append", default=[], metavar="BESØG",
                    help="droppes: ingen fast pris (kan gentages)")
     d.add_argument("--note", default="")
     d.set_defaults(func=duplicate)
