@@ -20,6 +20,7 @@ from hjemmeprove.db.models import (
     Route,
     Visit,
 )
+from hjemmeprove.errors import ValidationError
 from hjemmeprove.intake import fhir
 from hjemmeprove.intake.ack import build_acknowledgement, build_new_message
 from hjemmeprove.intake.hints import find_hints
@@ -112,9 +113,18 @@ def test_the_inbox_keeps_working_after_a_bad_file(department_app, intake, tmp_pa
     assert _counts(department_app)[:2] == (1, 1)
 
 
-def test_folders_come_from_the_settings(department_app, intake, tmp_path):
-    with pytest.raises(Exception, match="intake.inbox"):
+def test_folders_come_from_the_settings(department_app, intake, tmp_path, capsys):
+    """A folder given on the command line wins over the setting; one neither given nor set is
+    named with the option and the command that sets it (it used to name all three as "not
+    set", even those given, and point at a command that does not exist)."""
+    with pytest.raises(ValidationError, match="--inbox MAPPE --outbox MAPPE --archive MAPPE"):
         intake.run()
+    db = ["--db", department_app.store.url]
+    assert main(db + ["intake", "run", "--inbox", str(tmp_path), "--outbox",
+                      str(tmp_path / "ud")]) == 2
+    err = capsys.readouterr().err
+    assert "--archive" in err and "--inbox" not in err and "intake folders" in err, err
+    assert not (tmp_path / "ud").exists()
     (tmp_path / "ind").mkdir()
     (tmp_path / "ind" / "m.json").write_bytes(message("Blodprøve"))
     for key, name in (("intake.inbox", "ind"), ("intake.outbox", "ud"),

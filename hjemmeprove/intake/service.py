@@ -364,24 +364,32 @@ class IntakeService:
 
     # --- the folders --------------------------------------------------------------------
 
-    def folders(self) -> tuple[Path, Path, Path]:
+    def folders(self, inbox: Path | str | None = None, outbox: Path | str | None = None,
+                archive: Path | str | None = None,
+                need: tuple[str, ...] = ("inbox", "outbox", "archive")):
+        """(inbox, outbox, archive): each as given, else the department's setting; one that
+        is ``need``ed and neither given nor set is a Danish error naming the option that
+        gives it and the command that sets it (a folder not needed may be None)."""
         values = self.settings.all()
-        missing = [k for k in ("intake.inbox", "intake.outbox", "intake.archive")
-                   if not str(values[k]).strip()]
+        given = {"inbox": inbox, "outbox": outbox, "archive": archive}
+        out, missing = {}, []
+        for name in ("inbox", "outbox", "archive"):
+            value = str(given[name] or values[f"intake.{name}"] or "").strip()
+            if not value and name in need:
+                missing.append(name)
+            out[name] = Path(value) if value else None
         if missing:
-            raise ValidationError("mappen er ikke sat (hjemmeprove settings set ...)",
-                                  ", ".join(missing))
-        return (Path(values["intake.inbox"]), Path(values["intake.outbox"]),
-                Path(values["intake.archive"]))
+            raise ValidationError(
+                "mappen er hverken angivet eller sat (sæt den med hjemmeprove intake folders "
+                + " ".join(f"--{name} MAPPE" for name in missing) + ")",
+                ", ".join(f"--{name}" for name in missing))
+        return out["inbox"], out["outbox"], out["archive"]
 
     def run(self, inbox: Path | str | None = None, outbox: Path | str | None = None,
             archive: Path | str | None = None, csv: bool = True) -> RunSummary:
         """Reads every new bundle in the inbox (oldest first), writes acknowledgements to the
         outbox and moves each file to the archive; then the CSV drop folder, if set."""
-        if inbox is None or outbox is None or archive is None:
-            d_in, d_out, d_arch = self.folders()
-            inbox, outbox, archive = inbox or d_in, outbox or d_out, archive or d_arch
-        inbox, outbox, archive = Path(inbox), Path(outbox), Path(archive)
+        inbox, outbox, archive = self.folders(inbox, outbox, archive)
         if not inbox.is_dir():
             raise ValidationError(f"{inbox} findes ikke eller er ikke en mappe", "indbakke")
         ensure_private_dir(outbox)
@@ -811,7 +819,7 @@ class IntakeService:
                                            dept_phone or "ukendt", now)
         data = fhir.dumps(bundle, fmt)
         if outbox is None:
-            outbox = self.folders()[1]
+            outbox = self.folders(need=("outbox",))[1]
         path = write_atomic(Path(outbox) / f"svar-{header_id}.{fmt}", data)
         sent = read_message(bundle, fmt)
         with self.store.session() as s:
