@@ -110,12 +110,51 @@ def test_address_register_import_and_lookup(tmp_path):
                         "Baagøes Allé;15;5700;55.0587;10.5931\n"
                         "Vestergade;12B;5700;55.0600;10.6000\n", encoding="utf-8")
     reg = AddressRegister(tmp_path / "reg.sqlite3")
-    assert reg.import_csv(csv_file) == 2
+    assert reg.import_csv(csv_file).imported == 2
     hit = reg.locate("Vestergade 12 B, 1. tv", "5700")
     assert (hit.lat, hit.lon, hit.quality) == (55.06, 10.6, "exact")
     assert reg.locate("Vestergade 13", "5700") is None
     geo = Geocoder([reg, PostcodeCentroids()])
     assert geo.locate("Vestergade 13", "5700").quality == "approximate"
+
+
+def test_address_register_import_refuses_what_is_no_address_file(tmp_path, capsys):
+    """The register's import names what is wrong in Danish (exit 2 on the command line): a file
+    that is no CSV used to end in a traceback (csv.Sniffer's "Could not determine
+    delimiter"), a Windows-1252 file in a UnicodeDecodeError; rows it cannot use were dropped
+    without a word, and coordinates outside Denmark (swapped columns) were stored."""
+    from hjemmeprove.cli import main
+    from hjemmeprove.errors import ValidationError
+
+    reg = AddressRegister(tmp_path / "reg.sqlite3")
+    no_csv = tmp_path / "passwd"
+    no_csv.write_text("root:x:0:0:root:/root:/bin/bash\n")
+    with pytest.raises(ValidationError, match="CSV"):
+        reg.import_csv(no_csv)
+    url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
+    assert main(["--db", url, "geo", "import", str(no_csv), "--register",
+                 str(tmp_path / "cli.sqlite3")]) == 2
+    err = capsys.readouterr().err
+    assert "fil" in err and "Traceback" not in err and "uventet" not in err, err
+    head = "vejnavn;husnr;postnr;wgs84koordinat_bredde;wgs84koordinat_længde\n"
+    cp1252 = tmp_path / "excel.csv"
+    cp1252.write_bytes((head + "Søndergade;3;5700;55,0601;10,6102\n"
+                        "Ærøvej;1;5700;10.6;55.06\n"  # swapped columns
+                        "Ålevej;2;57;55.06;10.6\n"
+                        "Østergade;x\n").encode("cp1252"))
+    done = reg.import_csv(cp1252)
+    assert (done.imported, done.skipped) == (1, 3)
+    assert done.examples[0].startswith("række 3: ") and "Danmark" in done.examples[0]
+    assert "postnummer" in done.examples[1] and "række 5" in done.examples[2]
+    assert reg.locate("Søndergade 3", "5700").lat == pytest.approx(55.0601)
+    assert reg.locate("Ærøvej 1", "5700") is None
+    only_bad = tmp_path / "bad.csv"
+    only_bad.write_text(head + "Vej;1;5700;x;y\n", encoding="utf-8")
+    with pytest.raises(ValidationError, match="række 2"):
+        reg.import_csv(only_bad)
+    assert main(["--db", url, "geo", "import", str(cp1252), "--register",
+                 str(tmp_path / "cli.sqlite3")]) == 0
+    assert "3 rækker sprunget over" in capsys.readouterr().out
 
 
 def test_no_online_geocoder_unless_named():

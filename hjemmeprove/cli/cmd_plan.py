@@ -289,7 +289,9 @@ def geo_import(args) -> int:
 
     require(app.store, "settings.edit")  # before the register file is written
     path = Path(args.register) if args.register else default_register_path()
-    n = AddressRegister(path).import_csv(args.file)
+    result = AddressRegister(path).import_csv(args.file)
     app.settings.set("geocoder.address_file", str(path))
-    print(f"{n} adresser importeret til {path}")
+    print(f"{result.imported} adresser importeret til {path}")
+    if result.skipped:
+        print(f"{result.skipped} rækker sprunget over, fx " + "; ".join(result.examples))
     return 0

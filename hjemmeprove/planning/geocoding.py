@@ -83,42 +83,119 @@ COLUMN_ALIASES = {
 }
 
 
+# Denmark with Bornholm and Ertholmene, a little wider: a coordinate outside is a swapped or
+# projected (UTM) column, not an address the department visits
+DENMARK = ((54.4, 58.0), (7.8, 15.3))
+
+
+@dataclass(frozen=True)
+class RegisterImport:
+    """What ``AddressRegister.import_csv`` did: addresses stored, and rows it left out
+    (their count and the first few as "række N: why", in Danish)."""
+    imported: int
+    skipped: int = 0
+    examples: tuple[str, ...] = ()
+
+
+def _open_text(csv_path: Path):
+    """The file as text: UTF-8 (with or without BOM), else Windows-1252, as Danish
+    spreadsheets save it; decided on the first megabyte."""
+    with open(csv_path, "rb") as f:
+        head = f.read(1 << 20)
+    try:
+        head.decode("utf-8-sig")
+        encoding = "utf-8-sig"
+    except UnicodeDecodeError as e:
+        encoding = "utf-8-sig" if e.start >= len(head) - 3 else "cp1252"  # a cut character
+    return open(csv_path, encoding=encoding, newline="")
+
+
+def _delimiter(first_line: str) -> str | None:
+    counts = {d: first_line.count(d) for d in ";,\t"}
+    best = max(counts, key=counts.get)
+    return best if counts[best] else None
+
+
 class AddressRegister:
     """An imported address file, indexed in a small SQLite file."""
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
 
-    def import_csv(self, csv_path: str | Path) -> int:
-        text = Path(csv_path).read_text(encoding="utf-8-sig")
-        dialect = csv.Sniffer().sniff(text[:4096], delimiters=";,\t")
-        reader = csv.DictReader(text.splitlines(), dialect=dialect)
-        fields = {f.strip().lower(): f for f in reader.fieldnames or []}
-        cols = {}
-        for key, names in COLUMN_ALIASES.items():
-            col = next((fields[n] for n in names if n in fields), None)
-            if col is None:
-                from hjemmeprove.errors import ValidationError
+    def import_csv(self, csv_path: str | Path) -> RegisterImport:
+        """Reads the address file (read as it streams: the whole country is millions of
+        rows) into the index, in one transaction. A file that is not such a CSV is a
+        ``ValidationError`` naming what is wrong; rows without a usable address or with
+        coordinates outside Denmark are left out and counted."""
+        from hjemmeprove.errors import ValidationError
+        from hjemmeprove.fileio import ensure_private_dir
 
-                raise ValidationError(f"kolonnen mangler (én af {', '.join(names)})", key)
-            cols[key] = col
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        csv_path = Path(csv_path)
+        try:
+            f = _open_text(csv_path)
+        except OSError as e:
+            raise ValidationError(f"'{csv_path}' kan ikke læses ({e.strerror})", "fil") from e
+        with f:
+            try:
+                first = f.readline()
+                delimiter = _delimiter(first)
+                if delimiter is None:
+                    raise ValidationError("ikke en CSV-fil med kolonneoverskrifter adskilt af "
+                                          "semikolon, komma eller tabulator", "fil")
+                header = next(csv.reader([first], delimiter=delimiter))
+                fields = {h.strip().lower(): i for i, h in enumerate(header)}
+                cols = {}
+                for key, names in COLUMN_ALIASES.items():
+                    col = next((fields[n] for n in names if n in fields), None)
+                    if col is None:
+                        raise ValidationError(
+                            f"kolonnen mangler (én af {', '.join(names)})", key)
+                    cols[key] = col
+                rows, skipped, examples = [], 0, []
+                (lat_lo, lat_hi), (lon_lo, lon_hi) = DENMARK
+                reader = csv.reader(f, delimiter=delimiter)
+                for line, r in enumerate(reader, start=2):
+                    why = None
+                    try:
+                        street = _norm_street(r[cols["street"]])
+                        number = r[cols["number"]].replace(" ", "").lower()
+                        postcode = r[cols["postcode"]].strip()
+                        lat = float(r[cols["lat"]].replace(",", "."))
+                        lon = float(r[cols["lon"]].replace(",", "."))
+                    except IndexError:
+                        why = "for få kolonner"
+                    except ValueError:
+                        why = "koordinaten er ikke et tal"
+                    else:
+                        if not street or not re.fullmatch(r"[0-9]{4}", postcode):
+                            why = "mangler vejnavn eller postnummer (fire cifre)"
+                        elif not (lat_lo <= lat <= lat_hi and lon_lo <= lon <= lon_hi):
+                            why = (f"{lat:g}, {lon:g} ligger ikke i Danmark (bredde og længde "
+                                   "i WGS84 grader)")
+                    if why:
+                        skipped += 1
+                        if len(examples) < 3:
+                            examples.append(f"række {line}: {why}")
+                        continue
+                    rows.append((street, number, postcode, lat, lon))
+            except UnicodeDecodeError as e:
+                raise ValidationError("filen kan ikke læses som tekst (UTF-8 eller Windows-"
+                                      f"1252): {e.reason}", "fil") from e
+            except csv.Error as e:
+                raise ValidationError(f"ikke en gyldig CSV-fil ({e})", "fil") from e
+        if not rows:
+            raise ValidationError("ingen brugbare adresser i filen"
+                                  + (f" ({examples[0]})" if examples else ""), "fil")
+        ensure_private_dir(self.path.parent)
         con = sqlite3.connect(self.path)
-        with con:
-            con.execute("CREATE TABLE IF NOT EXISTS adresser (vej TEXT, nr TEXT, postnr TEXT, "
-                        "lat REAL, lon REAL, PRIMARY KEY (vej, nr, postnr))")
-            rows = []
-            for r in reader:
-                try:
-                    rows.append((_norm_street(r[cols["street"]]),
-                                 r[cols["number"]].replace(" ", "").lower(),
-                                 r[cols["postcode"]].strip(), float(r[cols["lat"]]),
-                                 float(r[cols["lon"]])))
-                except (ValueError, KeyError, AttributeError):
-                    continue
-            con.executemany("INSERT OR REPLACE INTO adresser VALUES (?,?,?,?,?)", rows)
-        con.close()
-        return len(rows)
+        try:
+            with con:
+                con.execute("CREATE TABLE IF NOT EXISTS adresser (vej TEXT, nr TEXT, "
+                            "postnr TEXT, lat REAL, lon REAL, PRIMARY KEY (vej, nr, postnr))")
+                con.executemany("INSERT OR REPLACE INTO adresser VALUES (?,?,?,?,?)", rows)
+        finally:
+            con.close()
+        return RegisterImport(len(rows), skipped, tuple(examples))
 
     def locate(self, address: str, postcode: str, city: str = "") -> Position | None:
         if not self.path.exists():
