@@ -80,6 +80,15 @@ def _commands(parser):
     return out
 
 
+def test_the_history_of_a_request_that_never_existed_is_an_error(tmp_path, capsys):
+    """``requests history 99999`` printed nothing and exited 0, as if the request existed
+    without a history; it now says the request does not exist (exit 1). An erased request's
+    trail is still shown (test_retention)."""
+    url = f"sqlite:///{tmp_path / 'h.sqlite3'}"
+    assert main(["--db", url, "requests", "history", "99999"]) == 1
+    assert "henvisning 99999 findes ikke" in capsys.readouterr().err
+
+
 def test_no_argument_is_read_by_a_bare_int_or_float():
     """Every option and positional value goes through a Danish check of ``cli/args.py``: a bare
     ``int`` answers in English ("invalid int value") and lets 99999999999999999999 through to

@@ -709,6 +709,8 @@ class RequestService:
             )).order_by(AuditEntry.id)
             raw = [(e.at, e.user, e.table_name, e.action, json.loads(e.before or "{}"),
                     json.loads(e.after or "{}")) for e in s.scalars(q)]
+            if not raw and s.get(Request, request_id) is None:
+                raise NotFound(f"henvisning {request_id} findes ikke")
             entries = [HistoryEntry(formats.local_from_utc(at), user, table, action, before,
                                     after) for at, user, table, action, before, after in raw]
             names = history_text.Names(s, entries)
