@@ -14,7 +14,7 @@ from typing import Any
 from hjemmeprove.contact import policy as contact_policy
 from hjemmeprove.contact import template as sms_template
 from hjemmeprove.domain import labels
-from hjemmeprove.domain.calendar import ClosingRules, WorkCalendar
+from hjemmeprove.domain.calendar import WEEKDAYS, ClosingRules, WorkCalendar
 from hjemmeprove.errors import ValidationError
 
 
@@ -27,6 +27,7 @@ class Option:
     choices: dict[str, str] | None = None  # code -> Danish label (``domain/labels.py``)
     shown: bool = True  # False: kept by the program, not edited in Indstillinger
     check: Callable[[str], None] | None = None  # raises ValidationError for a bad value
+    bounds: tuple[float, float] | None = None  # a number's smallest and largest value
 
 
 DEMO_DATA = "demo.data"
@@ -39,29 +40,39 @@ OPTIONS: dict[str, Option] = {
         Option("closing.new_years_eve", True, "Lukket nytårsaftensdag (31. december)", bool),
         Option("distance.source", "estimate", "Afstandskilde", choices=labels.DISTANCE_SOURCE),
         Option("distance.url", "", "Adresse på egen rutemaskine (OSRM/Valhalla)"),
-        Option("distance.detour_factor", 1.3, "Omvejsfaktor for luftlinje", float),
+        Option("distance.detour_factor", 1.3, "Omvejsfaktor for luftlinje", float,
+               bounds=(1, 3)),
         Option("geocoder.url", "", "Online adresseopslag (tom = ingen)"),
-        Option("planning.service_minutes", 10, "Ankomst, parkering, udpakning (min)", int),
-        Option("planning.sampling_minutes", 5, "Prøvetagning pr. borger (min)", int),
-        Option("planning.stability_minutes", 240, "Prøvers holdbarhed på vejen (min)", int),
-        Option("planning.lunch_minutes", 30, "Frokostpause (min)", int),
+        Option("planning.service_minutes", 10, "Ankomst, parkering, udpakning (min)", int,
+               bounds=(0, 120)),
+        Option("planning.sampling_minutes", 5, "Prøvetagning pr. borger (min)", int,
+               bounds=(1, 120)),
+        Option("planning.stability_minutes", 240, "Prøvers holdbarhed på vejen (min; 0 = ingen "
+               "grænse)", int, bounds=(0, 24 * 60)),
+        Option("planning.lunch_minutes", 30, "Frokostpause (min)", int, bounds=(0, 120)),
         Option("planning.area_days", "Langeland=tir;Tåsinge=tir",
-               "Områdedage (område=ugedag; ...), f.eks. Langeland=tir"),
-        Option("planning.time_limit_s", 10, "Længste beregningstid for ruteplan (sek.)", int),
+               "Områdedage (område=ugedag; ...), f.eks. Langeland=tir",
+               check=lambda text: area_days(text)),
+        Option("planning.time_limit_s", 10, "Længste beregningstid for ruteplan (sek.)", int,
+               bounds=(1, 3600)),
         Option("planning.balance_kr", 100, "Omlægning: udligning af arbejdet mellem "
-               "bioanalytikerne (kr. for den travleste)", int),
+               "bioanalytikerne (kr. for den travleste)", int, bounds=(0, 100_000)),
         Option("geocoder.address_file", "", "Importeret adresseregister (fil)"),
-        Option("reply.window_minutes", 120, "Tidsvindue i svar til kommunen (min)", int),
+        Option("reply.window_minutes", 120, "Tidsvindue i svar til kommunen (min)", int,
+               bounds=(15, 12 * 60)),
         Option("billing.allocation_rule", "standalone",
                "Fordeling af ruters km for nye aftaler", choices=labels.ALLOCATION_RULE),
-        Option("retention.years", 5, "Opbevaring af borgerdata efter sidste faktura (år)", int),
-        Option("invoice.first_number", 1, "Første fakturanummer", int),
+        Option("retention.years", 5, "Opbevaring af borgerdata efter sidste faktura (år)", int,
+               bounds=(1, 50)),
+        Option("invoice.first_number", 1, "Første fakturanummer", int,
+               bounds=(1, 999_999_999)),
         # Electronic intake (hjemmeprove/intake): folders the message handler serves.
         Option("intake.inbox", "", "Indbakke: mappe med modtagne MedCom-beskeder"),
         Option("intake.outbox", "", "Udbakke: mappe til kvitteringer og svar"),
         Option("intake.archive", "", "Arkiv: mappe til læste beskeder"),
         Option("intake.csv_folder", "", "Mappe til CSV-filer med henvisninger (tom = ingen)"),
-        Option("intake.poll_seconds", 30, "Hvor ofte indbakken læses (sek.)", int),
+        Option("intake.poll_seconds", 30, "Hvor ofte indbakken læses (sek.)", int,
+               bounds=(5, 3600)),
 
         # Reminders and SMS (hjemmeprove/contact): the department's policy and its gateway.
         Option("contact.channel", "sms", "Påmindelse: kanal (SMS kun med samtykke, ellers "
@@ -80,8 +91,9 @@ OPTIONS: dict[str, Option] = {
         Option("sms.delivered_values", "delivered", "SMS-gateway: statusværdier for leveret"),
         Option("sms.failed_values", "failed,rejected,undeliverable",
                "SMS-gateway: statusværdier for fejlet"),
-        Option("sms.timeout_s", 10.0, "SMS-gateway: ventetid pr. forsøg (sek.)", float),
-        Option("sms.max_attempts", 3, "SMS-gateway: forsøg pr. besked", int),
+        Option("sms.timeout_s", 10.0, "SMS-gateway: ventetid pr. forsøg (sek.)", float,
+               bounds=(1, 120)),
+        Option("sms.max_attempts", 3, "SMS-gateway: forsøg pr. besked", int, bounds=(1, 10)),
         Option("sms.sender", "", "SMS: afsender (tom = sygehusets navn)"),
         Option("sms.message_template", "Påmindelse: Vi kommer på besøg {dato} mellem kl. "
                "{tidsrum}. Kan du ikke være hjemme, så ring {aflys_tlf}. Hilsen {afsender}",
@@ -125,9 +137,48 @@ def _parse(option: Option, text: str) -> Any:
     if option.kind is bool:
         return text.strip().lower() in ("1", "true", "ja", "yes", "on")
     try:
-        return option.kind(text)
+        value = option.kind(text)
     except ValueError:
         raise ValidationError(f"'{text}' er ikke en gyldig værdi", option.key) from None
+    if option.bounds is not None:
+        lo, hi = option.bounds
+        if not lo <= value <= hi:  # NaN too
+            raise ValidationError(f"'{text}' skal ligge mellem {_number(lo)} og {_number(hi)}",
+                                  option.label)
+    return value
+
+
+def _number(x: float) -> str:
+    return f"{x:,.0f}".replace(",", ".") if x == int(x) else f"{x:g}".replace(".", ",")
+
+
+def area_days(text: str) -> dict[str, int]:
+    """'Langeland=tir;Tåsinge=tir' → {'Langeland': 1, 'Tåsinge': 1}: the islands whose
+    visits are kept to one weekday. An island the program does not know (it knows those of
+    its ferry and bridge data) or a day that is not a working day is a ValidationError naming
+    the part: a typo used to drop the rule without a word, and the island was planned on
+    any day."""
+    from hjemmeprove.planning.ferries import island_names
+
+    known = {name.lower(): name for name in island_names()}
+    out, problems = {}, []
+    for part in (text or "").split(";"):
+        if not part.strip():
+            continue
+        name, sep, day = part.partition("=")
+        name, key = name.strip(), day.strip().lower()[:3]
+        if not sep or not name:
+            problems.append(f"'{part.strip()}' skal skrives område=ugedag")
+        elif name.lower() not in known:
+            problems.append(f"'{name}' er ikke en ø programmet kender (" + ", ".join(
+                sorted(known.values())) + ")")
+        elif key not in WEEKDAYS:
+            problems.append(f"'{day.strip()}' er ikke en hverdag (man, tir, ons, tor, fre)")
+        else:
+            out[known[name.lower()]] = WEEKDAYS[key]
+    if problems:
+        raise ValidationError("; ".join(problems), OPTIONS["planning.area_days"].label)
+    return out
 
 
 def checked_text(key: str, value: Any) -> str:

@@ -253,6 +253,7 @@ def test_area_day_and_preferred_day_are_soft_preferences(department_app):
     assert {stops[r][0].date.weekday() for r in rudkobing} == {1}
     assert stops[thursday][0].date.weekday() == 3
     app.settings.set("planning.area_days", "")
+    assert app.planning.config().area_days == {}
     result = app.planning.plan(MON, dt.date(2024, 3, 8), time_limit_s=1.5)
     stops = stops_by_request(result)
     # no area day: they join the Thursday route (one trip is cheaper than two)
@@ -375,3 +376,25 @@ def test_the_balance_setting_weighs_the_days_handed_over_in_a_full_optimisation(
     assert app.planning.config().balance_kr == 100.0
     app.settings.set("planning.balance_kr", 35)
     assert app.planning.config().balance_kr == 35.0
+
+
+def test_area_days_name_a_known_island_and_a_working_day(department_app):
+    """A typo in the area days used to drop the rule without a word (the island was then
+    planned on any day); it is refused, naming the part, and a name in other letter case is
+    the island's."""
+    from hjemmeprove.errors import ValidationError
+
+    app = department_app
+    app.settings.set("planning.area_days", "langeland=tirsdag; Ærø = ons;")
+    assert app.planning.config().area_days == {"Langeland": 1, "Ærø": 2}
+    for text, said in (("Langeland=tisdag", "'tisdag' er ikke en hverdag"),
+                       ("Taasinge=tir", "'Taasinge' er ikke en ø"),
+                       ("Langeland", "område=ugedag"), ("Langeland=lør", "hverdag")):
+        with pytest.raises(ValidationError, match=said):
+            app.settings.set("planning.area_days", text)
+    assert app.settings.get("planning.area_days") == "langeland=tirsdag; Ærø = ons;"
+    for key, bad in (("distance.detour_factor", "-1"), ("planning.time_limit_s", "0"),
+                     ("retention.years", "0"), ("sms.max_attempts", "1000"),
+                     ("distance.detour_factor", "nan")):
+        with pytest.raises(ValidationError, match="skal ligge mellem"):
+            app.settings.set(key, bad)

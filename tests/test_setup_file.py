@@ -143,6 +143,15 @@ def _refused(app, text: str) -> set[str]:
     (BASE + '[afdeling]\nbreddegrad = 40.0\n', "afdeling.breddegrad"),
     (BASE + '[indstillinger]\nafstandskilde = "google"\n', "indstillinger.afstandskilde"),
     (BASE + '[indstillinger]\nankomst_minutter = 10.5\n', "indstillinger.ankomst_minutter"),
+    # numbers outside what a department can mean, and area days that named no island or
+    # day, were stored: a detour factor of -1, an area rule dropped by a typo
+    (BASE + '[indstillinger]\nankomst_minutter = 100000\n', "indstillinger.ankomst_minutter"),
+    (BASE + '[indstillinger]\nomvejsfaktor = -1\n', "indstillinger.omvejsfaktor"),
+    (BASE + '[indstillinger]\nomvejsfaktor = nan\n', "indstillinger.omvejsfaktor"),
+    (BASE + '[indstillinger]\nomraadedage = "Langeland=tisdag"\n', "indstillinger.omraadedage"),
+    (BASE + '[indstillinger]\nomraadedage = "Taasinge=tir"\n', "indstillinger.omraadedage"),
+    (BASE + '[afdeling]\nbetalingsfrist_dage = 99999999999999999999\n',
+     "afdeling.betalingsfrist_dage"),
     (BASE + '[indstillinger]\nsms_noegle = "hemmelig"\n', "indstillinger.sms_noegle"),
     (BASE + '[[lukkedage]]\ndato = "31-12-2026"\n', "lukkedage[1].dato"),
     (BASE + '[[bioanalytikere]]\nnavm = "Louise Friis"\n', "bioanalytikere[1].navm"),

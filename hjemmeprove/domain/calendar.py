@@ -16,6 +16,9 @@ from dateutil.easter import easter
 
 DEADLINE_WORKING_DAYS = 10  # §6: "senest 10 hverdage efter" receipt; receipt is day 0
 GREAT_PRAYER_DAY_LAST_YEAR = 2023  # store bededag abolished from 2024
+# A working day as people type it: the first three letters of its Danish (or English) name
+WEEKDAYS = {"man": 0, "tir": 1, "ons": 2, "tor": 3, "fre": 4,
+            "mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4}
 
 
 @lru_cache(maxsize=256)

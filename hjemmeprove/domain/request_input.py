@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 
 from hjemmeprove.domain import formats, postcodes
+from hjemmeprove.domain.calendar import WEEKDAYS
 from hjemmeprove.domain.cpr import parse_cpr
 from hjemmeprove.errors import FieldError
 
@@ -43,8 +44,6 @@ LABELS: dict[str, str] = {
     "phone": "telefon",
 }
 REQUIRED = ("cpr", "name", "address", "postcode", "city", "municipality", "received")
-WEEKDAYS = {"man": 0, "tir": 1, "ons": 2, "tor": 3, "fre": 4,
-            "mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4}
 # the database columns' lengths (PostgreSQL refuses longer text); free text is Text (2000)
 _MAX_LENGTH = {"note": 2000, "access_info": 2000, "city": 100, "sampling_city": 100,
                "phone": 40}

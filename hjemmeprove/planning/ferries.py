@@ -93,6 +93,13 @@ def load_links(path=None) -> list[FerryLink]:
             for r in rows]
 
 
+@lru_cache(maxsize=1)
+def island_names() -> tuple[str, ...]:
+    """The names of the islands in the program's data (``load_areas``), for checking the
+    area days a user types."""
+    return tuple(sorted({a.name for a in load_areas()}))
+
+
 def load_areas(path=None) -> list[Area]:
     path = path or paths.resource("geodata", "islands.geojson")
     with open(path, encoding="utf-8") as f:

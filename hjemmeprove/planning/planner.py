@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hjemmeprove.domain import formats
+from hjemmeprove.domain.calendar import WEEKDAYS
 from hjemmeprove.domain.lifecycle import first_allowed_day, last_allowed_day
 from hjemmeprove.planning import construct, model
 from hjemmeprove.planning.distances import DistanceSource
@@ -32,8 +33,6 @@ DAY = 86400
 # a stop the search did not get to before the time limit: no statement about room on the routes
 TIME_LIMIT_REASON = ("ikke nået inden for tidsgrænsen (planlæg igen med en længere "
                      "tidsgrænse)")
-WEEKDAYS_DA = {"man": 0, "tir": 1, "ons": 2, "tor": 3, "fre": 4,
-               "mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4}
 WEEKDAY_NAMES_DA = ["mandag", "tirsdag", "onsdag", "torsdag", "fredag", "lørdag", "søndag"]
 
 
@@ -269,8 +268,8 @@ def preferred_weekdays(text: str) -> tuple[set[int], set[dt.date]]:
         p = part.strip().lower()
         if not p:
             continue
-        if p[:3] in WEEKDAYS_DA:
-            wds.add(WEEKDAYS_DA[p[:3]])
+        if p[:3] in WEEKDAYS:
+            wds.add(WEEKDAYS[p[:3]])
         else:
             try:
                 dates.add(dt.date.fromisoformat(p))

@@ -292,8 +292,8 @@ def department_errors(row: DepartmentRow) -> list[FieldError]:
     if row.cvr and not re.fullmatch(r"\d{8}", row.cvr):
         errors.append(FieldError("CVR", "skal være 8 cifre"))
     errors += _ean_errors("EAN", row.ean)
-    if row.payment_days < 0:
-        errors.append(FieldError("betalingsfrist", "kan ikke være negativ"))
+    if not 0 <= row.payment_days <= 365:
+        errors.append(FieldError("betalingsfrist", "skal være 0 til 365 dage"))
     return errors
 
 

@@ -39,7 +39,7 @@ from hjemmeprove.planning.distances import (
     standalone_trip,
 )
 from hjemmeprove.planning.planner import PlanAnalyst, PlanConfig, PlanRequest
-from hjemmeprove.settings import Settings, holds_demo_data
+from hjemmeprove.settings import Settings, area_days, holds_demo_data
 from hjemmeprove.security import require
 
 DEFAULT_TIME_LIMIT_S = 10.0
@@ -228,18 +228,6 @@ def _quality(req: Request) -> str:
     return req.citizen.position_quality if req.effective_lat is not None else ""
 
 
-def _areas(text: str) -> dict[str, int]:
-    """'Langeland=tir;Tåsinge=tir' → {'Langeland': 1, 'Tåsinge': 1}."""
-    out = {}
-    for part in (text or "").split(";"):
-        if "=" in part:
-            name, wd = part.split("=", 1)
-            key = wd.strip().lower()[:3]
-            if key in planner.WEEKDAYS_DA:
-                out[name.strip()] = planner.WEEKDAYS_DA[key]
-    return out
-
-
 class PlanningService:
     def __init__(self, store):
         self.store = store
@@ -260,8 +248,8 @@ class PlanningService:
             lunch_minutes=int(v["planning.lunch_minutes"]),
             reply_window_minutes=int(v["reply.window_minutes"]),
         )
-        if "planning.area_days" in v:
-            cfg.area_days = _areas(v["planning.area_days"])
+        if "planning.area_days" in v:  # a stored typo is named here, not dropped
+            cfg.area_days = area_days(v["planning.area_days"])
         # the same weight spreads the days driven after a full optimisation (balance_days)
         cfg.balance_kr = float(v.get("planning.balance_kr", cfg.balance_kr))
         t, mlg = self._rates(day or dt.date.today())

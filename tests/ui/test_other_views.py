@@ -436,6 +436,11 @@ def test_settings_options_show_distance_sources_by_their_labels(qtbot, window):
     assert shown == [labels.DISTANCE_SOURCE[c] for c in labels.DISTANCE_SOURCES]
     assert combo.currentData() == "estimate"
     assert "demo.data" not in page.edits  # kept by the program, not edited here
+    # the fields take the options' own bounds: a detour factor of 0 or a first invoice
+    # number above 100.000 was offered where the program refuses or needs it
+    detour, first = page.edits["distance.detour_factor"], page.edits["invoice.first_number"]
+    assert (detour.minimum(), detour.maximum()) == (1, 3)
+    assert (first.minimum(), first.maximum()) == (1, 999_999_999)
 
 
 def test_a_bug_in_a_route_sheet_is_shown_not_replaced_by_another_document(

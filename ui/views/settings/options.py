@@ -84,12 +84,12 @@ class OptionsPage(QScrollArea):
                     w.addItem(text, value)
             elif opt.kind is bool:
                 w = QCheckBox()
-            elif opt.kind is int:
+            elif opt.kind is int:  # the option's own bounds (hjemmeprove/settings.py)
                 w = QSpinBox()
-                w.setRange(0, 100000)
+                w.setRange(*(int(b) for b in opt.bounds or (0, 100000)))
             elif opt.kind is float:
                 w = QDoubleSpinBox()
-                w.setRange(0, 100)
+                w.setRange(*(opt.bounds or (0, 100)))
                 w.setDecimals(2)
                 w.setSingleStep(0.05)
             else:
