@@ -137,15 +137,9 @@ def _parse(option: Option, text: str) -> Any:
     if option.kind is bool:
         return text.strip().lower() in ("1", "true", "ja", "yes", "on")
     try:
-        value = option.kind(text)
+        return option.kind(text)
     except ValueError:
         raise ValidationError(f"'{text}' er ikke en gyldig værdi", option.key) from None
-    if option.bounds is not None:
-        lo, hi = option.bounds
-        if not lo <= value <= hi:  # NaN too
-            raise ValidationError(f"'{text}' skal ligge mellem {_number(lo)} og {_number(hi)}",
-                                  option.label)
-    return value
 
 
 def _number(x: float) -> str:
@@ -187,7 +181,12 @@ def checked_text(key: str, value: Any) -> str:
         raise ValidationError(f"ukendt indstilling '{key}'", "indstilling")
     option = OPTIONS[key]
     text = str(value).lower() if option.kind is bool else str(value)
-    _parse(option, text)  # refuse a bad value before anything is written
+    value = _parse(option, text)  # refuse a bad value before anything is written
+    if option.bounds is not None:  # checked when written: a value stored before still reads
+        lo, hi = option.bounds
+        if not lo <= value <= hi:  # NaN too
+            raise ValidationError(f"'{text}' skal ligge mellem {_number(lo)} og {_number(hi)}",
+                                  option.label)
     if option.check is not None:
         option.check(text)
     if option.choices is not None and text not in option.choices:

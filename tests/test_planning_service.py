@@ -398,3 +398,8 @@ def test_area_days_name_a_known_island_and_a_working_day(department_app):
                      ("distance.detour_factor", "nan")):
         with pytest.raises(ValidationError, match="skal ligge mellem"):
             app.settings.set(key, bad)
+    # bounds are checked when a value is written: one stored by an older version still reads
+    from hjemmeprove.db.models import Setting
+    with app.store.session() as s:
+        s.merge(Setting(key="planning.time_limit_s", value="0"))
+    assert app.settings.all()["planning.time_limit_s"] == 0
