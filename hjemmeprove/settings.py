@@ -39,10 +39,12 @@ OPTIONS: dict[str, Option] = {
         Option("closing.christmas_eve", True, "Lukket juleaftensdag (24. december)", bool),
         Option("closing.new_years_eve", True, "Lukket nytårsaftensdag (31. december)", bool),
         Option("distance.source", "estimate", "Afstandskilde", choices=labels.DISTANCE_SOURCE),
-        Option("distance.url", "", "Adresse på egen rutemaskine (OSRM/Valhalla)"),
+        Option("distance.url", "", "Adresse på egen rutemaskine (OSRM/Valhalla)",
+               check=lambda text: web_address(text, "Adresse på egen rutemaskine")),
         Option("distance.detour_factor", 1.3, "Omvejsfaktor for luftlinje", float,
                bounds=(1, 3)),
-        Option("geocoder.url", "", "Online adresseopslag (tom = ingen)"),
+        Option("geocoder.url", "", "Online adresseopslag (tom = ingen)",
+               check=lambda text: web_address(text, "Online adresseopslag")),
         Option("planning.service_minutes", 10, "Ankomst, parkering, udpakning (min)", int,
                bounds=(0, 120)),
         Option("planning.sampling_minutes", 5, "Prøvetagning pr. borger (min)", int,
@@ -81,7 +83,8 @@ OPTIONS: dict[str, Option] = {
                check=contact_policy.check_days_before),
         Option("contact.remind_lettered", False, "Påmind også besøg med svar og brev", bool),
         Option("contact.cancel_phone", "", "Telefon for aflysning (på breve og SMS)"),
-        Option("sms.gateway_url", "", "SMS-gateway: adresse (tom = ingen; kun prøvekørsel)"),
+        Option("sms.gateway_url", "", "SMS-gateway: adresse (tom = ingen; kun prøvekørsel)",
+               check=lambda text: web_address(text, "SMS-gateway: adresse")),
         Option("sms.auth_header", "", "SMS-gateway: autorisation ('Navn: værdi' eller "
                "'env:VARIABEL')"),
         Option("sms.body_template", '{"to": "{telefon}", "message": "{besked}"}',
@@ -144,6 +147,25 @@ def _parse(option: Option, text: str) -> Any:
 
 def _number(x: float) -> str:
     return f"{x:,.0f}".replace(",", ".") if x == int(x) else f"{x:g}".replace(".", ",")
+
+
+def web_address(text: str, field: str) -> None:
+    """Empty, or an http(s) address with a host: the program sends requests there (a
+    "file:" or "ftp:" address would be read by the same library, or fail late with an English
+    error at planning or sending)."""
+    from urllib.parse import urlsplit
+
+    text = text.strip()
+    if not text:
+        return
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 - raises ValueError for a port that is no number
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValidationError(f"'{text}' er ikke en webadresse (http://vært:port eller "
+                              "https://…)", field)
 
 
 def area_days(text: str) -> dict[str, int]:

@@ -378,10 +378,11 @@ def test_the_balance_setting_weighs_the_days_handed_over_in_a_full_optimisation(
     assert app.planning.config().balance_kr == 35.0
 
 
-def test_area_days_name_a_known_island_and_a_working_day(department_app):
+def test_settings_refuse_what_a_department_cannot_mean(department_app):
     """A typo in the area days used to drop the rule without a word (the island was then
     planned on any day); it is refused, naming the part, and a name in other letter case is
-    the island's."""
+    the island's. Numbers outside their option's bounds and addresses that are not http(s)
+    are refused too."""
     from hjemmeprove.errors import ValidationError
 
     app = department_app
@@ -398,6 +399,12 @@ def test_area_days_name_a_known_island_and_a_working_day(department_app):
                      ("distance.detour_factor", "nan")):
         with pytest.raises(ValidationError, match="skal ligge mellem"):
             app.settings.set(key, bad)
+    for key in ("distance.url", "geocoder.url", "sms.gateway_url"):
+        for bad in ("ftp://x", "file:///etc/passwd", "localhost:5000", "http://", "http://h:x"):
+            with pytest.raises(ValidationError, match="webadresse"):
+                app.settings.set(key, bad)
+        app.settings.set(key, "https://127.0.0.1:5000/v1")
+        app.settings.set(key, "")
     # bounds are checked when a value is written: one stored by an older version still reads
     from hjemmeprove.db.models import Setting
     with app.store.session() as s:
