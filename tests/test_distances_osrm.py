@@ -147,5 +147,8 @@ def test_osrm_through_the_source_is_cached(osrm_url, department_app, monkeypatch
 def test_unreachable_osrm_is_a_danish_error():
     from hjemmeprove.planning.distances import DistanceError
 
-    with pytest.raises(DistanceError, match="svarede ikke"):
+    with pytest.raises(DistanceError, match="svarede ikke") as e:
         OsrmTable("http://127.0.0.1:9", timeout=1).road_matrix([(LAT0, LON0), (LAT0, LON0 + STEP)])
+    # the server and why, in Danish; never the positions (a citizen's home) of the request
+    assert "http://127.0.0.1:9 svarede ikke: forbindelsen blev afvist" in str(e.value)
+    assert f"{LON0:.4f}"[:5] not in str(e.value), str(e.value)

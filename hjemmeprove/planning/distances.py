@@ -17,6 +17,7 @@ computed each time (computing it is cheaper than reading it back).
 from __future__ import annotations
 
 import json
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
@@ -127,7 +128,31 @@ def _http_json(url: str, data: bytes | None = None, timeout: float = 30.0):
         with urllib.request.urlopen(req, timeout=timeout) as resp:
             return json.loads(resp.read().decode("utf-8"))
     except Exception as e:  # noqa: BLE001 - any network failure is the same to the user
-        raise DistanceError(f"rutemaskinen på {url.split('?')[0][:80]} svarede ikke: {e}") from e
+        # the server only: the path holds the citizens' coordinates, which do not belong in
+        # a message that is shown, logged and pasted into support tickets
+        parts = urllib.parse.urlsplit(url)
+        raise DistanceError(f"rutemaskinen på {parts.scheme}://{parts.netloc} svarede ikke: "
+                            f"{_why(e, timeout)}") from e
+
+
+def _why(e: Exception, timeout: float) -> str:
+    """A network failure in Danish (the library's own text after it, for the IT department)."""
+    import socket
+    import urllib.error
+
+    reason = e.reason if isinstance(e, urllib.error.URLError) and not isinstance(
+        e, urllib.error.HTTPError) else e
+    if isinstance(e, urllib.error.HTTPError):
+        return f"HTTP-status {e.code} ({e.reason})"
+    if isinstance(reason, socket.gaierror):
+        return f"værtsnavnet kendes ikke ({reason})"
+    if isinstance(reason, ConnectionRefusedError):
+        return "forbindelsen blev afvist (kører rutemaskinen, og er porten rigtig?)"
+    if isinstance(reason, (TimeoutError, socket.timeout)):
+        return f"intet svar inden for {timeout:g} sekunder"
+    if isinstance(e, ValueError):
+        return "svaret er ikke JSON"
+    return f"{type(reason).__name__}: {reason}"
 
 
 class OsrmTable(RoadSource):
