@@ -163,13 +163,26 @@ def text(max_length: int = 200):
     return check
 
 
+def _is(test, p: Path) -> bool:
+    """``p.is_dir()``/``is_file()``, False where the system refuses the name (too long)."""
+    try:
+        return test(p)
+    except OSError:
+        return False
+
+
 def _usable_dir(p: Path) -> str | None:
     """Why ``p`` cannot be (made into) a writable folder, or None."""
+    from hjemmeprove.fileio import _reason
+
     probe = p
-    while not probe.exists():
-        if probe.parent == probe:
-            return "findes ikke"
-        probe = probe.parent
+    try:
+        while not probe.exists():  # a name past the system's limit raises, not False
+            if probe.parent == probe:
+                return "findes ikke"
+            probe = probe.parent
+    except OSError as e:
+        return _reason(e)
     if not probe.is_dir():
         return f"{probe} er ikke en mappe"
     if not os.access(probe, os.W_OK | os.X_OK):
@@ -192,7 +205,9 @@ def out_file(value: str) -> str:
     if not value or "\x00" in value or len(value) > 4000:
         raise _bad("er ikke en brugbar sti")
     p = Path(value)
-    if p.is_dir():
+    if len(p.name.encode()) > 255:
+        raise _bad(f"'{value}': filnavnet er for langt")
+    if _is(Path.is_dir, p):
         raise _bad(f"'{value}' er en mappe; angiv et filnavn")
     why = _usable_dir(p.parent if str(p.parent) else Path("."))
     if why:
@@ -204,6 +219,6 @@ def in_file(value: str) -> str:
     if not value or "\x00" in value:
         raise _bad("er ikke en brugbar sti")
     p = Path(value)
-    if not p.is_file():
+    if not _is(Path.is_file, p):
         raise _bad(f"'{value}' findes ikke eller er ikke en fil")
     return value

@@ -44,12 +44,12 @@ def register(sub) -> None:
     x = cs.add_parser("reminder-letters", help="dagens påmindelser pr. brev (én PDF); "
                       "markeres sendt")
     x.add_argument("--date", required=True, help="kontaktlistens dag")
-    x.add_argument("--out", required=True, help="PDF-fil")
+    x.add_argument("--out", required=True, help="PDF-fil", type=A.out_file)
     x.set_defaults(func=contact_reminder_letters)
     x = cs.add_parser("letters", help="breve til Digital Post: én PDF pr. borger og et indeks")
     x.add_argument("--from", dest="first", required=True)
     x.add_argument("--to", dest="last")
-    x.add_argument("--out", required=True, help="mappe")
+    x.add_argument("--out", required=True, help="mappe", type=A.out_dir)
     x.add_argument("--json", action="store_true")
     x.set_defaults(func=contact_letters)
 

@@ -39,7 +39,7 @@ def register(sub) -> None:
     c.set_defaults(func=credit)
     a = isub.add_parser("issue-all", help="udsted alle månedens kladder")
     a.add_argument("--month", required=True, help="ÅÅÅÅ-MM")
-    a.add_argument("--out", default=None)
+    a.add_argument("--out", default=None, type=A.out_dir)
     a.add_argument("--json", action="store_true")
     a.set_defaults(func=issue_all)
     o = isub.add_parser("allow", help="administrator: tillad udstedelse af en måned, der ikke "
@@ -61,7 +61,7 @@ def register(sub) -> None:
     pr.set_defaults(func=problems)
     e = isub.add_parser("export", help="skriv en fakturas filer (udstedte: byte for byte)")
     e.add_argument("id", type=A.id_int)
-    e.add_argument("--out", required=True)
+    e.add_argument("--out", required=True, type=A.out_dir)
     e.set_defaults(func=export)
 
 

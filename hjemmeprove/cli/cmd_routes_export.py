@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 
+from hjemmeprove.cli import args as A
 from hjemmeprove.cli import existing_command, open_app
 from hjemmeprove.cli.output import parse_date_arg, print_json
 
@@ -23,7 +24,7 @@ def register(sub) -> None:
     x.add_argument("--date", required=True)
     x.add_argument("--format", required=True, choices=["ics", "links", "gpx"])
     x.add_argument("--analyst", help="navn eller id (ellers alle)")
-    x.add_argument("--out", default=".", help="mappe")
+    x.add_argument("--out", default=".", help="mappe", type=A.out_dir)
     x.add_argument("--json", action="store_true")
     x.set_defaults(func=routes_export)
 
