@@ -159,7 +159,7 @@ def test_cli_backup_and_restore(tmp_path, capsys):
     url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
     assert main(["--db", url, "backup", str(tmp_path / "k.sqlite3")]) == 0
     assert "kontrolleret" in capsys.readouterr().out
-    assert main(["--db", url, "restore", str(tmp_path / "findes-ikke.sqlite3")]) == 1
+    assert main(["--db", url, "restore", str(tmp_path / "findes-ikke.sqlite3")]) == 2  # bad input: checked before anything is opened
     assert "findes ikke" in capsys.readouterr().err
     assert main(["--db", url, "restore", str(tmp_path / "k.sqlite3")]) == 0
 

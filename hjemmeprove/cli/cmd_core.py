@@ -79,7 +79,7 @@ def register(sub) -> None:
     p.add_argument("dest", type=A.out_file)
     p.set_defaults(func=backup)
     p = sub.add_parser("restore", help="gendan databasen fra en kopi")
-    p.add_argument("src")
+    p.add_argument("src", type=A.in_file)
     p.set_defaults(func=restore)
 
 
