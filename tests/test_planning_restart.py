@@ -325,3 +325,31 @@ def test_recreate_orders_by_the_sort_drawn_and_blinks_keep_every_rule(monkeypatc
         model._recreate(problem, plain.routes, rng, 0.1)
     assert {s for s, _b in drawn} == {s for s, _w in model.RECREATE_SORTS}
     assert {b for _s, b in drawn} == {model.BLINK}
+
+
+def test_varied_recreate_on_long_trips_only(monkeypatch):
+    # the varied recreate (sorts, blinks) helped on long trips (Solomon R2) and cost km on
+    # short ones (R1, RC1), where the rounds stay as they were
+    problem = _solomon_like()
+    n = len(problem.jobs) + 1
+    routing, manager, tdim = model._build(problem)
+    first = routing.SolveWithParameters(
+        model.search_parameters("PARALLEL_CHEAPEST_INSERTION", "GREEDY_DESCENT", 1.0, n))
+    real = model._recreate
+    for min_stops, expect in ((1, True), (n, False)):
+        calls, varied = [0], set()
+
+        def left():
+            calls[0] += 1
+            return max(0.0, 1.0 - calls[0] / 60)
+
+        def spy(problem_, kept, rng, seconds, v=True):
+            varied.add(v)
+            return real(problem_, kept, rng, seconds, v)
+
+        monkeypatch.setattr(model, "_recreate", spy)
+        monkeypatch.setattr(model, "PROBE_MIN_STOPS", min_stops)
+        model._restarts(problem, routing, manager, first, left,
+                        lambda sec: model.search_parameters("CONSTRUCT", "GREEDY_DESCENT",
+                                                            sec, n), seed=4)
+        assert varied == {expect}

@@ -785,11 +785,14 @@ RECREATE_SORTS = (("random", 4), ("demand", 4), ("far", 2), ("close", 1))
 BLINK = 0.01
 
 
-def _recreate(problem: Problem, kept: list[list[int]], rng, seconds: float):
-    """construct.py's cheapest insertion of the stops ``kept`` lacks, in an order drawn from
-    ``RECREATE_SORTS``, with ``BLINK``."""
+def _recreate(problem: Problem, kept: list[list[int]], rng, seconds: float,
+              varied: bool = True):
+    """construct.py's cheapest insertion of the stops ``kept`` lacks: ``varied``, in an
+    order drawn from ``RECREATE_SORTS``, with ``BLINK``; else in a random order."""
     from hjemmeprove.planning import construct as _construct
 
+    if not varied:
+        return _construct.construct(problem, time_budget_s=seconds, seed_routes=kept, rng=rng)
     sort = rng.choices([s for s, _w in RECREATE_SORTS], [w for _s, w in RECREATE_SORTS])[0]
     return _construct.construct(problem, time_budget_s=seconds, seed_routes=kept, rng=rng,
                                 sort=sort, blink=BLINK)
@@ -915,6 +918,9 @@ def _restarts(problem: Problem, routing, manager, assignment, left: Callable[[],
     span = max(1e-3, left())
     floor = 0  # fewest trips accepted (the probe's)
     elite: dict[int, int] = {}  # the best objective met per number of trips
+    top = routes_of(best)
+    # the varied recreate (``RECREATE_SORTS``, ``BLINK``) on long trips only, as the probe
+    varied = sum(map(len, top)) >= PROBE_MIN_STOPS * max(1, _trips(top))
     phase = 0  # 0 before the probe, 1 in it, 2 after
     while left() > 0.1:
         done = 1.0 - left() / span
@@ -937,7 +943,7 @@ def _restarts(problem: Problem, routing, manager, assignment, left: Callable[[],
             phase, floor = 2, 0
             current, current_obj = routes_of(best), best_obj
         kept = _ruin(problem, current, rng)
-        fresh = _recreate(problem, kept, rng, max(0.05, min(1.0, left() / 4)))
+        fresh = _recreate(problem, kept, rng, max(0.05, min(1.0, left() / 4)), varied)
         if fresh.unreached:
             continue
         routes, obj = fresh.routes, _construct.objective(problem, fresh)
