@@ -277,3 +277,79 @@ def test_no_probe_on_short_trips(monkeypatch):
                     lambda sec: model.search_parameters("CONSTRUCT", "GREEDY_DESCENT", sec, n),
                     seed=4, probe=True)
     assert seeded == []
+
+
+def test_recreate_orders_by_the_sort_drawn_and_blinks_keep_every_rule(monkeypatch):
+    # SISR's recreate: the removed stops inserted in one of several orders (random, largest
+    # demand, farthest from the lab, nearest), each feasible position passed over with a
+    # small chance (a blink); neither may misplace a stop or leave one out that fits
+    from hjemmeprove.planning import construct
+
+    problem = _solomon_like()
+    for i, j in enumerate(problem.jobs):
+        j.demand = 1 + (i * 7) % 5
+    far = problem.cost[problem.depot, [j.loc for j in problem.jobs]] + problem.cost[
+        [j.loc for j in problem.jobs], problem.depot]
+    seen: list[int] = []
+    real = construct._insert
+
+    def spy(st, node, near, blink=None):
+        seen.append(node - 1)
+        return real(st, node, near, blink)
+
+    monkeypatch.setattr(construct, "_insert", spy)
+    for sort, key in (("demand", lambda i: -problem.jobs[i].demand),
+                      ("far", lambda i: -int(far[i])), ("close", lambda i: int(far[i]))):
+        seen.clear()
+        construct.construct(problem, rng=random.Random(1), sort=sort)
+        keys = [key(i) for i in seen]
+        assert keys == sorted(keys), sort
+    monkeypatch.setattr(construct, "_insert", real)
+
+    changed = False
+    for seed in range(4):
+        plain = construct.construct(problem, rng=random.Random(seed))
+        blinked = construct.construct(problem, rng=random.Random(seed), blink=0.5)
+        # every stop still placed (after passing over all, the first feasible position)
+        changed |= blinked.routes != plain.routes
+        for c in (plain, blinked):
+            assert not c.dropped and not c.unreached
+            _check(problem, model.solution_from_routes(problem, c.routes))
+    assert changed  # blinks put some stops at a position other than the cheapest
+
+    drawn = set()
+    monkeypatch.setattr(construct, "construct",
+                        lambda problem_, **kw: drawn.add((kw["sort"], kw["blink"])))
+    rng = random.Random(5)
+    for _ in range(60):
+        model._recreate(problem, plain.routes, rng, 0.1)
+    assert {s for s, _b in drawn} == {s for s, _w in model.RECREATE_SORTS}
+    assert {b for _s, b in drawn} == {model.BLINK}
+
+
+def test_varied_recreate_on_long_trips_only(monkeypatch):
+    # the varied recreate (sorts, blinks) helped on long trips (Solomon R2) and cost km on
+    # short ones (R1, RC1), where the rounds stay as they were
+    problem = _solomon_like()
+    n = len(problem.jobs) + 1
+    routing, manager, tdim = model._build(problem)
+    first = routing.SolveWithParameters(
+        model.search_parameters("PARALLEL_CHEAPEST_INSERTION", "GREEDY_DESCENT", 1.0, n))
+    real = model._recreate
+    for min_stops, expect in ((1, True), (n, False)):
+        calls, varied = [0], set()
+
+        def left():
+            calls[0] += 1
+            return max(0.0, 1.0 - calls[0] / 60)
+
+        def spy(problem_, kept, rng, seconds, v=True):
+            varied.add(v)
+            return real(problem_, kept, rng, seconds, v)
+
+        monkeypatch.setattr(model, "_recreate", spy)
+        monkeypatch.setattr(model, "PROBE_MIN_STOPS", min_stops)
+        model._restarts(problem, routing, manager, first, left,
+                        lambda sec: model.search_parameters("CONSTRUCT", "GREEDY_DESCENT",
+                                                            sec, n), seed=4)
+        assert varied == {expect}

@@ -226,9 +226,11 @@ def _order(st: _State, order: str) -> list[int]:
     return sorted(range(st.n), key=key)
 
 
-def _insert(st: _State, node: int, near: list[int] | None) -> bool:
+def _insert(st: _State, node: int, near: list[int] | None, blink=None) -> bool:
     """Puts ``node`` at its cheapest feasible position costing less than its penalty (else
-    leaving it out is cheaper, as in the model); False if there is none."""
+    leaving it out is cheaper, as in the model); False if there is none. ``blink``: (rng,
+    rate): each feasible position is passed over with this chance (the next cheapest taken;
+    the last feasible one never), the search's recreate (SISR's blinks)."""
     C = st.Cl
     limit = int(st.p.jobs[node - 1].penalty)
     allowed = st.allowed[node]
@@ -255,6 +257,7 @@ def _insert(st: _State, node: int, near: list[int] | None) -> bool:
     for pen, v in empties[:8]:
         cands.append((base + pen, v, 0))
     cands.sort()
+    passed = None  # a feasible position passed over (a blink), kept in case none follows
     for delta, v, k in cands:
         if delta >= limit:
             break
@@ -262,10 +265,17 @@ def _insert(st: _State, node: int, near: list[int] | None) -> bool:
         seq = r[:k] + [node] + r[k:]
         e = st.feasible(v, seq)
         if e is not None:
+            if blink is not None and blink[0].random() < blink[1]:
+                if passed is None:
+                    passed = (v, seq, e)
+                continue
             st.commit(v, seq, e)
             return True
+    if passed is not None:
+        st.commit(*passed)
+        return True
     if near is not None:
-        return _insert(st, node, None)
+        return _insert(st, node, None, blink)
     # the empty trips not tried above
     tried_v = {v for _d, v, _k in cands}
     for pen, v in empties:
@@ -315,13 +325,17 @@ def best_start(problem: Problem, time_budget_s: float = 5.0, seed_routes=None,
 
 
 def construct(problem: Problem, time_budget_s: float = 5.0, seed_routes=None,
-              cancel_event=None, order: str = "far", rng=None) -> Construction:
+              cancel_event=None, order: str = "far", rng=None, sort: str = "random",
+              blink: float = 0.0) -> Construction:
     """Cheapest feasible insertion, stop by stop (``_order``).
 
     ``seed_routes`` (per vehicle, job indices) is kept where still feasible, for re-planning
     from the current plan or repairing a search's plan; the rest are inserted. ``rng`` (a
     ``random.Random``) inserts them in a random order instead (stops that must be planned
-    still first): the recreate step of the search's ruin and recreate (model._restarts)."""
+    still first): the recreate step of the search's ruin and recreate (model._restarts);
+    with it, ``sort`` orders them instead by ``"far"`` (from the lab, farthest first),
+    ``"close"`` (nearest first) or ``"demand"`` (largest first), ties at random, and
+    ``blink`` is the chance of passing over a feasible position (``_insert``)."""
     t0 = time.monotonic()
     st = _State(problem)
     placed = set()
@@ -343,7 +357,14 @@ def construct(problem: Problem, time_budget_s: float = 5.0, seed_routes=None,
         # a random order among stops of equal penalty (the search's recreate: each order
         # of insertion gives another plan)
         keys = {i: rng.random() for i in order}
-        order.sort(key=lambda i: (-int(problem.jobs[i].penalty), keys[i]))
+        if sort != "random":
+            far = st.C[0, 1:] + st.C[1:, 0]
+            by = {"far": lambda i: -int(far[i]), "close": lambda i: int(far[i]),
+                  "demand": lambda i: -int(problem.jobs[i].demand)}[sort]
+            order.sort(key=lambda i: (-int(problem.jobs[i].penalty), by(i), keys[i]))
+        else:
+            order.sort(key=lambda i: (-int(problem.jobs[i].penalty), keys[i]))
+    blinks = (rng, blink) if rng is not None and blink > 0 else None
     nearest = None
     if st.n > SMALL:
         if st.static.nearest is None:
@@ -360,7 +381,7 @@ def construct(problem: Problem, time_budget_s: float = 5.0, seed_routes=None,
             break
         node = i + 1
         near = None if nearest is None else nearest[i]
-        if not _insert(st, node, near):
+        if not _insert(st, node, near, blinks):
             dropped.append(i)
     routes = [[x - 1 for x in r] for r in st.routes]
     return Construction(routes, sorted(dropped), sorted(unreached), time.monotonic() - t0)
