@@ -639,21 +639,16 @@ class RequestService:
         """The exact number of requests the list shows under ``filters``."""
         with self.store.session() as s:
             term = (filters.get("search") or "").strip()
-            if term and not _short_text(term):
-                clauses = self._filters(s, **{**filters, "search": ""})
-                # SQLite: a search's few thousand matches looked up once (``_lookup``), a
-                # common term's not at all (None)
-                ids = None if s.get_bind().dialect.name == "postgresql" else _lookup(s, term)
-                if ids is not None:
-                    if not clauses:
-                        return len(ids)  # the union's ids: each once
-                    return s.scalar(select(func.count()).select_from(Request)
-                                    .where(_in_ids(s, Request.id, ids), *clauses))
+            if term and not _short_text(term) and (
+                    s.get_bind().dialect.name == "postgresql"
+                    or _common(s, term, _search_parts(s, term)[:1])):
                 # one condition on the request row, each match counted once as the database
                 # reads it: on PostgreSQL a bitmap of the search's indexes, or every row for a
-                # common term; on SQLite every row, checked in the narrow index of what it is
+                # common term; on SQLite a term whose first lookup (its text's trigrams,
+                # mostly) is common: every row checked in the narrow index of what it is
                 # checked on (migration 0012) instead of the table's wide rows. As a union of
-                # lookups (in two tables) 58,000 ids were hashed
+                # lookups (in two tables) 58,000 ids were hashed; a few thousand still are
+                clauses = self._filters(s, **{**filters, "search": ""})
                 return s.scalar(select(func.count()).select_from(Request)
                                 .where(_row_search(s, term), *clauses))
             # a short term is checked on each row too (``_short_condition``: the same index)
@@ -1247,20 +1242,30 @@ def _lookup(s: Session, term: str) -> list[int] | None:
     the limit fetched. Through the connection: the ORM's result handling of a few thousand
     ids costs more than their lookup. SQLite's path: ``page`` on PostgreSQL gathers the
     matches in its own statement (``_pg_gather``)."""
-    if CHECK_FROM <= 0:
-        return None
-    conn = s.connection()
     parts = _search_parts(s, term)
-    # too many case spellings to check as LIKEs on SQLite: looked up, however many
-    if cpr_digits(term).isdigit() or len(_patterns(s, term)) < _MAX_PATTERNS:
-        left = CHECK_FROM
-        for part in parts:
-            left -= conn.execute(select(func.count()).select_from(
-                part.limit(left).subquery())).scalar_one()
-            if left <= 0:
-                return None
+    if _common(s, term, parts):
+        return None
     ids = union(*parts) if len(parts) > 1 else parts[0]
-    return conn.execute(ids).scalars().all()
+    return s.connection().execute(ids).scalars().all()
+
+
+def _common(s: Session, term: str, parts: list) -> bool:
+    """Whether the lookups ``parts`` of a search (``_search_parts``, or the first of them)
+    find about CHECK_FROM requests or more, each counted up to what is left of it. Never for
+    a term with too many case spellings to check as LIKEs on SQLite: that one is looked up,
+    however many it finds."""
+    if CHECK_FROM <= 0:
+        return True
+    if not cpr_digits(term).isdigit() and len(_patterns(s, term)) >= _MAX_PATTERNS:
+        return False
+    conn = s.connection()
+    left = CHECK_FROM
+    for part in parts:
+        left -= conn.execute(select(func.count()).select_from(
+            part.limit(left).subquery())).scalar_one()
+        if left <= 0:
+            return True
+    return False
 
 
 def _row_search(s: Session, term: str):
@@ -1283,9 +1288,13 @@ def _row_search(s: Session, term: str):
         out.append(_in_cpr(_COPIES.citizen_cpr, m.cpr))
     if m.number is not None:
         out.append(Request.id == m.number)
-    for lo, hi in m.postcodes:
-        for col in (Request.postcode, _COPIES.citizen_postcode):
-            out.append(_in_postcodes(col, lo, hi))
+    # a town's single postcodes as one IN per column: a count checking every row compared
+    # each in turn (12 comparisons for "vej"'s six towns)
+    single = sorted({lo for lo, hi in m.postcodes if lo == hi})
+    for col in (Request.postcode, _COPIES.citizen_postcode):
+        if single:
+            out.append(col.in_(single) if len(single) > 1 else col == single[0])
+        out += [_in_postcodes(col, lo, hi) for lo, hi in m.postcodes if lo != hi]
     return or_(*out)
 
 
