@@ -132,20 +132,21 @@ def test_migration_0012_builds_the_index_and_goes_down_and_up(db_url):
         finally:
             app.close()
 
+    sqlite = db_url.startswith("sqlite")  # PostgreSQL reads the table: no index there
     try:
         app = App(db_url, user="test")
         load_defaults(app.store)
         add_department(app)
         ids = _requests(app)
         app.close()
-        assert INDEX in indexes()
+        assert (INDEX in indexes()) == sqlite
         assert at_head("vej") == {ids[1], ids[2]}
         migrate_to(engine, db_url, command.downgrade, "0011")
         assert INDEX not in indexes()
         with engine.begin() as c:  # rows changed at 0011
             c.execute(text("UPDATE citizens SET name = 'Bent Vejlby' WHERE cpr = '020250-1002'"))
         migrate_to(engine, db_url, command.upgrade, "0012")
-        assert INDEX in indexes()
+        assert (INDEX in indexes()) == sqlite
         assert at_head("vejlby") == {ids[1]}
         assert at_head("vej") == {ids[1], ids[2]}
     finally:
