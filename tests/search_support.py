@@ -12,9 +12,9 @@ def found(app, term: str, **filters) -> set[int]:
     """The requests the search ``term`` finds under ``filters``, after checking that the list,
     its count (the exact number the list shows) and its page by key agree: the same rows, the
     page in the list's order (by name: a sort on the citizen). Each is checked on "Alle" and
-    "Aktive" (unless ``filters`` names a status) and with the term taken as a common one too
-    (``CHECK_FROM`` 0: never looked up, checked on each row; SQLite's count then reads the
-    narrow index of migration 0012), so every count path is held to the list."""
+    "Aktive" (unless ``filters`` names a status: SQLite counts a filtered search and an
+    unfiltered one differently) and with the term taken as a common one too (``CHECK_FROM``
+    0: never looked up, checked on each row), so every path is held to the list."""
     statuses = [filters.pop("status")] if "status" in filters else [None, ACTIVE_STATUSES]
     out = None
     for check_from in (request_service.CHECK_FROM, 0):
