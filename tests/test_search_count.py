@@ -1,6 +1,8 @@
-"""The exact count of a search (the number the request list shows): a common or short term is
-counted from the narrow index of what it is checked on (migration 0012), a rarer one from its
-lookups; every path gives the list's number, on "Alle" and "Aktive", as rows change."""
+"""The exact count of a search (the number the request list shows). On SQLite a short term is
+counted from the narrow index of what it is checked on (migration 0012), an unfiltered text
+term as its text's matches in the trigram index plus its other lookups' less those, the rest
+as a union of lookups; every path gives the list's number, on "Alle" and "Aktive", as rows
+change, on both databases."""
 
 from __future__ import annotations
 
@@ -101,7 +103,7 @@ def _statements(app, fn) -> list[tuple]:
 @pytest.mark.sqlite_only
 def test_sqlite_counts_a_short_term_from_the_narrow_index(department_app):
     """A term too short for the trigram index is checked on every row: its count reads the
-    index of the search text, municipality and postcodes, not the table's wide rows."""
+    index of the search text, municipality and status, not the table's wide rows."""
     app = department_app
     _requests(app)
     for status in (None, "done"):  # a status whose rows are not looked up by its index

@@ -555,7 +555,7 @@ class RequestService:
                 and s.get_bind().dialect.name == "postgresql"
             if pg_search:
                 gathered = _pg_gather(s, self._filters(s, **{**filters, "search": ""}),
-                                      _row_search(s, term), segments, first, after,
+                                      _pg_search(s, term), segments, first, after,
                                       descending, limit)
             # a PostgreSQL search's list sorted by CPR or name sorts on the request row's
             # copies (migration 0011: the same values): no join of the citizens to walk
@@ -646,7 +646,7 @@ class RequestService:
                     # reads it (a bitmap of the search's indexes, or every row for a common
                     # term); as a union of lookups in two tables, 58,000 ids were hashed
                     return s.scalar(select(func.count()).select_from(Request)
-                                    .where(_row_search(s, term), *clauses))
+                                    .where(_pg_search(s, term), *clauses))
                 if not clauses and not cpr_digits(term).isdigit():
                     return _text_and_rest_count(s, term)
             # SQLite: one count over the union of the lookups (under other filters, or of a
@@ -915,7 +915,7 @@ _STORED_KEYS = {Citizen.__table__.c.cpr: _COPIES.citizen_cpr,
 def _pg_gather(s: Session, clauses: list, condition, segments: list, first: int,
                after: ListCursor | None, descending: bool, limit: int) -> list | None:
     """A search's page on PostgreSQL in one statement: the matches of ``condition`` (the
-    search on the request row, ``_row_search``) under the other filters (``clauses``)
+    search on the request row, ``_pg_search``) under the other filters (``clauses``)
     gathered once, up to GATHER_LIMIT, through one bitmap of the search's indexes (the
     trigram index, the postcodes, the CPR copy, ...: each match's row read once, with the
     columns the list sorts on), then sorted, every segment of the sort (a status sort's
@@ -1006,7 +1006,7 @@ _SAMPLE = 1_000
 
 
 def _pg_common(condition):
-    """Whether a search (``_row_search``) matches at least COMMON_SHARE of the newest
+    """Whether a search (``_pg_search``) matches at least COMMON_SHARE of the newest
     _SAMPLE requests (False on a table of fewer rows: there a gather is cheap), as a scalar
     subquery of ``_pg_gather``'s statement: the sample read by primary key in one range
     from the _SAMPLE-th newest id, the condition checked on each row (an aggregate's FILTER,
@@ -1275,16 +1275,14 @@ def _text_and_rest_count(s: Session, term: str) -> int:
     return n
 
 
-def _row_search(s: Session, term: str):
-    """A search as one condition on the request row: the stored search text contains the
-    term (the trigram index), the request's or its citizen's postcode is one of a town's
-    (or the 4 digits'), its citizen's CPR begins with the digits, its number is them, or its
-    municipality's name contains the term. Every column is the request's own (the
-    citizen's are its copies, migration 0011), so PostgreSQL reads the matches through one
-    bitmap of their indexes (each row once) or checks them on each row it walks, and a
-    count of a common term reads them from one narrow index (0012: SQLite's count; on
-    PostgreSQL where its planner finds that cheaper); the same matches as
-    ``_search_parts`` (both from ``_match``)."""
+def _pg_search(s: Session, term: str):
+    """A search as one condition on the request row, on PostgreSQL: the stored search text
+    contains the term (the trigram index), the request's or its citizen's postcode is one
+    of a town's (or the 4 digits'), its citizen's CPR begins with the digits, its number is
+    them, or its municipality's name contains the term. Every column is the request's own
+    (the citizen's are its copies, migration 0011), so PostgreSQL reads the matches through
+    one bitmap of their indexes (each row once) or checks them on each row it walks; the
+    same matches as ``_search_parts`` (both from ``_match``)."""
     m = _match(s, term)
     out = []
     if m.text is not None:
@@ -1295,13 +1293,9 @@ def _row_search(s: Session, term: str):
         out.append(_in_cpr(_COPIES.citizen_cpr, m.cpr))
     if m.number is not None:
         out.append(Request.id == m.number)
-    # a town's single postcodes as one IN per column: a count checking every row compared
-    # each in turn (12 comparisons for "vej"'s six towns)
-    single = sorted({lo for lo, hi in m.postcodes if lo == hi})
-    for col in (Request.postcode, _COPIES.citizen_postcode):
-        if single:
-            out.append(col.in_(single) if len(single) > 1 else col == single[0])
-        out += [_in_postcodes(col, lo, hi) for lo, hi in m.postcodes if lo != hi]
+    for lo, hi in m.postcodes:
+        for col in (Request.postcode, _COPIES.citizen_postcode):
+            out.append(_in_postcodes(col, lo, hi))
     return or_(*out)
 
 
@@ -1311,9 +1305,9 @@ def _search_condition(s: Session, term: str):
     number, postcode or stored search text (``_text_condition``), its municipality. The
     citizen is looked up even where the query joins it (a sort by CPR or name): on the join,
     PostgreSQL's estimate made it hash and sort every row instead (300 ms). On PostgreSQL
-    the row's own copies of the citizen's keys (``_row_search``): no lookup at all."""
+    the row's own copies of the citizen's keys (``_pg_search``): no lookup at all."""
     if s.get_bind().dialect.name == "postgresql":
-        return _row_search(s, term)
+        return _pg_search(s, term)
     m = _match(s, term)
     c = aliased(Citizen)  # its own row: the list's query may join the citizens too
     of_citizen, out = [], []

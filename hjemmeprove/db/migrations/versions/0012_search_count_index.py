@@ -1,23 +1,23 @@
-"""an index that holds what a common search is checked on, so that its count reads it alone
+"""SQLite: an index of what a 1–2 letter search is checked on, read alone by its count
 
 Revision ID: 0012
 Revises: 0011
 
 The request list shows the exact number of a search's matches. A term too short for the
-trigram index ("an") or matching much of the list ("vej": 58,664 of 100,000) is counted by
-checking every request: its stored search text (0010), its municipality, its postcode and
-its citizen's (0011). On SQLite that read every row of ``requests``, ~230 bytes each since
-0011 (23 MB for 100,000 requests), for a few columns.
+trigram index ("an": 25,923 of 100,000 requests) is counted by checking every request: its
+stored search text (0010) contains the term, or its municipality's name does. On SQLite
+that read every row of ``requests``, ~230 bytes each since 0011 (23 MB for 100,000
+requests), for two columns.
 
-``ix_requests_search_count`` holds those columns (the search text first, then the
-municipality, the postcodes and the status the list filters on; SQLite adds the rowid):
-~7 MB for 100,000 requests, read from end to end by the count instead of the table
-(``RequestService.count``). No query looks anything up in it. The database keeps it as it
+``ix_requests_search_count`` holds them (the search text first, then the municipality and
+the status the list filters on; SQLite adds the rowid): ~6 MB for 100,000 requests, read
+from end to end by the count (``RequestService.count``: SQLite's planner takes the covering
+index) instead of the table. No query looks anything up in it. The database keeps it as it
 keeps every index; the downgrade drops it.
 
-SQLite only: PostgreSQL's planner reads the table for such a count (an index-only scan of
-the same index cost as much CPU there, measured on 100,000 requests), so an index there would
-only be written. The models mark it so (``Index.ddl_if``, ``SQLITE_ONLY_INDEXES``).
+SQLite only: PostgreSQL's planner reads the table for such a count, and an index-only scan
+of the same index cost as much CPU there (measured on 100,000 requests), so an index there
+would only be written. The models mark it so (``Index.ddl_if``, ``SQLITE_ONLY_INDEXES``).
 """
 from typing import Sequence, Union
 
@@ -29,7 +29,7 @@ branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
 NAME = "ix_requests_search_count"
-COLUMNS = ["search_text", "municipality_id", "postcode", "citizen_postcode", "status"]
+COLUMNS = ["search_text", "municipality_id", "status"]
 
 
 def _sqlite() -> bool:
