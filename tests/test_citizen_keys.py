@@ -19,6 +19,7 @@ from hjemmeprove.db.models import Citizen, Request
 from hjemmeprove.domain.labels import ACTIVE_STATUSES
 from hjemmeprove.services import requests as request_service
 from tests.factories import request_values
+from tests.search_support import found
 
 TODAY = dt.date(2024, 3, 20)
 CONFIRM = {"citizen_changed", "duplicate", "deadline_passed"}
@@ -32,13 +33,6 @@ def _keys(engine_or_app, request_id: int) -> tuple:
             {"i": request_id}).one())
 
 
-def _found(app, term: str) -> set[int]:
-    ids = [r.id for r in app.requests.list(search=term, sort="name")]
-    assert app.requests.count(search=term) == len(ids), term
-    assert [r.id for r in app.requests.page(search=term, sort="name").rows] == ids, term
-    return set(ids)
-
-
 def test_the_keys_follow_the_citizen_and_a_move_to_another(department_app):
     app = department_app
     first = app.requests.create(request_values(cpr="060660-1666", name="Grete Kjærgaard",
@@ -50,23 +44,23 @@ def test_the_keys_follow_the_citizen_and_a_move_to_another(department_app):
         sampling_city="Marstal", received="2024-03-19"), today=TODAY,
         confirm={"duplicate", "deadline_passed"})
     assert _keys(app, first) == _keys(app, second) == ("060660-1666", "Grete Kjærgaard", "5700")
-    assert _found(app, "0606") == {first, second}
+    assert found(app, "0606") == {first, second}
     # renamed and moved through the program (a confirmed update of the citizen)
     values = request_values(cpr="060660-1666", name="Grete Østergaard", address="Bøgevej 8",
                             postcode="5600", city="Faaborg")
     app.requests.update(first, app.requests.get(first).version, values, today=TODAY,
                         confirm=CONFIRM)
     assert _keys(app, second) == ("060660-1666", "Grete Østergaard", "5600")
-    assert _found(app, "5600") == {first, second}  # the citizen's postcode, both requests
-    assert _found(app, "Faaborg") == {first, second}
-    assert _found(app, "5960") == {second}  # the second's own (sampling) postcode
+    assert found(app, "5600") == {first, second}  # the citizen's postcode, both requests
+    assert found(app, "Faaborg") == {first, second}
+    assert found(app, "5960") == {second}  # the second's own (sampling) postcode
     # by any other writer (a script, the retention's erasure): the database
     with app.store.session() as s:
         cid = s.get(Request, first).citizen_id
         s.execute(update(Citizen).where(Citizen.id == cid).values(
             cpr="SLET0000001", name="Slettet", postcode="0000"))
     assert _keys(app, first) == _keys(app, second) == ("SLET0000001", "Slettet", "0000")
-    assert _found(app, "0606") == set()
+    assert found(app, "0606") == set()
     # a request moved to another citizen (its CPR corrected on the form) takes theirs
     other = app.requests.create(request_values(cpr="070770-1777", name="Ib Vinther",
                                                address="Torvet 2", postcode="5700",
@@ -76,13 +70,13 @@ def test_the_keys_follow_the_citizen_and_a_move_to_another(department_app):
     app.requests.update(first, app.requests.get(first).version, moved, today=TODAY,
                         confirm=CONFIRM)
     assert _keys(app, first) == ("070770-1777", "Ib Vinther", "5700")
-    assert _found(app, "0707") == {first, other}
+    assert found(app, "0707") == {first, other}
     # and one moved by a direct write of its citizen (citizens merged by a script)
     with app.store.session() as s:
         target = s.get(Request, other).citizen_id
         s.execute(update(Request).where(Request.id == second).values(citizen_id=target))
     assert _keys(app, second) == ("070770-1777", "Ib Vinther", "5700")
-    assert _found(app, "0707") == {first, second, other}
+    assert found(app, "0707") == {first, second, other}
     assert [r.id for r in app.requests.list(search="0707", sort="cpr")] == sorted(
         [first, second, other])
 
@@ -103,8 +97,8 @@ def test_the_keys_cannot_be_written_by_hand(department_app):
         s.execute(text("UPDATE requests SET citizen_name = 'Ulla Mørk' WHERE id = :i"),
                   {"i": rid})
     assert _keys(app, rid) == before
-    assert _found(app, "5960") == set()
-    assert _found(app, "0808") == {rid}
+    assert found(app, "5960") == set()
+    assert found(app, "0808") == {rid}
 
 
 def _every_page(app, term, key, descending, status, size):
@@ -176,10 +170,10 @@ def test_migration_0011_fills_existing_rows_and_goes_down_and_up(db_url):
     def migrate(fn, revision):
         migrate_to(engine, db_url, fn, revision)
 
-    def found(term: str) -> set[int]:
+    def at_head(term: str) -> set[int]:
         app = App(db_url, user="test")  # at head
         try:
-            return _found(app, term)
+            return found(app, term)
         finally:
             app.close()
 
@@ -201,11 +195,11 @@ def test_migration_0011_fills_existing_rows_and_goes_down_and_up(db_url):
         names, indexes = schema()
         assert columns <= names
         assert {"ix_requests_citizen_cpr", "ix_requests_citizen_postcode"} <= indexes
-        assert found("0201") == {2}
+        assert at_head("0201") == {2}
         with engine.begin() as c:  # the triggers keep them from now on
             c.execute(text("UPDATE citizens SET postcode = '5960' WHERE id = 1"))
         assert _keys(engine, 1) == ("010150-1231", "Åse Ærøbo", "5960")
-        assert found("Marstal") == {1}
+        assert at_head("Marstal") == {1}
         migrate(command.downgrade, "0010")
         names, indexes = schema()
         assert not columns & names
@@ -222,6 +216,6 @@ def test_migration_0011_fills_existing_rows_and_goes_down_and_up(db_url):
         migrate(command.upgrade, "0011")  # up again: from the rows as they are now
         assert _keys(engine, 1) == ("010150-1239", "Åse Lund", "5960")
         assert _keys(engine, 3) == ("030150-1233", "Bo Winther", "5700")
-        assert found("0301") == {3}
+        assert at_head("0301") == {3}
     finally:
         engine.dispose()

@@ -14,16 +14,9 @@ from sqlalchemy.exc import DBAPIError
 from hjemmeprove.app import App
 from hjemmeprove.db.models import Citizen, Request
 from tests.factories import request_values
+from tests.search_support import found
 
 TODAY = dt.date(2024, 3, 20)
-
-
-def _found(app, term: str) -> set[int]:
-    ids = {r.id for r in app.requests.list(search=term)}
-    assert app.requests.count(search=term) == len(ids), term
-    # and the page by key (its plans: looked up, or checked on each row) agrees
-    assert {r.id for r in app.requests.page(search=term, sort="name").rows} == ids, term
-    return ids
 
 
 def _stored(app, request_id: int) -> str:
@@ -46,20 +39,20 @@ def test_a_citizens_rename_or_move_changes_what_finds_their_requests(department_
         sampling_address="Plejecenter Solgården", sampling_postcode="5700",
         sampling_city="Svendborg", received="2024-03-19"), today=TODAY,
         confirm={"duplicate", "deadline_passed"})
-    assert _found(app, "kjærgaard") == {first, second}
-    assert _found(app, "ådalen") == {first, second}  # the registered address, both
-    assert _found(app, "solgården") == {second}
+    assert found(app, "kjærgaard") == {first, second}
+    assert found(app, "ådalen") == {first, second}  # the registered address, both
+    assert found(app, "solgården") == {second}
     assert _stored(app, second) == _expected(app, "Grete Kjærgaard", "Ådalen 3",
                                              "Plejecenter Solgården")
     # renamed and moved through the program (a confirmed update of the citizen)
     values = request_values(cpr="060660-1666", name="Grete Østergaard", address="Bøgevej 8")
     app.requests.update(first, app.requests.get(first).version, values, today=TODAY,
                         confirm={"citizen_changed", "duplicate", "deadline_passed"})
-    assert _found(app, "kjærgaard") == set()
-    assert _found(app, "ØSTERGAARD") == {first, second}  # the other request follows too
-    assert _found(app, "ådalen") == set()
-    assert _found(app, "bøgevej") == {first, second}
-    assert _found(app, "solgården") == {second}
+    assert found(app, "kjærgaard") == set()
+    assert found(app, "ØSTERGAARD") == {first, second}  # the other request follows too
+    assert found(app, "ådalen") == set()
+    assert found(app, "bøgevej") == {first, second}
+    assert found(app, "solgården") == {second}
     assert _stored(app, second) == _expected(app, "Grete Østergaard", "Bøgevej 8",
                                              "Plejecenter Solgården")
     # and by any other writer (an import, a script, the retention's erasure): the database
@@ -67,18 +60,18 @@ def test_a_citizens_rename_or_move_changes_what_finds_their_requests(department_
         cid = s.get(Request, first).citizen_id
         s.execute(update(Citizen).where(Citizen.id == cid).values(name="Grete Ærenlund",
                                                                    address="Havnevej 1"))
-    assert _found(app, "østergaard") == set()
-    assert _found(app, "bøgevej") == {first}  # the address the first was booked with, kept
-    assert _found(app, "ærenlund") == {first, second}
-    assert _found(app, "havnevej") == {first, second}
+    assert found(app, "østergaard") == set()
+    assert found(app, "bøgevej") == {first}  # the address the first was booked with, kept
+    assert found(app, "ærenlund") == {first, second}
+    assert found(app, "havnevej") == {first, second}
     # a request moved to another citizen takes that citizen's text
     other = app.requests.create(request_values(cpr="070770-1777", name="Ib Vinther",
                                                address="Torvet 2"), today=TODAY)
     with app.store.session() as s:
         target = s.get(Request, other).citizen_id
         s.execute(update(Request).where(Request.id == second).values(citizen_id=target))
-    assert _found(app, "ærenlund") == {first}
-    assert _found(app, "vinther") == {other, second}
+    assert found(app, "ærenlund") == {first}
+    assert found(app, "vinther") == {other, second}
 
 
 def test_the_search_text_cannot_be_written_by_hand(department_app):
@@ -96,18 +89,18 @@ def test_the_search_text_cannot_be_written_by_hand(department_app):
             s.execute(text("UPDATE requests SET search_text = 'Xyzzy' WHERE id = :i"),
                       {"i": rid})
     assert _stored(app, rid) == before
-    assert _found(app, "xyzzy") == set()
-    assert _found(app, "mørk") == {rid}
+    assert found(app, "xyzzy") == set()
+    assert found(app, "mørk") == {rid}
 
 
 def test_a_term_never_spans_two_fields(department_app):
     app = department_app
     rid = app.requests.create(request_values(cpr="090990-1999", name="Anna Holm",
                                              address="Algade 4"), today=TODAY)
-    assert _found(app, "holm") == {rid}
-    assert _found(app, "holm algade") == set()  # the name's end and the address's start
-    assert _found(app, "holm\nalgade") == set()
-    assert _found(app, "m\na") == set()
+    assert found(app, "holm") == {rid}
+    assert found(app, "holm algade") == set()  # the name's end and the address's start
+    assert found(app, "holm\nalgade") == set()
+    assert found(app, "m\na") == set()
 
 
 def test_migration_0010_fills_existing_rows_and_goes_down_and_up(db_url):
@@ -120,10 +113,10 @@ def test_migration_0010_fills_existing_rows_and_goes_down_and_up(db_url):
     def migrate(fn, revision):
         migrate_to(engine, db_url, fn, revision)
 
-    def found(term: str) -> set[int]:
+    def at_head(term: str) -> set[int]:
         app = App(db_url, user="test")  # at head: 0010
         try:
-            return _found(app, term)
+            return found(app, term)
         finally:
             app.close()
 
@@ -151,11 +144,11 @@ def test_migration_0010_fills_existing_rows_and_goes_down_and_up(db_url):
         assert not {"ix_citizens_name_trgm", "ix_requests_address_trgm"} & indexes
         assert ("requests_fts" in names) if sqlite else (
             "ix_requests_search_text_trgm" in indexes)
-        assert found("ÆRØB") == {1}
-        assert found("østre all") == {1}
-        assert found("hanse") == {2}
-        assert found("algade") == {2}  # the citizen's address
-        assert found("strandvej") == {2}  # the request's own
+        assert at_head("ÆRØB") == {1}
+        assert at_head("østre all") == {1}
+        assert at_head("hanse") == {2}
+        assert at_head("algade") == {2}  # the citizen's address
+        assert at_head("strandvej") == {2}  # the request's own
         migrate(command.downgrade, "0009")
         names, indexes = objects()
         assert "search_text" not in names and "requests_fts" not in names
@@ -173,9 +166,9 @@ def test_migration_0010_fills_existing_rows_and_goes_down_and_up(db_url):
                 assert c.execute(text("SELECT rowid FROM citizens_search WHERE "
                                       "citizens_search MATCH '\"winther\"'")).all() == [(3,)]
         migrate(command.upgrade, "0010")  # up again: the text from the rows as they are now
-        assert found("åse lun") == {1}
-        assert found("ærøbo") == set()
-        assert found("winther") == {3}
-        assert found("kirkevej") == {3}
+        assert at_head("åse lun") == {1}
+        assert at_head("ærøbo") == set()
+        assert at_head("winther") == {3}
+        assert at_head("kirkevej") == {3}
     finally:
         engine.dispose()

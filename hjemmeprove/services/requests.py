@@ -11,8 +11,8 @@ import itertools
 import json
 from dataclasses import asdict, dataclass, field, replace
 
-from sqlalchemy import (ARRAY, Column, Integer, String, and_, any_, case, column, false, func,
-                        literal, literal_column, or_, select, table, true, tuple_, union)
+from sqlalchemy import (ARRAY, Column, Integer, String, and_, any_, case, column, except_, false,
+                        func, literal, literal_column, or_, select, table, true, tuple_, union)
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, aliased, joinedload
 from sqlalchemy.exc import IntegrityError
@@ -636,15 +636,22 @@ class RequestService:
         raise NotFound(f"henvisning {request_id} er ikke i listen")
 
     def count(self, **filters) -> int:
+        """The exact number of requests the list shows under ``filters``."""
         with self.store.session() as s:
             term = (filters.get("search") or "").strip()
-            if term and not _short_text(term) and s.get_bind().dialect.name == "postgresql":
-                # one condition on the request row: each match counted once as PostgreSQL
-                # reads it (a bitmap of the search's indexes, or every row for a common
-                # term); as a union of lookups in two tables, 58,000 ids were hashed
+            if term and not _short_text(term):
                 clauses = self._filters(s, **{**filters, "search": ""})
-                return s.scalar(select(func.count()).select_from(Request)
-                                .where(_pg_search(s, term), *clauses))
+                if s.get_bind().dialect.name == "postgresql":
+                    # one condition on the request row, each match counted once as PostgreSQL
+                    # reads it (a bitmap of the search's indexes, or every row for a common
+                    # term); as a union of lookups in two tables, 58,000 ids were hashed
+                    return s.scalar(select(func.count()).select_from(Request)
+                                    .where(_pg_search(s, term), *clauses))
+                if not clauses and not cpr_digits(term).isdigit():
+                    return _text_and_rest_count(s, term)
+            # SQLite: one count over the union of the lookups (under other filters, or of a
+            # number); a short term checked on each row (``_short_condition``), read from the
+            # narrow index of what it is checked on (migration 0012), not the table's rows
             return s.scalar(select(func.count()).select_from(Request)
                             .where(*self._filters(s, **filters)))
 
@@ -1251,6 +1258,23 @@ def _lookup(s: Session, term: str) -> list[int] | None:
                 return None
     ids = union(*parts) if len(parts) > 1 else parts[0]
     return conn.execute(ids).scalars().all()
+
+
+def _text_and_rest_count(s: Session, term: str) -> int:
+    """SQLite: the number of requests a text search matches (``_search_ids``, no other
+    filter), as the matches of its text (counted in the trigram index alone: FTS5 counts
+    52,000 rowids in 2 ms) plus those of its other lookups (a municipality's name, a town's
+    postcodes) that the text does not match (their few thousand ids less the text's). Exact:
+    |text ∪ rest| = |text| + |rest less text|. As one union, 58,000 ids were gathered and
+    deduplicated first (48 ms for "vej")."""
+    text, *rest = _search_parts(s, term)  # the text's lookup first (``_search_parts``)
+    conn = s.connection()
+    n = conn.execute(select(func.count()).select_from(text.subquery())).scalar_one()
+    if rest:
+        others = (union(*rest) if len(rest) > 1 else rest[0]).subquery()
+        beyond = except_(select(others.c.id), text).subquery()
+        n += conn.execute(select(func.count()).select_from(beyond)).scalar_one()
+    return n
 
 
 def _pg_search(s: Session, term: str):

@@ -1,7 +1,7 @@
 from alembic import context
 from sqlalchemy import create_engine
 
-from hjemmeprove.db.models import Base, is_search_index
+from hjemmeprove.db.models import SQLITE_ONLY_INDEXES, Base, is_search_index
 
 config = context.config
 target_metadata = Base.metadata
@@ -29,10 +29,18 @@ def _include_name(name, type_, parent_names) -> bool:
     return name is None or not is_search_index(name, type_)
 
 
+def _include_object_on(dialect: str):
+    """The models' SQLite-only indexes (``Index.ddl_if``) exist on SQLite alone."""
+    def include(obj, name, type_, reflected, compare_to) -> bool:
+        return not (type_ == "index" and name in SQLITE_ONLY_INDEXES and dialect != "sqlite")
+    return include
+
+
 def _run(connection) -> None:
     # render_as_batch: SQLite cannot ALTER most things; batch mode copies the table instead.
     context.configure(connection=connection, target_metadata=target_metadata,
-                      render_as_batch=True, compare_type=True, include_name=_include_name)
+                      render_as_batch=True, compare_type=True, include_name=_include_name,
+                      include_object=_include_object_on(connection.dialect.name))
     with context.begin_transaction():
         context.run_migrations()
 

@@ -1,0 +1,33 @@
+"""What a search of the request list finds, checked on its three readers."""
+
+from __future__ import annotations
+
+from unittest import mock
+
+from hjemmeprove.domain.labels import ACTIVE_STATUSES
+from hjemmeprove.services import requests as request_service
+
+
+def found(app, term: str, **filters) -> set[int]:
+    """The requests the search ``term`` finds under ``filters``, after checking that the list,
+    its count (the exact number the list shows) and its page by key agree: the same rows, the
+    page in the list's order (by name: a sort on the citizen). Each is checked on "Alle" and
+    "Aktive" (unless ``filters`` names a status: SQLite counts a filtered search and an
+    unfiltered one differently) and with the term taken as a common one too (``CHECK_FROM``
+    0: never looked up, checked on each row), so every path is held to the list."""
+    statuses = [filters.pop("status")] if "status" in filters else [None, ACTIVE_STATUSES]
+    out = None
+    for check_from in (request_service.CHECK_FROM, 0):
+        with mock.patch.object(request_service, "CHECK_FROM", check_from):
+            for status in statuses:
+                ids = [r.id for r in app.requests.list(search=term, sort="name", status=status,
+                                                       **filters)]
+                where = (term, status, filters, check_from)
+                assert app.requests.count(search=term, status=status, **filters) == len(ids), \
+                    where
+                page = app.requests.page(search=term, sort="name", status=status,
+                                         limit=max(200, len(ids) + 1), **filters)
+                assert [r.id for r in page.rows] == ids, where
+                if out is None:
+                    out = set(ids)
+    return out
