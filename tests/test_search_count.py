@@ -15,7 +15,6 @@ from sqlalchemy import create_engine, event, inspect, text, update
 from hjemmeprove.app import App
 from hjemmeprove.db.models import Citizen, Request
 from hjemmeprove.domain.labels import ACTIVE_STATUSES
-from hjemmeprove.services import requests as request_service
 from hjemmeprove.services.reference import load_defaults
 from hjemmeprove.services.retention import ERASED
 from tests.factories import add_department, request_values
