@@ -240,7 +240,6 @@ def test_probe_searches_with_one_trip_more_then_goes_on_from_the_best(monkeypatc
     monkeypatch.setattr(model, "_seed_trip", seed_trip)
     monkeypatch.setattr(model, "_ruin", ruin)
     monkeypatch.setattr(model, "PROBE_MIN_STOPS", 1)  # this case's trips are short
-    monkeypatch.setattr(model, "PROBE_STEPS", 1)  # one step here; two: the test after
     best = model._restarts(problem, routing, manager, first, left,
                            lambda sec: model.search_parameters("CONSTRUCT", "GREEDY_DESCENT",
                                                                sec, n), seed=4, probe=True)
@@ -250,59 +249,6 @@ def test_probe_searches_with_one_trip_more_then_goes_on_from_the_best(monkeypatc
     in_probe = [t for c, t in seen if c > at and (c / (3 * rounds)) < (
         model.PROBE_AT + model.PROBE_SHARE - 0.02)]
     assert in_probe and min(in_probe) >= floor  # never fewer trips than the probe's
-    assert best.ObjectiveValue() <= first.ObjectiveValue()
-    routes, starts, ends, planned = model._read(routing, manager, tdim, best,
-                                                len(problem.vehicles))
-    assert planned == set(range(len(problem.jobs)))
-    _check(problem, model.Solution(routes, ends, starts, [], best.ObjectiveValue(), 1, 0.0, ""))
-
-
-def test_probe_steps_each_add_a_trip_to_the_last_steps_best_plan(monkeypatch):
-    # ``PROBE_STEPS`` 2 (Solomon RC206: 5 trips where 7 are shorter, one step reached 6):
-    # the second step seeds one trip more onto the best plan the first step found with its
-    # number of trips, and from then on no plan with fewer trips than that is accepted
-    problem = _solomon_like()
-    n = len(problem.jobs) + 1
-    routing, manager, tdim = model._build(problem)
-    first = routing.SolveWithParameters(
-        model.search_parameters("PARALLEL_CHEAPEST_INSERTION", "GREEDY_DESCENT", 1.0, n))
-    assert first is not None
-    calls = [0]
-    rounds = 200
-
-    def left():
-        calls[0] += 1
-        return max(0.0, 1.0 - calls[0] / (3 * rounds))
-
-    seeded, seen = [], []
-    real_seed, real_ruin = model._seed_trip, model._ruin
-
-    def seed_trip(problem_, routes, rng):
-        out = real_seed(problem_, routes, rng)
-        seeded.append((calls[0], model._trips(routes), out and model._trips(out)))
-        return out
-
-    def ruin(problem_, routes, rng):
-        seen.append((calls[0], model._trips(routes)))
-        return real_ruin(problem_, routes, rng)
-
-    monkeypatch.setattr(model, "_seed_trip", seed_trip)
-    monkeypatch.setattr(model, "_ruin", ruin)
-    monkeypatch.setattr(model, "PROBE_MIN_STOPS", 1)
-    monkeypatch.setattr(model, "PROBE_STEPS", 2)
-    best = model._restarts(problem, routing, manager, first, left,
-                           lambda sec: model.search_parameters("CONSTRUCT", "GREEDY_DESCENT",
-                                                               sec, n), seed=4, probe=True)
-    assert len(seeded) == 2
-    (_at1, before1, floor1), (at2, before2, floor2) = seeded
-    assert floor1 == before1 + 1
-    # on from the first step's best plan, with its trips (the stops taken out may empty a
-    # trip of this case's short ones, so the seed need not have one more)
-    assert before2 == floor1 and floor2 >= floor1
-    end = model.PROBE_AT + model.PROBE_SHARE - 0.02
-    in_step2 = [t for c, t in seen if c > at2 and c / (3 * rounds) < end]
-    assert in_step2 and min(in_step2) >= floor1
-    assert any(c / (3 * rounds) > end + 0.05 for c, _t in seen)  # then on past the probe
     assert best.ObjectiveValue() <= first.ObjectiveValue()
     routes, starts, ends, planned = model._read(routing, manager, tdim, best,
                                                 len(problem.vehicles))

@@ -779,9 +779,6 @@ PROBE_AT = 0.4  # of the restarts' time: the probe with one trip more (``_restar
 PROBE_SHARE = 0.3  # ... for this share of it
 PROBE_LANES = (False, True)  # this process, the second one (``workers`` 2)
 PROBE_MIN_STOPS = 12  # only where the best plan's trips have this many stops on average
-# the probe's share in this many steps, each one trip more than the last step's best plan
-# (Solomon RC206: 5 trips where PyVRP's 7 are shorter; one step reached 6 at most)
-PROBE_STEPS = 2
 # the recreate's order of insertion, drawn per round with these weights (``construct``'s
 # ``sort``), and its blinks: the chance of passing over a feasible position (SISR). On long
 # trips only (``PROBE_MIN_STOPS``): on the tuning half it shortened R2 (R205 0.96x, R211
@@ -927,20 +924,14 @@ def _restarts(problem: Problem, routing, manager, assignment, left: Callable[[],
     # the varied recreate (``RECREATE_SORTS``, ``BLINK``) on long trips only, as the probe
     varied = sum(map(len, top)) >= PROBE_MIN_STOPS * max(1, _trips(top))
     phase = 0  # 0 before the probe, 1 in it, 2 after
-    step = 0  # the probe's steps taken (``PROBE_STEPS``)
-    kept_plans: dict[int, list[list[int]]] = {}  # the plan of ``elite``'s figure per trips
     while left() > 0.1:
         done = 1.0 - left() / span
-        if probe and phase < 2 and step < PROBE_STEPS and done >= (
-                PROBE_AT + step * PROBE_SHARE / PROBE_STEPS):
-            if phase == 0:
-                top = routes_of(best)
-                if sum(map(len, top)) < PROBE_MIN_STOPS * max(1, _trips(top)):
-                    phase = 2  # short trips: their number is the windows' (Solomon R1, RC1)
-                    continue
-            else:  # a further step: on from the best plan with the last step's trips
-                top = kept_plans.get(floor, current)
-            phase, step = 1, step + 1
+        if probe and phase == 0 and done >= PROBE_AT:
+            phase = 1
+            top = routes_of(best)
+            if sum(map(len, top)) < PROBE_MIN_STOPS * max(1, _trips(top)):
+                phase = 2  # short trips: their number is the windows' (Solomon R1, RC1)
+                continue
             seeded = _seed_trip(problem, top, rng)
             if seeded is not None:
                 fresh = _construct.construct(
@@ -965,7 +956,6 @@ def _restarts(problem: Problem, routing, manager, assignment, left: Callable[[],
             # ReadAssignmentFromRoutes: the latter runs under the last search's spent time
             # limit and then often fails
             elite[_trips(routes)] = obj
-            kept_plans[_trips(routes)] = routes
             start = routing.solver().Assignment(best)
             if not routing.RoutesToAssignment(
                     [[manager.NodeToIndex(j + 1) for j in r] for r in routes], True, True,
@@ -978,8 +968,6 @@ def _restarts(problem: Problem, routing, manager, assignment, left: Callable[[],
             if a.ObjectiveValue() < best_obj:
                 best, best_obj = routing.solver().Assignment(a), a.ObjectiveValue()
             down = routes_of(a)
-            if a.ObjectiveValue() <= elite.get(_trips(down), a.ObjectiveValue()):
-                kept_plans[_trips(down)] = down
             elite[_trips(down)] = min(a.ObjectiveValue(), elite.get(_trips(down), best_obj))
             if _trips(down) >= floor:  # the probe keeps its trips (the descent may merge)
                 routes, obj = down, a.ObjectiveValue()
