@@ -31,3 +31,15 @@ def found(app, term: str, **filters) -> set[int]:
                 if out is None:
                     out = set(ids)
     return out
+
+
+def found_at_head(db_url: str, term: str) -> set[int]:
+    """``found`` on the database at ``db_url``, opened as the program opens it (migrated to
+    the head first): for the migrations' tests."""
+    from hjemmeprove.app import App
+
+    app = App(db_url, user="test")
+    try:
+        return found(app, term)
+    finally:
+        app.close()

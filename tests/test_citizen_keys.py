@@ -14,12 +14,11 @@ from alembic import command
 from sqlalchemy import create_engine, inspect, text, update
 from sqlalchemy.exc import DBAPIError
 
-from hjemmeprove.app import App
 from hjemmeprove.db.models import Citizen, Request
 from hjemmeprove.domain.labels import ACTIVE_STATUSES
 from hjemmeprove.services import requests as request_service
 from tests.factories import request_values
-from tests.search_support import found
+from tests.search_support import found, found_at_head
 
 TODAY = dt.date(2024, 3, 20)
 CONFIRM = {"citizen_changed", "duplicate", "deadline_passed"}
@@ -171,11 +170,7 @@ def test_migration_0011_fills_existing_rows_and_goes_down_and_up(db_url):
         migrate_to(engine, db_url, fn, revision)
 
     def at_head(term: str) -> set[int]:
-        app = App(db_url, user="test")  # at head
-        try:
-            return found(app, term)
-        finally:
-            app.close()
+        return found_at_head(db_url, term)
 
     def schema() -> tuple[set, set]:
         with engine.connect() as c:

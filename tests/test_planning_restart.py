@@ -208,16 +208,22 @@ def _solomon_like(n=40, seed=3):
                                    for _ in range(12)])
 
 
+def _solomon_like_first():
+    """``_solomon_like``'s problem, its node count, its routing model and a first plan."""
+    problem = _solomon_like()
+    n = len(problem.jobs) + 1
+    routing, manager, tdim = model._build(problem)
+    first = routing.SolveWithParameters(
+        model.search_parameters("PARALLEL_CHEAPEST_INSERTION", "GREEDY_DESCENT", 1.0, n))
+    assert first is not None
+    return problem, n, routing, manager, tdim, first
+
+
 def test_probe_searches_with_one_trip_more_then_goes_on_from_the_best(monkeypatch):
     # the probe: from the best plan with one trip more, no plan with fewer trips accepted in
     # its share of the time (the recreate alone seldom opens a trip, a ruined trip closes
     # one: without it the trips only go down); afterwards on from the best plan of all
-    problem = _solomon_like()
-    n = len(problem.jobs) + 1
-    routing, manager, tdim = model._build(problem)
-    p = model.search_parameters("PARALLEL_CHEAPEST_INSERTION", "GREEDY_DESCENT", 1.0, n)
-    first = routing.SolveWithParameters(p)
-    assert first is not None
+    problem, n, routing, manager, tdim, first = _solomon_like_first()
     calls = [0]
     rounds = 200
 
@@ -259,11 +265,7 @@ def test_probe_searches_with_one_trip_more_then_goes_on_from_the_best(monkeypatc
 def test_no_probe_on_short_trips(monkeypatch):
     # short trips (Solomon R1, RC1: their number is the windows'): the probe would only
     # lengthen the plan, so the search goes on as without it
-    problem = _solomon_like()
-    n = len(problem.jobs) + 1
-    routing, manager, tdim = model._build(problem)
-    first = routing.SolveWithParameters(
-        model.search_parameters("PARALLEL_CHEAPEST_INSERTION", "GREEDY_DESCENT", 1.0, n))
+    problem, n, routing, manager, tdim, first = _solomon_like_first()
     calls = [0]
 
     def left():
@@ -330,11 +332,7 @@ def test_recreate_orders_by_the_sort_drawn_and_blinks_keep_every_rule(monkeypatc
 def test_varied_recreate_on_long_trips_only(monkeypatch):
     # the varied recreate (sorts, blinks) helped on long trips (Solomon R2) and cost km on
     # short ones (R1, RC1), where the rounds stay as they were
-    problem = _solomon_like()
-    n = len(problem.jobs) + 1
-    routing, manager, tdim = model._build(problem)
-    first = routing.SolveWithParameters(
-        model.search_parameters("PARALLEL_CHEAPEST_INSERTION", "GREEDY_DESCENT", 1.0, n))
+    problem, n, routing, manager, tdim, first = _solomon_like_first()
     real = model._recreate
     for min_stops, expect in ((1, True), (n, False)):
         calls, varied = [0], set()

@@ -18,7 +18,7 @@ from hjemmeprove.domain.labels import ACTIVE_STATUSES
 from hjemmeprove.services.reference import load_defaults
 from hjemmeprove.services.retention import ERASED
 from tests.factories import add_department, request_values
-from tests.search_support import found
+from tests.search_support import found, found_at_head
 
 TODAY = dt.date(2024, 3, 20)
 INDEX = "ix_requests_search_count"
@@ -143,11 +143,7 @@ def test_migration_0012_builds_the_index_and_goes_down_and_up(db_url):
             return {i["name"] for i in inspect(c).get_indexes("requests")}
 
     def at_head(term: str) -> set[int]:
-        app = App(db_url, user="test")  # at head
-        try:
-            return found(app, term)
-        finally:
-            app.close()
+        return found_at_head(db_url, term)
 
     sqlite = db_url.startswith("sqlite")  # PostgreSQL reads the table: no index there
     try:
