@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field, replace
 from sqlalchemy import (ARRAY, Column, Integer, String, and_, any_, case, column, except_, false,
                         func, literal, literal_column, or_, select, table, true, tuple_, union)
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm import Session, aliased, joinedload
+from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.sql.selectable import Join
@@ -555,7 +555,7 @@ class RequestService:
                 and s.get_bind().dialect.name == "postgresql"
             if pg_search:
                 gathered = _pg_gather(s, self._filters(s, **{**filters, "search": ""}),
-                                      _pg_search(s, term), segments, first, after,
+                                      _search_condition(s, term), segments, first, after,
                                       descending, limit)
             # a PostgreSQL search's list sorted by CPR or name sorts on the request row's
             # copies (migration 0011: the same values): no join of the citizens to walk
@@ -646,7 +646,7 @@ class RequestService:
                     # reads it (a bitmap of the search's indexes, or every row for a common
                     # term); as a union of lookups in two tables, 58,000 ids were hashed
                     return s.scalar(select(func.count()).select_from(Request)
-                                    .where(_pg_search(s, term), *clauses))
+                                    .where(_search_condition(s, term), *clauses))
                 if not clauses and not cpr_digits(term).isdigit():
                     return _text_and_rest_count(s, term)
             # SQLite: one count over the union of the lookups (under other filters, or of a
@@ -917,7 +917,7 @@ _STORED_KEYS = {Citizen.__table__.c.cpr: _COPIES.citizen_cpr,
 def _pg_gather(s: Session, clauses: list, condition, segments: list, first: int,
                after: ListCursor | None, descending: bool, limit: int) -> list | None:
     """A search's page on PostgreSQL in one statement: the matches of ``condition`` (the
-    search on the request row, ``_pg_search``) under the other filters (``clauses``)
+    search on the request row, ``_search_condition``) under the other filters (``clauses``)
     gathered once, up to GATHER_LIMIT, through one bitmap of the search's indexes (the
     trigram index, the postcodes, the CPR copy, ...: each match's row read once, with the
     columns the list sorts on), then sorted, every segment of the sort (a status sort's
@@ -1008,7 +1008,7 @@ _SAMPLE = 1_000
 
 
 def _pg_common(condition):
-    """Whether a search (``_pg_search``) matches at least COMMON_SHARE of the newest
+    """Whether a search (``_search_condition``) matches at least COMMON_SHARE of the newest
     _SAMPLE requests (False on a table of fewer rows: there a gather is cheap), as a scalar
     subquery of ``_pg_gather``'s statement: the sample read by primary key in one range
     from the _SAMPLE-th newest id, the condition checked on each row (an aggregate's FILTER,
@@ -1268,14 +1268,15 @@ def _text_and_rest_count(s: Session, term: str) -> int:
     return n
 
 
-def _pg_search(s: Session, term: str):
-    """A search as one condition on the request row, on PostgreSQL: the stored search text
-    contains the term (the trigram index), the request's or its citizen's postcode is one
-    of a town's (or the 4 digits'), its citizen's CPR begins with the digits, its number is
-    them, or its municipality's name contains the term. Every column is the request's own
-    (the citizen's are its copies, migration 0011), so PostgreSQL reads the matches through
-    one bitmap of their indexes (each row once) or checks them on each row it walks; the
-    same matches as ``_search_parts`` (both from ``_match``)."""
+def _search_condition(s: Session, term: str):
+    """A search as one condition on the request row (``_search_ids``' matches, both from
+    ``_match``): the stored search text contains the term (``_text_condition``), the
+    request's or its citizen's postcode is one of a town's (or the 4 digits'), its citizen's
+    CPR begins with the digits, its number is them, or its municipality's name contains the
+    term. Every column is the request's own (the citizen's are its copies, migration 0011):
+    PostgreSQL reads the matches through one bitmap of their indexes (each row once), and
+    either engine checks them on each row it walks with no lookup of the citizen (before
+    0011 a subquery per row on SQLite; on a join PostgreSQL hashed and sorted every row)."""
     m = _match(s, term)
     out = []
     if m.text is not None:
@@ -1290,42 +1291,6 @@ def _pg_search(s: Session, term: str):
         for col in (Request.postcode, _COPIES.citizen_postcode):
             out.append(_in_postcodes(col, lo, hi))
     return or_(*out)
-
-
-def _search_condition(s: Session, term: str):
-    """``_search_ids`` as a condition on each row (the same matches, from ``_match``): the
-    citizen's CPR range or postcode (looked up on its row by primary key), the request's
-    number, postcode or stored search text (``_text_condition``), its municipality. The
-    citizen is looked up even where the query joins it (a sort by CPR or name): on the join,
-    PostgreSQL's estimate made it hash and sort every row instead (300 ms). On PostgreSQL
-    the row's own copies of the citizen's keys (``_pg_search``): no lookup at all."""
-    if s.get_bind().dialect.name == "postgresql":
-        return _pg_search(s, term)
-    m = _match(s, term)
-    c = aliased(Citizen)  # its own row: the list's query may join the citizens too
-    of_citizen, out = [], []
-    if m.cpr is not None:
-        of_citizen.append(_in_cpr(c.cpr, m.cpr))
-    if m.number is not None:
-        out.append(Request.id == m.number)
-    for lo, hi in m.postcodes:
-        of_citizen.append(_in_postcodes(c.postcode, lo, hi))
-        out.append(_in_postcodes(Request.postcode, lo, hi))
-    if m.text is not None:
-        out.append(_text_condition(s, m.text))
-    if m.municipalities:
-        out.append(Request.municipality_id.in_(m.municipalities))
-    if of_citizen:  # last: the row's own columns first decide most rows without it
-        out.append(_of_citizen(c, or_(*of_citizen)))
-    return or_(*out)
-
-
-def _of_citizen(c, condition):
-    """``condition`` on the row's citizen ``c``, looked up by primary key for each row: a
-    scalar subquery, as PostgreSQL would turn an EXISTS into a hash of every citizen that
-    matches (tens of thousands for a common term) before the first row."""
-    found = select(condition).where(c.id == Request.citizen_id).correlate_except(c)
-    return func.coalesce(found.scalar_subquery(), False).is_(True)
 
 
 def _phrase(term: str) -> str:
