@@ -86,6 +86,18 @@ VALUES = {"telefon": "+4520304050", "besked": "Hej", "reference": "hp-1", "dato"
           "tidsrum": "09:00-11:00"}
 
 
+def test_send_refuses_an_address_that_is_no_web_address(gateway):
+    """A gateway address stored before the setting's rule (``settings.web_address``) is
+    refused by the same rule when a message would go out, before anything is sent."""
+    from hjemmeprove.errors import ValidationError
+
+    for url in ("ftp://x", "file:///etc/passwd", "http://"):
+        gw = type("Gw", (), {"url": url})()
+        with pytest.raises(ValidationError, match="webadresse"):
+            send(config(gw), VALUES)
+    assert gateway.received == []
+
+
 def test_send_posts_the_template_with_the_auth_header(gateway):
     gateway.plan = [("ok", {"data": [{"status": "delivered"}]})]
     r = send(config(gateway), VALUES)
