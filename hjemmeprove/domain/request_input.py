@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from hjemmeprove.domain import formats, postcodes
 from hjemmeprove.domain.calendar import WEEKDAYS
+from hjemmeprove.domain.constants import DENMARK_LAT, DENMARK_LON
 from hjemmeprove.domain.cpr import parse_cpr
 from hjemmeprove.errors import FieldError
 
@@ -220,10 +221,9 @@ def parse_request(values: dict[str, str], today: dt.date | None = None,
             out.stability_minutes = int(stab)
     out.lat = take("lat", _parse_float)
     out.lon = take("lon", _parse_float)
-    if out.lat is not None and not (54.0 <= out.lat <= 58.0):
-        err("lat", "ligger ikke i Danmark (54–58)")
-    if out.lon is not None and not (8.0 <= out.lon <= 15.5):
-        err("lon", "ligger ikke i Danmark (8–15,5)")
+    for key, value, (lo, hi) in (("lat", out.lat, DENMARK_LAT), ("lon", out.lon, DENMARK_LON)):
+        if value is not None and not lo <= value <= hi:
+            err(key, f"ligger ikke i Danmark ({lo:g}–{hi:g})".replace(".", ","))
     if (out.lat is None) != (out.lon is None):
         err("lon" if out.lon is None else "lat", "lat og lon skal udfyldes begge eller ingen")
     return out, errors

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hjemmeprove import paths
+from hjemmeprove.domain.constants import in_denmark
 
 
 @dataclass(frozen=True)
@@ -81,11 +82,6 @@ COLUMN_ALIASES = {
     "lon": ("wgs84koordinat_længde", "wgs84koordinat_laengde", "lon", "længdegrad",
             "longitude"),
 }
-
-
-# Denmark with Bornholm and Ertholmene, a little wider: a coordinate outside is a swapped or
-# projected (UTM) column, not an address the department visits
-DENMARK = ((54.4, 58.0), (7.8, 15.3))
 
 
 @dataclass(frozen=True)
@@ -152,7 +148,6 @@ class AddressRegister:
                             f"kolonnen mangler (én af {', '.join(names)})", key)
                     cols[key] = col
                 rows, skipped, examples = [], 0, []
-                (lat_lo, lat_hi), (lon_lo, lon_hi) = DENMARK
                 reader = csv.reader(f, delimiter=delimiter)
                 for line, r in enumerate(reader, start=2):
                     why = None
@@ -169,7 +164,7 @@ class AddressRegister:
                     else:
                         if not street or not re.fullmatch(r"[0-9]{4}", postcode):
                             why = "mangler vejnavn eller postnummer (fire cifre)"
-                        elif not (lat_lo <= lat <= lat_hi and lon_lo <= lon <= lon_hi):
+                        elif not in_denmark(lat, lon):
                             why = (f"{lat:g}, {lon:g} ligger ikke i Danmark (bredde og længde "
                                    "i WGS84 grader)")
                     if why:

@@ -25,6 +25,7 @@ from hjemmeprove.db.models import (
     Municipality,
     OUTCOMES,
 )
+from hjemmeprove.domain.constants import in_denmark
 from hjemmeprove.domain.ean import ean_problem
 from hjemmeprove.domain import labels
 from hjemmeprove.domain.labels import PERSONAL_DATA_LEVELS
@@ -287,7 +288,7 @@ def department_errors(row: DepartmentRow) -> list[FieldError]:
             errors.append(FieldError(label, "skal udfyldes"))
     if not re.fullmatch(r"\d{4}", row.lab_postcode or ""):
         errors.append(FieldError("postnr", "skal være 4 cifre"))
-    if not (54.0 <= row.lab_lat <= 58.0) or not (8.0 <= row.lab_lon <= 15.5):
+    if not in_denmark(row.lab_lat, row.lab_lon):
         errors.append(FieldError("position", "ligger ikke i Danmark"))
     if row.cvr and not re.fullmatch(r"\d{8}", row.cvr):
         errors.append(FieldError("CVR", "skal være 8 cifre"))
