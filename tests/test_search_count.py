@@ -1,8 +1,9 @@
 """The exact count of a search (the number the request list shows). On SQLite a short term is
 counted from the narrow index of what it is checked on (migration 0012), an unfiltered text
 term as its text's matches in the trigram index plus its other lookups' less those, the rest
-as a union of lookups; every path gives the list's number, on "Alle" and "Aktive", as rows
-change, on both databases."""
+as a union of lookups. On PostgreSQL a common or short term is counted on the rows' narrow
+copy (migration 0013), kept by a trigger. Every path gives the list's number, on "Alle" and
+"Aktive", as rows change, on both databases."""
 
 from __future__ import annotations
 
@@ -10,10 +11,10 @@ import datetime as dt
 
 import pytest
 from alembic import command
-from sqlalchemy import create_engine, event, inspect, text, update
+from sqlalchemy import create_engine, event, inspect, select, text, update
 
 from hjemmeprove.app import App
-from hjemmeprove.db.models import Citizen, Request
+from hjemmeprove.db.models import Citizen, Municipality, Request
 from hjemmeprove.domain.labels import ACTIVE_STATUSES
 from hjemmeprove.services.reference import load_defaults
 from hjemmeprove.services.retention import ERASED
@@ -83,6 +84,32 @@ def test_every_count_path_gives_the_lists_number_as_rows_change(department_app):
     assert found(app, "østergade") == set()
     assert ids[3] not in found(app, "an")
     _counts(app)  # and every term, on both filters, still agrees
+    _copy_agrees(app)
+    with app.store.session() as s:  # a request moved to another municipality, one deleted
+        s.execute(update(Request).where(Request.id == ids[6]).values(municipality_id=select(
+            Municipality.id).where(Municipality.code == 430).scalar_subquery()))
+        s.execute(text("DELETE FROM visits WHERE request_id = :r"), {"r": ids[5]})
+        s.execute(text("DELETE FROM requests WHERE id = :r"), {"r": ids[5]})
+    assert found(app, "vej") == {ids[0], ids[1], ids[2], ids[4], ids[6]}  # 7100 Vejle still
+    assert ids[6] in found(app, "faaborg")  # Faaborg-Midtfyn's now
+    _counts(app)
+    _copy_agrees(app)
+
+
+def _copy_agrees(app) -> None:
+    """PostgreSQL: the narrow copy of the request rows (0013) has each row's values."""
+    if app.store.is_sqlite:
+        return
+    cols = "municipality_id, postcode, citizen_postcode, search_text"
+    with app.store.engine.connect() as c:
+        differ = c.exec_driver_sql(
+            f"SELECT count(*) FROM (SELECT id, {cols} FROM requests) r "
+            f"FULL JOIN requests_text t USING (id) "
+            f"WHERE (r.id IS NULL OR t.id IS NULL OR (r.{cols.replace(', ', ', r.')}) "
+            f"IS DISTINCT FROM (t.{cols.replace(', ', ', t.')}))").scalar_one()
+        assert differ == 0
+        assert c.exec_driver_sql("SELECT count(*) FROM requests_text").scalar_one() \
+            == c.exec_driver_sql("SELECT count(*) FROM requests").scalar_one()
 
 
 def _statements(app, fn) -> list[tuple]:
@@ -133,7 +160,7 @@ def test_sqlite_counts_a_texts_matches_in_the_trigram_index_alone(department_app
     assert not any("IN (SELECT requests_fts.rowid" in q for q in counts), counts
 
 
-def test_migration_0012_builds_the_index_and_goes_down_and_up(db_url):
+def test_migrations_0012_0013_build_the_index_and_the_copy_and_go_down_and_up(db_url):
     from tests.test_migration_0008 import migrate as migrate_to
 
     engine = create_engine(db_url)
@@ -154,13 +181,18 @@ def test_migration_0012_builds_the_index_and_goes_down_and_up(db_url):
         app.close()
         assert (INDEX in indexes()) == sqlite
         assert at_head("vej") == {ids[1], ids[2], ids[5], ids[6]}
-        migrate_to(engine, db_url, command.downgrade, "0011")
+        migrate_to(engine, db_url, command.downgrade, "0011")  # through 0013's downgrade
         assert INDEX not in indexes()
+        assert "requests_text" not in inspect(engine).get_table_names()
         with engine.begin() as c:  # rows changed at 0011
             c.execute(text("UPDATE citizens SET name = 'Bent Vejlby' WHERE cpr = '020250-1002'"))
         migrate_to(engine, db_url, command.upgrade, "0012")
         assert (INDEX in indexes()) == sqlite
-        assert at_head("vejlby") == {ids[1], ids[5]}
+        assert at_head("vejlby") == {ids[1], ids[5]}  # 0013's copy holds the rows of now
         assert at_head("vej") == {ids[1], ids[2], ids[5], ids[6]}
+        assert ("requests_text" in inspect(engine).get_table_names()) == (not sqlite)
+        app = App(db_url, user="test")
+        _copy_agrees(app)
+        app.close()
     finally:
         engine.dispose()

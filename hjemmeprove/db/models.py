@@ -195,9 +195,11 @@ class Absence(Base):
 # The request list's free-text search (migration 0010) reads a trigram index of
 # ``requests.search_text`` that is not mapped here: on SQLite the FTS5 table below (rowid =
 # the request's id; FTS5 keeps shadow tables named after it), kept by triggers; on
-# PostgreSQL the GIN index below (pg_trgm). ``migrations/env.py`` leaves these names out of
-# ``alembic check``.
-SEARCH_TABLES = ("requests_fts",)
+# PostgreSQL the GIN index below (pg_trgm), and a narrow copy of the text that a search's
+# exact count reads (``PG_SEARCH_COPY``, migration 0013: the request's id and text, kept by a
+# trigger). ``migrations/env.py`` leaves these names out of ``alembic check``.
+PG_SEARCH_COPY = "requests_text"
+SEARCH_TABLES = ("requests_fts", PG_SEARCH_COPY)
 SEARCH_INDEXES = ("ix_requests_search_text_trgm",)
 
 

@@ -278,9 +278,10 @@ def setup_sql() -> list[str]:
             f"THEN CREATE ROLE {group} NOLOGIN; END IF; END $$")
     groups = ", ".join(PG_GROUP_ROLES.values())
     stmts.append(f"GRANT USAGE ON SCHEMA public TO {groups}")
-    from hjemmeprove.db.models import Base
+    from hjemmeprove.db.models import PG_SEARCH_COPY, Base
 
-    tables = sorted(Base.metadata.tables) + ["alembic_version"]
+    # the search text's copy (migration 0013): read by all, written by its trigger alone
+    tables = sorted(Base.metadata.tables) + ["alembic_version", PG_SEARCH_COPY]
     for table in tables:
         stmts.append(f"REVOKE ALL ON {_q(table)} FROM PUBLIC, {groups}")
         stmts.append(f"GRANT SELECT ON {_q(table)} TO {groups}")

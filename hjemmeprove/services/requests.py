@@ -11,8 +11,9 @@ import itertools
 import json
 from dataclasses import asdict, dataclass, field, replace
 
-from sqlalchemy import (ARRAY, Column, Integer, String, and_, any_, case, column, except_, false,
-                        func, literal, literal_column, or_, select, table, true, tuple_, union)
+from sqlalchemy import (ARRAY, Column, Integer, String, Text, and_, any_, case, column, except_,
+                        false, func, literal, literal_column, or_, select, table, true, tuple_,
+                        union)
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.exc import IntegrityError
@@ -22,6 +23,7 @@ from sqlalchemy.sql.visitors import replacement_traverse
 
 from hjemmeprove.db.models import (
     CANCEL_CHANNELS,
+    PG_SEARCH_COPY,
     REQUEST_STATUSES,
     Agreement,
     AuditEntry,
@@ -639,16 +641,17 @@ class RequestService:
         """The exact number of requests the list shows under ``filters``."""
         with self.store.session() as s:
             term = (filters.get("search") or "").strip()
-            if term and not _short_text(term):
+            pg = s.get_bind().dialect.name == "postgresql"
+            if term and (pg or not _short_text(term)):
                 clauses = self._filters(s, **{**filters, "search": ""})
-                if s.get_bind().dialect.name == "postgresql":
-                    # one condition on the request row, each match counted once as PostgreSQL
-                    # reads it (a bitmap of the search's indexes, or every row for a common
-                    # term); as a union of lookups in two tables, 58,000 ids were hashed
-                    return s.scalar(select(func.count()).select_from(Request)
-                                    .where(_search_condition(s, term), *clauses))
                 if not clauses and not cpr_digits(term).isdigit():
                     return _text_and_rest_count(s, term)
+                if pg:
+                    # one condition on the request row, each match counted once as PostgreSQL
+                    # reads it (a bitmap of the search's and the filters' indexes); as a
+                    # union of lookups in two tables, 58,000 ids were hashed
+                    return s.scalar(select(func.count()).select_from(Request)
+                                    .where(_row_condition(s, term), *clauses))
             # SQLite: one count over the union of the lookups (under other filters, or of a
             # number); a short term checked on each row (``_short_condition``), read from the
             # narrow index of what it is checked on (migration 0012), not the table's rows
@@ -1128,6 +1131,10 @@ MIN_TRIGRAM = 3
 
 # The search text's trigram index on SQLite (FTS5, rowid = the request's id)
 _FTS = table("requests_fts", column("rowid"))
+# PostgreSQL: the narrow copy of the request rows that a search's count reads (migration 0013)
+_PG_COPY = table(PG_SEARCH_COPY, column("id", Integer), column("municipality_id", Integer),
+                 column("postcode", String), column("citizen_postcode", String),
+                 column("search_text", Text))
 
 
 def _short_text(term: str) -> bool:
@@ -1252,12 +1259,29 @@ def _lookup(s: Session, term: str) -> list[int] | None:
 
 
 def _text_and_rest_count(s: Session, term: str) -> int:
-    """SQLite: the number of requests a text search matches (``_search_ids``, no other
-    filter), as the matches of its text (counted in the trigram index alone: FTS5 counts
-    52,000 rowids in 2 ms) plus those of its other lookups (a municipality's name, a town's
-    postcodes) that the text does not match (their few thousand ids less the text's). Exact:
-    |text ∪ rest| = |text| + |rest less text|. As one union, 58,000 ids were gathered and
-    deduplicated first (48 ms for "vej")."""
+    """The number of requests a text search matches (no other filter), as the matches of its
+    text plus those of its other lookups (a municipality's name, a town's postcodes) that
+    the text does not match. Exact: |text ∪ rest| = |text| + |rest less text|.
+
+    SQLite (a term of 3 letters or more): the text's matches counted in the trigram index
+    alone (FTS5 counts 52,000 rowids in 2 ms), the rest as their few thousand ids less the
+    text's. As one union, 58,000 ids were gathered and deduplicated first (48 ms for "vej").
+
+    PostgreSQL (any text term): a common term (``_pg_common``) or a short one is checked
+    (``_row_condition``) on each row of the search's narrow copy of the request rows
+    (migration 0013: the text, the municipality and the postcodes), a rarer one on the
+    requests its indexes find. On the request row, the text is the 35th column, and taking
+    each of 100,000 rows apart up to it cost more than the match ("vej": 58,664 matches)."""
+    if s.get_bind().dialect.name == "postgresql":
+        m = _row_match(s, term)
+        in_copy = select(func.count()).select_from(_PG_COPY).where(
+            _row_condition(s, m, _PG_COPY.c)).scalar_subquery()
+        if _short_text(term):
+            return s.scalar(select(in_copy))
+        found = select(func.count()).select_from(Request).where(
+            _row_condition(s, m)).scalar_subquery()
+        common = _pg_common(_text_condition(s, m.text))
+        return s.scalar(select(case((common, in_copy), else_=found)))  # one branch is run
     text, *rest = _search_parts(s, term)  # the text's lookup first (``_search_parts``)
     conn = s.connection()
     n = conn.execute(select(func.count()).select_from(text.subquery())).scalar_one()
@@ -1277,20 +1301,35 @@ def _search_condition(s: Session, term: str):
     PostgreSQL reads the matches through one bitmap of their indexes (each row once), and
     either engine checks them on each row it walks with no lookup of the citizen (before
     0011 a subquery per row on SQLite; on a join PostgreSQL hashed and sorted every row)."""
-    m = _match(s, term)
-    out = []
-    if m.text is not None:
-        out.append(_text_condition(s, m.text))
+    return _row_condition(s, term, short=False)
+
+
+def _row_condition(s: Session, search: str | _Match, cols=_COPIES, short: bool | None = None):
+    """A search (a term, or what it matches: ``_row_match``) as a condition on a row of
+    ``cols``: the requests table's columns, or (a text term) those of PostgreSQL's narrow
+    copy of them (0013). A 1-2 letter term as ``_short_condition``, a longer one as
+    ``_search_condition``."""
+    m = search if isinstance(search, _Match) else _row_match(s, search, short)
+    out = [] if m.text is None else [_text_condition(s, m.text, cols.search_text)]
     if m.municipalities:
-        out.append(Request.municipality_id.in_(m.municipalities))
+        out.append(cols.municipality_id.in_(m.municipalities))
     if m.cpr is not None:
-        out.append(_in_cpr(_COPIES.citizen_cpr, m.cpr))
+        out.append(_in_cpr(cols.citizen_cpr, m.cpr))
     if m.number is not None:
-        out.append(Request.id == m.number)
+        out.append(cols.id == m.number)
     for lo, hi in m.postcodes:
-        for col in (Request.postcode, _COPIES.citizen_postcode):
+        for col in (cols.postcode, cols.citizen_postcode):
             out.append(_in_postcodes(col, lo, hi))
     return or_(*out)
+
+
+def _row_match(s: Session, term: str, short: bool | None = None) -> _Match:
+    """What ``_row_condition`` checks: a short term (``_short_text``) only in the text and the
+    municipality's name (no postcode, CPR or number), a longer one as ``_match``."""
+    if short if short is not None else _short_text(term):
+        return _Match(text=term, municipalities=_municipalities(s, term), cpr=None,
+                      number=None, postcodes=[])
+    return _match(s, term)
 
 
 def _phrase(term: str) -> str:
@@ -1315,17 +1354,19 @@ def _text_ids(s: Session, term: str):
 _SEPARATOR = "\n"
 
 
-def _text_condition(s: Session, term: str):
+def _text_condition(s: Session, term: str, column=None):
     """The request's stored search text contains ``term`` in any case, as a condition on
     its row: LIKE in every case spelling on SQLite (``_contains``: its LIKE folds ASCII
     only), LIKE of the lower-cased term on PostgreSQL, where the text is stored lower-cased
-    (the pattern in the SQL text: a prepared statement's generic plan cannot use the index)."""
+    (the pattern in the SQL text: a prepared statement's generic plan cannot use the index).
+    ``column``: another column that holds the same text (PostgreSQL's copy, 0013)."""
+    column = Request.search_text if column is None else column
     if _SEPARATOR in term:
         return false()
     if s.get_bind().dialect.name == "sqlite":
-        return _contains(s, Request.search_text, term)
+        return _contains(s, column, term)
     like = literal(f"%{_escape_like(term)}%", literal_execute=True)
-    return Request.search_text.like(func.lower(like), escape="\\")
+    return column.like(func.lower(like), escape="\\")
 
 
 def _municipalities(s: Session, term: str) -> list[int]:
@@ -1361,11 +1402,7 @@ def _short_condition(s: Session, term: str):
     citizen's name or address, the request's address, or the municipality's name contains
     it, in any case. The list reads its rows in the sort key's order and stops at the page's
     end, which comes soon for so short a part of a text (nearly every row has it)."""
-    out = [_text_condition(s, term)]
-    muni = _municipalities(s, term)
-    if muni:
-        out.append(Request.municipality_id.in_(muni))
-    return or_(*out)
+    return _row_condition(s, term, short=True)
 
 
 def _in_ids(s: Session, column, ids: list[int], probe: bool = False):
