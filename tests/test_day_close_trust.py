@@ -74,8 +74,12 @@ def test_km_far_from_the_plan_need_a_confirmation(department_app, capsys):
     app.day_close.record_route(rid, "60", "0")  # 1.5 × planned: no question
     assert main(["--db", app.store.url, "day", "km", str(rid), "--km", "400"]) == 2
     assert "--bekraeft" in capsys.readouterr().err
+    assert main(["--db", app.store.url, "day", "km", str(rid), "--km", "400,5",
+                 "--ferry-minutes", "12", "--bekraeft"]) == 0
+    assert capsys.readouterr().out == f"rute {rid}: 400,5 km, 12 færgeminutter registreret\n"
     assert main(["--db", app.store.url, "day", "km", str(rid), "--km", "400",
                  "--bekraeft"]) == 0
+    assert capsys.readouterr().out == f"rute {rid}: 400 km registreret\n"
     with app.store.session() as s:
         assert s.get(Route, rid).driven_km == D("400")
     app.day_close.record_route(rid, "400", "0")  # unchanged figure: not asked again
@@ -91,3 +95,16 @@ def test_cli_day_ferry_names_the_visit(department_app, capsys):
     assert main(["--db", app.store.url, "day", "ferry", str(rid), "--visit", str(vid)]) == 0
     assert "20" in capsys.readouterr().out
     assert app.day_close.status(dt.date(2024, 3, 4)).complete
+
+
+def test_cli_day_outcome_and_clear_say_what_they_did(department_app, capsys):
+    """A command that records something says so (it printed nothing: was it saved?)."""
+    app = department_app
+    rid = add_route(app, dt.date(2024, 3, 4), [dict(code=479)], km="20", ferry="0")
+    vid = visits_of(app, rid)[0].id
+    assert main(["--db", app.store.url, "day", "outcome", str(vid), "not_home"]) == 0
+    assert capsys.readouterr().out == f"besøg {vid}: ikke hjemme registreret\n"
+    assert visits_of(app, rid)[0].outcome == "not_home"
+    assert main(["--db", app.store.url, "day", "clear", str(vid)]) == 0
+    assert capsys.readouterr().out == f"besøg {vid}: udfaldet er fjernet\n"
+    assert visits_of(app, rid)[0].outcome is None

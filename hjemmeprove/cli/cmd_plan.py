@@ -8,6 +8,7 @@ from pathlib import Path
 from hjemmeprove.cli import args as A
 from hjemmeprove.cli import open_app
 from hjemmeprove.cli.output import parse_date_arg, print_json
+from hjemmeprove.domain import labels
 from hjemmeprove.errors import FieldError, ValidationError
 
 
@@ -260,6 +261,10 @@ def day_status(args) -> int:
 def day_km(args) -> int:
     app = open_app(args)
     app.day_close.record_route(args.route, args.km, args.ferry_minutes, confirm=args.confirm)
+    def danish(text: str) -> str:  # the checked number, as the user types it here
+        return str(text).replace(".", ",")
+    ferry = "" if args.ferry_minutes is None else f", {danish(args.ferry_minutes)} færgeminutter"
+    print(f"rute {args.route}: {danish(args.km)} km{ferry} registreret")
     return 0
 
 
@@ -271,12 +276,14 @@ def day_ferry(args) -> int:
 
 def day_clear(args) -> int:
     open_app(args).day_close.clear_outcome(args.visit)
+    print(f"besøg {args.visit}: udfaldet er fjernet")
     return 0
 
 
 def day_outcome(args) -> int:
     app = open_app(args)
     app.day_close.record_outcome(args.visit, args.outcome, args.note)
+    print(f"besøg {args.visit}: {labels.outcome_label(args.outcome).lower()} registreret")
     return 0
 
 
