@@ -45,7 +45,7 @@ def _sqlite_path(store) -> Path:
 def backup_database(store, dest: Path | str) -> Path:
     """A checked copy of the database written to ``dest`` (owner-only, whole or not at all).
     A folder that cannot be made or written is a Danish ``OutputError`` naming the path."""
-    from hjemmeprove.fileio import OutputError, _reason, ensure_private_dir
+    from hjemmeprove.fileio import OutputError, ensure_private_dir, os_error_reason
 
     dest = Path(dest)
     if dest.is_dir():
@@ -56,7 +56,7 @@ def backup_database(store, dest: Path | str) -> Path:
             return _backup_sqlite(store, dest)
         return _backup_pg(store, dest)
     except OSError as e:
-        raise OutputError(f"{dest}: kopien kan ikke skrives ({_reason(e)})") from e
+        raise OutputError(f"{dest}: kopien kan ikke skrives ({os_error_reason(e)})") from e
 
 
 def _backup_sqlite(store, dest: Path) -> Path:

@@ -25,7 +25,8 @@ class OutputError(HjemmeproveError):
     """A file or folder could not be written; names the path and why, in Danish."""
 
 
-def _reason(exc: OSError) -> str:
+def os_error_reason(exc: OSError) -> str:
+    """Why a file or folder could not be used, in Danish (the common causes named)."""
     import errno
 
     return {
@@ -53,7 +54,7 @@ def ensure_private_dir(path: str | Path) -> Path:
         elif not p.is_dir():
             raise OutputError(f"{p}: findes og er ikke en mappe")
     except OSError as e:
-        raise OutputError(f"{p}: kan ikke oprette mappen ({_reason(e)})") from e
+        raise OutputError(f"{p}: kan ikke oprette mappen ({os_error_reason(e)})") from e
     return p
 
 
@@ -96,11 +97,23 @@ def write_all_atomic(files: dict[str | Path, bytes | str], mode: int = FILE_MODE
         staged = []
         return done
     except OSError as e:
-        raise OutputError(f"{current}: kunne ikke skrives ({_reason(e)})") from e
+        raise OutputError(f"{current}: kunne ikke skrives ({os_error_reason(e)})") from e
     finally:
         for tmp, _ in staged:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
+
+
+def spreadsheet_encoding(head: bytes, whole: bool = True) -> str:
+    """The encoding of a text file a user gives the program (a CSV): UTF-8, with or without
+    BOM, else Windows-1252, as Danish spreadsheets save it. Decided on ``head``: the whole
+    file, or (``whole`` False) its first part, whose last character may be cut."""
+    try:
+        head.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        if whole or e.start < len(head) - 3:
+            return "cp1252"
+    return "utf-8-sig"
 
 
 def _fsync_dir(path: Path) -> None:

@@ -119,7 +119,7 @@ def test_send_retries_500_with_backoff_then_succeeds(gateway):
 def test_send_gives_up_after_max_attempts_and_at_once_on_400(gateway):
     gateway.plan = [("status", 500)] * 3
     r = send(config(gateway), VALUES, sleep=lambda s: None)
-    assert (r.status, r.attempts, r.error) == ("failed", 3, "HTTP 500")
+    assert (r.status, r.attempts, r.error) == ("failed", 3, "HTTP-status 500 (Internal Server Error)")
     gateway.plan = [("status", 400)]
     r = send(config(gateway), VALUES, sleep=lambda s: None)
     assert (r.status, r.attempts) == ("failed", 1)
@@ -137,7 +137,7 @@ def test_failed_answer_value_and_refused_connection(gateway):
     dead = GatewayConfig(url="http://127.0.0.1:9/sms", max_attempts=2, backoff_s=0.0,
                          timeout_s=1.0)
     r = send(dead, VALUES)
-    assert r.status == "failed" and "ingen forbindelse" in r.error
+    assert r.status == "failed" and r.error == ("forbindelsen blev afvist (kører SMS-gatewayen, og er porten rigtig?)")
 
 
 def test_status_path():
@@ -206,7 +206,7 @@ def test_outbox_sends_retries_and_marks_failures(department_app, gateway):
     assert (summary.delivered, summary.failed) == (1, 1)
     rows = {r.visit_id: r for r in app.contact.day_list(TUE).rows}
     assert rows[a].status == "delivered" and rows[a].attempts == 2
-    assert rows[b].status == "failed" and rows[b].sms_error == "HTTP 500"
+    assert rows[b].status == "failed" and rows[b].sms_error.startswith("HTTP-status 500")
     assert rows[c].status == "todo" and rows[c].channel == "phone"
     assert app.contact.not_reached(EASTER_TUE, EASTER_TUE) == {b: "failed"}
     assert gateway.received[0]["body"] == {"to": "+4520304050",

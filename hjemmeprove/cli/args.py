@@ -173,7 +173,7 @@ def _is(test, p: Path) -> bool:
 
 def _usable_dir(p: Path) -> str | None:
     """Why ``p`` cannot be (made into) a writable folder, or None."""
-    from hjemmeprove.fileio import _reason
+    from hjemmeprove.fileio import os_error_reason
 
     probe = p
     try:
@@ -182,7 +182,7 @@ def _usable_dir(p: Path) -> str | None:
                 return "findes ikke"
             probe = probe.parent
     except OSError as e:
-        return _reason(e)
+        return os_error_reason(e)
     if not probe.is_dir():
         return f"{probe} er ikke en mappe"
     if not os.access(probe, os.W_OK | os.X_OK):

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import time
 import urllib.error
 import urllib.request
@@ -27,6 +26,7 @@ from dataclasses import dataclass, field
 
 from hjemmeprove.contact import template
 from hjemmeprove.errors import ValidationError
+from hjemmeprove.webcall import failure_reason
 
 
 @dataclass(frozen=True)
@@ -113,23 +113,11 @@ def send(config: GatewayConfig, values: dict[str, str],
         try:
             with urllib.request.urlopen(req, timeout=config.timeout_s) as resp:
                 raw = resp.read(64 * 1024)
-        except urllib.error.HTTPError as e:
-            result.error = f"HTTP {e.code}"
+        except (urllib.error.URLError, OSError) as e:  # an HTTP status among them
+            result.error = failure_reason(e, config.timeout_s, "SMS-gatewayen")
             result.log.append(result.error)
-            if e.code >= 500 or e.code == 429:
-                continue
-            return result
-        except (TimeoutError, socket.timeout):
-            result.error = f"intet svar inden for {config.timeout_s:g} s"
-            result.log.append(result.error)
-            continue
-        except (urllib.error.URLError, OSError) as e:
-            reason = getattr(e, "reason", e)
-            if isinstance(reason, (TimeoutError, socket.timeout)):
-                result.error = f"intet svar inden for {config.timeout_s:g} s"
-            else:
-                result.error = f"ingen forbindelse ({reason})"
-            result.log.append(result.error)
+            if isinstance(e, urllib.error.HTTPError) and e.code < 500 and e.code != 429:
+                return result  # refused for good: sending again gives the same answer
             continue
         try:
             answer = json.loads(raw.decode("utf-8")) if raw.strip() else {}

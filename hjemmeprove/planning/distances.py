@@ -25,6 +25,7 @@ from decimal import ROUND_HALF_UP, Decimal
 import numpy as np
 
 from hjemmeprove.errors import HjemmeproveError
+from hjemmeprove.webcall import failure_reason
 from hjemmeprove.planning.ferries import FerryNetwork, crossing_points, default_network
 
 EARTH_KM = 6371.0088
@@ -132,27 +133,7 @@ def _http_json(url: str, data: bytes | None = None, timeout: float = 30.0):
         # a message that is shown, logged and pasted into support tickets
         parts = urllib.parse.urlsplit(url)
         raise DistanceError(f"rutemaskinen på {parts.scheme}://{parts.netloc} svarede ikke: "
-                            f"{_why(e, timeout)}") from e
-
-
-def _why(e: Exception, timeout: float) -> str:
-    """A network failure in Danish (the library's own text after it, for the IT department)."""
-    import socket
-    import urllib.error
-
-    reason = e.reason if isinstance(e, urllib.error.URLError) and not isinstance(
-        e, urllib.error.HTTPError) else e
-    if isinstance(e, urllib.error.HTTPError):
-        return f"HTTP-status {e.code} ({e.reason})"
-    if isinstance(reason, socket.gaierror):
-        return f"værtsnavnet kendes ikke ({reason})"
-    if isinstance(reason, ConnectionRefusedError):
-        return "forbindelsen blev afvist (kører rutemaskinen, og er porten rigtig?)"
-    if isinstance(reason, (TimeoutError, socket.timeout)):
-        return f"intet svar inden for {timeout:g} sekunder"
-    if isinstance(e, ValueError):
-        return "svaret er ikke JSON"
-    return f"{type(reason).__name__}: {reason}"
+                            f"{failure_reason(e, timeout, 'rutemaskinen')}") from e
 
 
 class OsrmTable(RoadSource):

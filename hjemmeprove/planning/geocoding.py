@@ -96,13 +96,11 @@ class RegisterImport:
 def _open_text(csv_path: Path):
     """The file as text: UTF-8 (with or without BOM), else Windows-1252, as Danish
     spreadsheets save it; decided on the first megabyte."""
+    from hjemmeprove.fileio import spreadsheet_encoding
+
     with open(csv_path, "rb") as f:
         head = f.read(1 << 20)
-    try:
-        head.decode("utf-8-sig")
-        encoding = "utf-8-sig"
-    except UnicodeDecodeError as e:
-        encoding = "utf-8-sig" if e.start >= len(head) - 3 else "cp1252"  # a cut character
+    encoding = spreadsheet_encoding(head, whole=len(head) < 1 << 20)
     return open(csv_path, encoding=encoding, newline="")
 
 

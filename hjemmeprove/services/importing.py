@@ -19,6 +19,7 @@ from hjemmeprove.domain.request_input import LABELS, REQUIRED
 from sqlalchemy.exc import IntegrityError
 
 from hjemmeprove.errors import ConflictError, FieldError, ValidationError
+from hjemmeprove.fileio import spreadsheet_encoding
 
 MAX_BYTES = 20 * 1024 * 1024
 
@@ -41,12 +42,9 @@ def decode(data: bytes) -> tuple[str, str]:
     if b"\x00" in data:
         return "", ("indeholder NUL-tegn (UTF-16?); gem som 'CSV UTF-8' eller "
                     "'CSV (semikolonsepareret)'")
+    encoding = spreadsheet_encoding(data)
     try:
-        return data.decode("utf-8-sig"), ""
-    except UnicodeDecodeError:
-        pass
-    try:
-        return data.decode("cp1252"), ""
+        return data.decode(encoding), ""
     except UnicodeDecodeError as e:
         return "", (f"er hverken UTF-8 eller Windows-1252 (byte {e.start}); gem som "
                     "'CSV UTF-8'")
