@@ -13,7 +13,7 @@ from typing import Any
 
 from hjemmeprove.contact import policy as contact_policy
 from hjemmeprove.contact import template as sms_template
-from hjemmeprove.domain import labels
+from hjemmeprove.domain import formats, labels
 from hjemmeprove.domain.calendar import WEEKDAYS, ClosingRules, WorkCalendar
 from hjemmeprove.errors import ValidationError
 
@@ -145,10 +145,6 @@ def _parse(option: Option, text: str) -> Any:
         raise ValidationError(f"'{text}' er ikke en gyldig værdi", option.key) from None
 
 
-def _number(x: float) -> str:
-    return f"{x:,.0f}".replace(",", ".") if x == int(x) else f"{x:g}".replace(".", ",")
-
-
 def web_address(text: str, field: str) -> None:
     """Empty, or an http(s) address with a host: the program sends requests there (a
     "file:" or "ftp:" address would be read by the same library, or fail late with an English
@@ -207,7 +203,7 @@ def checked_text(key: str, value: Any) -> str:
     if option.bounds is not None:  # checked when written: a value stored before still reads
         lo, hi = option.bounds
         if not lo <= value <= hi:  # NaN too
-            raise ValidationError(f"'{text}' skal ligge mellem {_number(lo)} og {_number(hi)}",
+            raise ValidationError(f"'{text}' skal ligge mellem {formats.number(lo)} og {formats.number(hi)}",
                                   option.label)
     if option.check is not None:
         option.check(text)

@@ -163,7 +163,7 @@ def wage_index_concerns(percent: Decimal | None, source: str) -> list[str]:
     """What saving a wage index needs a yes for (the window asks; ``rates set wage-index``
     saves and warns, so scripts keep working): a figure outside the usual 0–10 % (a typo such
     as 35 for 3,5 raises every price of the year) and a figure without its source."""
-    from hjemmeprove.documents.common import number
+    from hjemmeprove.domain.formats import number
 
     out = []
     low, high = USUAL_WAGE_INDEX

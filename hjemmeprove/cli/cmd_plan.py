@@ -8,7 +8,7 @@ from pathlib import Path
 from hjemmeprove.cli import args as A
 from hjemmeprove.cli import open_app
 from hjemmeprove.cli.output import parse_date_arg, print_json
-from hjemmeprove.domain import labels
+from hjemmeprove.domain import formats, labels
 from hjemmeprove.errors import FieldError, ValidationError
 
 
@@ -261,10 +261,9 @@ def day_status(args) -> int:
 def day_km(args) -> int:
     app = open_app(args)
     app.day_close.record_route(args.route, args.km, args.ferry_minutes, confirm=args.confirm)
-    def danish(text: str) -> str:  # the checked number, as the user types it here
-        return str(text).replace(".", ",")
-    ferry = "" if args.ferry_minutes is None else f", {danish(args.ferry_minutes)} færgeminutter"
-    print(f"rute {args.route}: {danish(args.km)} km{ferry} registreret")
+    ferry = ("" if args.ferry_minutes is None
+             else f", {formats.number(args.ferry_minutes)} færgeminutter")
+    print(f"rute {args.route}: {formats.number(args.km)} km{ferry} registreret")
     return 0
 
 

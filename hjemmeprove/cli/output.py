@@ -49,7 +49,7 @@ def kr(value) -> str:
 
 
 def number(value, places: int = 2) -> str:
-    """A number in Danish form, as on the documents."""
-    from hjemmeprove.documents.common import number as _number
+    """A number in Danish form, as on the documents (no reportlab imported for it)."""
+    from hjemmeprove.domain.formats import number as danish
 
-    return _number(value, places)
+    return danish(value, places)

@@ -18,6 +18,7 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 
 from hjemmeprove import paths
+from hjemmeprove.domain import formats
 
 FONT = "DejaVuSans"
 FONT_BOLD = "DejaVuSans-Bold"
@@ -94,17 +95,9 @@ def kr(amount: Decimal) -> str:
     return format_currency(amount, "DKK", locale=LOCALE)
 
 
-_DANISH_SEPARATORS = str.maketrans({",": ".", ".": ","})
-
-
+# Danish decimal comma, thousands dot, exactly ``decimals`` decimals (``formats.number``)
 def number(value, decimals: int = 2) -> str:
-    """Danish decimal comma, thousands dot, exactly ``decimals`` decimals.
-
-    What babel's ``format_decimal(…, "#,##0.00", locale="da_DK")`` writes (the same rounding,
-    half to even, and sign), by Python's own formatting with the separators swapped: a
-    statement prints some 20,000 numbers, and babel's pattern handling was a tenth of the
-    month's billing run. ``tests/test_startup_billing.py`` holds the two side by side."""
-    return format(Decimal(str(value)), f",.{int(decimals)}f").translate(_DANISH_SEPARATORS)
+    return formats.number(value, decimals)
 
 
 def date_long(day: dt.date) -> str:

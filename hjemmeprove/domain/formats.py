@@ -8,18 +8,34 @@ The rules (docs/DEVELOPING.md, *Dates and times*):
   read, e-invoices, file names), and input accepts both;
 - a clock time is ``tt:mm`` with a colon (10:00) everywhere, in running text after "kl."
   (``kl. 10:00``); a window is ``10:00–12:00``. One rule, so the citizen's letter, the SMS
-  and the coordinator's screen show the same time the same way.
+  and the coordinator's screen show the same time the same way;
+- a number has a decimal comma and a thousands dot (1.234,50), on documents and in
+  messages alike (``number``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 DATE = "%d.%m.%Y"
 CLOCK = "%H:%M"
 DATETIME = f"{DATE} {CLOCK}"
 MISSING = "—"
+_DANISH_SEPARATORS = str.maketrans({",": ".", ".": ","})
+
+
+def number(value, decimals: int | None = None) -> str:
+    """Danish decimal comma and thousands dot: ``decimals`` decimals exactly (rounded half to
+    even, as babel's ``format_decimal(…, "#,##0.00", locale="da_DK")`` writes them), or with
+    None as many as the value has (3.600, 1,5). Python's own formatting with the separators
+    swapped: a statement prints some 20,000 numbers, and babel's pattern handling was a
+    tenth of the month's billing run (``tests/test_startup_billing.py`` holds the two side
+    by side)."""
+    d = Decimal(str(value))
+    spec = ",f" if decimals is None else f",.{int(decimals)}f"
+    return format(d.normalize() if decimals is None else d, spec).translate(_DANISH_SEPARATORS)
 
 
 def date(d: dt.date | None) -> str:
