@@ -28,6 +28,12 @@ class Option:
     shown: bool = True  # False: kept by the program, not edited in Indstillinger
     check: Callable[[str], None] | None = None  # raises ValidationError for a bad value
     bounds: tuple[float, float] | None = None  # a number's smallest and largest value
+    web: bool = False  # an address the program sends requests to (``web_address``)
+
+    @property
+    def field(self) -> str:
+        """The label without its explanation in brackets: how a message names the field."""
+        return self.label.split(" (")[0]
 
 
 DEMO_DATA = "demo.data"
@@ -39,12 +45,10 @@ OPTIONS: dict[str, Option] = {
         Option("closing.christmas_eve", True, "Lukket juleaftensdag (24. december)", bool),
         Option("closing.new_years_eve", True, "Lukket nytårsaftensdag (31. december)", bool),
         Option("distance.source", "estimate", "Afstandskilde", choices=labels.DISTANCE_SOURCE),
-        Option("distance.url", "", "Adresse på egen rutemaskine (OSRM/Valhalla)",
-               check=lambda text: web_address(text, "Adresse på egen rutemaskine")),
+        Option("distance.url", "", "Adresse på egen rutemaskine (OSRM/Valhalla)", web=True),
         Option("distance.detour_factor", 1.3, "Omvejsfaktor for luftlinje", float,
                bounds=(1, 3)),
-        Option("geocoder.url", "", "Online adresseopslag (tom = ingen)",
-               check=lambda text: web_address(text, "Online adresseopslag")),
+        Option("geocoder.url", "", "Online adresseopslag (tom = ingen)", web=True),
         Option("planning.service_minutes", 10, "Ankomst, parkering, udpakning (min)", int,
                bounds=(0, 120)),
         Option("planning.sampling_minutes", 5, "Prøvetagning pr. borger (min)", int,
@@ -84,7 +88,7 @@ OPTIONS: dict[str, Option] = {
         Option("contact.remind_lettered", False, "Påmind også besøg med svar og brev", bool),
         Option("contact.cancel_phone", "", "Telefon for aflysning (på breve og SMS)"),
         Option("sms.gateway_url", "", "SMS-gateway: adresse (tom = ingen; kun prøvekørsel)",
-               check=lambda text: web_address(text, "SMS-gateway: adresse")),
+               web=True),
         Option("sms.auth_header", "", "SMS-gateway: autorisation ('Navn: værdi' eller "
                "'env:VARIABEL')"),
         Option("sms.body_template", '{"to": "{telefon}", "message": "{besked}"}',
@@ -205,6 +209,8 @@ def checked_text(key: str, value: Any) -> str:
         if not lo <= value <= hi:  # NaN too
             raise ValidationError(f"'{text}' skal ligge mellem {formats.number(lo)} og {formats.number(hi)}",
                                   option.label)
+    if option.web:
+        web_address(text, option.field)
     if option.check is not None:
         option.check(text)
     if option.choices is not None and text not in option.choices:

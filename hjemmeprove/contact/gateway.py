@@ -99,9 +99,9 @@ def send(config: GatewayConfig, values: dict[str, str],
     if not config.url:
         raise ValidationError("ingen SMS-gateway er valgt (indstilling sms.gateway_url)",
                               "SMS-gateway: adresse")
-    from hjemmeprove.settings import web_address  # the rule the setting is saved under
+    from hjemmeprove.settings import OPTIONS, web_address  # the setting's own rule
 
-    web_address(config.url, "SMS-gateway: adresse")  # a value stored before the rule
+    web_address(config.url, OPTIONS["sms.gateway_url"].field)  # stored before the rule
     body = template.build_body(config.body_template, values)
     headers = config.headers()
     result = SendResult("failed", 0)
