@@ -6,9 +6,10 @@ department, the 22 municipalities of Region Syddanmark with agreements, ~60,000 
 a few not eligible, the last weeks' open, planned and locked), each with its visit. Rows are
 written by bulk inserts (no ORM); SQLite's triggers fill the stored sort keys and the search
 text, on PostgreSQL the load runs with row triggers off and fills them in one statement, as
-migrations 0008 and 0010 do (the search text by its trigger). The search text's trigram index
-(migration 0010) fills as the rows go in, as in the program: on SQLite the FTS5 table by its
-triggers, on PostgreSQL the GIN index itself. On PostgreSQL the load ends with ``VACUUM
+migrations 0008 and 0010 do (the search text by its trigger, which 0013's trigger copies
+into the narrow table a search's count reads). The search text's trigram index (migration
+0010) fills as the rows go in, as in the program: on SQLite the FTS5 table by its triggers,
+on PostgreSQL the GIN index itself. On PostgreSQL the load ends with ``VACUUM
 (ANALYZE)``: the department's server runs autovacuum, which has visited a table this size
 long before anyone searches it; a bench that never vacuumed would time a state (no
 statistics, no visibility map) that users never meet.
