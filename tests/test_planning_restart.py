@@ -351,3 +351,43 @@ def test_varied_recreate_on_long_trips_only(monkeypatch):
                         lambda sec: model.search_parameters("CONSTRUCT", "GREEDY_DESCENT",
                                                             sec, n), seed=4)
         assert varied == {expect}
+
+
+def test_short_trips_recreate_by_narrowest_and_earliest_windows_keeps_every_rule(monkeypatch):
+    # short trips (Solomon R1, RC1: tight windows): the recreate draws its order from
+    # SHORT_SORTS (random, the narrowest windows first, the earliest window first), no blinks
+    from hjemmeprove.planning import construct
+
+    problem = _solomon_like()
+    for i, j in enumerate(problem.jobs):
+        a = j.windows[0][0]
+        j.windows = [(a, a + 1500 + (i * 397) % 3000)]  # each one reachable alone
+    problem.jobs[5].windows = None  # any time: last in the narrowest-first order
+    seen: list[int] = []
+    real = construct._insert
+
+    def spy(st, node, near, blink=None):
+        seen.append(node - 1)
+        return real(st, node, near, blink)
+
+    monkeypatch.setattr(construct, "_insert", spy)
+    width = {i: (j.windows[0][1] - j.windows[0][0]) if j.windows else 1 << 62
+             for i, j in enumerate(problem.jobs)}
+    start = {i: j.windows[0][0] if j.windows else 1 << 62 for i, j in enumerate(problem.jobs)}
+    for sort, key in (("tight", width), ("early", start)):
+        seen.clear()
+        c = construct.construct(problem, rng=random.Random(2), sort=sort)
+        keys = [key[i] for i in seen]
+        assert keys == sorted(keys), sort
+        assert not c.dropped and not c.unreached
+        _check(problem, model.solution_from_routes(problem, c.routes))
+    monkeypatch.setattr(construct, "_insert", real)
+
+    drawn = []
+    monkeypatch.setattr(construct, "construct",
+                        lambda problem_, **kw: drawn.append((kw.get("sort"), kw.get("blink"))))
+    rng = random.Random(5)
+    for _ in range(60):
+        model._recreate(problem, [[] for _ in problem.vehicles], rng, 0.1, varied=False)
+    assert {s for s, _b in drawn} == {s for s, _w in model.SHORT_SORTS}
+    assert {b for _s, b in drawn} == {None}  # no blinks on short trips

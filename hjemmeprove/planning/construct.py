@@ -334,7 +334,8 @@ def construct(problem: Problem, time_budget_s: float = 5.0, seed_routes=None,
     ``random.Random``) inserts them in a random order instead (stops that must be planned
     still first): the recreate step of the search's ruin and recreate (model._restarts);
     with it, ``sort`` orders them instead by ``"far"`` (from the lab, farthest first),
-    ``"close"`` (nearest first) or ``"demand"`` (largest first), ties at random, and
+    ``"close"`` (nearest first), ``"demand"`` (largest first), ``"tight"`` (the narrowest
+    time windows first) or ``"early"`` (the earliest window first), ties at random, and
     ``blink`` is the chance of passing over a feasible position (``_insert``)."""
     t0 = time.monotonic()
     st = _State(problem)
@@ -359,8 +360,17 @@ def construct(problem: Problem, time_budget_s: float = 5.0, seed_routes=None,
         keys = {i: rng.random() for i in order}
         if sort != "random":
             far = st.C[0, 1:] + st.C[1:, 0]
+            def width(i):  # a stop without a window: any time, so last
+                w = problem.jobs[i].windows
+                return sum(int(b) - int(a) for a, b in w) if w else 1 << 62
+
+            def early(i):
+                w = problem.jobs[i].windows
+                return min(int(a) for a, _b in w) if w else 1 << 62
+
             by = {"far": lambda i: -int(far[i]), "close": lambda i: int(far[i]),
-                  "demand": lambda i: -int(problem.jobs[i].demand)}[sort]
+                  "demand": lambda i: -int(problem.jobs[i].demand),
+                  "tight": width, "early": early}[sort]
             order.sort(key=lambda i: (-int(problem.jobs[i].penalty), by(i), keys[i]))
         else:
             order.sort(key=lambda i: (-int(problem.jobs[i].penalty), keys[i]))

@@ -785,16 +785,23 @@ PROBE_MIN_STOPS = 12  # only where the best plan's trips have this many stops on
 # 0.98x main's km in the same run) and lengthened R1 (R105 1.017x); docs/libraries.md
 RECREATE_SORTS = (("random", 4), ("demand", 4), ("far", 2), ("close", 1))
 BLINK = 0.01
+# short trips' recreate (Solomon R1, RC1: tight windows, about 7 stops a trip): half the
+# rounds in a random order, a quarter the narrowest windows first, a quarter the earliest
+# window first; no blinks. Tuned on the tuning half's R1/RC1: docs/libraries.md
+SHORT_SORTS = (("random", 2), ("tight", 1), ("early", 1))
 
 
 def _recreate(problem: Problem, kept: list[list[int]], rng, seconds: float,
               varied: bool = True):
     """construct.py's cheapest insertion of the stops ``kept`` lacks: ``varied``, in an
-    order drawn from ``RECREATE_SORTS``, with ``BLINK``; else in a random order."""
+    order drawn from ``RECREATE_SORTS``, with ``BLINK``; else (short trips) in an order
+    drawn from ``SHORT_SORTS``, without blinks."""
     from hjemmeprove.planning import construct as _construct
 
     if not varied:
-        return _construct.construct(problem, time_budget_s=seconds, seed_routes=kept, rng=rng)
+        sort = rng.choices([s for s, _w in SHORT_SORTS], [w for _s, w in SHORT_SORTS])[0]
+        return _construct.construct(problem, time_budget_s=seconds, seed_routes=kept, rng=rng,
+                                    sort=sort)
     sort = rng.choices([s for s, _w in RECREATE_SORTS], [w for _s, w in RECREATE_SORTS])[0]
     return _construct.construct(problem, time_budget_s=seconds, seed_routes=kept, rng=rng,
                                 sort=sort, blink=BLINK)
