@@ -775,8 +775,7 @@ RUIN_TRIP = 0.2  # how often a whole trip goes instead
 RUIN_STRINGS = 0.5  # how often, otherwise, strings out of several trips (``_ruin_strings``)
 STRING_MEAN = 10  # stops taken out by ``_ruin_strings``, on average
 STRING_MAX = 10  # the longest string
-PROBE_AT = 0.4  # of the restarts' time: the probe with one trip more (``_restarts``) ...
-PROBE_SHARE = 0.3  # ... for this share of it
+PROBE_AT = 0.4  # of the restarts' time: the probe with one trip more (``_restarts``)
 PROBE_LANES = (False, True)  # this process, the second one (``workers`` 2)
 PROBE_MIN_STOPS = 12  # only where the best plan's trips have this many stops on average
 # the probe as a ladder (issue 12, RC206: 5 trips where PyVRP's 7 are shorter): each step
@@ -899,11 +898,15 @@ def _restarts(problem: Problem, routing, manager, assignment, left: Callable[[],
     the best assignment found (``assignment`` if none is better). ``params(seconds)``: the
     search parameters of one local search (greedy descent from given routes).
 
-    ``probe``: from ``PROBE_AT`` to ``PROBE_AT + PROBE_SHARE`` of the time, the search goes
-    on from the best plan with one trip more (``_seed_trip``) and accepts no plan with fewer
-    trips; then on from the best plan of all. The recreate hardly ever opens a trip while
-    the used ones have room and a ruined trip often closes one, so without it the search
-    only ever goes down in trips (Solomon R2/RC2: 3 long trips where 4 are shorter)."""
+    ``probe``: from ``PROBE_AT`` of the time, for ``PROBE_STEP`` of it, the search goes on
+    with one trip more than the best plan and accepts no plan with fewer trips: from the
+    best plan met earlier with that many trips (the search keeps one per number of trips),
+    else from the best plan with a trip added (``_seed_trip``). Then, while the step's best
+    plan is within ``PROBE_GAP`` of the best of all, another step with one trip more again
+    (at most ``PROBE_STEPS``); then on from the best plan of all. The recreate hardly ever
+    opens a trip while the used ones have room and a ruined trip often closes one, so
+    without it the search only ever goes down in trips (Solomon R2/RC2: 3 long trips where
+    4 are shorter; RC206 5 where 7 are)."""
     import random
 
     from hjemmeprove.planning import construct as _construct
