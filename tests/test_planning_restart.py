@@ -219,58 +219,47 @@ def _solomon_like_first():
     return problem, n, routing, manager, tdim, first
 
 
-def _probe_rounds(monkeypatch, rounds=200, **settings):
-    """``_restarts`` with the probe on ``_solomon_like``: the number of trips of the current
-    plan at each round (its ruin), with the time counted in rounds (``left``)."""
+def test_probe_searches_with_one_trip_more_then_goes_on_from_the_best(monkeypatch):
+    # the probe: from the best plan with one trip more, no plan with fewer trips accepted in
+    # its share of the time (the recreate alone seldom opens a trip, a ruined trip closes
+    # one: without it the trips only go down); afterwards on from the best plan of all
     problem, n, routing, manager, tdim, first = _solomon_like_first()
-    seen = []
-    real_ruin = model._ruin
+    calls = [0]
+    rounds = 200
+
+    def left():
+        calls[0] += 1
+        return max(0.0, 1.0 - calls[0] / (3 * rounds))
+
+    seeded, seen = [], []
+    real_seed, real_ruin = model._seed_trip, model._ruin
+
+    def seed_trip(problem_, routes, rng):
+        out = real_seed(problem_, routes, rng)
+        seeded.append((calls[0], model._trips(routes), out and model._trips(out)))
+        return out
 
     def ruin(problem_, routes, rng):
-        seen.append(model._trips(routes))
+        seen.append((calls[0], model._trips(routes)))
         return real_ruin(problem_, routes, rng)
 
+    monkeypatch.setattr(model, "_seed_trip", seed_trip)
     monkeypatch.setattr(model, "_ruin", ruin)
     monkeypatch.setattr(model, "PROBE_MIN_STOPS", 1)  # this case's trips are short
-    for name, value in settings.items():
-        monkeypatch.setattr(model, name, value)
-    best = model._restarts(problem, routing, manager, first,
-                           lambda: max(0.0, 1.0 - len(seen) / rounds),
+    best = model._restarts(problem, routing, manager, first, left,
                            lambda sec: model.search_parameters("CONSTRUCT", "GREEDY_DESCENT",
                                                                sec, n), seed=4, probe=True)
+    assert len(seeded) == 1
+    at, before, floor = seeded[0]
+    assert floor == before + 1
+    in_probe = [t for c, t in seen if c > at and (c / (3 * rounds)) < (
+        model.PROBE_AT + model.PROBE_SHARE - 0.02)]
+    assert in_probe and min(in_probe) >= floor  # never fewer trips than the probe's
     assert best.ObjectiveValue() <= first.ObjectiveValue()
     routes, starts, ends, planned = model._read(routing, manager, tdim, best,
                                                 len(problem.vehicles))
     assert planned == set(range(len(problem.jobs)))
     _check(problem, model.Solution(routes, ends, starts, [], best.ObjectiveValue(), 1, 0.0, ""))
-    return seen
-
-
-def test_probe_searches_with_one_trip_more_then_goes_on_from_the_best(monkeypatch):
-    # the probe: with one trip more than the best plan, no plan with fewer trips accepted in
-    # its share of the time (the recreate alone seldom opens a trip, a ruined trip closes
-    # one: without it the trips only go down); afterwards on from the best plan of all
-    rounds = 200
-    seen = _probe_rounds(monkeypatch, rounds, PROBE_STEPS=1)
-    at = int(model.PROBE_AT * rounds) + 1
-    step = seen[at:at + int(model.PROBE_STEP * rounds) - 1]
-    assert step and min(step) == step[0]  # never fewer trips than the probe's
-    assert step[0] > min(seen[:at])  # one trip more than the plans before it had
-
-
-def test_probe_steps_up_one_trip_at_a_time_while_close_to_the_best(monkeypatch):
-    # the ladder (RC206: 5 trips where 7 are shorter): each step one trip more than the
-    # last, from the best plan met with the last step's trips, as long as that plan is
-    # within ``PROBE_GAP`` of the best of all (here always); at most ``PROBE_STEPS`` steps
-    rounds = 300
-    seen = _probe_rounds(monkeypatch, rounds, PROBE_GAP=10.0, PROBE_STEPS=3)
-    at, length = int(model.PROBE_AT * rounds) + 1, int(model.PROBE_STEP * rounds)
-    floors = []
-    for k in range(3):
-        step = seen[at + k * length + 1:at + (k + 1) * length - 1]
-        assert step and min(step) == step[0]  # the step's trips, never fewer
-        floors.append(step[0])
-    assert floors == [floors[0], floors[0] + 1, floors[0] + 2]
 
 
 def test_no_probe_on_short_trips(monkeypatch):

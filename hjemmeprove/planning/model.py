@@ -775,17 +775,10 @@ RUIN_TRIP = 0.2  # how often a whole trip goes instead
 RUIN_STRINGS = 0.5  # how often, otherwise, strings out of several trips (``_ruin_strings``)
 STRING_MEAN = 10  # stops taken out by ``_ruin_strings``, on average
 STRING_MAX = 10  # the longest string
-PROBE_AT = 0.4  # of the restarts' time: the probe with one trip more (``_restarts``)
+PROBE_AT = 0.4  # of the restarts' time: the probe with one trip more (``_restarts``) ...
+PROBE_SHARE = 0.3  # ... for this share of it
 PROBE_LANES = (False, True)  # this process, the second one (``workers`` 2)
 PROBE_MIN_STOPS = 12  # only where the best plan's trips have this many stops on average
-# the probe as a ladder (issue 12, RC206: 5 trips where PyVRP's 7 are shorter): each step
-# ``PROBE_STEP`` of the time with one trip more than the last step, from the best plan met
-# with the last step's number of trips (a best plan is kept per number of trips); a further
-# step only while that plan is within ``PROBE_GAP`` of the best of all, at most
-# ``PROBE_STEPS`` steps; then on from the best plan of all
-PROBE_STEP = 0.15
-PROBE_STEPS = 3
-PROBE_GAP = 0.01
 # the recreate's order of insertion, drawn per round with these weights (``construct``'s
 # ``sort``), and its blinks: the chance of passing over a feasible position (SISR). On long
 # trips only (``PROBE_MIN_STOPS``): on the tuning half it shortened R2 (R205 0.96x, R211
@@ -898,15 +891,11 @@ def _restarts(problem: Problem, routing, manager, assignment, left: Callable[[],
     the best assignment found (``assignment`` if none is better). ``params(seconds)``: the
     search parameters of one local search (greedy descent from given routes).
 
-    ``probe``: from ``PROBE_AT`` of the time, for ``PROBE_STEP`` of it, the search goes on
-    with one trip more than the best plan and accepts no plan with fewer trips: from the
-    best plan met earlier with that many trips (the search keeps one per number of trips),
-    else from the best plan with a trip added (``_seed_trip``). Then, while the step's best
-    plan is within ``PROBE_GAP`` of the best of all, another step with one trip more again
-    (at most ``PROBE_STEPS``); then on from the best plan of all. The recreate hardly ever
-    opens a trip while the used ones have room and a ruined trip often closes one, so
-    without it the search only ever goes down in trips (Solomon R2/RC2: 3 long trips where
-    4 are shorter; RC206 5 where 7 are)."""
+    ``probe``: from ``PROBE_AT`` to ``PROBE_AT + PROBE_SHARE`` of the time, the search goes
+    on from the best plan with one trip more (``_seed_trip``) and accepts no plan with fewer
+    trips; then on from the best plan of all. The recreate hardly ever opens a trip while
+    the used ones have room and a ruined trip often closes one, so without it the search
+    only ever goes down in trips (Solomon R2/RC2: 3 long trips where 4 are shorter)."""
     import random
 
     from hjemmeprove.planning import construct as _construct
@@ -935,49 +924,26 @@ def _restarts(problem: Problem, routing, manager, assignment, left: Callable[[],
     # the varied recreate (``RECREATE_SORTS``, ``BLINK``) on long trips only, as the probe
     varied = sum(map(len, top)) >= PROBE_MIN_STOPS * max(1, _trips(top))
     phase = 0  # 0 before the probe, 1 in it, 2 after
-    step = 0  # the ladder's steps taken
-    step_end = 0.0
-    pool: dict[int, list[list[int]]] = {}  # the plan of ``elite``'s figure per trips
     while left() > 0.1:
         done = 1.0 - left() / span
         if probe and phase == 0 and done >= PROBE_AT:
+            phase = 1
             top = routes_of(best)
             if sum(map(len, top)) < PROBE_MIN_STOPS * max(1, _trips(top)):
                 phase = 2  # short trips: their number is the windows' (Solomon R1, RC1)
                 continue
-            phase = 1
-            step_end = 0.0  # the first step, from the best plan of all
-        if phase == 1 and done >= step_end:
-            top = routes_of(best) if step == 0 else pool.get(floor, current)
-            if step == 0 or (step < PROBE_STEPS and floor in elite
-                             and elite[floor] <= best_obj * (1 + PROBE_GAP)):
-                target = _trips(top) + 1
-            else:
-                target = 0
-            start = None
-            if target in pool:
-                # met before the trips went down (and taken to its local optimum then)
-                start = (pool[target], elite[target])
-            elif target:
-                for _try in range(3):
-                    # the stops taken out may have been a whole trip: then no trip more
-                    seeded = _seed_trip(problem, top, rng)
-                    if seeded is None or _trips(seeded) > _trips(top):
-                        break
-                if seeded is not None:
-                    fresh = _construct.construct(
-                        problem, time_budget_s=max(0.05, min(1.0, left() / 4)),
-                        seed_routes=seeded, rng=rng)
-                    if not fresh.unreached and not fresh.dropped:
-                        start = (fresh.routes, _construct.objective(problem, fresh))
-            if start is not None:
-                current, current_obj = start
-                floor = _trips(current)
-                step += 1
-                step_end = done + PROBE_STEP
-            else:  # the ladder ends: on from the best plan of all
-                phase, floor = 2, 0
-                current, current_obj = routes_of(best), best_obj
+            seeded = _seed_trip(problem, top, rng)
+            if seeded is not None:
+                fresh = _construct.construct(
+                    problem, time_budget_s=max(0.05, min(1.0, left() / 4)),
+                    seed_routes=seeded, rng=rng)
+                if not fresh.unreached and not fresh.dropped:
+                    current = fresh.routes
+                    current_obj = _construct.objective(problem, fresh)
+                    floor = _trips(current)
+        elif phase == 1 and done >= PROBE_AT + PROBE_SHARE:
+            phase, floor = 2, 0
+            current, current_obj = routes_of(best), best_obj
         kept = _ruin(problem, current, rng)
         fresh = _recreate(problem, kept, rng, max(0.05, min(1.0, left() / 4)), varied)
         if fresh.unreached:
@@ -990,7 +956,6 @@ def _restarts(problem: Problem, routing, manager, assignment, left: Callable[[],
             # ReadAssignmentFromRoutes: the latter runs under the last search's spent time
             # limit and then often fails
             elite[_trips(routes)] = obj
-            pool[_trips(routes)] = routes
             start = routing.solver().Assignment(best)
             if not routing.RoutesToAssignment(
                     [[manager.NodeToIndex(j + 1) for j in r] for r in routes], True, True,
@@ -1003,10 +968,7 @@ def _restarts(problem: Problem, routing, manager, assignment, left: Callable[[],
             if a.ObjectiveValue() < best_obj:
                 best, best_obj = routing.solver().Assignment(a), a.ObjectiveValue()
             down = routes_of(a)
-            if a.ObjectiveValue() <= elite.get(_trips(down), a.ObjectiveValue()):
-                pool[_trips(down)] = down
-            elite[_trips(down)] = min(a.ObjectiveValue(),
-                                      elite.get(_trips(down), a.ObjectiveValue()))
+            elite[_trips(down)] = min(a.ObjectiveValue(), elite.get(_trips(down), best_obj))
             if _trips(down) >= floor:  # the probe keeps its trips (the descent may merge)
                 routes, obj = down, a.ObjectiveValue()
         if _trips(routes) < floor:
