@@ -391,3 +391,72 @@ def test_short_trips_recreate_by_narrowest_and_earliest_windows_keeps_every_rule
         model._recreate(problem, [[] for _ in problem.vehicles], rng, 0.1, varied=False)
     assert {s for s, _b in drawn} == {s for s, _w in model.SHORT_SORTS}
     assert {b for _s, b in drawn} == {None}  # no blinks on short trips
+
+
+def test_the_windows_quick_check_only_skips_positions_the_full_check_refuses(monkeypatch):
+    """``_insert`` skips a position whose windows ``fits_windows`` says cannot hold before it
+    builds the trip's schedule: every plan (each start order, random orders, sorts, blinks,
+    on trips with the day's order, the samples' age, stability limits, allowed trips and
+    stops with two windows) is the very one the full check alone gives, and the quick check
+    did refuse positions."""
+    from hjemmeprove.planning import construct
+
+    two_windows = _case()
+    for i in (4, 8, 16):
+        two_windows.jobs[i - 1].windows = [(0, 1800), (5 * 3600, 6 * 3600)]
+    tight = _solomon_like(60, seed=5)
+    for j in tight.jobs:
+        a, _b = j.windows[0]
+        j.windows = [(a, a + 600)]
+    real = construct._State.fits_windows
+    refused = []
+
+    def counted(self, v, k, node, slack):
+        ok = real(self, v, k, node, slack)
+        refused.append(not ok)
+        seq = self.routes[v][:k] + [node] + self.routes[v][k:]
+        full = self.schedule(v, seq, self.earliest_start(v)) is not None
+        assert ok or not full, (v, k, node)  # never a position the schedule allows
+        if self.mte[node] is None and not any(self.mte[x] for x in seq):
+            veh = self.p.vehicles[v]
+            if veh.max_age is None and veh.max_span is None:
+                assert ok == full, (v, k, node)  # the windows are all the schedule checks
+        return ok
+
+    def plan(problem, check, **kw):
+        monkeypatch.setattr(construct._State, "fits_windows", check)
+        if "rng" in kw:
+            kw["rng"] = random.Random(kw["rng"])
+        return construct.construct(problem, **kw).routes
+
+    for problem in (_case(), two_windows, tight, _solomon_like()):
+        for kw in ({"order": "far"}, {"order": "tight"},
+                   *({"rng": seed, "sort": sort, "blink": blink} for seed in (1, 2)
+                     for sort in ("random", "tight", "early", "far") for blink in (0, 0.05))):
+            assert plan(problem, counted, **kw) == plan(problem, lambda *a: True, **kw), kw
+    assert any(refused) and not all(refused)
+
+
+def test_the_windows_quick_check_at_the_very_edge():
+    """A stop put where every time is exactly at its limit (the next stop's window closes as
+    the bioanalyst arrives, the trip ends as its hours do) fits; a minute later it does not:
+    the quick check says what the schedule says."""
+    from hjemmeprove.planning import construct
+
+    d = np.array([[0, 10, 10], [10, 0, 10], [10, 10, 0]], dtype=np.int64)
+    for late in (0, 1):
+        # (position, trip, the stop's window, the new stop's window, the day's end): before a
+        # stop whose window closes as it is reached, after it at the end of the day, before
+        # it when the day's end binds, at the close of the new stop's own window
+        for k, seq, a, x, end in ((0, [2, 1], (0, 20 - late), None, 100),
+                                  (1, [1, 2], (20, 20), None, 40 - late),
+                                  (0, [2, 1], (0, 100), None, 30 - late),
+                                  (0, [2, 1], (0, 100), (0, 10 - late), 100)):
+            jobs = [model.Job(loc=1, service=0, demand=1, windows=[a]),
+                    model.Job(loc=2, service=0, demand=1, windows=[x] if x else None)]
+            problem = model.Problem(cost=d, travel=d, jobs=jobs,
+                                    vehicles=[model.Vehicle(start=0, end=end, capacity=9)])
+            st = construct._State(problem)
+            st.commit(0, [1], st.feasible(0, [1]))
+            fits = st.fits_windows(0, k, 2, st.slack(0))
+            assert fits == (st.schedule(0, seq, 0) is not None) == (not late), (late, k, end)

@@ -167,6 +167,48 @@ class _State:
                 return None
         return e
 
+    def slack(self, v: int) -> tuple[list[int], list[int]]:
+        """Trip ``v`` as it is, for ``fits_windows``: the departure from each position (from
+        the lab first, then after each stop's service) at the earliest, and the latest
+        service start at each stop (the lab's return last: the trip's end) that keeps every
+        later stop in its window and the return by the end. As ``schedule`` drives it."""
+        seq, T, svc = self.routes[v], self.Tl, self.svc
+        t = self.earliest_start(v)
+        dep = [t]
+        prev = 0
+        for node in seq:
+            w = self.win(node, v)
+            arr = t + T[prev][node]
+            t = (arr if arr > w[0] else w[0]) + svc[node]
+            dep.append(t)
+            prev = node
+        late = [0] * len(seq) + [int(self.p.vehicles[v].end)]
+        nxt = 0
+        for k in range(len(seq) - 1, -1, -1):
+            node = seq[k]
+            late[k] = min(self.win(node, v)[1], late[k + 1] - svc[node] - T[node][nxt])
+            nxt = node
+        return dep, late
+
+    def fits_windows(self, v: int, k: int, node: int, slack) -> bool:
+        """Whether ``node`` put at position ``k`` of trip ``v`` keeps its own window, every
+        later stop's and the trip's end (``slack``: ``slack(v)`` of the trip as it is):
+        exactly what ``schedule`` checks of the windows, in a few steps instead of the whole
+        trip. Only a filter: a position that passes is still checked in full (``feasible``:
+        capacity, the samples' age, the day's other trips)."""
+        w = self.win(node, v)
+        if w is None:
+            return False
+        dep, late = slack
+        seq, T = self.routes[v], self.Tl
+        prev = seq[k - 1] if k else 0
+        arr = dep[k] + T[prev][node]
+        start = arr if arr > w[0] else w[0]
+        if start > w[1]:
+            return False
+        nxt = seq[k] if k < len(seq) else 0
+        return start + self.svc[node] + T[node][nxt] <= late[k]
+
     def feasible(self, v: int, seq: list[int]) -> int | None:
         """The new earliest return when trip ``v`` drives ``seq``, or None (chains checked)."""
         load = sum(self.dem[x] for x in seq)
@@ -258,10 +300,17 @@ def _insert(st: _State, node: int, near: list[int] | None, blink=None) -> bool:
         cands.append((base + pen, v, 0))
     cands.sort()
     passed = None  # a feasible position passed over (a blink), kept in case none follows
+    slacks: dict[int, tuple] = {}  # per trip, for the windows' quick check
     for delta, v, k in cands:
         if delta >= limit:
             break
         r = st.routes[v]
+        if r:
+            slack = slacks.get(v)
+            if slack is None:
+                slack = slacks[v] = st.slack(v)
+            if not st.fits_windows(v, k, node, slack):
+                continue
         seq = r[:k] + [node] + r[k:]
         e = st.feasible(v, seq)
         if e is not None:
