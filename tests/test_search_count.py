@@ -196,3 +196,13 @@ def test_migrations_0012_0013_build_the_index_and_the_copy_and_go_down_and_up(db
         app.close()
     finally:
         engine.dispose()
+
+
+def test_a_nul_character_pasted_into_the_search_is_dropped(department_app):
+    """PostgreSQL refuses a NUL in a query (no stored text can hold one): the list, its count
+    and its pages search without it, as on SQLite, instead of ending in a database error."""
+    app = department_app
+    ids = _requests(app)
+    assert found(app, "v\x00ej") == found(app, "vej") == {ids[1], ids[2], ids[5], ids[6]}
+    assert found(app, "a\x00n") == found(app, "an")
+    assert found(app, "\x00") == set(ids)

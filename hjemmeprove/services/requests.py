@@ -550,7 +550,7 @@ class RequestService:
                        late_cancellations=late_cancellations, today=today)
         direction = (lambda c: c.desc()) if descending else (lambda c: c.asc())
         with self.store.session() as s:
-            term = (search or "").strip()
+            term = _term(search)
             clauses = None
             gathered = None
             pg_search = bool(term) and not _short_text(term) \
@@ -640,7 +640,7 @@ class RequestService:
     def count(self, **filters) -> int:
         """The exact number of requests the list shows under ``filters``."""
         with self.store.session() as s:
-            term = (filters.get("search") or "").strip()
+            term = _term(filters.get("search"))
             pg = s.get_bind().dialect.name == "postgresql"
             if term and (pg or not _short_text(term)):
                 clauses = self._filters(s, **{**filters, "search": ""})
@@ -677,7 +677,7 @@ class RequestService:
         probe = walk or isinstance(search, _Probe)
         id_column = Request.id + 0 if probe else Request.id
         out = []
-        term = "" if isinstance(search, list) else (search or "").strip()
+        term = "" if isinstance(search, list) else _term(search)
         if isinstance(search, list):  # the ids the search found, already looked up
             out.append(_in_ids(s, id_column, search, probe=probe))
         elif isinstance(search, _RowCheck):  # a common term: checked on each row read
@@ -1135,6 +1135,13 @@ _FTS = table("requests_fts", column("rowid"))
 _PG_COPY = table(PG_SEARCH_COPY, column("id", Integer), column("municipality_id", Integer),
                  column("postcode", String), column("citizen_postcode", String),
                  column("search_text", Text))
+
+
+def _term(search: str | None) -> str:
+    """A search as typed, trimmed. A NUL character is dropped: no stored text has one
+    (PostgreSQL's text cannot hold it) and PostgreSQL refuses one in a query, so pasted into
+    the search field it ended in a database error instead of a list."""
+    return (search or "").replace("\x00", "").strip()
 
 
 def _short_text(term: str) -> bool:
