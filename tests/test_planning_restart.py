@@ -208,6 +208,22 @@ def _solomon_like(n=40, seed=3):
                                    for _ in range(12)])
 
 
+def _watch_insertions(monkeypatch):
+    """The jobs in the order construction inserts them (``construct._insert`` watched), and
+    the unwatched ``_insert`` to put back."""
+    from hjemmeprove.planning import construct
+
+    seen: list[int] = []
+    real = construct._insert
+
+    def spy(st, node, near, blink=None):
+        seen.append(node - 1)
+        return real(st, node, near, blink)
+
+    monkeypatch.setattr(construct, "_insert", spy)
+    return seen, real
+
+
 def _solomon_like_first():
     """``_solomon_like``'s problem, its node count, its routing model and a first plan."""
     problem = _solomon_like()
@@ -292,14 +308,7 @@ def test_recreate_orders_by_the_sort_drawn_and_blinks_keep_every_rule(monkeypatc
         j.demand = 1 + (i * 7) % 5
     far = problem.cost[problem.depot, [j.loc for j in problem.jobs]] + problem.cost[
         [j.loc for j in problem.jobs], problem.depot]
-    seen: list[int] = []
-    real = construct._insert
-
-    def spy(st, node, near, blink=None):
-        seen.append(node - 1)
-        return real(st, node, near, blink)
-
-    monkeypatch.setattr(construct, "_insert", spy)
+    seen, real = _watch_insertions(monkeypatch)
     for sort, key in (("demand", lambda i: -problem.jobs[i].demand),
                       ("far", lambda i: -int(far[i])), ("close", lambda i: int(far[i]))):
         seen.clear()
@@ -363,14 +372,7 @@ def test_short_trips_recreate_by_narrowest_and_earliest_windows_keeps_every_rule
         a = j.windows[0][0]
         j.windows = [(a, a + 1500 + (i * 397) % 3000)]  # each one reachable alone
     problem.jobs[5].windows = None  # any time: last in the narrowest-first order
-    seen: list[int] = []
-    real = construct._insert
-
-    def spy(st, node, near, blink=None):
-        seen.append(node - 1)
-        return real(st, node, near, blink)
-
-    monkeypatch.setattr(construct, "_insert", spy)
+    seen, real = _watch_insertions(monkeypatch)
     width = {i: (j.windows[0][1] - j.windows[0][0]) if j.windows else 1 << 62
              for i, j in enumerate(problem.jobs)}
     start = {i: j.windows[0][0] if j.windows else 1 << 62 for i, j in enumerate(problem.jobs)}
