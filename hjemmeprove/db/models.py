@@ -196,8 +196,8 @@ class Absence(Base):
 # ``requests.search_text`` that is not mapped here: on SQLite the FTS5 table below (rowid =
 # the request's id; FTS5 keeps shadow tables named after it), kept by triggers; on
 # PostgreSQL the GIN index below (pg_trgm), and a narrow copy of the text that a search's
-# exact count reads (``PG_SEARCH_COPY``, migration 0013: the request's id and text, kept by a
-# trigger). ``migrations/env.py`` leaves these names out of ``alembic check``.
+# exact count reads (``PG_SEARCH_COPY``, migration 0013: the request's id, municipality,
+# postcodes and text, kept by a trigger). ``migrations/env.py`` leaves these names out of ``alembic check``.
 PG_SEARCH_COPY = "requests_text"
 SEARCH_TABLES = ("requests_fts", PG_SEARCH_COPY)
 SEARCH_INDEXES = ("ix_requests_search_text_trgm",)

@@ -25,8 +25,8 @@ from decimal import ROUND_HALF_UP, Decimal
 import numpy as np
 
 from hjemmeprove.errors import HjemmeproveError
-from hjemmeprove.webcall import failure_reason
 from hjemmeprove.planning.ferries import FerryNetwork, crossing_points, default_network
+from hjemmeprove.webcall import failure_reason
 
 EARTH_KM = 6371.0088
 Point = tuple[float, float]  # (lat, lon)

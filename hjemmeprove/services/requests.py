@@ -645,7 +645,7 @@ class RequestService:
             if term and (pg or not _short_text(term)):
                 clauses = self._filters(s, **{**filters, "search": ""})
                 if not clauses and not cpr_digits(term).isdigit():
-                    return _text_and_rest_count(s, term)
+                    return _pg_text_count(s, term) if pg else _text_and_rest_count(s, term)
                 if pg:
                     # one condition on the request row, each match counted once as PostgreSQL
                     # reads it (a bitmap of the search's and the filters' indexes); as a
@@ -1265,30 +1265,31 @@ def _lookup(s: Session, term: str) -> list[int] | None:
     return conn.execute(ids).scalars().all()
 
 
+def _pg_text_count(s: Session, term: str) -> int:
+    """PostgreSQL: the number of requests a text search (any length) matches, no other
+    filter. A common term (``_pg_common``) or a short one is checked (``_row_condition``) on
+    each row of the search's narrow copy of the request rows (migration 0013: the text, the
+    municipality and the postcodes), a rarer one on the requests its indexes find. On the
+    request row, the text is the 35th column, and taking each of 100,000 rows apart up to it
+    cost more than the match ("vej": 58,664 matches)."""
+    m = _row_match(s, term)
+    in_copy = select(func.count()).select_from(_PG_COPY).where(
+        _row_condition(s, m, _PG_COPY.c)).scalar_subquery()
+    if _short_text(term):
+        return s.scalar(select(in_copy))
+    found = select(func.count()).select_from(Request).where(
+        _row_condition(s, m)).scalar_subquery()
+    common = _pg_common(_text_condition(s, m.text))
+    return s.scalar(select(case((common, in_copy), else_=found)))  # one branch is run
+
+
 def _text_and_rest_count(s: Session, term: str) -> int:
-    """The number of requests a text search matches (no other filter), as the matches of its
-    text plus those of its other lookups (a municipality's name, a town's postcodes) that
-    the text does not match. Exact: |text ∪ rest| = |text| + |rest less text|.
-
-    SQLite (a term of 3 letters or more): the text's matches counted in the trigram index
-    alone (FTS5 counts 52,000 rowids in 2 ms), the rest as their few thousand ids less the
-    text's. As one union, 58,000 ids were gathered and deduplicated first (48 ms for "vej").
-
-    PostgreSQL (any text term): a common term (``_pg_common``) or a short one is checked
-    (``_row_condition``) on each row of the search's narrow copy of the request rows
-    (migration 0013: the text, the municipality and the postcodes), a rarer one on the
-    requests its indexes find. On the request row, the text is the 35th column, and taking
-    each of 100,000 rows apart up to it cost more than the match ("vej": 58,664 matches)."""
-    if s.get_bind().dialect.name == "postgresql":
-        m = _row_match(s, term)
-        in_copy = select(func.count()).select_from(_PG_COPY).where(
-            _row_condition(s, m, _PG_COPY.c)).scalar_subquery()
-        if _short_text(term):
-            return s.scalar(select(in_copy))
-        found = select(func.count()).select_from(Request).where(
-            _row_condition(s, m)).scalar_subquery()
-        common = _pg_common(_text_condition(s, m.text))
-        return s.scalar(select(case((common, in_copy), else_=found)))  # one branch is run
+    """SQLite: the number of requests a text search of 3 letters or more matches (no other
+    filter), as the matches of its text (counted in the trigram index alone: FTS5 counts
+    52,000 rowids in 2 ms) plus those of its other lookups (a municipality's name, a town's
+    postcodes) that the text does not match (their few thousand ids less the text's). Exact:
+    |text ∪ rest| = |text| + |rest less text|. As one union, 58,000 ids were gathered and
+    deduplicated first (48 ms for "vej")."""
     text, *rest = _search_parts(s, term)  # the text's lookup first (``_search_parts``)
     conn = s.connection()
     n = conn.execute(select(func.count()).select_from(text.subquery())).scalar_one()

@@ -14,7 +14,7 @@ the text alone, a bare ``count(*)`` 17 ms, in the same run).
 ``requests_text (id, municipality_id, postcode, citizen_postcode, search_text)`` holds what
 a text search checks on the row (its text, its municipality, the request's and the
 citizen's postcodes), the text last: 8 MB per 100,000 requests. ``RequestService.count``
-checks a common or a short term on each of its rows (``_text_and_rest_count``); a rare term
+checks a common or a short term on each of its rows (``_pg_text_count``); a rare term
 is still counted through the trigram index on ``requests``. The database keeps the copy,
 whoever writes:
 
