@@ -229,7 +229,7 @@ def run(db: str | None = None, user: str | None = None, selftest: bool = False,
     from PySide6.QtWidgets import QApplication
 
     from hjemmeprove.paths import private_umask
-    from ui import errors
+    from ui import errors, ops
     from ui.mainwindow import MainWindow
 
     private_umask()  # the database, logs and every document: owner-only
@@ -239,6 +239,7 @@ def run(db: str | None = None, user: str | None = None, selftest: bool = False,
     qapp.setOrganizationName("hjemmeprove")
     apply_style(qapp)
     errors.install_excepthook()
+    ops.GuiCollector(qapp)  # garbage collected on this thread only (ui.ops)
     window = None
     try:
         window = MainWindow(today=today, open_app=open_app(db, user, demo_if_empty))

@@ -11,6 +11,13 @@ unexpected one is logged. The window never freezes: a modal-less progress dialog
 the work runs, with a Cancel button when cancellable; with ``on_progress(cb)`` instead, fn
 gets a Progress whose updates go to ``cb`` (a label in the window) and no dialog shows.
 
+Python's cyclic garbage collector runs in whichever thread happens to allocate, so an op's
+thread would otherwise finalise a window, a dialog or a model that is garbage (a closed form
+in a reference cycle): Qt objects must be destroyed in the thread they live in, and one
+destroyed on a pool thread can crash the program or deadlock it. ``GuiCollector`` turns the
+automatic collector off and collects on the GUI thread from a timer instead (the program and
+the UI tests install it once, for the QApplication).
+
 Work that is scheduled but not started yet (the main window opens the database after its
 first paint) is counted as under way with ``hold``/``release``, so ``running()`` (what tests
 and the screenshots wait for) does not read 0 in between.
@@ -18,11 +25,12 @@ and the screenshots wait for) does not read 0 in between.
 
 from __future__ import annotations
 
+import gc
 import threading
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal
+from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, QTimer, Signal
 from PySide6.QtWidgets import QProgressDialog, QWidget
 
 from ui import errors
@@ -42,6 +50,37 @@ def hold(token: object) -> None:
 
 def release(token: object) -> None:
     _running.discard(token)
+
+
+class GuiCollector(QObject):
+    """Garbage is collected on the GUI thread only (see the module's text): automatic
+    collection is off while this is installed, and a timer collects each generation once its
+    count passes the threshold the automatic collector would have used. ``stop()`` puts the
+    automatic collector back, after a collection here."""
+
+    INTERVAL_MS = 500
+
+    def __init__(self, parent: QObject | None = None, interval_ms: int = INTERVAL_MS):
+        super().__init__(parent)
+        self._threshold = gc.get_threshold()
+        self._was_enabled = gc.isenabled()
+        gc.disable()
+        self._timer = QTimer(self)
+        self._timer.timeout.connect(self.check)
+        self._timer.start(interval_ms)
+
+    def check(self) -> None:
+        counts = gc.get_count()
+        for generation in range(3):
+            if counts[generation] <= self._threshold[generation]:
+                break
+            gc.collect(generation)
+
+    def stop(self) -> None:
+        self._timer.stop()
+        gc.collect()
+        if self._was_enabled:
+            gc.enable()
 
 
 class Cancelled(Exception):

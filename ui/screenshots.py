@@ -48,12 +48,13 @@ def take(out: Path, today: dt.date, db: str | None = None) -> list[Path]:
 
     from hjemmeprove.app import App
     from hjemmeprove.demo import fill_demo
-    from ui import errors
+    from ui import errors, ops
     from ui.main import apply_style
     from ui.mainwindow import MainWindow
 
     qapp = QApplication.instance() or QApplication([])
     apply_style(qapp)
+    ops.GuiCollector(qapp)
     errors.dialog_sink = []
     tmp = Path(tempfile.mkdtemp(prefix="hjemmeprove-shots-"))
     app = App(db or f"sqlite:///{tmp / 'demo.sqlite3'}", user="koordinator")

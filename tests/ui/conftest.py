@@ -15,6 +15,17 @@ def settle(qtbot, timeout: float = 15.0) -> None:
     qtbot.wait(20)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def gui_thread_collector(qapp):
+    """As the program: garbage (the earlier tests' windows among it) is collected on the GUI
+    thread, never on an op's thread (ui.ops.GuiCollector)."""
+    from ui import ops
+
+    collector = ops.GuiCollector(qapp)
+    yield collector
+    collector.stop()
+
+
 @pytest.fixture(autouse=True)
 def no_modal_dialogs(monkeypatch):
     """A modal dialog nobody answers would block an offscreen test forever: any ``exec()``
