@@ -113,7 +113,11 @@ def baseline(lab, days, analysts, reqs, source, cfg, cal, noon_return=False
 
 
 def max_sample_age(lab, routes, source) -> float:
-    """Minutes from a trip's first service start to its return to the lab, the largest."""
+    """Minutes from a trip's first service start to its return to the lab, the largest.
+    The plan gives each stop's time to the minute (cut off, as the route sheet shows it) and
+    the model schedules in seconds, so the figure is within a minute of the model's own: one
+    minute over the limit here is not a sample over it (``construct``/``model`` hold
+    ``max_age`` in seconds on travel times rounded up)."""
     pts = [lab] + [(s.lat, s.lon) for r in routes for s in r.stops]
     m = source.matrix(pts)
     worst = 0.0
@@ -211,7 +215,9 @@ def main(argv=None) -> None:
               f"{out.objective_kr / base.objective_kr:.3f}"
               + (" (soft costs off)" if args.no_soft else " (the baseline ignores soft costs)"))
     print(f"routes = bioanalyst-days used, of {sum(1 for d in days for a in analysts)}; "
-          f"oldest sample on return to the lab: {age:.0f} min (limit {cfg.stability_minutes})")
+          f"oldest sample on return to the lab: {age:.0f} min (limit {cfg.stability_minutes}); "
+          "the plan's times are whole minutes, so this is ±1 min: the model keeps the limit "
+          "to the second, on travel times rounded up")
     for name, o in (("planner", out), ("baseline", base)):
         w = _workdays(o, analysts)
         print(f"days driven per bioanalyst, {name}: spread {max(w.values()) - min(w.values())} "
