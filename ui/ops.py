@@ -70,11 +70,14 @@ class GuiCollector(QObject):
         self._timer.start(interval_ms)
 
     def check(self) -> None:
+        # as the automatic collector: the oldest generation whose count, and every younger
+        # one's, passed its threshold, in one collection (it takes the younger ones with it)
         counts = gc.get_count()
-        for generation in range(3):
-            if counts[generation] <= self._threshold[generation]:
-                break
-            gc.collect(generation)
+        oldest = -1
+        while oldest < 2 and counts[oldest + 1] > self._threshold[oldest + 1]:
+            oldest += 1
+        if oldest >= 0:
+            gc.collect(oldest)
 
     def stop(self) -> None:
         self._timer.stop()
