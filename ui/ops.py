@@ -32,6 +32,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, QTimer, Signal
 from PySide6.QtWidgets import QProgressDialog, QWidget
+from shiboken6 import isValid
 
 from ui import errors
 
@@ -221,7 +222,14 @@ class Op:
 
     # --- GUI thread -------------------------------------------------------------------------
 
+    def _orphaned(self) -> bool:
+        """The widget that started the op is gone (its window was closed while the work
+        ran): there is nobody to call back, and its callbacks would touch deleted widgets."""
+        return self._parent is not None and not isValid(self._parent)
+
     def _on_progress(self, value: int, maximum: int, text: str) -> None:
+        if self._orphaned():
+            return
         if self._progress_cb is not None:
             self._progress_cb(value, maximum, text)
         if self._dialog is not None:
@@ -238,6 +246,9 @@ class Op:
             self._dialog = None
 
     def _on_done(self, result: Any) -> None:
+        if self._orphaned():
+            _running.discard(self)
+            return
         self._close()
         try:
             if self._success is not None:
@@ -248,6 +259,12 @@ class Op:
             self._end()
 
     def _on_failed(self, exc: BaseException) -> None:
+        if self._orphaned():
+            if not isinstance(exc, Cancelled):  # never lost: in the log at least
+                errors.log.error("arbejde sluttede med en fejl, efter at vinduet var lukket",
+                                 exc_info=(type(exc), exc, exc.__traceback__))
+            _running.discard(self)
+            return
         self._close()
         try:
             if self._failure is not None:

@@ -47,3 +47,36 @@ def test_the_collector_gives_automatic_collection_back_when_stopped(qapp):
     inner.stop()
     assert not gc.isenabled()  # it was off when this one started: stays off
     inner.deleteLater()
+
+
+def test_an_op_whose_widget_was_closed_calls_nobody_back(qtbot, caplog):
+    """A view's op (the inbox's poll, a list's load) may still run when its window is
+    closed: when it ends, the deleted view's callbacks are not called (they would raise on
+    deleted widgets in the next event loop), a failure goes to the log, and the op ends."""
+    import shiboken6
+    from PySide6.QtWidgets import QLabel
+
+    from ui import ops
+    from ui.ops import Op
+
+    calls: list[str] = []
+    gate = threading.Event()
+    for outcome in ("done", "failed"):
+        label = QLabel()
+
+        def work(outcome=outcome):
+            gate.wait(5)
+            if outcome == "failed":
+                raise ValueError("efter lukning")
+            return "resultat"
+
+        gate.clear()
+        Op(label, work).success(lambda r, label=label: label.setText(r)) \
+            .failure(lambda e, label=label: label.setText(str(e))) \
+            .finally_(lambda: calls.append("finally")).run_in_background()
+        shiboken6.delete(label)  # the window closed while the work ran
+        gate.set()
+        settle(qtbot)
+    assert ops.running() == 0 and calls == []
+    # nobody is left to show the failure: it is not lost, it is in the program's log
+    assert "efter lukning" in caplog.text and "vinduet var lukket" in caplog.text
