@@ -462,3 +462,87 @@ def test_the_windows_quick_check_at_the_very_edge():
             st.commit(0, [1], st.feasible(0, [1]))
             fits = st.fits_windows(0, k, 2, st.slack(0))
             assert fits == (st.schedule(0, seq, 0) is not None) == (not late), (late, k, end)
+
+
+def _regrets(st, todo, k):
+    """Brute force: each stop's regret-``k`` on the state as it is (``_trip_delta`` per
+    trip, the unused trips counting as one), for the stops that fit somewhere."""
+    from hjemmeprove.planning import construct
+
+    out = {}
+    for x in todo:
+        ds = [d for v in range(st.nv) if st.routes[v]
+              if (d := construct._trip_delta(st, x, v)) is not None]
+        empty = [d for v in range(st.nv) if not st.routes[v]
+                 if (d := construct._trip_delta(st, x, v)) is not None]
+        if empty:
+            ds.append(min(empty))
+        if ds:
+            ds.sort()
+            ds += [ds[0] + construct.REGRET_BIG] * (k - len(ds))
+            out[x] = sum(d - ds[0] for d in ds[1:k])
+    return out
+
+
+def test_regret_insertion_puts_in_first_the_stop_that_loses_most_and_keeps_every_rule(
+        monkeypatch):
+    """Regret-2 and -3 as a recreate order (``construct(sort="regret" | "regret3")``): each
+    stop put in is one whose best and next best trips differ most (checked against a brute
+    force on the plan as it is at that moment), it goes to its cheapest feasible position
+    (``_insert``, the other orders' rule), every stop that fits is placed, and the plans
+    keep every rule (windows, capacity, allowed trips, the samples' age, stability limits,
+    the day's order of trips)."""
+    from hjemmeprove.planning import construct
+
+    picks = []
+    real = construct._insert
+
+    def spy(st, node, near, blink=None):
+        assert near is None and blink is None
+        todo = spy.todo - {x for r in st.routes for x in r}
+        regrets = _regrets(st, todo, spy.k)
+        assert node in regrets
+        picks.append((regrets[node], max(regrets.values())))
+        before = [list(r) for r in st.routes]
+        ok = real(st, node, near, blink)
+        assert ok
+        v = st.where[node]
+        # the cheapest feasible position, as every order takes it
+        assert construct._trip_delta(_State_of(st, before), node, v) == min(
+            d for u in range(st.nv)
+            if (d := construct._trip_delta(_State_of(st, before), node, u)) is not None)
+        return ok
+
+    def _State_of(st, routes):
+        s = construct._State(st.p)
+        for u, r in enumerate(routes):
+            if r:
+                s.commit(u, r, s.feasible(u, r))
+        return s
+
+    monkeypatch.setattr(construct, "_insert", spy)
+    solomon = _solomon_like()
+    for problem in (_case(), solomon):
+        for sort, k in construct.REGRET_SORTS.items():
+            for seed in range(3):
+                rng = random.Random(seed)
+                spy.k = k
+                spy.todo = set(range(1, len(problem.jobs) + 1))
+                first = construct.construct(problem, rng=rng, sort=sort)
+                kept = model._ruin(problem, first.routes, rng)
+                spy.todo = set(range(1, len(problem.jobs) + 1))
+                again = construct.construct(problem, seed_routes=kept, rng=rng, sort=sort)
+                for c in (first, again):
+                    assert not c.unreached
+                    _check(problem, model.solution_from_routes(problem, c.routes))
+                    # a stop is left out only where no trip may take it
+                    st = _State_of(construct._State(problem), [
+                        [j + 1 for j in r] for r in c.routes])
+                    for j in c.dropped:
+                        assert all(construct._trip_delta(st, j + 1, v) is None
+                                   for v in range(st.nv))
+                    if problem is solomon:
+                        assert not c.dropped
+    assert picks and all(got == top for got, top in picks)
+    assert any(top > 0 for _g, top in picks)
+

@@ -337,6 +337,124 @@ def _insert(st: _State, node: int, near: list[int] | None, blink=None) -> bool:
     return False
 
 
+REGRET_SORTS = {"regret": 2, "regret3": 3}  # construct's sort: the k of regret-k
+REGRET_BIG = 1 << 40  # a missing second (third) trip in a regret: more than any detour
+
+
+def _trip_delta(st: _State, node: int, v: int) -> int | None:
+    """The cheapest detour (soft cost included) of ``node`` on trip ``v`` at a position that
+    ``_insert`` would take (below the stop's penalty, every rule checked by ``feasible``),
+    or None."""
+    if v not in st.allowed[node] or st.load[v] + st.dem[node] > st.p.vehicles[v].capacity:
+        return None
+    C = st.Cl
+    limit = int(st.p.jobs[node - 1].penalty)
+    pen = st.penalty(node, v)
+    r = st.routes[v]
+    if not r:
+        d = C[0][node] + C[node][0] + pen
+        return d if d < limit and st.feasible(v, [node]) is not None else None
+    cands = []
+    prev = 0
+    for k in range(len(r) + 1):
+        nxt = r[k] if k < len(r) else 0
+        cands.append((C[prev][node] + C[node][nxt] - C[prev][nxt] + pen, k))
+        prev = nxt
+    cands.sort()
+    slack = None
+    for d, k in cands:
+        if d >= limit:
+            break
+        if slack is None:
+            slack = st.slack(v)
+        if not st.fits_windows(v, k, node, slack):
+            continue
+        if st.feasible(v, r[:k] + [node] + r[k:]) is not None:
+            return d
+    return None
+
+
+def _chained(st: _State, v: int) -> set[int]:
+    """``v`` and every trip joined to it by the day's chains (their schedules move with it)."""
+    out, todo = {v}, [v]
+    while todo:
+        u = todo.pop()
+        for w, _gap in st.pred[u] + st.succ[u]:
+            if w not in out:
+                out.add(w)
+                todo.append(w)
+    return out
+
+
+def _regret_fill(st: _State, todo: list[int], rng, k: int, t0: float, budget: float,
+                 cancel_event=None) -> tuple[list[int], list[int]]:
+    """Regret-``k`` insertion (Potvin & Rousseau 1993; Ropke & Pisinger 2006) of the nodes
+    ``todo``: each time, the stop whose cheapest detour on its best trip and on its next
+    ``k - 1`` best trips differ most (the sum of the differences; a trip missing counts
+    ``REGRET_BIG``, so a stop with fewer trips left goes first) is put in, by ``_insert``,
+    at its cheapest feasible position; stops that must be planned (large penalty) still
+    first, ties at random. The unused trips count as one trip (the cheapest that may take
+    it). A stop that no trip may take is dropped. (dropped, unreached) as job indices."""
+    pens = {x: int(st.p.jobs[x - 1].penalty) for x in todo}
+    tie = {x: rng.random() for x in todo}
+    left = set(todo)
+    cost: dict[int, dict[int, int]] = {x: {} for x in todo}  # used trip -> detour
+    empty: dict[int, int | None] = {}  # the cheapest unused trip's detour
+
+    def fill_used(vs, xs):
+        for x in xs:
+            c = cost[x]
+            for v in vs:
+                c.pop(v, None)
+                if st.routes[v]:
+                    d = _trip_delta(st, x, v)
+                    if d is not None:
+                        c[v] = d
+
+    def fill_empty(xs):
+        for x in xs:
+            empty[x] = None
+            best = None
+            for _pen, v in sorted((st.penalty(x, v), v) for v in st.allowed[x]
+                                  if not st.routes[v]):
+                best = _trip_delta(st, x, v)  # the same detour plus the soft cost: the
+                if best is not None:  # first that may take it is the cheapest
+                    break
+            empty[x] = best
+
+    fill_used(range(st.nv), left)
+    fill_empty(left)
+    dropped: list[int] = []
+    while left:
+        if time.monotonic() - t0 > budget or (cancel_event is not None
+                                              and cancel_event.is_set()):
+            return dropped, sorted(x - 1 for x in left)
+        pick, pick_key = None, None
+        for x in left:
+            ds = sorted(cost[x].values())
+            if empty[x] is not None:
+                ds.append(empty[x])
+                ds.sort()
+            if not ds:
+                key = (pens[x], 1 << 62, tie[x])  # none left: dropped at once
+            else:
+                ds += [ds[0] + REGRET_BIG] * (k - len(ds))
+                key = (pens[x], sum(d - ds[0] for d in ds[1:k]), tie[x])
+            if pick_key is None or key > pick_key:
+                pick, pick_key = x, key
+        left.discard(pick)
+        was_empty = {v for v in range(st.nv) if not st.routes[v]}
+        if not (cost[pick] or empty[pick] is not None) or not _insert(st, pick, None):
+            dropped.append(pick - 1)
+            continue
+        v = st.where[pick]
+        moved = _chained(st, v)
+        fill_used(moved, left)
+        if v in was_empty or len(moved) > 1:
+            fill_empty(left)
+    return sorted(dropped), []
+
+
 def objective(problem: Problem, c: Construction) -> int:
     return route_cost(problem, c.routes) + sum(int(problem.jobs[j].penalty)
                                                for j in c.dropped + c.unreached)
@@ -384,8 +502,10 @@ def construct(problem: Problem, time_budget_s: float = 5.0, seed_routes=None,
     still first): the recreate step of the search's ruin and recreate (model._restarts);
     with it, ``sort`` orders them instead by ``"far"`` (from the lab, farthest first),
     ``"close"`` (nearest first), ``"demand"`` (largest first), ``"tight"`` (the narrowest
-    time windows first) or ``"early"`` (the earliest window first), ties at random, and
-    ``blink`` is the chance of passing over a feasible position (``_insert``)."""
+    time windows first) or ``"early"`` (the earliest window first), ties at random, or
+    ``"regret"`` / ``"regret3"``: regret-2 or -3 insertion (``_regret_fill``: the order is
+    chosen as they go in, the stop that loses most if it cannot have its best trip first;
+    no blinks); ``blink`` is the chance of passing over a feasible position (``_insert``)."""
     t0 = time.monotonic()
     st = _State(problem)
     placed = set()
@@ -407,7 +527,7 @@ def construct(problem: Problem, time_budget_s: float = 5.0, seed_routes=None,
         # a random order among stops of equal penalty (the search's recreate: each order
         # of insertion gives another plan)
         keys = {i: rng.random() for i in order}
-        if sort != "random":
+        if sort != "random" and sort not in REGRET_SORTS:
             far = st.C[0, 1:] + st.C[1:, 0]
             def width(i):  # a stop without a window: any time, so last
                 w = problem.jobs[i].windows
@@ -423,6 +543,11 @@ def construct(problem: Problem, time_budget_s: float = 5.0, seed_routes=None,
             order.sort(key=lambda i: (-int(problem.jobs[i].penalty), by(i), keys[i]))
         else:
             order.sort(key=lambda i: (-int(problem.jobs[i].penalty), keys[i]))
+    if rng is not None and sort in REGRET_SORTS:
+        dropped, unreached = _regret_fill(st, [i + 1 for i in order], rng, REGRET_SORTS[sort],
+                                          t0, time_budget_s, cancel_event)
+        routes = [[x - 1 for x in r] for r in st.routes]
+        return Construction(routes, dropped, unreached, time.monotonic() - t0)
     blinks = (rng, blink) if rng is not None and blink > 0 else None
     nearest = None
     if st.n > SMALL:

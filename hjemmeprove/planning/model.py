@@ -782,8 +782,12 @@ PROBE_MIN_STOPS = 12  # only where the best plan's trips have this many stops on
 # the recreate's order of insertion, drawn per round with these weights (``construct``'s
 # ``sort``), and its blinks: the chance of passing over a feasible position (SISR). On long
 # trips only (``PROBE_MIN_STOPS``): on the tuning half it shortened R2 (R205 0.96x, R211
-# 0.98x main's km in the same run) and lengthened R1 (R105 1.017x); docs/libraries.md
-RECREATE_SORTS = (("random", 4), ("demand", 4), ("far", 2), ("close", 1))
+# 0.98x main's km in the same run) and lengthened R1 (R105 1.017x); docs/libraries.md.
+# "regret", "regret3": regret-2/-3 insertion (construct._regret_fill; no blinks), 4-5x
+# the time of a round in the other orders (R211: 6 against 1.4 ms), so about 40 % of the
+# recreates' time
+RECREATE_SORTS = (("random", 4), ("demand", 4), ("far", 2), ("close", 1), ("regret", 1),
+                  ("regret3", 1))
 BLINK = 0.01
 # short trips' recreate (Solomon R1, RC1: tight windows, about 7 stops a trip): half the
 # rounds in a random order, a quarter the narrowest windows first, a quarter the earliest
