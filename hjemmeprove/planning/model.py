@@ -785,7 +785,9 @@ PROBE_MIN_STOPS = 12  # only where the best plan's trips have this many stops on
 # 0.98x main's km in the same run) and lengthened R1 (R105 1.017x); docs/libraries.md.
 # "regret", "regret3": regret-2/-3 insertion (construct._regret_fill; no blinks), 4-5x
 # the time of a round in the other orders (R211: 6 against 1.4 ms), so about 40 % of the
-# recreates' time
+# recreates' time. They put together trips that overlap (wide windows): on variants of
+# the tuning half with wider windows (bench/solomon_wide.py) RC207W3 went from 1.025 to
+# 1.000x PyVRP, the same 3 trips; neutral on the tuning half's R2/RC2 (docs/libraries.md)
 RECREATE_SORTS = (("random", 4), ("demand", 4), ("far", 2), ("close", 1), ("regret", 1),
                   ("regret3", 1))
 BLINK = 0.01
