@@ -268,6 +268,18 @@ def _order(st: _State, order: str) -> list[int]:
     return sorted(range(st.n), key=key)
 
 
+def _detours(st: _State, node: int, v: int, pen: int, out: list) -> None:
+    """Appends to ``out`` ``(detour, v, position)`` for ``node`` at every position of trip
+    ``v`` as it is (``pen``: the stop's soft cost on that trip, added to each detour)."""
+    C = st.Cl
+    r = st.routes[v]
+    prev = 0
+    for k in range(len(r) + 1):
+        nxt = r[k] if k < len(r) else 0
+        out.append((C[prev][node] + C[node][nxt] - C[prev][nxt] + pen, v, k))
+        prev = nxt
+
+
 def _insert(st: _State, node: int, near: list[int] | None, blink=None) -> bool:
     """Puts ``node`` at its cheapest feasible position costing less than its penalty (else
     leaving it out is cheaper, as in the model); False if there is none. ``blink``: (rng,
@@ -284,15 +296,9 @@ def _insert(st: _State, node: int, near: list[int] | None, blink=None) -> bool:
         vs = [v for v in vs if v in allowed]
     dem = st.dem[node]
     for v in vs:
-        r = st.routes[v]
         if st.load[v] + dem > st.p.vehicles[v].capacity:
             continue
-        pen = st.penalty(node, v)
-        prev = 0
-        for k in range(len(r) + 1):
-            nxt = r[k] if k < len(r) else 0
-            cands.append((C[prev][node] + C[node][nxt] - C[prev][nxt] + pen, v, k))
-            prev = nxt
+        _detours(st, node, v, st.penalty(node, v), cands)
     # an empty trip: the cheapest few by soft cost, earliest first
     empties = sorted((st.penalty(node, v), v) for v in allowed if not st.routes[v])
     base = C[0][node] + C[node][0]
@@ -354,15 +360,11 @@ def _trip_delta(st: _State, node: int, v: int) -> int | None:
     if not r:
         d = C[0][node] + C[node][0] + pen
         return d if d < limit and st.feasible(v, [node]) is not None else None
-    cands = []
-    prev = 0
-    for k in range(len(r) + 1):
-        nxt = r[k] if k < len(r) else 0
-        cands.append((C[prev][node] + C[node][nxt] - C[prev][nxt] + pen, k))
-        prev = nxt
+    cands: list[tuple[int, int, int]] = []
+    _detours(st, node, v, pen, cands)
     cands.sort()
     slack = None
-    for d, k in cands:
+    for d, _v, k in cands:
         if d >= limit:
             break
         if slack is None:
@@ -413,7 +415,6 @@ def _regret_fill(st: _State, todo: list[int], rng, k: int, t0: float, budget: fl
 
     def fill_empty(xs):
         for x in xs:
-            empty[x] = None
             best = None
             for _pen, v in sorted((st.penalty(x, v), v) for v in st.allowed[x]
                                   if not st.routes[v]):
