@@ -546,3 +546,91 @@ def test_regret_insertion_puts_in_first_the_stop_that_loses_most_and_keeps_every
     assert picks and all(got == top for got, top in picks)
     assert any(top > 0 for _g, top in picks)
 
+
+
+def test_swap_takes_the_best_plan_sent_and_keeps_the_other_process_result():
+    # the two processes' pipe carries swaps and, last, the second process's result; a
+    # result that comes while this end looks for a swap must still reach ``_collect``
+    import multiprocessing as mp
+
+    here, there = mp.get_context("spawn").Pipe()
+    swap = model._Swap(here)
+    assert swap.take() is None
+    there.send(("swap", 900, [[1, 2]]))
+    there.send(("swap", 700, [[2, 1]]))
+    there.send(("best", "the result"))
+    there.send(("swap", 500, [[3]]))
+    assert swap.take() == (700, [[2, 1]])  # the better of the two sent before the result
+    assert swap.take() is None  # nothing read past the result
+    assert swap.recv(0.5) == ("best", "the result")
+    assert swap.take() == (500, [[3]])
+    swap.offer(800, [[4, 5]])
+    assert there.recv() == ("swap", 800, [[4, 5]])
+    there.close()
+    swap.offer(1, [[0]])  # the other end gone: nothing to swap with, no error
+    assert swap.take() is None
+    here.close()
+
+
+def test_restarts_offer_their_best_and_go_on_from_a_better_plan_sent_by_the_other_process(
+        monkeypatch):
+    problem, n, routing, manager, tdim, _first = _solomon_like_first()
+    params = lambda sec: model.search_parameters("CONSTRUCT", "GREEDY_DESCENT", sec, n)  # noqa: E731
+    p = model.search_parameters("PATH_CHEAPEST_ARC", "GREEDY_DESCENT", 1.0, n)
+    p.solution_limit = 1  # a poor plan: the first solution, no local search
+    poor = routing.SolveWithParameters(p)
+    calls = [0]
+
+    def rounds(k):
+        calls[0] = 0
+
+        def left():
+            calls[0] += 1
+            return max(0.0, 1.0 - calls[0] / k)
+        return left
+
+    good = model._restarts(problem, routing, manager, routing.solver().Assignment(poor),
+                           rounds(200), params, seed=2)
+    good_routes = [[st.job for st in r] for r in model._read(routing, manager, tdim, good,
+                                                             len(problem.vehicles))[0]]
+    assert poor.ObjectiveValue() > good.ObjectiveValue() * 1.05  # a real gap to close
+
+    import multiprocessing as mp
+
+    here, there = mp.get_context("spawn").Pipe()
+    there.send(("swap", good.ObjectiveValue(), good_routes))
+    monkeypatch.setattr(model, "SWAP_AT", (0.0,))  # its offer in its first round
+    best = model._restarts(problem, routing, manager, poor, rounds(6), params, seed=3,
+                           swap=model._Swap(here))
+    assert best.ObjectiveValue() <= good.ObjectiveValue()
+    assert there.poll(10)
+    kind, offered, routes = there.recv()  # its own best when it offered: the poor plan
+    assert kind == "swap" and offered == poor.ObjectiveValue()
+    assert sorted(j for r in routes for j in r) == list(range(len(problem.jobs)))
+    routes_, starts, ends, planned = model._read(routing, manager, tdim, best,
+                                                 len(problem.vehicles))
+    assert planned == set(range(len(problem.jobs)))
+    _check(problem, model.Solution(routes_, ends, starts, [], best.ObjectiveValue(), 1, 0.0, ""))
+    here.close()
+    there.close()
+
+
+def test_two_processes_swap_plans_and_the_second_ones_result_still_comes_back(monkeypatch):
+    # end to end through a real second process (spawn): its swaps and its result share the
+    # pipe, and the result must reach the parent, a plan that keeps every rule
+    problem = _solomon_like()
+    got = []
+    real = model._collect
+
+    def collect(child, cancel_event):
+        got.append(real(child, cancel_event))
+        return got[-1]
+
+    monkeypatch.setattr(model, "_collect", collect)
+    sol = model.solve(problem, time_limit_s=4.0, workers=2)
+    assert len(got) == 1 and got[0] is not None  # the second process's plan came back
+    objective, routes, starts, ends, planned, _status = got[0]
+    assert planned == set(range(len(problem.jobs)))
+    _check(problem, model.Solution(routes, ends, starts, [], objective, 1, 0.0, ""))
+    assert sol.dropped == [] and sol.objective <= objective
+    _check(problem, sol)

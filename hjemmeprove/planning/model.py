@@ -269,7 +269,8 @@ def solve(problem: Problem, time_limit_s: float = 10.0, progress: Progress | Non
                         lambda: (0.0 if cancel_event is not None and cancel_event.is_set()
                                  else end - time.monotonic()),
                         lambda sec: search_params("CONSTRUCT", "GREEDY_DESCENT", sec), seed=k,
-                        probe=PROBE_LANES[0])
+                        probe=PROBE_LANES[0] and child is not None,
+                        swap=child[1] if child is not None and k == 0 else None)
             else:
                 assignment = routing.SolveWithParameters(params)
             if assignment is not None and (best is None or assignment.ObjectiveValue() < best[0]):
@@ -754,12 +755,12 @@ def search_parameters(strategy: str, metaheuristic: str, seconds: float, n_nodes
 # processes, load about 4) ours/PyVRP went from 1.035 to 1.019 with this, and to 1.012 with
 # GLS's share cut from 40 % to 20 % of each start's time (10 %: 1.035, GLS's plan is then
 # too rough; R211 ended on 3 trips at 842 km).
-# The probe (``PROBE_*``, second process only): the recreate hardly ever opens a trip
-# while the used ones have room, and a ruined trip often closes one, so the search only went
-# down in trips (Solomon R211, R207: 3 long trips where PyVRP's 4 are shorter). From
-# ``PROBE_AT`` of the restarts' time the second process goes on from its best plan with one
-# trip more (``_seed_trip``), accepts no plan with fewer trips, and runs the descent on a
-# new best for the plan's number of trips (else no descent would run in the probe); then on
+# The probe (``PROBE_*``): the recreate hardly ever opens a trip while the used ones have
+# room, and a ruined trip often closes one, so the search only went down in trips (Solomon
+# R211, R207: 3 long trips where PyVRP's 4 are shorter). From ``PROBE_AT`` of the restarts'
+# time a process goes on from its best plan with one trip more (``_seed_trip``), accepts
+# no plan with fewer trips, and runs the descent on a new best for the plan's number of
+# trips (else no descent would run in the probe); then on
 # from its best plan of all. Only on long trips (``PROBE_MIN_STOPS``): on short ones the
 # windows set their number, and the probe made R101-R109 and RC103 longer (tuning half, 10 s:
 # R107 1.035 against 1.014, RC103 1.072 against 1.039). Tuned on R201, R207, R211, RC201
@@ -777,8 +778,17 @@ STRING_MEAN = 10  # stops taken out by ``_ruin_strings``, on average
 STRING_MAX = 10  # the longest string
 PROBE_AT = 0.4  # of the restarts' time: the probe with one trip more (``_restarts``) ...
 PROBE_SHARE = 0.3  # ... for this share of it
-PROBE_LANES = (False, True)  # this process, the second one (``workers`` 2)
+PROBE_LANES = (True, True)  # this process, the second one (``workers`` 2; alone, none)
 PROBE_MIN_STOPS = 12  # only where the best plan's trips have this many stops on average
+# the two processes (``workers`` 2) swap their best plans at these shares of the restarts'
+# time (``_Swap``); one more than ``SWAP_GAP`` behind goes on from the other's plan with
+# its own seed. So both probe from the better plan (``SWAP_AT`` before ``PROBE_AT``) and go
+# on from the better result of the two probes. Without it one start's search could stay in
+# a poor basin for the whole run and its process's time was lost: on RC203W4
+# (bench/solomon_wide.py) the process from parallel cheapest insertion ended at 794.9 km on
+# 3 trips (PyVRP: 736.6 on 4) in five runs of six, whichever lane it ran in
+SWAP_AT = (0.35, 0.75)
+SWAP_GAP = 0.005
 # the recreate's order of insertion, drawn per round with these weights (``construct``'s
 # ``sort``), and its blinks: the chance of passing over a feasible position (SISR). On long
 # trips only (``PROBE_MIN_STOPS``): on the tuning half it shortened R2 (R205 0.96x, R211
@@ -899,7 +909,8 @@ def _trips(routes: list[list[int]]) -> int:
 
 
 def _restarts(problem: Problem, routing, manager, assignment, left: Callable[[], float],
-              params: Callable[[float], object], seed: int, probe: bool = False):
+              params: Callable[[float], object], seed: int, probe: bool = False,
+              swap: "_Swap | None" = None):
     """Ruin, recreate and local search from ``assignment`` while ``left()`` seconds remain;
     the best assignment found (``assignment`` if none is better). ``params(seconds)``: the
     search parameters of one local search (greedy descent from given routes).
@@ -908,7 +919,10 @@ def _restarts(problem: Problem, routing, manager, assignment, left: Callable[[],
     on from the best plan with one trip more (``_seed_trip``) and accepts no plan with fewer
     trips; then on from the best plan of all. The recreate hardly ever opens a trip while
     the used ones have room and a ruined trip often closes one, so without it the search
-    only ever goes down in trips (Solomon R2/RC2: 3 long trips where 4 are shorter)."""
+    only ever goes down in trips (Solomon R2/RC2: 3 long trips where 4 are shorter).
+
+    ``swap``: the other process's channel; at ``SWAP_AT`` of the time this one offers its
+    best plan, and on from the other's if this one is more than ``SWAP_GAP`` behind."""
     import random
 
     from hjemmeprove.planning import construct as _construct
@@ -937,8 +951,25 @@ def _restarts(problem: Problem, routing, manager, assignment, left: Callable[[],
     # the varied recreate (``RECREATE_SORTS``, ``BLINK``) on long trips only, as the probe
     varied = sum(map(len, top)) >= PROBE_MIN_STOPS * max(1, _trips(top))
     phase = 0  # 0 before the probe, 1 in it, 2 after
+    offers = list(SWAP_AT) if swap is not None else []
     while left() > 0.1:
         done = 1.0 - left() / span
+        if offers and done >= offers[0]:
+            offers.pop(0)
+            swap.offer(int(best_obj), routes_of(best))
+        other = swap.take() if swap is not None else None
+        if other is not None:
+            if other[0] < best_obj * (1.0 - SWAP_GAP):
+                start = routing.solver().Assignment(best)
+                if routing.RoutesToAssignment(
+                        [[manager.NodeToIndex(j + 1) for j in r] for r in other[1]],
+                        True, True, start):
+                    a = routing.SolveFromAssignmentWithParameters(
+                        start, params(max(0.05, min(RESTART_SECONDS, left()))))
+                    if a is not None and a.ObjectiveValue() < best_obj:
+                        best, best_obj = routing.solver().Assignment(a), a.ObjectiveValue()
+                        current, current_obj = routes_of(best), best_obj
+                        elite[_trips(current)] = best_obj
         if probe and phase == 0 and done >= PROBE_AT:
             phase = 1
             top = routes_of(best)
@@ -1107,18 +1138,63 @@ def _spawn(problem: Problem, strategies: list[str], metaheuristic: str, seconds:
     import multiprocessing as mp
 
     ctx = mp.get_context("spawn")  # no fork: the caller may be a GUI with threads
-    parent, child_end = ctx.Pipe(duplex=False)
+    parent, child_end = ctx.Pipe()  # both ways: the restarts swap plans (``_Swap``)
     # the deadline in wall-clock time, shared by both processes: the second one's start-up
     # (imports, the model) counts against its search time, not past the limit
     proc = ctx.Process(target=_child, args=(child_end, problem, strategies, metaheuristic,
                                             time.time() + seconds, restarts), daemon=True)
     proc.start()
     child_end.close()
-    return proc, parent, time.monotonic() + seconds + 5.0
+    return proc, _Swap(parent), time.monotonic() + seconds + 5.0
+
+
+class _Swap:
+    """One end of the pipe between the two processes: ``offer`` sends this one's best plan,
+    ``take`` the other's if it has come (without waiting). The second process's last
+    message is its result (``_collect``); one that comes while this end looks for a plan is
+    kept for that."""
+
+    def __init__(self, conn):
+        self.conn = conn
+        self.result = None  # ("best", plan) once the other process has sent it
+
+    def offer(self, objective: int, routes: list[list[int]]) -> None:
+        try:
+            self.conn.send(("swap", objective, routes))
+        except (OSError, ValueError):
+            pass  # the other one has ended: nothing to swap with
+
+    def take(self):
+        """(objective, routes): the best plan the other process has sent since the last
+        call, or None if none has come."""
+        got = None
+        try:
+            while self.result is None and self.conn.poll(0):
+                msg = self.conn.recv()
+                if msg[0] != "swap":
+                    self.result = msg
+                elif got is None or msg[1] < got[0]:
+                    got = (msg[1], msg[2])
+        except (EOFError, OSError):
+            pass
+        return got
+
+    def recv(self, timeout: float):
+        """The next message that is not a swap, within ``timeout`` seconds, or None."""
+        if self.result is not None:
+            msg, self.result = self.result, None
+            return msg
+        end = time.monotonic() + timeout
+        while self.conn.poll(max(0.0, end - time.monotonic())):
+            msg = self.conn.recv()
+            if msg[0] != "swap":
+                return msg
+        return None
 
 
 def _child(conn, problem, strategies, metaheuristic, deadline,
            restarts=False):  # pragma: no cover (subprocess)
+    swap = _Swap(conn)
     try:
         routing, manager, tdim = _build(problem)
         best = None
@@ -1136,7 +1212,8 @@ def _child(conn, problem, strategies, metaheuristic, deadline,
                     a = _restarts(problem, routing, manager, a, lambda: end - time.time(),
                                   lambda sec: search_parameters("CONSTRUCT", "GREEDY_DESCENT",
                                                                 sec, n_nodes),
-                                  seed=1000 + k, probe=PROBE_LANES[1])
+                                  seed=1000 + k, probe=PROBE_LANES[1],
+                                  swap=swap if k == 0 else None)
             else:
                 a = routing.SolveWithParameters(
                     search_parameters(strategy, metaheuristic, share, n_nodes))
@@ -1144,22 +1221,26 @@ def _child(conn, problem, strategies, metaheuristic, deadline,
                 best = (a.ObjectiveValue(), *_read(routing, manager, tdim, a,
                                                    len(problem.vehicles)),
                         int(routing.status()))
-        conn.send(best)
+        conn.send(("best", best))
     except Exception:  # noqa: BLE001 - the parent keeps its own plan
-        conn.send(None)
+        try:
+            conn.send(("best", None))
+        except (OSError, ValueError):
+            pass
     finally:
         conn.close()
 
 
 def _collect(child, cancel_event):
-    proc, conn, deadline = child
+    proc, swap, deadline = child
     try:
         while time.monotonic() < deadline:
             if cancel_event is not None and cancel_event.is_set():
                 return None
-            if conn.poll(0.05):
-                return conn.recv()
-            if not proc.is_alive() and not conn.poll(0):
+            msg = swap.recv(0.05)
+            if msg is not None:
+                return msg[1]
+            if not proc.is_alive() and swap.result is None and not swap.conn.poll(0):
                 return None
         return None
     except (EOFError, OSError):
@@ -1168,7 +1249,7 @@ def _collect(child, cancel_event):
         if proc.is_alive():
             proc.terminate()
         proc.join(1.0)
-        conn.close()
+        swap.conn.close()
 
 
 def solution_from_routes(problem: Problem, routes: list[list[int]],
