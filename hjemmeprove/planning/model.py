@@ -786,7 +786,10 @@ PROBE_MIN_STOPS = 12  # only where the best plan's trips have this many stops on
 # on from the better result of the two probes. Without it one start's search could stay in
 # a poor basin for the whole run and its process's time was lost: on RC203W4
 # (bench/solomon_wide.py) the process from parallel cheapest insertion ended at 794.9 km on
-# 3 trips (PyVRP: 736.6 on 4) in five runs of six, whichever lane it ran in
+# 3 trips (PyVRP: 736.6 on 4) in five runs of six, whichever lane it ran in. On the long
+# tuning set (tuning-half R2/RC2 and their wide variants, 23 instances, two rounds) 1.0050x
+# PyVRP against 1.0069x without, worst run 1.019 against 1.029; short ten within the noise
+# (docs/libraries.md)
 SWAP_AT = (0.35, 0.75)
 SWAP_GAP = 0.005
 # the recreate's order of insertion, drawn per round with these weights (``construct``'s
