@@ -944,6 +944,17 @@ def _restarts(problem: Problem, routing, manager, assignment, left: Callable[[],
             out.append(r)
         return out
 
+    def descend(routes: list[list[int]]):
+        """``routes`` taken to their local optimum by OR-Tools' descent (``params``), or
+        None. RoutesToAssignment, not ReadAssignmentFromRoutes: the latter runs under the
+        last search's spent time limit and then often fails."""
+        start = routing.solver().Assignment(best)
+        if not routing.RoutesToAssignment(
+                [[manager.NodeToIndex(j + 1) for j in r] for r in routes], True, True, start):
+            return None
+        return routing.SolveFromAssignmentWithParameters(
+            start, params(max(0.05, min(RESTART_SECONDS, left()))))
+
     best = routing.solver().Assignment(assignment)
     best_obj = best.ObjectiveValue()
     current, current_obj = routes_of(best), best_obj
@@ -961,18 +972,12 @@ def _restarts(problem: Problem, routing, manager, assignment, left: Callable[[],
             offers.pop(0)
             swap.offer(int(best_obj), routes_of(best))
         other = swap.take() if swap is not None else None
-        if other is not None:
-            if other[0] < best_obj * (1.0 - SWAP_GAP):
-                start = routing.solver().Assignment(best)
-                if routing.RoutesToAssignment(
-                        [[manager.NodeToIndex(j + 1) for j in r] for r in other[1]],
-                        True, True, start):
-                    a = routing.SolveFromAssignmentWithParameters(
-                        start, params(max(0.05, min(RESTART_SECONDS, left()))))
-                    if a is not None and a.ObjectiveValue() < best_obj:
-                        best, best_obj = routing.solver().Assignment(a), a.ObjectiveValue()
-                        current, current_obj = routes_of(best), best_obj
-                        elite[_trips(current)] = best_obj
+        if other is not None and other[0] < best_obj * (1.0 - SWAP_GAP):
+            a = descend(other[1])
+            if a is not None and a.ObjectiveValue() < best_obj:
+                best, best_obj = routing.solver().Assignment(a), a.ObjectiveValue()
+                current, current_obj = routes_of(best), best_obj
+                elite[_trips(current)] = best_obj
         if probe and phase == 0 and done >= PROBE_AT:
             phase = 1
             top = routes_of(best)
@@ -999,17 +1004,9 @@ def _restarts(problem: Problem, routing, manager, assignment, left: Callable[[],
         if obj < best_obj or (floor and obj < elite.get(_trips(routes), obj + 1)):
             # a new best (in the probe: for its number of trips): OR-Tools' descent takes it
             # to its local optimum (most of the time of a round that runs it, so only these
-            # get it). RoutesToAssignment, not
-            # ReadAssignmentFromRoutes: the latter runs under the last search's spent time
-            # limit and then often fails
+            # get it)
             elite[_trips(routes)] = obj
-            start = routing.solver().Assignment(best)
-            if not routing.RoutesToAssignment(
-                    [[manager.NodeToIndex(j + 1) for j in r] for r in routes], True, True,
-                    start):
-                continue
-            a = routing.SolveFromAssignmentWithParameters(
-                start, params(max(0.05, min(RESTART_SECONDS, left()))))
+            a = descend(routes)
             if a is None:
                 continue
             if a.ObjectiveValue() < best_obj:
