@@ -1240,7 +1240,7 @@ def _collect(child, cancel_event):
             msg = swap.recv(0.05)
             if msg is not None:
                 return msg[1]
-            if not proc.is_alive() and swap.result is None and not swap.conn.poll(0):
+            if not proc.is_alive() and not swap.conn.poll(0):
                 return None
         return None
     except (EOFError, OSError):
