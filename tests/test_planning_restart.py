@@ -362,6 +362,37 @@ def test_varied_recreate_on_long_trips_only(monkeypatch):
         assert varied == {expect}
 
 
+def test_the_current_plan_drifts_by_the_long_trips_threshold_on_long_trips_only(monkeypatch):
+    # long trips (Solomon R2/RC2) let the current plan drift further above the best
+    # (RESTART_THRESHOLD_LONG); short ones keep RESTART_THRESHOLD. With the short one at 0
+    # the current plan never gets longer; with the long one wide open it does
+    from hjemmeprove.planning import construct
+
+    problem, n, routing, manager, tdim, first = _solomon_like_first()
+    real = model._ruin
+    monkeypatch.setattr(model, "RESTART_THRESHOLD", 0.0)
+    monkeypatch.setattr(model, "RESTART_THRESHOLD_LONG", 10.0)
+    for min_stops, rises in ((n, False), (1, True)):
+        calls, km = [0], []
+
+        def left():
+            calls[0] += 1
+            return max(0.0, 1.0 - calls[0] / 120)
+
+        def spy(problem_, routes, rng):
+            if sum(map(len, routes)) == len(problem.jobs):
+                km.append(construct.route_cost(problem_, routes))
+            return real(problem_, routes, rng)
+
+        monkeypatch.setattr(model, "_ruin", spy)
+        monkeypatch.setattr(model, "PROBE_MIN_STOPS", min_stops)
+        model._restarts(problem, routing, manager, first, left,
+                        lambda sec: model.search_parameters("CONSTRUCT", "GREEDY_DESCENT",
+                                                            sec, n), seed=4)
+        assert len(km) > 10
+        assert any(b > a for a, b in zip(km, km[1:])) == rises, (min_stops, km)
+
+
 def test_short_trips_recreate_by_narrowest_and_earliest_windows_keeps_every_rule(monkeypatch):
     # short trips (Solomon R1, RC1: tight windows): the recreate draws its order from
     # SHORT_SORTS (random, the narrowest windows first, the earliest window first), no blinks
